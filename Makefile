@@ -1,0 +1,67 @@
+# mpirad: every target sets itself up on a fresh machine.
+#   make book   build the Jupyter Book (HTML in _build/html) on the synthetic default
+#   make test   run the test suite
+#   make lab    JupyterLab; the jupytext .py notebooks in book/ open as notebooks
+#   make bench  print the benchmark tables
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.mpirad-installed
+# torch/torchvision are pinned once, in pyproject.toml; read the pair from there.
+TORCH_PINS := $(shell grep -oE '"torch(vision)?==[^"]+"' pyproject.toml | tr -d '"' | tr '\n' ' ')
+JOBS ?= 2
+
+.PHONY: help venv test book book-check lab bench lint format run-all clean distclean
+
+help:
+	@sed -n '2,6p' Makefile
+
+venv: $(STAMP)
+
+# Created once and reused while pyproject.toml is unchanged.
+# The torch/torchvision pair comes from PyPI itself (--isolated ignores a local pip
+# configuration that may prefer a CPU-only torch wheel without a matching torchvision).
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	@if ! $(PY) -c "import torch, torchvision, torchvision.ops" 2>/dev/null; then \
+	  echo "installing $(TORCH_PINS)"; \
+	  $(PY) -m pip install --quiet --isolated $(TORCH_PINS); fi
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -c "import torchvision.ops, radiomics, mirp, mpirad; print('environment ready')"
+	@touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# The book: generate the synthetic cohort, run the per-split notebooks with papermill into
+# build/, then build the HTML with Jupyter Book 1 (warnings are errors).
+book: $(STAMP)
+	$(VENV)/bin/mpirad book-inputs --profile quick
+	$(VENV)/bin/jupyter-book build . -W --keep-going
+	$(VENV)/bin/mpirad guard build _build/html
+
+book-check: book
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(PY) -m mpirad.bookcheck _build/html build/screenshots
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf _build build .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV)
