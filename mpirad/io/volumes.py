@@ -1,0 +1,225 @@
+"""3D volumes and masks: NIfTI, NRRD, MATLAB ``.mat`` and DICOM series.
+
+Every reader returns a :class:`Volume` whose ``array`` is indexed ``(z, y, x)`` and whose
+``spacing`` is the voxel size in millimetres in the same order ``(z, y, x)``.
+
+Orientation convention: NIfTI and NRRD store arrays as ``(x, y, z)`` (first index fastest
+in the file); mpirad transposes them to ``(z, y, x)`` without flipping any axis, so the
+voxel at ``array[k, j, i]`` is the file's voxel ``(i, j, k)``. ``write_nifti`` does the
+inverse, so a write/read round trip is exact. MATLAB matrices are taken as they are stored
+(``(z, y, x)`` unless ``axes`` says otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A 3D image or mask.
+
+    Attributes:
+        array: the voxels, shape ``(z, y, x)``.
+        spacing: voxel size in mm, ``(z, y, x)``.
+        source: the file or folder it was read from (for error messages).
+    """
+
+    array: np.ndarray
+    spacing: tuple[float, float, float]
+    source: Path | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.array.shape)  # type: ignore[return-value]
+
+
+class VolumeError(ValueError):
+    """A volume or mask file that cannot be read as asked; the message names the file."""
+
+
+_NIFTI_SUFFIXES = (".nii", ".nii.gz")
+_NRRD_SUFFIXES = (".nrrd", ".nhdr")
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in (*_NIFTI_SUFFIXES, *_NRRD_SUFFIXES, ".mat"):
+        if name.endswith(suffix):
+            return suffix
+    return path.suffix.lower()
+
+
+def read_volume(
+    path: str | Path,
+    *,
+    variable: str | None = None,
+    spacing: tuple[float, float, float] | None = None,
+) -> Volume:
+    """Read a 3D volume or mask as ``(z, y, x)`` with its spacing in mm.
+
+    The format is chosen from the file name: NIfTI (``.nii``, ``.nii.gz``), NRRD
+    (``.nrrd``, ``.nhdr``), MATLAB (``.mat``, v5 via scipy, v7.3 via h5py), or a folder of
+    DICOM files (a series, via :func:`mpirad.io.dicom.read_dicom_series`).
+
+    Args:
+        path: file (or DICOM folder) to read.
+        variable: for ``.mat`` files, the variable holding the array (default: the only
+            3D array in the file).
+        spacing: for ``.mat`` files, which carry no geometry, the voxel size in mm
+            ``(z, y, x)``; a ``spacing`` variable in the file is used when this is None.
+
+    Returns:
+        The :class:`Volume`.
+
+    Raises:
+        VolumeError: unreadable file, not 3D, unknown format, missing spacing.
+    """
+    path = Path(path)
+    if path.is_dir():
+        from mpirad.io.dicom import read_dicom_series
+
+        return read_dicom_series(path)
+    if not path.exists():
+        raise VolumeError(f"{path}: no such file")
+    suffix = _suffix(path)
+    try:
+        if suffix in _NIFTI_SUFFIXES:
+            vol = _read_nifti(path)
+        elif suffix in _NRRD_SUFFIXES:
+            vol = _read_nrrd(path)
+        elif suffix == ".mat":
+            vol = _read_mat(path, variable=variable, spacing=spacing)
+        else:
+            raise VolumeError(
+                f"{path}: unknown volume format {suffix!r} "
+                "(expected .nii, .nii.gz, .nrrd, .nhdr, .mat or a DICOM folder)"
+            )
+    except VolumeError:
+        raise
+    except Exception as exc:  # a library error: say which file
+        raise VolumeError(f"{path}: cannot read volume ({type(exc).__name__}: {exc})") from exc
+    if vol.array.ndim != 3:
+        raise VolumeError(f"{path}: expected a 3D volume, got shape {vol.array.shape}")
+    if not all(s > 0 and np.isfinite(s) for s in vol.spacing):
+        raise VolumeError(f"{path}: invalid voxel spacing {vol.spacing}")
+    return vol
+
+
+def _read_nifti(path: Path) -> Volume:
+    import nibabel as nib
+
+    img = nib.load(str(path))
+    data = np.asanyarray(img.dataobj)
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
+    array = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
+    return Volume(array=array, spacing=(zooms[2], zooms[1], zooms[0]), source=path)
+
+
+def _read_nrrd(path: Path) -> Volume:
+    import nrrd
+
+    data, header = nrrd.read(str(path))
+    if "space directions" in header and header["space directions"] is not None:
+        directions = np.asarray(header["space directions"], dtype=float)
+        sizes = np.linalg.norm(directions, axis=1)
+    elif "spacings" in header:
+        sizes = np.asarray(header["spacings"], dtype=float)
+    else:
+        raise VolumeError(f"{path}: NRRD header has neither 'space directions' nor 'spacings'")
+    array = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
+    return Volume(array=array, spacing=(sizes[2], sizes[1], sizes[0]), source=path)
+
+
+def _read_mat(
+    path: Path, *, variable: str | None, spacing: tuple[float, float, float] | None
+) -> Volume:
+    import scipy.io
+
+    try:
+        contents = {
+            k: v for k, v in scipy.io.loadmat(str(path)).items() if not k.startswith("__")
+        }
+        v73 = False
+    except NotImplementedError:  # MATLAB v7.3 files are HDF5
+        import h5py
+
+        with h5py.File(path, "r") as handle:
+            # h5py sees MATLAB's column-major arrays transposed: undo it.
+            contents = {
+                k: np.asarray(handle[k]).T
+                for k in handle.keys()
+                if isinstance(handle[k], h5py.Dataset)
+            }
+        v73 = True
+    del v73
+    arrays = {k: np.asarray(v) for k, v in contents.items() if np.asarray(v).ndim == 3}
+    if variable is not None:
+        if variable not in contents:
+            raise VolumeError(
+                f"{path}: no variable {variable!r} (variables: {sorted(contents)})"
+            )
+        array = np.asarray(contents[variable])
+    elif len(arrays) == 1:
+        array = next(iter(arrays.values()))
+    else:
+        raise VolumeError(
+            f"{path}: {len(arrays)} 3D arrays ({sorted(arrays)}); say which with variable="
+        )
+    if spacing is None:
+        if "spacing" not in contents:
+            raise VolumeError(
+                f"{path}: a .mat file carries no voxel size; pass spacing=(z, y, x) in mm "
+                "or store a 'spacing' variable"
+            )
+        spacing = tuple(float(s) for s in np.ravel(contents["spacing"]))  # type: ignore[assignment]
+        if len(spacing) != 3:
+            raise VolumeError(f"{path}: 'spacing' must have 3 values (z, y, x), got {spacing}")
+    return Volume(array=np.ascontiguousarray(array), spacing=tuple(spacing), source=path)  # type: ignore[arg-type]
+
+
+def write_nifti(
+    path: str | Path, array: np.ndarray, spacing: tuple[float, float, float]
+) -> Path:
+    """Write a ``(z, y, x)`` array as NIfTI-1, deterministically and atomically.
+
+    The file stores the array as ``(x, y, z)`` with affine ``diag(sx, sy, sz, 1)``, the
+    inverse of :func:`read_volume`. ``.nii.gz`` output is gzip-compressed with a zero
+    timestamp, so the same array gives byte-identical files.
+
+    Args:
+        path: ``.nii`` or ``.nii.gz`` file name.
+        array: the volume, shape ``(z, y, x)``; booleans are stored as uint8.
+        spacing: voxel size in mm, ``(z, y, x)``.
+
+    Returns:
+        ``path``.
+    """
+    import gzip
+
+    import nibabel as nib
+
+    from mpirad.io.atomic import atomic_write
+
+    path = Path(path)
+    array = np.asarray(array)
+    if array.ndim != 3:
+        raise VolumeError(f"{path}: write_nifti needs a 3D (z, y, x) array, got {array.shape}")
+    if array.dtype == bool:
+        array = array.astype(np.uint8)
+    sz, sy, sx = (float(s) for s in spacing)
+    img = nib.Nifti1Image(np.transpose(array, (2, 1, 0)), np.diag([sx, sy, sz, 1.0]))
+    img.header.set_zooms((sx, sy, sz))
+    img.header.set_xyzt_units("mm")
+    raw = img.to_bytes()
+    with atomic_write(path, "wb") as handle:
+        if path.name.lower().endswith(".gz"):
+            handle.write(gzip.compress(raw, compresslevel=6, mtime=0))
+        else:
+            handle.write(raw)
+    return path
