@@ -142,9 +142,7 @@ def _read_mat(
     import scipy.io
 
     try:
-        contents = {
-            k: v for k, v in scipy.io.loadmat(str(path)).items() if not k.startswith("__")
-        }
+        contents = {k: v for k, v in scipy.io.loadmat(str(path)).items() if not k.startswith("__")}
         v73 = False
     except NotImplementedError:  # MATLAB v7.3 files are HDF5
         import h5py
@@ -161,9 +159,7 @@ def _read_mat(
     arrays = {k: np.asarray(v) for k, v in contents.items() if np.asarray(v).ndim == 3}
     if variable is not None:
         if variable not in contents:
-            raise VolumeError(
-                f"{path}: no variable {variable!r} (variables: {sorted(contents)})"
-            )
+            raise VolumeError(f"{path}: no variable {variable!r} (variables: {sorted(contents)})")
         array = np.asarray(contents[variable])
     elif len(arrays) == 1:
         array = next(iter(arrays.values()))
@@ -183,9 +179,7 @@ def _read_mat(
     return Volume(array=np.ascontiguousarray(array), spacing=tuple(spacing), source=path)  # type: ignore[arg-type]
 
 
-def write_nifti(
-    path: str | Path, array: np.ndarray, spacing: tuple[float, float, float]
-) -> Path:
+def write_nifti(path: str | Path, array: np.ndarray, spacing: tuple[float, float, float]) -> Path:
     """Write a ``(z, y, x)`` array as NIfTI-1, deterministically and atomically.
 
     The file stores the array as ``(x, y, z)`` with affine ``diag(sx, sy, sz, 1)``, the

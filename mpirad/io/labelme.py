@@ -1,0 +1,300 @@
+"""Labelme annotation files (JSON, labelme 3.x to 5.x).
+
+Labelme (https://github.com/wkentaro/labelme) writes one JSON file per image with the
+drawn ``shapes``. Study A's ischemic areas are polygons. :meth:`LabelmeAnnotation.mask`
+rasterises shapes with the same pixel semantics as labelme's own ``shape_to_mask``:
+Pillow's ``ImageDraw`` with ``outline=1, fill=1`` (so boundary pixels are inside):
+
+- ``polygon``: ``ImageDraw.polygon(points)``; at least 3 points.
+- ``rectangle``: two corner points, ``ImageDraw.rectangle``.
+- ``circle``: centre and a point on the circle; ``ImageDraw.ellipse`` of the bounding
+  square of radius ``|p1 - p0|``.
+
+Other shape types (line, linestrip, point, points, mask) raise :class:`LabelmeError`:
+nothing is silently dropped. Points are ``(x, y)`` = (column, row) in pixels.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path, PureWindowsPath
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from mpirad.io.png import ImageReadError, decode_image, read_png
+
+SUPPORTED_SHAPES = ("polygon", "rectangle", "circle")
+
+
+class LabelmeError(ValueError):
+    """A Labelme file that cannot be used as asked; the message names the file and shape."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One drawn shape.
+
+    Attributes:
+        label: the class name the reader gave it (e.g. ``"ischemia"``).
+        shape_type: ``polygon``, ``rectangle``, ``circle`` (or another labelme type).
+        points: ``(N, 2)`` float array of ``(x, y)`` pixel coordinates.
+        index: position in the file's ``shapes`` list (for messages).
+    """
+
+    label: str
+    shape_type: str
+    points: np.ndarray
+    index: int = 0
+
+
+@dataclass
+class LabelmeAnnotation:
+    """A Labelme file's contents.
+
+    Attributes:
+        path: the JSON file.
+        version: labelme version string from the file (``""`` when absent).
+        image_shape: ``(height, width)`` in pixels.
+        shapes: the shapes, in file order.
+        image_path: the referenced image file (resolved next to the JSON), or None.
+        flags: image-level flags.
+    """
+
+    path: Path
+    version: str
+    image_shape: tuple[int, int]
+    shapes: list[Shape]
+    image_path: Path | None = None
+    flags: dict = field(default_factory=dict)
+    _image_data: bytes | None = field(default=None, repr=False)
+
+    @property
+    def labels(self) -> list[str]:
+        """Distinct shape labels, in order of first appearance."""
+        return list(dict.fromkeys(s.label for s in self.shapes))
+
+    @property
+    def image(self) -> np.ndarray:
+        """The annotated image as a grayscale ``(H, W)`` array.
+
+        Decoded from the embedded base64 ``imageData`` when present, else read from
+        ``imagePath`` next to the JSON file.
+        """
+        if self._image_data is not None:
+            img = decode_image(self._image_data, source=f"{self.path} (imageData)")
+        elif self.image_path is not None:
+            if not self.image_path.exists():
+                raise LabelmeError(
+                    f"{self.path}: imagePath {self.image_path.name!r} not found next to the JSON"
+                )
+            img = read_png(self.image_path)
+        else:
+            raise LabelmeError(f"{self.path}: neither imageData nor imagePath is set")
+        if img.shape[:2] != self.image_shape:
+            raise LabelmeError(
+                f"{self.path}: image is {img.shape[:2]} but the JSON says {self.image_shape}"
+            )
+        return img
+
+    def mask(self, labels: str | list[str] | tuple[str, ...] | None = None) -> np.ndarray:
+        """Rasterise shapes to a boolean ``(H, W)`` mask (union of the selected shapes).
+
+        Args:
+            labels: a label or labels to include; None includes every shape.
+
+        Returns:
+            Boolean array of shape ``image_shape``.
+
+        Raises:
+            LabelmeError: a selected shape has an unsupported type or too few points,
+                or a requested label does not occur in the file.
+        """
+        if isinstance(labels, str):
+            labels = [labels]
+        if labels is not None:
+            unknown = sorted(set(labels) - set(self.labels))
+            if unknown and self.shapes:
+                raise LabelmeError(
+                    f"{self.path}: no shape labelled {unknown} (labels in file: {self.labels})"
+                )
+        height, width = self.image_shape
+        canvas = Image.fromarray(np.zeros((height, width), dtype=np.uint8))
+        draw = ImageDraw.Draw(canvas)
+        for shape in self.shapes:
+            if labels is not None and shape.label not in labels:
+                continue
+            _draw_shape(draw, shape, self.path)
+        return np.asarray(canvas, dtype=bool).copy()
+
+
+def _shape_name(shape: Shape) -> str:
+    return f"shape #{shape.index} ({shape.shape_type!r}, label {shape.label!r})"
+
+
+def _draw_shape(draw: ImageDraw.ImageDraw, shape: Shape, path: Path) -> None:
+    xy = [(float(x), float(y)) for x, y in shape.points]
+    if shape.shape_type == "polygon":
+        if len(xy) < 3:
+            raise LabelmeError(
+                f"{path}: {_shape_name(shape)} has {len(xy)} points; a polygon needs at least 3"
+            )
+        draw.polygon(xy, outline=1, fill=1)
+    elif shape.shape_type == "rectangle":
+        if len(xy) != 2:
+            raise LabelmeError(
+                f"{path}: {_shape_name(shape)} has {len(xy)} points; a rectangle needs 2 corners"
+            )
+        (x0, y0), (x1, y1) = xy
+        draw.rectangle([min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)], outline=1, fill=1)
+    elif shape.shape_type == "circle":
+        if len(xy) != 2:
+            raise LabelmeError(
+                f"{path}: {_shape_name(shape)} has {len(xy)} points; a circle needs centre and rim"
+            )
+        (cx, cy), (px, py) = xy
+        radius = math.hypot(cx - px, cy - py)
+        draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], outline=1, fill=1)
+    else:
+        raise LabelmeError(
+            f"{path}: {_shape_name(shape)} is not supported "
+            f"(supported: {', '.join(SUPPORTED_SHAPES)})"
+        )
+
+
+def read_labelme(path: str | Path, *, validate: bool = True) -> LabelmeAnnotation:
+    """Read a Labelme JSON file (labelme 3.x, 4.x and 5.x).
+
+    Args:
+        path: the ``.json`` file.
+        validate: check every shape now (type supported, enough points, points within
+            the image bounds by at most one pixel) so a bad file fails on reading, not
+            later when a mask is drawn.
+
+    Returns:
+        The :class:`LabelmeAnnotation`.
+
+    Raises:
+        LabelmeError: not JSON, missing keys, wrong types, unsupported shapes, polygons
+            with fewer than 3 points, points outside the image. The message names the
+            file and the shape.
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LabelmeError(f"{path}: no such Labelme file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LabelmeError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise LabelmeError(f"{path}: expected a JSON object, got {type(raw).__name__}")
+    if "shapes" not in raw:
+        raise LabelmeError(f"{path}: missing key 'shapes' (not a Labelme file?)")
+    if not isinstance(raw["shapes"], list):
+        raise LabelmeError(f"{path}: 'shapes' must be a list, got {type(raw['shapes']).__name__}")
+
+    image_data = None
+    if raw.get("imageData"):
+        try:
+            image_data = base64.b64decode(raw["imageData"], validate=False)
+        except (binascii.Error, TypeError) as exc:
+            raise LabelmeError(f"{path}: imageData is not valid base64 ({exc})") from exc
+    image_path = None
+    if raw.get("imagePath"):
+        if not isinstance(raw["imagePath"], str):
+            raise LabelmeError(f"{path}: 'imagePath' must be a string")
+        # Labelme on Windows writes backslashes; keep only the file name's relative parts.
+        rel = (
+            PureWindowsPath(raw["imagePath"]).as_posix()
+            if "\\" in raw["imagePath"]
+            else raw["imagePath"]
+        )
+        image_path = (path.parent / rel).resolve()
+
+    height, width = raw.get("imageHeight"), raw.get("imageWidth")
+    if height is None or width is None:  # labelme 3.x files may lack them
+        if image_data is not None:
+            shape = decode_image(image_data, source=f"{path} (imageData)").shape
+        elif image_path is not None and image_path.exists():
+            try:
+                with Image.open(image_path) as img:
+                    shape = (img.height, img.width)
+            except OSError as exc:
+                raise ImageReadError(f"{image_path}: not a readable image ({exc})") from exc
+        else:
+            raise LabelmeError(
+                f"{path}: no imageHeight/imageWidth and no image to take the size from"
+            )
+        height, width = shape[0], shape[1]
+    for key, value in (("imageHeight", height), ("imageWidth", width)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise LabelmeError(f"{path}: '{key}' must be a positive integer, got {value!r}")
+
+    shapes = [_parse_shape(path, i, s) for i, s in enumerate(raw["shapes"])]
+    annotation = LabelmeAnnotation(
+        path=path,
+        version=str(raw.get("version", "")),
+        image_shape=(height, width),
+        shapes=shapes,
+        image_path=image_path,
+        flags=dict(raw.get("flags") or {}),
+        _image_data=image_data,
+    )
+    if validate:
+        for shape in shapes:
+            _validate_shape(path, shape, (height, width))
+    return annotation
+
+
+def _parse_shape(path: Path, index: int, raw: object) -> Shape:
+    if not isinstance(raw, dict):
+        raise LabelmeError(f"{path}: shape #{index} must be an object, got {type(raw).__name__}")
+    label = raw.get("label")
+    if not isinstance(label, str) or not label:
+        raise LabelmeError(f"{path}: shape #{index} has no label (got {label!r})")
+    shape_type = raw.get("shape_type") or "polygon"  # labelme 3.x omitted it for polygons
+    if not isinstance(shape_type, str):
+        raise LabelmeError(f"{path}: shape #{index} ('{label}'): shape_type must be a string")
+    points = raw.get("points")
+    try:
+        array = np.asarray(points, dtype=float)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.ndim != 2 or array.shape[1] != 2 or array.shape[0] == 0:
+        raise LabelmeError(
+            f"{path}: shape #{index} ({shape_type!r}, label {label!r}): 'points' must be a "
+            f"non-empty list of [x, y] pairs, got {points!r:.80}"
+        )
+    if not np.all(np.isfinite(array)):
+        raise LabelmeError(
+            f"{path}: shape #{index} ({shape_type!r}, label {label!r}): non-finite coordinates"
+        )
+    return Shape(label=label, shape_type=shape_type, points=array, index=index)
+
+
+def _validate_shape(path: Path, shape: Shape, image_shape: tuple[int, int]) -> None:
+    if shape.shape_type not in SUPPORTED_SHAPES:
+        raise LabelmeError(
+            f"{path}: {_shape_name(shape)} is not supported "
+            f"(supported: {', '.join(SUPPORTED_SHAPES)})"
+        )
+    n = len(shape.points)
+    if shape.shape_type == "polygon" and n < 3:
+        raise LabelmeError(
+            f"{path}: {_shape_name(shape)} has {n} points; a polygon needs at least 3"
+        )
+    if shape.shape_type in ("rectangle", "circle") and n != 2:
+        raise LabelmeError(f"{path}: {_shape_name(shape)} has {n} points; expected 2")
+    height, width = image_shape
+    x, y = shape.points[:, 0], shape.points[:, 1]
+    if shape.shape_type != "circle" and (
+        x.min() < -1 or y.min() < -1 or x.max() > width or y.max() > height
+    ):
+        raise LabelmeError(
+            f"{path}: {_shape_name(shape)} has points outside the {width}x{height} image "
+            f"(x {x.min():.1f}..{x.max():.1f}, y {y.min():.1f}..{y.max():.1f})"
+        )
