@@ -116,6 +116,8 @@ def _read_nifti(path: Path) -> Volume:
     data = np.asanyarray(img.dataobj)
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
+    if data.ndim != 3:
+        raise VolumeError(f"{path}: expected a 3D volume, got shape {data.shape}")
     zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
     array = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
     return Volume(array=array, spacing=(zooms[2], zooms[1], zooms[0]), source=path)
@@ -139,14 +141,12 @@ def _read_nrrd(path: Path) -> Volume:
 def _read_mat(
     path: Path, *, variable: str | None, spacing: tuple[float, float, float] | None
 ) -> Volume:
+    import h5py
     import scipy.io
 
-    try:
+    if not h5py.is_hdf5(str(path)):
         contents = {k: v for k, v in scipy.io.loadmat(str(path)).items() if not k.startswith("__")}
-        v73 = False
-    except NotImplementedError:  # MATLAB v7.3 files are HDF5
-        import h5py
-
+    else:  # MATLAB v7.3 files are HDF5
         with h5py.File(path, "r") as handle:
             # h5py sees MATLAB's column-major arrays transposed: undo it.
             contents = {
@@ -154,8 +154,6 @@ def _read_mat(
                 for k in handle.keys()
                 if isinstance(handle[k], h5py.Dataset)
             }
-        v73 = True
-    del v73
     arrays = {k: np.asarray(v) for k, v in contents.items() if np.asarray(v).ndim == 3}
     if variable is not None:
         if variable not in contents:

@@ -1,0 +1,273 @@
+"""Named datasets: ``data_manifest.yaml``.
+
+A manifest lists datasets by name. Notebooks and commands pick one by name::
+
+    from mpirad.manifest import get_dataset
+    ds = get_dataset("synthetic-a").ensure()   # generates the synthetic cohort if absent
+    ds.root                                     # absolute Path to the files
+
+Each entry has ``study`` (``a`` or ``b``), ``format`` (``labelme-export`` for Study A,
+``volumes`` for Study B; layouts in CONTRIBUTING.md and the book's "Your own data"),
+``root`` (relative to the manifest file, or absolute), ``provenance`` (``synthetic`` or
+``site``), an optional ``checksum`` (``sha256:<hex>`` over the dataset's files, see
+:func:`tree_checksum`) and, for synthetic datasets, the generator options. The file is
+validated with pydantic; a bad manifest raises :class:`ManifestError` naming the
+dataset, the key and the problem.
+
+The manifest is found from ``$MPIRAD_MANIFEST``, else the first ``data_manifest.yaml``
+in the current folder or its parents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MANIFEST_NAME = "data_manifest.yaml"
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be used; the message names the file, dataset and key."""
+
+
+class ChecksumMismatch(ManifestError):
+    """A dataset whose files differ from the checksum recorded in the manifest."""
+
+
+class SyntheticOptions(BaseModel):
+    """Options of :func:`mpirad.phantom.synthesize` for a synthetic dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 0
+    patients: int | None = Field(default=None, gt=0)
+    image_size: int | None = Field(default=None, gt=15)
+    profile: Literal["quick", "paper"] = "quick"
+
+
+class DatasetEntry(BaseModel):
+    """One dataset of the manifest (validated)."""
+
+    model_config = ConfigDict(extra="forbid")
+    study: Literal["a", "b"]
+    format: Literal["labelme-export", "volumes"]
+    root: str
+    provenance: Literal["synthetic", "site"]
+    description: str = ""
+    checksum: str | None = None
+    synthetic: SyntheticOptions | None = None
+
+    @field_validator("checksum")
+    @classmethod
+    def _checksum_form(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        algo, _, digest = value.partition(":")
+        if (
+            algo != "sha256"
+            or len(digest) != 64
+            or any(c not in "0123456789abcdef" for c in digest)
+        ):
+            raise ValueError("must be 'sha256:' followed by 64 lowercase hex digits")
+        return value
+
+
+class ManifestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Literal[1] = 1
+    datasets: dict[str, DatasetEntry]
+
+
+class Dataset:
+    """A resolved dataset: its name, entry and absolute root."""
+
+    def __init__(self, name: str, entry: DatasetEntry, base: Path, manifest_path: Path | None):
+        self.name = name
+        self.entry = entry
+        self.manifest_path = manifest_path
+        root = Path(entry.root).expanduser()
+        self.root = root if root.is_absolute() else (base / root).resolve()
+
+    study = property(lambda self: self.entry.study)
+    format = property(lambda self: self.entry.format)
+    provenance = property(lambda self: self.entry.provenance)
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.name!r}, study={self.study!r}, format={self.format!r}, root={str(self.root)!r})"
+
+    @property
+    def exists(self) -> bool:
+        return self.root.is_dir() and any(self.root.iterdir())
+
+    def ensure(self, *, verify: bool = True) -> Dataset:
+        """Make sure the files are there (generating a synthetic dataset if absent).
+
+        Args:
+            verify: compare with the recorded checksum, if any.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            ManifestError: a site dataset whose root does not exist.
+            ChecksumMismatch: files differ from the recorded checksum.
+        """
+        if not self.exists:
+            if self.provenance != "synthetic":
+                raise ManifestError(
+                    f"dataset {self.name!r}: root {self.root} does not exist or is empty "
+                    f"(key 'root' in {self.manifest_path})"
+                )
+            from mpirad.phantom import synthesize
+
+            options = self.entry.synthetic or SyntheticOptions()
+            synthesize(
+                self.study,
+                self.root,
+                seed=options.seed,
+                patients=options.patients,
+                image_size=options.image_size,
+                profile=options.profile,
+            )
+        if verify and self.entry.checksum:
+            self.verify()
+        return self
+
+    def checksum(self) -> str:
+        """``sha256:<hex>`` over the dataset's files (see :func:`tree_checksum`)."""
+        return tree_checksum(self.root)
+
+    def verify(self) -> None:
+        """Raise :class:`ChecksumMismatch` when the files differ from the manifest."""
+        actual = self.checksum()
+        if actual != self.entry.checksum:
+            hint = (
+                " Regenerate it (delete the folder; it is rebuilt on next use) or, if the "
+                "generator changed on purpose, record the new checksum with "
+                f"`mpirad checksum {self.name}` and paste it into the manifest."
+                if self.provenance == "synthetic"
+                else " The files changed since the checksum was recorded."
+            )
+            raise ChecksumMismatch(
+                f"dataset {self.name!r} at {self.root}: files do not match the manifest "
+                f"checksum (expected {self.entry.checksum}, found {actual}).{hint}"
+            )
+
+
+def tree_checksum(root: str | Path, *, exclude: tuple[str, ...] = (".cache",)) -> str:
+    """SHA-256 over every file under ``root``: sorted relative paths and their bytes.
+
+    Hidden files/folders (names starting with ``.``) and ``exclude`` names are skipped.
+    """
+    root = Path(root)
+    digest = hashlib.sha256()
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") or part in exclude for part in p.relative_to(root).parts)
+    )
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        file_digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                file_digest.update(block)
+        digest.update(file_digest.digest())
+    return "sha256:" + digest.hexdigest()
+
+
+def find_manifest(start: str | Path | None = None) -> Path:
+    """Locate ``data_manifest.yaml`` ($MPIRAD_MANIFEST, else upward from ``start``/cwd)."""
+    env = os.environ.get("MPIRAD_MANIFEST")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ManifestError(f"$MPIRAD_MANIFEST points to {path}, which is not a file")
+        return path.resolve()
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / MANIFEST_NAME
+        if candidate.is_file():
+            return candidate
+    raise ManifestError(
+        f"no {MANIFEST_NAME} in {here} or its parents (set $MPIRAD_MANIFEST to its path)"
+    )
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The folder holding the manifest: the base of relative paths such as ``build/``."""
+    return find_manifest(start).parent
+
+
+def _format_error(path: Path, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        loc = [str(p) for p in item["loc"]]
+        if loc[:1] == ["datasets"] and len(loc) >= 2:
+            where = f"dataset {loc[1]!r}, key {'.'.join(loc[2:]) or '(entry)'!r}"
+        else:
+            where = f"key {'.'.join(loc)!r}"
+        lines.append(f"{where}: {item['msg']}")
+    return f"{path}: invalid manifest:\n  " + "\n  ".join(lines)
+
+
+def load_manifest(path: str | Path | None = None) -> dict[str, Dataset]:
+    """Load and validate a manifest.
+
+    Args:
+        path: the YAML file; default: :func:`find_manifest`.
+
+    Returns:
+        Dataset name -> :class:`Dataset`.
+
+    Raises:
+        ManifestError: unreadable YAML or an invalid entry (names dataset and key).
+    """
+    path = Path(path) if path is not None else find_manifest()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: no such manifest") from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{path}: expected a mapping with a 'datasets' key")
+    try:
+        model = ManifestModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ManifestError(_format_error(path, exc)) from None
+    for name, entry in model.datasets.items():
+        expected = "labelme-export" if entry.study == "a" else "volumes"
+        if entry.format != expected:
+            raise ManifestError(
+                f"{path}: dataset {name!r}, key 'format': study {entry.study!r} data must be "
+                f"{expected!r}, got {entry.format!r}"
+            )
+        if entry.provenance == "site" and entry.synthetic is not None:
+            raise ManifestError(
+                f"{path}: dataset {name!r}, key 'synthetic': only synthetic datasets take "
+                "generator options"
+            )
+    base = path.resolve().parent
+    return {name: Dataset(name, entry, base, path) for name, entry in model.datasets.items()}
+
+
+def get_dataset(name: str, manifest: str | Path | None = None) -> Dataset:
+    """The dataset called ``name`` in the manifest.
+
+    Raises:
+        ManifestError: no such dataset (the message lists the known names).
+    """
+    datasets = load_manifest(manifest)
+    if name not in datasets:
+        raise ManifestError(
+            f"no dataset {name!r} in {next(iter(datasets.values())).manifest_path if datasets else 'the manifest'}"
+            f" (known: {sorted(datasets)})"
+        )
+    return datasets[name]

@@ -1,0 +1,59 @@
+"""One call at the top of every book notebook: :func:`setup`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+#: The book's palette (colour-blind safe, seaborn "colorblind").
+PALETTE = "colorblind"
+
+
+def setup(*, chdir: bool = True, quiet: bool = True) -> Path:
+    """Prepare a notebook: project root as working directory, one plotting style.
+
+    Jupyter Book executes a notebook in its own folder and papermill in the folder it is
+    told; both then see the same relative paths (``build/...``) after this call.
+
+    Args:
+        chdir: change the working directory to the project root (the manifest's folder).
+        quiet: hide library deprecation/future warnings and progress bars, which would
+            otherwise end up in the published pages.
+
+    Returns:
+        The project root.
+    """
+    import matplotlib as mpl
+    import seaborn as sns
+
+    from mpirad.manifest import project_root
+
+    root = project_root()
+    if chdir:
+        os.chdir(root)
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "figure.figsize": (7.5, 4.2),
+            "axes.titlesize": 12,
+            "axes.titleweight": "bold",
+            "axes.labelsize": 11,
+            "legend.frameon": False,
+        }
+    )
+    if quiet:
+        for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
+            warnings.filterwarnings("ignore", category=category)
+        warnings.filterwarnings("ignore", message=".*[Tt]qdm.*")
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        logging.getLogger("radiomics").setLevel(logging.ERROR)
+    import pandas as pd
+
+    pd.set_option("display.precision", 3)
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.width", 120)
+    return root

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mpirad.manifest import (
+    ChecksumMismatch,
+    ManifestError,
+    get_dataset,
+    load_manifest,
+    tree_checksum,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _manifest(tmp_path, body):
+    path = tmp_path / "data_manifest.yaml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_repository_manifest_is_valid():
+    datasets = load_manifest(REPO / "data_manifest.yaml")
+    assert {"synthetic-a", "synthetic-b"} <= set(datasets)
+    assert datasets["synthetic-a"].study == "a" and datasets["synthetic-b"].study == "b"
+    assert datasets["synthetic-a"].root == REPO / "build" / "data" / "synthetic-a"
+
+
+def test_commented_site_examples_are_valid_when_uncommented(tmp_path):
+    # The site examples in the shipped manifest must validate once a user uncomments them.
+    text = (REPO / "data_manifest.yaml").read_text()
+    lines, in_examples = [], False
+    for line in text.splitlines():
+        in_examples = in_examples or line.startswith("#  site-a:")
+        lines.append(line[1:] if in_examples and line.startswith("#  ") else line)
+    path = tmp_path / "data_manifest.yaml"
+    path.write_text("\n".join(lines))
+    datasets = load_manifest(path)
+    assert datasets["site-a"].provenance == "site" and datasets["site-b"].format == "volumes"
+
+
+@pytest.mark.parametrize(
+    "entry, needle",
+    [
+        (
+            "study: c\n    format: volumes\n    root: x\n    provenance: site",
+            "dataset 'bad', key 'study'",
+        ),
+        (
+            "study: a\n    format: volumes\n    root: x\n    provenance: site",
+            "dataset 'bad', key 'format'",
+        ),
+        ("study: a\n    format: labelme-export\n    provenance: site", "dataset 'bad', key 'root'"),
+        (
+            "study: a\n    format: labelme-export\n    root: x\n    provenance: cloud",
+            "key 'provenance'",
+        ),
+        (
+            "study: a\n    format: labelme-export\n    root: x\n    provenance: site\n    checksum: md5:00",
+            "key 'checksum'",
+        ),
+        (
+            "study: a\n    format: labelme-export\n    root: x\n    provenance: site\n    colour: red",
+            "key 'colour'",
+        ),
+        (
+            "study: b\n    format: volumes\n    root: x\n    provenance: site\n    synthetic: {seed: 1}",
+            "key 'synthetic'",
+        ),
+    ],
+)
+def test_bad_entries_name_dataset_and_key(tmp_path, entry, needle):
+    path = _manifest(tmp_path, f"version: 1\ndatasets:\n  bad:\n    {entry}\n")
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    assert needle in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_bad_yaml_and_unknown_name(tmp_path):
+    with pytest.raises(ManifestError, match="not valid YAML"):
+        load_manifest(_manifest(tmp_path, "datasets: [unclosed\n"))
+    path = _manifest(
+        tmp_path,
+        "datasets:\n  one:\n    study: b\n    format: volumes\n    root: d\n    provenance: site\n",
+    )
+    with pytest.raises(ManifestError, match=r"no dataset 'two'.*known: \['one'\]"):
+        get_dataset("two", path)
+
+
+def test_site_dataset_missing_root_is_named(tmp_path):
+    path = _manifest(
+        tmp_path,
+        "datasets:\n  mine:\n    study: b\n    format: volumes\n    root: nowhere\n    provenance: site\n",
+    )
+    with pytest.raises(ManifestError, match="dataset 'mine': root .*nowhere does not exist"):
+        get_dataset("mine", path).ensure()
+
+
+def test_checksum_detects_changed_files(tmp_path):
+    data = tmp_path / "data"
+    (data / "p1").mkdir(parents=True)
+    (data / "p1" / "a.txt").write_text("one")
+    (data / ".cache").mkdir()
+    (data / ".cache" / "ignored").write_text("x")
+    digest = tree_checksum(data)
+    path = _manifest(
+        tmp_path,
+        f"datasets:\n  mine:\n    study: b\n    format: volumes\n    root: data\n"
+        f"    provenance: site\n    checksum: {digest}\n",
+    )
+    ds = get_dataset("mine", path).ensure()  # matches
+    assert ds.checksum() == digest
+    (data / ".cache" / "ignored").write_text("y")  # hidden caches do not count
+    ds.verify()
+    (data / "p1" / "a.txt").write_text("two")
+    with pytest.raises(ChecksumMismatch, match="dataset 'mine'.*do not match"):
+        ds.ensure()
+    (data / "p1" / "a.txt").write_text("one")
+    (data / "p1" / "b.txt").write_text("new file")
+    with pytest.raises(ChecksumMismatch):
+        ds.verify()
+
+
+def test_manifest_found_from_env(tmp_path, monkeypatch):
+    path = _manifest(
+        tmp_path,
+        "datasets:\n  e:\n    study: b\n    format: volumes\n    root: d\n    provenance: site\n",
+    )
+    monkeypatch.setenv("MPIRAD_MANIFEST", str(path))
+    assert set(load_manifest()) == {"e"}
+    monkeypatch.setenv("MPIRAD_MANIFEST", str(tmp_path / "none.yaml"))
+    with pytest.raises(ManifestError, match="MPIRAD_MANIFEST"):
+        load_manifest()
