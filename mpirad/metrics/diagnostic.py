@@ -283,7 +283,10 @@ def _wilson(successes: int, total: int, confidence: float) -> Estimate:
     if total == 0:
         return Estimate(math.nan, math.nan, math.nan)
     low, high = proportion_confint(successes, total, alpha=1.0 - confidence, method="wilson")
-    return Estimate(successes / total, max(0.0, float(low)), min(1.0, float(high)))
+    # the Wilson bounds are exactly 0 at x = 0 and 1 at x = n; remove rounding noise
+    low = 0.0 if successes == 0 else max(0.0, float(low))
+    high = 1.0 if successes == total else min(1.0, float(high))
+    return Estimate(successes / total, low, high)
 
 
 def _ratio_of_proportions(
