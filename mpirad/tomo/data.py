@@ -1,0 +1,297 @@
+"""Study A datasets: a Labelme export read into LV-centred tensors.
+
+The ``labelme-export`` layout (CONTRIBUTING.md): one folder per patient with
+``labels.csv`` (image -> 0/1), the PNG slices, and a Labelme JSON beside every image
+labelled 1. :func:`scan_labelme_export` lists the images and checks the layout;
+:func:`load_tomo_dataset` reads, centres, crops and resizes every slice once and keeps
+the result in memory (optionally cached on disk), so training reads batches by
+indexing tensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from mpirad.io import (
+    atomic_path,
+    read_label_csv,
+    read_labelme,
+    read_parquet,
+    read_png,
+    write_parquet,
+)
+from mpirad.tomo.preprocess import (
+    PreprocessConfig,
+    crop_centred,
+    find_lv_centre,
+    normalise_intensity,
+    resize_stack,
+    to_float_image,
+)
+
+log = logging.getLogger(__name__)
+
+#: Folder names beside the patient folders that are not patients.
+NON_PATIENT_FOLDERS = ("truth",)
+
+#: Bumped whenever preprocessing changes, so old caches are not reused.
+CACHE_VERSION = 1
+
+
+class DatasetLayoutError(ValueError):
+    """A Study A dataset folder that does not follow the labelme-export layout."""
+
+
+@dataclass
+class TomoDataset:
+    """A Study A dataset in memory, LV-centred and resized.
+
+    Attributes:
+        index: one row per image: ``patient_id``, ``image`` (file name), ``label``
+            (0/1), ``centre_row``, ``centre_col`` (LV centre found in the source image,
+            pixels), ``source_height``, ``source_width``.
+        images: ``(N, 1, S, S)`` float32 tensor, each image scaled to [0, 1] by the
+            maximum of its crop.
+        masks: ``(N, S, S)`` bool tensor, the Labelme ischemia polygons after the same
+            crop and resize (all False for images labelled 0).
+        labels: ``(N,)`` int64 tensor, 1 = ischemia.
+        config: the preprocessing used.
+    """
+
+    index: pd.DataFrame
+    images: torch.Tensor
+    masks: torch.Tensor
+    labels: torch.Tensor
+    config: PreprocessConfig
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def positions(self, keys: pd.DataFrame) -> np.ndarray:
+        """Row positions of ``(patient_id, image)`` pairs in this dataset.
+
+        Args:
+            keys: table with columns ``patient_id`` and ``image``.
+
+        Returns:
+            ``(len(keys),)`` int64 positions, in the order of ``keys``.
+
+        Raises:
+            KeyError: a pair that is not in the dataset (named).
+        """
+        lookup = pd.Series(
+            np.arange(len(self.index)),
+            index=pd.MultiIndex.from_frame(self.index[["patient_id", "image"]]),
+        )
+        wanted = pd.MultiIndex.from_frame(keys[["patient_id", "image"]])
+        missing = wanted.difference(lookup.index)
+        if len(missing):
+            raise KeyError(
+                f"images not in the dataset: {list(missing)[:5]} ({len(missing)} in all)"
+            )
+        return lookup.loc[wanted].to_numpy(dtype=np.int64)
+
+
+def _patient_folders(root: Path) -> list[Path]:
+    if not root.is_dir():
+        raise DatasetLayoutError(f"{root}: dataset folder does not exist")
+    folders = []
+    for child in sorted(root.iterdir()):
+        if not child.is_dir() or child.name.startswith(".") or child.name in NON_PATIENT_FOLDERS:
+            continue
+        if not (child / "labels.csv").is_file():
+            raise DatasetLayoutError(
+                f"{child}: patient folder without labels.csv (labelme-export layout: "
+                f"<root>/<patient_id>/labels.csv, *.png, *.json)"
+            )
+        folders.append(child)
+    if not folders:
+        raise DatasetLayoutError(f"{root}: no patient folders with a labels.csv")
+    return folders
+
+
+def scan_labelme_export(root: str | Path) -> pd.DataFrame:
+    """List the images of a Study A ``labelme-export`` dataset and check its layout.
+
+    Args:
+        root: the dataset folder.
+
+    Returns:
+        DataFrame with one row per image, sorted by patient then file name:
+        ``patient_id`` (folder name), ``image`` (file name), ``label`` (0/1),
+        ``png_path`` and ``json_path`` (absolute paths as str; ``json_path`` is
+        missing (NaN) for images labelled 0).
+
+    Raises:
+        DatasetLayoutError: missing folder, a patient folder without ``labels.csv``,
+            an image labelled 1 without its Labelme JSON.
+        mpirad.io.LabelTableError: a label CSV that does not match its images.
+    """
+    root = Path(root).resolve()
+    rows = []
+    for folder in _patient_folders(root):
+        table = read_label_csv(folder / "labels.csv", image_dir=folder)
+        for image, label in zip(table["image"], table["label"], strict=True):
+            png_path = folder / image
+            json_path = png_path.with_suffix(".json")
+            if label == 1 and not json_path.is_file():
+                raise DatasetLayoutError(
+                    f"{png_path}: labelled 1 (ischemia) in {folder / 'labels.csv'} but "
+                    f"{json_path.name} (the Labelme outline) is missing"
+                )
+            rows.append(
+                {
+                    "patient_id": folder.name,
+                    "image": image,
+                    "label": int(label),
+                    "png_path": str(png_path),
+                    "json_path": str(json_path) if json_path.is_file() else None,
+                }
+            )
+    index = pd.DataFrame(rows).sort_values(["patient_id", "image"], ignore_index=True)
+    index["label"] = index["label"].astype(np.int64)
+    return index
+
+
+def read_slice(
+    png_path: str | Path, json_path: str | Path | None, label: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read one slice and its ischemia mask.
+
+    Args:
+        png_path: the PNG file.
+        json_path: its Labelme JSON, or None.
+        label: the image's label from ``labels.csv``.
+
+    Returns:
+        ``(image, mask)``: ``(H, W)`` float64 intensities and ``(H, W)`` bool mask.
+
+    Raises:
+        ValueError: the JSON's image size differs from the PNG's, an image labelled 0
+            has an outline, or an image labelled 1 has an empty outline.
+    """
+    image = to_float_image(read_png(png_path), source=str(png_path))
+    mask = np.zeros(image.shape, dtype=bool)
+    if json_path is not None:
+        annotation = read_labelme(json_path)
+        if tuple(annotation.image_shape) != image.shape:
+            raise ValueError(
+                f"{json_path}: Labelme image size {annotation.image_shape} differs from "
+                f"{Path(png_path).name} {image.shape}"
+            )
+        mask = annotation.mask()
+    if label == 0 and mask.any():
+        raise ValueError(
+            f"{json_path}: image labelled 0 (no ischemia) but its Labelme file outlines "
+            f"{int(mask.sum())} pixels; fix labels.csv or the annotation"
+        )
+    if label == 1 and not mask.any():
+        raise ValueError(
+            f"{json_path}: image labelled 1 (ischemia) but its Labelme file outlines nothing"
+        )
+    return image, mask
+
+
+def _fingerprint(index: pd.DataFrame, config: PreprocessConfig) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps([CACHE_VERSION, config.__dict__], sort_keys=True).encode())
+    for row in index.itertuples(index=False):
+        for path in (row.png_path, row.json_path):
+            if pd.isna(path):
+                digest.update(b"-")
+                continue
+            stat = Path(path).stat()
+            digest.update(
+                f"{row.patient_id}/{Path(path).name}:{stat.st_size}:{stat.st_mtime_ns}:{row.label}".encode()
+            )
+    return digest.hexdigest()[:16]
+
+
+def load_tomo_dataset(
+    root: str | Path,
+    config: PreprocessConfig,
+    *,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> TomoDataset:
+    """Read a Study A dataset: find each LV centre, crop, resize, normalise.
+
+    Args:
+        root: the ``labelme-export`` folder.
+        config: crop and input sizes.
+        cache_dir: if given, the tensors are cached there as ``tomo-<key>.pt`` (and the
+            index as ``tomo-<key>.parquet``) keyed by
+            the files' names, sizes, modification times and ``config``; a later call
+            with unchanged files loads the cache instead of re-reading the PNGs.
+        progress: show a tqdm bar while reading.
+
+    Returns:
+        The :class:`TomoDataset`.
+
+    Raises:
+        DatasetLayoutError, ValueError: see :func:`scan_labelme_export` and
+            :func:`read_slice`; a blank image raises
+            :class:`~mpirad.tomo.preprocess.LVNotFoundError` naming the file.
+    """
+    index = scan_labelme_export(root)
+    cache_path = None
+    if cache_dir is not None:
+        cache_path = Path(cache_dir) / f"tomo-{_fingerprint(index, config)}.pt"
+        if cache_path.is_file() and cache_path.with_suffix(".parquet").is_file():
+            cached = torch.load(cache_path, map_location="cpu", weights_only=True)
+            return TomoDataset(
+                index=read_parquet(cache_path.with_suffix(".parquet")),
+                images=cached["images"],
+                masks=cached["masks"],
+                labels=cached["labels"],
+                config=config,
+            )
+    crops, mask_crops, centres, shapes = [], [], [], []
+    rows = index.itertuples(index=False)
+    for row in tqdm(rows, total=len(index), desc="reading slices", disable=not progress):
+        json_path = None if pd.isna(row.json_path) else row.json_path
+        image, mask = read_slice(row.png_path, json_path, row.label)
+        centre = find_lv_centre(
+            image, smoothing_fraction=config.smoothing_fraction, source=row.png_path
+        )
+        crop = crop_centred(image, centre, config.crop_size, fill=0.0)
+        mask_crop = crop_centred(mask, centre, config.crop_size, fill=False)
+        if row.label == 1 and not mask_crop.any():
+            raise ValueError(
+                f"{row.json_path}: the ischemic outline lies outside the {config.crop_size}-pixel "
+                f"crop around the LV centre {centre[0]:.0f}, {centre[1]:.0f}; enlarge crop_size"
+            )
+        crops.append(normalise_intensity(crop))
+        mask_crops.append(mask_crop)
+        centres.append(centre)
+        shapes.append(image.shape)
+    images = resize_stack(np.stack(crops), config.input_size)
+    masks = resize_stack(np.stack(mask_crops), config.input_size, is_mask=True)
+    table = index[["patient_id", "image", "label"]].copy()
+    table["centre_row"] = [c[0] for c in centres]
+    table["centre_col"] = [c[1] for c in centres]
+    table["source_height"] = [s[0] for s in shapes]
+    table["source_width"] = [s[1] for s in shapes]
+    dataset = TomoDataset(
+        index=table,
+        images=torch.from_numpy(images)[:, None].contiguous(),
+        masks=torch.from_numpy(masks).contiguous(),
+        labels=torch.from_numpy(table["label"].to_numpy(dtype=np.int64, copy=True)),
+        config=config,
+    )
+    if cache_path is not None:
+        write_parquet(dataset.index, cache_path.with_suffix(".parquet"))
+        with atomic_path(cache_path) as tmp:
+            torch.save(
+                {"images": dataset.images, "masks": dataset.masks, "labels": dataset.labels}, tmp
+            )
+    return dataset

@@ -1,0 +1,223 @@
+"""Five random 8:2 train/validation splits, saved to disk so a run can be repeated.
+
+The paper split its 5008 images 8:2 into training and validation groups five times at
+random. Whether images of one patient could fall on both sides is not stated; an image
+level split lets slices of the same heart (neighbouring short-axis slices look alike)
+appear in training and validation, which flatters the validation numbers. mpirad
+offers both:
+
+- ``unit="patient"`` (default): patients are drawn (scikit-learn's
+  ``GroupShuffleSplit``), so no patient is on both sides; the validation share of
+  *images* is then only approximately 20%.
+- ``unit="image"``: images are drawn, stratified by label (``StratifiedShuffleSplit``),
+  as the paper most likely did.
+
+The splits are independent random draws (not folds): an image can be in the
+validation group of several splits, as in the paper.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
+
+from mpirad.io import atomic_write, read_parquet, write_parquet
+
+SplitUnit = Literal["patient", "image"]
+SPLIT_UNITS: tuple[str, ...] = ("patient", "image")
+SUBSETS: tuple[str, ...] = ("train", "validation")
+
+
+class SplitError(ValueError):
+    """Splits that cannot be made or do not match the dataset."""
+
+
+def make_splits(
+    index: pd.DataFrame,
+    *,
+    n_splits: int = 5,
+    validation_fraction: float = 0.2,
+    unit: SplitUnit = "patient",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Draw ``n_splits`` random train/validation splits.
+
+    Args:
+        index: one row per image with ``patient_id``, ``image`` and ``label`` (0/1).
+        n_splits: number of random splits (paper: 5).
+        validation_fraction: share of patients (``unit="patient"``) or images
+            (``unit="image"``) in validation (paper: 0.2).
+        unit: ``"patient"`` or ``"image"`` (see the module docstring).
+        seed: seed of the random draws; the same seed and index give the same splits.
+
+    Returns:
+        Long table, one row per (split, image): ``split`` (1..n_splits),
+        ``patient_id``, ``image``, ``label``, ``subset`` (``"train"`` or
+        ``"validation"``), sorted by split, patient and image.
+
+    Raises:
+        SplitError: bad arguments, duplicate images, or a split whose training or
+            validation group lacks one of the two labels (too few patients/images).
+    """
+    if unit not in SPLIT_UNITS:
+        raise SplitError(f"unit must be one of {SPLIT_UNITS}, got {unit!r}")
+    if not 0 < validation_fraction < 1:
+        raise SplitError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+    if n_splits < 1:
+        raise SplitError(f"n_splits must be at least 1, got {n_splits}")
+    missing = {"patient_id", "image", "label"} - set(index.columns)
+    if missing:
+        raise SplitError(f"index lacks columns {sorted(missing)}")
+    table = (
+        index[["patient_id", "image", "label"]]
+        .sort_values(["patient_id", "image"], ignore_index=True)
+        .astype({"patient_id": str, "image": str, "label": np.int64})
+    )
+    if table.duplicated(["patient_id", "image"]).any():
+        raise SplitError("index lists an image more than once")
+    labels = table["label"].to_numpy()
+    if unit == "patient":
+        groups = table["patient_id"].to_numpy()
+        if len(np.unique(groups)) < 2:
+            raise SplitError("a patient-level split needs at least 2 patients")
+        splitter = GroupShuffleSplit(
+            n_splits=n_splits, test_size=validation_fraction, random_state=seed
+        )
+        draws = splitter.split(table, labels, groups)
+    else:
+        if np.bincount(labels, minlength=2).min() < 2:
+            raise SplitError("an image-level split needs at least 2 images of each label")
+        splitter = StratifiedShuffleSplit(
+            n_splits=n_splits, test_size=validation_fraction, random_state=seed
+        )
+        draws = splitter.split(table, labels)
+    parts = []
+    for number, (_, validation) in enumerate(draws, start=1):
+        part = table.copy()
+        subset = np.full(len(table), "train", dtype=object)
+        subset[validation] = "validation"
+        part.insert(0, "split", number)
+        part["subset"] = subset
+        for name in SUBSETS:
+            present = set(part.loc[part["subset"] == name, "label"])
+            if present != {0, 1}:
+                raise SplitError(
+                    f"split {number} ({unit} level, seed {seed}): the {name} group has labels "
+                    f"{sorted(present)} only; the dataset is too small for an 8:2 split with "
+                    f"both labels on each side"
+                )
+        parts.append(part)
+    splits = pd.concat(parts, ignore_index=True)
+    splits["split"] = splits["split"].astype(np.int64)
+    splits["subset"] = splits["subset"].astype(str)
+    return splits
+
+
+def save_splits(splits: pd.DataFrame, path: str | Path, *, metadata: dict | None = None) -> Path:
+    """Save splits as parquet, with a JSON sidecar describing how they were drawn.
+
+    Args:
+        splits: the table of :func:`make_splits`.
+        path: the ``.parquet`` file; the sidecar is ``path`` with suffix ``.json``.
+        metadata: e.g. ``{"unit": "patient", "seed": 0, "n_splits": 5,
+            "validation_fraction": 0.2}``; also lists the validation images per split.
+
+    Returns:
+        ``path``.
+    """
+    path = Path(path)
+    write_parquet(splits, path)
+    sidecar = dict(metadata or {})
+    sidecar["validation"] = {
+        str(k): [f"{p}/{i}" for p, i in zip(group["patient_id"], group["image"], strict=True)]
+        for k, group in splits[splits["subset"] == "validation"].groupby("split", sort=True)
+    }
+    with atomic_write(path.with_suffix(".json"), "w", encoding="utf-8") as handle:
+        json.dump(sidecar, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    return path
+
+
+def load_splits(path: str | Path) -> tuple[pd.DataFrame, dict]:
+    """Load splits saved by :func:`save_splits`.
+
+    Returns:
+        ``(splits, metadata)``.
+
+    Raises:
+        SplitError: the table lacks columns or disagrees with its JSON sidecar.
+    """
+    path = Path(path)
+    splits = read_parquet(path)
+    missing = {"split", "patient_id", "image", "label", "subset"} - set(splits.columns)
+    if missing:
+        raise SplitError(f"{path}: not a splits table (missing columns {sorted(missing)})")
+    sidecar_path = path.with_suffix(".json")
+    metadata: dict = {}
+    if sidecar_path.is_file():
+        metadata = json.loads(sidecar_path.read_text(encoding="utf-8"))
+        listed = metadata.pop("validation", {})
+        for k, group in splits[splits["subset"] == "validation"].groupby("split", sort=True):
+            keys = [f"{p}/{i}" for p, i in zip(group["patient_id"], group["image"], strict=True)]
+            if listed.get(str(k)) != keys:
+                raise SplitError(f"{path}: split {k} differs from its sidecar {sidecar_path.name}")
+    splits = splits.astype(
+        {"split": np.int64, "patient_id": str, "image": str, "label": np.int64, "subset": str}
+    )
+    return splits, metadata
+
+
+def ensure_splits(
+    index: pd.DataFrame,
+    path: str | Path,
+    *,
+    n_splits: int = 5,
+    validation_fraction: float = 0.2,
+    unit: SplitUnit = "patient",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Load the splits saved at ``path``, or draw and save them if absent.
+
+    A saved file is reused only if it was drawn with the same options from the same
+    images and labels; otherwise it is an error (delete it to redraw), so results are
+    never silently computed on different splits.
+
+    Returns:
+        The splits table of :func:`make_splits`.
+
+    Raises:
+        SplitError: a saved file that does not match ``index`` or the options.
+    """
+    path = Path(path)
+    metadata = {
+        "unit": unit,
+        "seed": seed,
+        "n_splits": n_splits,
+        "validation_fraction": validation_fraction,
+    }
+    if path.is_file():
+        saved, saved_metadata = load_splits(path)
+        expected = index[["patient_id", "image", "label"]].sort_values(
+            ["patient_id", "image"], ignore_index=True
+        )
+        first = saved[saved["split"] == saved["split"].min()][["patient_id", "image", "label"]]
+        same_images = first.reset_index(drop=True).equals(
+            expected.astype(first.dtypes.to_dict()).reset_index(drop=True)
+        )
+        if saved_metadata != metadata or not same_images:
+            raise SplitError(
+                f"{path}: saved splits were drawn with {saved_metadata} from "
+                f"{'the same' if same_images else 'different'} images/labels; asked for "
+                f"{metadata}. Delete the file to draw new splits."
+            )
+        return saved
+    splits = make_splits(
+        index, n_splits=n_splits, validation_fraction=validation_fraction, unit=unit, seed=seed
+    )
+    save_splits(splits, path, metadata=metadata)
+    return splits

@@ -1,0 +1,416 @@
+"""Training loop for the Study A networks: seeded, resumable, atomic checkpoints.
+
+- Device: CUDA when present (mixed precision: bfloat16 autocast where supported, else
+  float16 with a gradient scaler), else CPU (float32).
+- Seeding: :func:`seed_everything` seeds Python, NumPy and torch; each epoch's
+  shuffle comes from its own generator seeded with ``(seed, epoch)``, so the batch
+  order of epoch *e* does not depend on what ran before it, and cuDNN is put in
+  deterministic mode (cheap). On the CPU the same seed gives bit-identical weights.
+- Checkpoints: after every epoch ``last.pt`` (model, optimiser, scheduler, scaler,
+  history) and, when the validation loss improves, ``best.pt`` (weights only) are
+  written atomically. A rerun with the same checkpoint folder, task, configuration
+  and seed resumes after the last finished epoch and ends with the same weights as an
+  uninterrupted run.
+- Data: inputs and targets are tensors already in memory (see
+  :func:`mpirad.tomo.data.load_tomo_dataset`); a batch is an index into them, so data
+  loading costs next to nothing beside the forward/backward pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from mpirad.io import atomic_path
+
+Task = Literal["classification", "segmentation"]
+TASKS: tuple[str, ...] = ("classification", "segmentation")
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint folder holding a run with a different task, configuration or seed."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings.
+
+    Attributes:
+        epochs: passes over the training images.
+        batch_size: images per optimisation step.
+        learning_rate: AdamW initial learning rate (cosine-annealed to 0 over
+            ``epochs``).
+        weight_decay: AdamW weight decay.
+        eval_batch_size: images per forward pass when evaluating.
+        mixed_precision: autocast on CUDA (ignored on the CPU).
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    eval_batch_size: int = 64
+    mixed_precision: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 2 or self.eval_batch_size < 1:
+            raise ValueError(f"need epochs >= 1, batch_size >= 2, eval_batch_size >= 1; got {self}")
+        if not self.learning_rate > 0 or self.weight_decay < 0:
+            raise ValueError(f"need learning_rate > 0 and weight_decay >= 0; got {self}")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_model` leaves behind.
+
+    Attributes:
+        history: one row per epoch: ``epoch`` (1-based), ``train_loss``,
+            ``validation_loss``, ``learning_rate``, ``seconds`` (wall time of the
+            epoch), ``best`` (validation loss was the lowest so far).
+        best_epoch: the epoch whose weights are in ``best_path``.
+        best_path: ``best.pt``, the weights with the lowest validation loss.
+        last_path: ``last.pt``, the full state after the last epoch.
+        resumed_from: the epoch a resumed run started after (0 if it started fresh).
+    """
+
+    history: pd.DataFrame
+    best_epoch: int
+    best_path: Path
+    last_path: Path
+    resumed_from: int = 0
+
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """The training device: ``device`` if given, else CUDA when available, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's (CPU and CUDA) global generators.
+
+    Also makes cuDNN deterministic (``deterministic=True, benchmark=False``) and sets
+    ``CUBLAS_WORKSPACE_CONFIG`` (if unset) so cuBLAS reductions are reproducible.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds third-party code using the global RNG
+    torch.manual_seed(seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # reproducible cuBLAS
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def segmentation_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy plus soft Dice loss.
+
+    Args:
+        logits: ``(N, 1, H, W)`` raw scores.
+        masks: ``(N, H, W)`` bool or 0/1 targets.
+
+    Returns:
+        Scalar: mean BCE over pixels + mean over images of ``1 - soft Dice`` (with a
+        smoothing of 1 pixel so an empty target and empty prediction give 0).
+    """
+    logits = logits[:, 0].float()
+    target = masks.float()
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, target)
+    prob = torch.sigmoid(logits)
+    intersection = (prob * target).sum(dim=(1, 2))
+    total = prob.sum(dim=(1, 2)) + target.sum(dim=(1, 2))
+    soft_dice = (2 * intersection + 1) / (total + 1)
+    return bce + (1 - soft_dice).mean()
+
+
+def task_loss(task: Task, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy (classification) or :func:`segmentation_loss` (segmentation)."""
+    if task == "classification":
+        return nn.functional.cross_entropy(logits.float(), targets)
+    return segmentation_loss(logits, targets)
+
+
+def epoch_batches(
+    n_items: int, batch_size: int, *, seed: int, epoch: int
+) -> Iterator[torch.Tensor]:
+    """Shuffled batch indices for one epoch.
+
+    The permutation comes from a generator seeded with ``(seed, epoch)``. A final
+    batch of a single image is dropped (BatchNorm cannot train on one sample); the
+    next epoch's permutation differs, so no image is left out for good.
+
+    Yields:
+        int64 index tensors of at most ``batch_size`` items.
+    """
+    generator = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
+    order = torch.randperm(n_items, generator=generator)
+    for start in range(0, n_items, batch_size):
+        batch = order[start : start + batch_size]
+        if len(batch) < 2 and n_items > 1:
+            break
+        yield batch
+
+
+def _autocast(device: torch.device, enabled: bool) -> torch.autocast:
+    if device.type == "cuda" and enabled:
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast(device_type="cuda", dtype=dtype)
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
+def _to(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    *,
+    batch_size: int = 64,
+    device: torch.device | str | None = None,
+    mixed_precision: bool = True,
+) -> torch.Tensor:
+    """Run a model in evaluation mode over ``inputs`` in batches.
+
+    Args:
+        model: the network (moved to ``device``).
+        inputs: ``(N, C, H, W)`` float images.
+        batch_size: images per forward pass.
+        device: as :func:`select_device`.
+        mixed_precision: autocast on CUDA.
+
+    Returns:
+        The outputs on the CPU as float32: ``(N, classes)`` or ``(N, 1, H, W)``.
+    """
+    device = select_device(device)
+    model.to(device).eval()
+    outputs = []
+    for start in range(0, len(inputs), batch_size):
+        batch = _to(inputs[start : start + batch_size], device)
+        with _autocast(device, mixed_precision):
+            outputs.append(model(batch).float().cpu())
+    if not outputs:
+        return torch.zeros((0,))
+    return torch.cat(outputs)
+
+
+@torch.no_grad()
+def _validation_loss(
+    model: nn.Module,
+    task: Task,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    config: TrainConfig,
+    device: torch.device,
+) -> float:
+    model.eval()
+    total = 0.0
+    for start in range(0, len(inputs), config.eval_batch_size):
+        x = _to(inputs[start : start + config.eval_batch_size], device)
+        y = _to(targets[start : start + config.eval_batch_size], device)
+        with _autocast(device, config.mixed_precision):
+            logits = model(x)
+        total += float(task_loss(task, logits, y)) * len(x)
+    return total / len(inputs)
+
+
+def _fingerprint(task: Task, config: TrainConfig, seed: int, n_train: int, n_val: int) -> dict:
+    return {
+        "task": task,
+        "config": dataclasses.asdict(config),
+        "seed": int(seed),
+        "n_train": int(n_train),
+        "n_validation": int(n_val),
+    }
+
+
+def _save(obj: dict, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load the weights saved in ``best.pt`` or ``last.pt`` into ``model``."""
+    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    return model
+
+
+def train_model(
+    model: nn.Module,
+    *,
+    task: Task,
+    train_inputs: torch.Tensor,
+    train_targets: torch.Tensor,
+    validation_inputs: torch.Tensor,
+    validation_targets: torch.Tensor,
+    config: TrainConfig,
+    checkpoint_dir: str | Path,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` with AdamW and cosine annealing, keeping the best validation loss.
+
+    Args:
+        model: freshly built network (its initial weights should come from a seeded
+            generator, e.g. after :func:`seed_everything`).
+        task: ``"classification"`` (targets ``(N,)`` int64 labels, cross-entropy) or
+            ``"segmentation"`` (targets ``(N, H, W)`` bool masks,
+            :func:`segmentation_loss`).
+        train_inputs: ``(N, C, H, W)`` float images.
+        train_targets: the training targets.
+        validation_inputs: ``(M, C, H, W)`` float images (M >= 1).
+        validation_targets: the validation targets.
+        config: optimisation settings.
+        checkpoint_dir: folder for ``last.pt`` and ``best.pt``; an existing
+            ``last.pt`` of the same task/config/seed/sizes is resumed.
+        seed: seeds the batch order of every epoch.
+        device: as :func:`select_device`.
+        progress: tqdm bar over epochs.
+        on_epoch_end: called as ``on_epoch_end(epoch, history_row)`` after the
+            epoch's checkpoint is written (an exception raised there interrupts the
+            run; the next call resumes).
+
+    Returns:
+        The :class:`TrainResult`.
+
+    Raises:
+        ValueError: unknown task, empty or mismatched inputs.
+        CheckpointMismatchError: ``checkpoint_dir`` holds a different run.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if len(train_inputs) < 2 or len(validation_inputs) < 1:
+        raise ValueError(
+            f"{task}: need at least 2 training and 1 validation images, got "
+            f"{len(train_inputs)} and {len(validation_inputs)}"
+        )
+    if len(train_inputs) != len(train_targets) or len(validation_inputs) != len(validation_targets):
+        raise ValueError(f"{task}: inputs and targets differ in length")
+    device = select_device(device)
+    checkpoint_dir = Path(checkpoint_dir)
+    last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
+    fingerprint = _fingerprint(task, config, seed, len(train_inputs), len(validation_inputs))
+
+    model.to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    use_scaler = (
+        device.type == "cuda" and config.mixed_precision and not torch.cuda.is_bf16_supported()
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+    history: list[dict] = []
+    best_loss, best_epoch, start_epoch = math.inf, 0, 0
+
+    if last_path.is_file():
+        state = torch.load(last_path, map_location=device, weights_only=True)
+        if state.get("fingerprint") != fingerprint:
+            raise CheckpointMismatchError(
+                f"{last_path}: checkpoint of another run ({state.get('fingerprint')}); this "
+                f"run is {fingerprint}. Use another output folder or delete the checkpoints."
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        history = [
+            dict(zip(state["history_columns"], row, strict=True)) for row in state["history"]
+        ]
+        best_loss, best_epoch, start_epoch = state["best_loss"], state["best_epoch"], state["epoch"]
+
+    epochs = tqdm(
+        range(start_epoch + 1, config.epochs + 1),
+        desc=task,
+        unit="epoch",
+        disable=not progress,
+        initial=start_epoch,
+        total=config.epochs,
+    )
+    for epoch in epochs:
+        started = time.perf_counter()
+        model.train()
+        running, seen = 0.0, 0
+        for batch in epoch_batches(len(train_inputs), config.batch_size, seed=seed, epoch=epoch):
+            x = _to(train_inputs[batch], device)
+            y = _to(train_targets[batch], device)
+            optimizer.zero_grad(set_to_none=True)
+            with _autocast(device, config.mixed_precision):
+                logits = model(x)
+            loss = task_loss(task, logits, y)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            running += float(loss.detach()) * len(batch)
+            seen += len(batch)
+        learning_rate = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        validation_loss = _validation_loss(
+            model, task, validation_inputs, validation_targets, config, device
+        )
+        improved = validation_loss < best_loss
+        row = {
+            "epoch": epoch,
+            "train_loss": running / max(seen, 1),
+            "validation_loss": validation_loss,
+            "learning_rate": learning_rate,
+            "seconds": time.perf_counter() - started,
+            "best": improved,
+        }
+        history.append(row)
+        if improved:
+            best_loss, best_epoch = validation_loss, epoch
+            _save(
+                {
+                    "model": model.state_dict(),
+                    "epoch": epoch,
+                    "validation_loss": validation_loss,
+                    "fingerprint": fingerprint,
+                },
+                best_path,
+            )
+        columns = list(row)
+        _save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "epoch": epoch,
+                "best_loss": best_loss,
+                "best_epoch": best_epoch,
+                "history_columns": columns,
+                "history": [[r[c] for c in columns] for r in history],
+                "fingerprint": fingerprint,
+            },
+            last_path,
+        )
+        epochs.set_postfix(train=f"{row['train_loss']:.3f}", val=f"{validation_loss:.3f}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+    epochs.close()
+    return TrainResult(
+        history=pd.DataFrame(history),
+        best_epoch=best_epoch,
+        best_path=best_path,
+        last_path=last_path,
+        resumed_from=start_epoch,
+    )
