@@ -23,6 +23,7 @@ from mpirad.metrics import (
     diagnostic_indexes,
     diagnostic_indexes_from_scores,
     diagnostic_table,
+    kappa_agreement,
     mcnemar_test,
 )
 from mpirad.metrics.paper_a import PAPER_MISPRINTS, PAPER_TABLE2, PAPER_TABLE3
@@ -366,3 +367,12 @@ def test_intervals_contain_estimates_and_kappa_matches_sklearn(
             assert math.isnan(result.kappa.estimate)
         else:
             assert result.kappa.estimate == pytest.approx(expected, abs=1e-12)
+
+
+def test_kappa_agreement_grades() -> None:
+    grades = [kappa_agreement(k) for k in (-0.2, 0.4, 0.41, 0.6, 0.8, 0.82, 1.0)]
+    assert grades == ["poor", "poor", "moderate", "moderate", "high", "very high", "very high"]
+    paper = [kappa_agreement(r.kappa.estimate) for r in _paper_results().values()]
+    assert paper == ["very high"] * 5  # the paper's kappas 0.82-0.86
+    with pytest.raises(ValueError, match="kappa"):
+        kappa_agreement(math.nan)

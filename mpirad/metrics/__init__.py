@@ -18,6 +18,7 @@ from mpirad.metrics.diagnostic import (
     diagnostic_indexes,
     diagnostic_indexes_from_scores,
     diagnostic_table,
+    kappa_agreement,
     mcnemar_test,
 )
 from mpirad.metrics.roc import AucResult, RocCurve, auc_delong, roc_curve
@@ -49,6 +50,7 @@ __all__ = [
     "format_summary",
     "hausdorff",
     "iou",
+    "kappa_agreement",
     "mcnemar_test",
     "roc_curve",
     "summarize",

@@ -9,21 +9,20 @@ the reference standard (manual reading)::
 
 Indexes, their paper labels and confidence intervals (CI, default 95 %):
 
-=======  ===================================  ==============================================
-label    index                                CI method
-=======  ===================================  ==============================================
-SE       sensitivity TP/(TP+FN)               Wilson score
-SP       specificity TN/(TN+FP)               Wilson score
-+LR      positive likelihood ratio SE/(1-SP)  log method (Simel, Samsa & Matchar 1991)
--LR      negative likelihood ratio (1-SE)/SP  log method (Simel, Samsa & Matchar 1991)
-PPV      positive predictive value TP/(TP+FP) Wilson score
-NPV      negative predictive value TN/(TN+FN) Wilson score
-YI       Youden's index SE+SP-1               Wald, Var = SE(1-SE)/(TP+FN) + SP(1-SP)/(TN+FP)
-AR       agreement rate (TP+TN)/N             Wilson score
-Kappa    Cohen's kappa                        Wald with the large-sample SE of Fleiss, Cohen
-                                              & Everitt (1969) (the non-null SE that SAS
-                                              PROC FREQ and statsmodels report)
-=======  ===================================  ==============================================
+- SE, sensitivity TP/(TP+FN): Wilson score interval;
+- SP, specificity TN/(TN+FP): Wilson score interval;
+- +LR, positive likelihood ratio SE/(1-SP): log method (Simel, Samsa & Matchar 1991),
+  Var(ln LR) = 1/TP - 1/(TP+FN) + 1/FP - 1/(FP+TN);
+- -LR, negative likelihood ratio (1-SE)/SP: log method,
+  Var(ln LR) = 1/FN - 1/(TP+FN) + 1/TN - 1/(FP+TN);
+- PPV, positive predictive value TP/(TP+FP): Wilson score interval;
+- NPV, negative predictive value TN/(TN+FN): Wilson score interval;
+- YI, Youden's index SE+SP-1: Wald interval with
+  Var = SE(1-SE)/(TP+FN) + SP(1-SP)/(TN+FP) (SE and SP are independent binomials);
+- AR, agreement rate (TP+TN)/N: Wilson score interval;
+- Kappa, Cohen's kappa: Wald interval with the large-sample standard error of Fleiss,
+  Cohen & Everitt (Psychol. Bull. 1969), the non-null SE that SAS PROC FREQ and
+  :func:`statsmodels.stats.inter_rater.cohens_kappa` report.
 
 Zero cells never raise; they give documented values:
 
@@ -80,6 +79,7 @@ __all__ = [
     "diagnostic_indexes",
     "diagnostic_indexes_from_scores",
     "diagnostic_table",
+    "kappa_agreement",
     "mcnemar_test",
 ]
 
@@ -276,6 +276,30 @@ def mcnemar_test(
         statistic = (abs(fp - fn) - shift) ** 2 / discordant
         return McNemarResult(statistic, float(stats.chi2.sf(statistic, 1)), "chi2", correction)
     raise ValueError(f"McNemar method must be 'exact' or 'chi2', got {method!r}")
+
+
+def kappa_agreement(kappa: float) -> str:
+    """The paper's verbal grade of a kappa value (its reference [17]).
+
+    Args:
+        kappa: Cohen's kappa, at most 1.
+
+    Returns:
+        ``"poor"`` (kappa <= 0.4), ``"moderate"`` (0.4 < kappa <= 0.6), ``"high"``
+        (0.6 < kappa <= 0.8) or ``"very high"`` (kappa > 0.8).
+
+    Raises:
+        ValueError: NaN or a value above 1.
+    """
+    if not kappa <= 1.0:  # also catches NaN
+        raise ValueError(f"kappa must be a number <= 1, got {kappa!r}")
+    if kappa <= 0.4:
+        return "poor"
+    if kappa <= 0.6:
+        return "moderate"
+    if kappa <= 0.8:
+        return "high"
+    return "very high"
 
 
 def _wilson(successes: int, total: int, confidence: float) -> Estimate:
