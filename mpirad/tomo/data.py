@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 import torch
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 #: Folder names beside the patient folders that are not patients.
 NON_PATIENT_FOLDERS = ("truth",)
 
+#: Datasets with at least this many images are read in parallel by default.
+PARALLEL_FROM = 1000
+
 #: Bumped whenever preprocessing changes, so old caches are not reused.
 CACHE_VERSION = 1
 
@@ -59,8 +63,8 @@ class TomoDataset:
         index: one row per image: ``patient_id``, ``image`` (file name), ``label``
             (0/1), ``centre_row``, ``centre_col`` (LV centre found in the source image,
             pixels), ``source_height``, ``source_width``.
-        images: ``(N, 1, S, S)`` float32 tensor, each image scaled to [0, 1] by the
-            maximum of its crop.
+        images: ``(N, 1, S, S)`` float32 tensor, each image scaled to [0, 1] by its
+            maximum after cropping and resizing.
         masks: ``(N, S, S)`` bool tensor, the Labelme ischemia polygons after the same
             crop and resize (all False for images labelled 0).
         labels: ``(N,)`` int64 tensor, 1 = ischemia.
@@ -201,6 +205,45 @@ def read_slice(
     return image, mask
 
 
+def prepare_slice(
+    png_path: str | Path, json_path: str | Path | None, label: int, config: PreprocessConfig
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float], tuple[int, int]]:
+    """Read one slice and turn it into a network input.
+
+    Finds the LV centre (:func:`~mpirad.tomo.preprocess.find_lv_centre`), crops image
+    and mask to ``config.crop_size`` around it, resizes both to ``config.input_size``
+    and scales the image to [0, 1] by its maximum.
+
+    Args:
+        png_path: the PNG file.
+        json_path: its Labelme JSON, or None.
+        label: the image's label (0/1).
+        config: crop and input sizes.
+
+    Returns:
+        ``(image, mask, centre, source_shape)``: ``(S, S)`` float32 image, ``(S, S)``
+        bool mask, ``(row, col)`` LV centre in source pixels, ``(H, W)`` of the source.
+
+    Raises:
+        ValueError: see :func:`read_slice`; also an ischemic outline that falls outside
+            the crop, or a blank image (:class:`~mpirad.tomo.preprocess.LVNotFoundError`).
+    """
+    image, mask = read_slice(png_path, json_path, label)
+    centre = find_lv_centre(
+        image, smoothing_fraction=config.smoothing_fraction, source=str(png_path)
+    )
+    crop = crop_centred(image, centre, config.crop_size, fill=0.0)
+    mask_crop = crop_centred(mask, centre, config.crop_size, fill=False)
+    if label == 1 and not mask_crop.any():
+        raise ValueError(
+            f"{json_path}: the ischemic outline lies outside the {config.crop_size}-pixel "
+            f"crop around the LV centre ({centre[0]:.0f}, {centre[1]:.0f}); enlarge crop_size"
+        )
+    small = normalise_intensity(resize_stack(crop[None], config.input_size)[0])
+    small_mask = resize_stack(mask_crop[None], config.input_size, is_mask=True)[0]
+    return small, small_mask, centre, (int(image.shape[0]), int(image.shape[1]))
+
+
 def _fingerprint(index: pd.DataFrame, config: PreprocessConfig) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps([CACHE_VERSION, config.__dict__], sort_keys=True).encode())
@@ -222,6 +265,7 @@ def load_tomo_dataset(
     *,
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    n_jobs: int | None = None,
 ) -> TomoDataset:
     """Read a Study A dataset: find each LV centre, crop, resize, normalise.
 
@@ -233,6 +277,8 @@ def load_tomo_dataset(
             the files' names, sizes, modification times and ``config``; a later call
             with unchanged files loads the cache instead of re-reading the PNGs.
         progress: show a tqdm bar while reading.
+        n_jobs: parallel readers (joblib); default 1 below
+            :data:`PARALLEL_FROM` images, else all cores.
 
     Returns:
         The :class:`TomoDataset`.
@@ -255,27 +301,25 @@ def load_tomo_dataset(
                 labels=cached["labels"],
                 config=config,
             )
-    crops, mask_crops, centres, shapes = [], [], [], []
-    rows = index.itertuples(index=False)
-    for row in tqdm(rows, total=len(index), desc="reading slices", disable=not progress):
-        json_path = None if pd.isna(row.json_path) else row.json_path
-        image, mask = read_slice(row.png_path, json_path, row.label)
-        centre = find_lv_centre(
-            image, smoothing_fraction=config.smoothing_fraction, source=row.png_path
+    if n_jobs is None:
+        n_jobs = 1 if len(index) < PARALLEL_FROM else -1
+    jobs = (
+        joblib.delayed(prepare_slice)(
+            row.png_path, None if pd.isna(row.json_path) else row.json_path, row.label, config
         )
-        crop = crop_centred(image, centre, config.crop_size, fill=0.0)
-        mask_crop = crop_centred(mask, centre, config.crop_size, fill=False)
-        if row.label == 1 and not mask_crop.any():
-            raise ValueError(
-                f"{row.json_path}: the ischemic outline lies outside the {config.crop_size}-pixel "
-                f"crop around the LV centre {centre[0]:.0f}, {centre[1]:.0f}; enlarge crop_size"
-            )
-        crops.append(normalise_intensity(crop))
-        mask_crops.append(mask_crop)
+        for row in index.itertuples(index=False)
+    )
+    results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    size = config.input_size
+    images = np.empty((len(index), 1, size, size), dtype=np.float32)
+    masks = np.empty((len(index), size, size), dtype=bool)
+    centres, shapes = [], []
+    for number, prepared in enumerate(
+        tqdm(results, total=len(index), desc="reading slices", disable=not progress)
+    ):
+        images[number, 0], masks[number], centre, shape = prepared
         centres.append(centre)
-        shapes.append(image.shape)
-    images = resize_stack(np.stack(crops), config.input_size)
-    masks = resize_stack(np.stack(mask_crops), config.input_size, is_mask=True)
+        shapes.append(shape)
     table = index[["patient_id", "image", "label"]].copy()
     table["centre_row"] = [c[0] for c in centres]
     table["centre_col"] = [c[1] for c in centres]
@@ -283,8 +327,8 @@ def load_tomo_dataset(
     table["source_width"] = [s[1] for s in shapes]
     dataset = TomoDataset(
         index=table,
-        images=torch.from_numpy(images)[:, None].contiguous(),
-        masks=torch.from_numpy(masks).contiguous(),
+        images=torch.from_numpy(images),
+        masks=torch.from_numpy(masks),
         labels=torch.from_numpy(table["label"].to_numpy(dtype=np.int64, copy=True)),
         config=config,
     )

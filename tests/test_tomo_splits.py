@@ -1,0 +1,99 @@
+"""Five random 8:2 splits by patient or by image (mpirad.tomo.splits)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mpirad.tomo.splits import SplitError, ensure_splits, load_splits, make_splits, save_splits
+
+
+def cohort(patients: int = 20, images: int = 10, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = [
+        {"patient_id": f"A{p:03d}", "image": f"img_{i:02d}.png", "label": int(rng.random() < 0.4)}
+        for p in range(patients)
+        for i in range(images)
+    ]
+    table = pd.DataFrame(rows)
+    table.loc[table.index[:2], "label"] = [0, 1]  # both labels in any case
+    return table
+
+
+@pytest.mark.parametrize("unit", ["patient", "image"])
+def test_five_splits_of_eight_to_two(unit):
+    index = cohort()
+    splits = make_splits(index, unit=unit, seed=3)
+    assert sorted(splits["split"].unique()) == [1, 2, 3, 4, 5]
+    for _, part in splits.groupby("split"):
+        assert len(part) == len(index)
+        assert set(part["subset"]) == {"train", "validation"}
+        validation = part[part["subset"] == "validation"]
+        if unit == "patient":
+            assert validation["patient_id"].nunique() == 4  # 20% of 20 patients
+            assert len(validation) == 40
+        else:
+            assert len(validation) == 40  # 20% of 200 images
+            # stratified: the validation share of positives matches the cohort's
+            assert validation["label"].mean() == pytest.approx(index["label"].mean(), abs=0.02)
+    # random, not folds: the five validation groups differ
+    groups = {
+        k: frozenset(zip(p["patient_id"], p["image"], strict=True))
+        for k, p in splits[splits["subset"] == "validation"].groupby("split")
+    }
+    assert len(set(groups.values())) == 5
+
+
+def test_patient_unit_never_puts_a_patient_on_both_sides():
+    splits = make_splits(cohort(patients=13, images=7), unit="patient", seed=1)
+    sides = splits.groupby(["split", "patient_id"])["subset"].nunique()
+    assert (sides == 1).all()
+
+
+def test_image_unit_puts_patients_on_both_sides():
+    splits = make_splits(cohort(), unit="image", seed=1)
+    sides = splits.groupby(["split", "patient_id"])["subset"].nunique()
+    assert (sides == 2).any()
+
+
+def test_seeded(tmp_path):
+    index = cohort()
+    a = make_splits(index, seed=7)
+    b = make_splits(index.sample(frac=1, random_state=2), seed=7)  # input order is irrelevant
+    c = make_splits(index, seed=8)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["subset"].equals(c["subset"])
+
+
+def test_saved_and_reloaded_identical(tmp_path):
+    index = cohort()
+    splits = make_splits(index, unit="image", seed=0)
+    path = save_splits(splits, tmp_path / "splits.parquet", metadata={"unit": "image"})
+    loaded, metadata = load_splits(path)
+    pd.testing.assert_frame_equal(loaded, splits)
+    assert metadata == {"unit": "image"}
+    assert (tmp_path / "splits.json").is_file()
+
+
+def test_ensure_splits_reuses_and_refuses_mismatches(tmp_path):
+    index = cohort()
+    path = tmp_path / "splits.parquet"
+    first = ensure_splits(index, path, unit="patient", seed=0)
+    mtime = path.stat().st_mtime_ns
+    again = ensure_splits(index, path, unit="patient", seed=0)
+    pd.testing.assert_frame_equal(first, again)
+    assert path.stat().st_mtime_ns == mtime
+    with pytest.raises(SplitError, match="Delete the file"):
+        ensure_splits(index, path, unit="patient", seed=1)
+    relabelled = index.assign(label=1 - index["label"])
+    with pytest.raises(SplitError, match="different images"):
+        ensure_splits(relabelled, path, unit="patient", seed=0)
+
+
+def test_too_small_datasets_are_refused():
+    tiny = pd.DataFrame({"patient_id": ["A", "B"], "image": ["x.png", "y.png"], "label": [0, 1]})
+    with pytest.raises(SplitError, match="labels"):
+        make_splits(tiny, unit="patient")
+    with pytest.raises(SplitError, match="unit"):
+        make_splits(tiny, unit="slice")  # type: ignore[arg-type]

@@ -1,0 +1,142 @@
+"""Seeded, resumable training (mpirad.tomo.train)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mpirad.tomo.models import build_classifier, build_segmenter
+from mpirad.tomo.train import (
+    CheckpointMismatchError,
+    TrainConfig,
+    epoch_batches,
+    load_weights,
+    seed_everything,
+    segmentation_loss,
+    train_model,
+)
+
+torch.set_num_threads(1)
+CONFIG = TrainConfig(epochs=3, batch_size=4, learning_rate=1e-3)
+
+
+def toy_classification(n: int = 12):
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(n, 1, 32, 32, generator=generator)
+    labels = torch.arange(n) % 2
+    images[labels == 1, :, 8:16, 8:16] += 1.0  # a learnable signal
+    return images, labels
+
+
+def train_classifier(checkpoint_dir, on_epoch_end=None, config=CONFIG, seed=5):
+    images, labels = toy_classification()
+    seed_everything(seed)
+    model = build_classifier()
+    result = train_model(
+        model,
+        task="classification",
+        train_inputs=images[:8],
+        train_targets=labels[:8],
+        validation_inputs=images[8:],
+        validation_targets=labels[8:],
+        config=config,
+        checkpoint_dir=checkpoint_dir,
+        seed=seed,
+        device="cpu",
+        progress=False,
+        on_epoch_end=on_epoch_end,
+    )
+    return model, result
+
+
+class Interrupted(Exception):
+    pass
+
+
+def stop_after_first_epoch(epoch, row):
+    if epoch == 1:
+        raise Interrupted
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path):
+    model, result = train_classifier(tmp_path / "straight")
+    assert len(result.history) == 3 and result.resumed_from == 0
+
+    with pytest.raises(Interrupted):
+        train_classifier(tmp_path / "interrupted", on_epoch_end=stop_after_first_epoch)
+    assert (tmp_path / "interrupted" / "last.pt").is_file()
+    resumed_model, resumed = train_classifier(tmp_path / "interrupted")
+    assert resumed.resumed_from == 1
+
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, resumed_model.state_dict()[key]), key
+    assert resumed.history.drop(columns="seconds").equals(result.history.drop(columns="seconds"))
+    assert resumed.best_epoch == result.best_epoch
+    best_a = load_weights(build_classifier(), result.best_path).state_dict()
+    best_b = load_weights(build_classifier(), resumed.best_path).state_dict()
+    assert all(torch.equal(best_a[k], best_b[k]) for k in best_a)
+
+    # a finished run called again trains nothing and returns the same history
+    _, again = train_classifier(tmp_path / "straight")
+    assert again.resumed_from == 3
+    assert again.history.equals(result.history)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
+    config = TrainConfig(epochs=1, batch_size=4)
+    a, _ = train_classifier(tmp_path / "a", config=config, seed=1)
+    b, _ = train_classifier(tmp_path / "b", config=config, seed=1)
+    c, _ = train_classifier(tmp_path / "c", config=config, seed=2)
+    assert torch.equal(a.fc.weight, b.fc.weight)
+    assert not torch.equal(a.fc.weight, c.fc.weight)
+
+
+def test_checkpoints_of_another_run_are_refused(tmp_path):
+    train_classifier(tmp_path, config=TrainConfig(epochs=1, batch_size=4))
+    with pytest.raises(CheckpointMismatchError, match="last.pt"):
+        train_classifier(tmp_path, config=TrainConfig(epochs=2, batch_size=4))
+
+
+def test_segmenter_learns_a_square(tmp_path):
+    generator = torch.Generator().manual_seed(0)
+    masks = torch.zeros(8, 32, 32, dtype=torch.bool)
+    for i in range(8):
+        top, left = torch.randint(4, 20, (2,), generator=generator).tolist()
+        masks[i, top : top + 8, left : left + 8] = True
+    images = masks[:, None].float() + 0.1 * torch.rand(8, 1, 32, 32, generator=generator)
+    seed_everything(0)
+    model = build_segmenter()
+    result = train_model(
+        model,
+        task="segmentation",
+        train_inputs=images[:6],
+        train_targets=masks[:6],
+        validation_inputs=images[6:],
+        validation_targets=masks[6:],
+        config=TrainConfig(epochs=4, batch_size=3, learning_rate=3e-3),
+        checkpoint_dir=tmp_path,
+        device="cpu",
+        progress=False,
+    )
+    losses = result.history["train_loss"].tolist()
+    assert losses[-1] < losses[0]
+
+
+def test_epoch_batches_are_a_seeded_permutation_without_singletons():
+    batches = list(epoch_batches(10, 4, seed=1, epoch=2))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(torch.cat(batches).tolist()) == list(range(10))
+    again = list(epoch_batches(10, 4, seed=1, epoch=2))
+    assert all(torch.equal(x, y) for x, y in zip(batches, again, strict=True))
+    other = torch.cat(list(epoch_batches(10, 4, seed=1, epoch=3)))
+    assert not torch.equal(torch.cat(batches), other)
+    assert [len(b) for b in epoch_batches(9, 4, seed=0, epoch=1)] == [4, 4]
+
+
+def test_segmentation_loss_is_small_for_a_perfect_prediction():
+    masks = torch.zeros(2, 8, 8, dtype=torch.bool)
+    masks[:, 2:5, 2:5] = True
+    perfect = torch.where(masks, 20.0, -20.0)[:, None]
+    wrong = -perfect
+    assert float(segmentation_loss(perfect, masks)) < 1e-3
+    assert float(segmentation_loss(wrong, masks)) > 10
