@@ -1,0 +1,347 @@
+"""Analytic left-ventricle (LV) geometry shared by both synthetic studies.
+
+The LV is a truncated ellipsoidal shell: the part of a prolate half-ellipsoid between an
+endocardial and an epicardial surface, cut at the base (valve) plane. Both surfaces share
+the base-plane centre; the wall is ``wall_mm`` thick at the base and thinner at the apex
+(``apex_wall_mm``, about 20% less, Kawel et al. 2012).
+
+Heart frame. A point ``p`` (mm, in the volume's ``(z, y, x)`` frame) has heart
+coordinates ``q = R @ (p - base_centre)`` with
+
+- ``q[0]`` = depth ``l`` along the long axis, 0 at the base plane, positive towards the apex;
+- ``q[1]`` = anterior component ``a`` (towards the anterior wall);
+- ``q[2]`` = lateral component ``t`` (towards the lateral wall; the septum is at ``-t``).
+
+The circumferential angle ``theta = atan2(a, t)`` in degrees is 0 at the lateral wall,
+90 anterior, 180 septal, 270 inferior: in a short-axis view shown the usual way (anterior at
+the top, septum on the left) it runs counter-clockwise from 3 o'clock.
+
+Along the long axis a point is placed by ``f`` in ``[0, 1]``: the normalised depth of the
+mid-wall point on the same ray from the base-plane centre (0 at the base, 1 at the apex).
+The AHA 17 segments (Cerqueira et al. 2002) follow: basal ``f < 1/3`` and mid
+``1/3 <= f < 2/3`` rings of six 60-degree segments, an apical ring of four 90-degree
+segments up to ``f < APEX_CAP_F`` and the apex cap (segment 17) beyond. Every myocardial
+voxel gets exactly one segment, so the segment masks partition the myocardium.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mpirad.constants import SEGMENT_TERRITORY, TERRITORY_SEGMENTS
+
+#: Long-axis fraction beyond which myocardium belongs to the apex cap (segment 17).
+APEX_CAP_F = 0.88
+#: Territory codes used in integer label maps (0 = none).
+TERRITORY_CODES: dict[str, int] = {"LAD": 1, "LCX": 2, "RCA": 3}
+#: Boundaries (degrees of ``theta``) of the MIM-like vascular territories, taken a little
+#: off the 17-segment boundaries as a vendor's territory template would be.
+MIM_SECTORS_DEG: dict[str, tuple[float, float]] = {
+    "LAD": (50.0, 205.0),
+    "RCA": (205.0, 320.0),
+    "LCX": (320.0, 410.0),  # wraps through 0 (lateral wall)
+}
+
+
+@dataclass(frozen=True)
+class LVGeometry:
+    """One patient's LV shape and pose.
+
+    Attributes:
+        base_centre_mm: centre of the base (valve) plane, ``(z, y, x)`` in mm in the frame
+            of the points that will be evaluated.
+        rotation: ``(3, 3)`` orthonormal matrix; its rows are the long axis (base to
+            apex), the anterior and the lateral directions expressed in ``(z, y, x)``.
+        endo_radius_mm: short-axis endocardial (cavity) radius at the base plane, mm.
+        endo_length_mm: endocardial long semi-axis (base plane to cavity tip), mm.
+        wall_mm: wall thickness at the base plane, mm.
+        apex_wall_mm: wall thickness at the apex, mm.
+    """
+
+    base_centre_mm: tuple[float, float, float]
+    rotation: np.ndarray = field(repr=False)
+    endo_radius_mm: float
+    endo_length_mm: float
+    wall_mm: float
+    apex_wall_mm: float
+
+    @property
+    def epi_radius_mm(self) -> float:
+        """Epicardial short-axis radius at the base plane (mm)."""
+        return self.endo_radius_mm + self.wall_mm
+
+    @property
+    def epi_length_mm(self) -> float:
+        """Epicardial long semi-axis: base plane to the epicardial apex (mm)."""
+        return self.endo_length_mm + self.apex_wall_mm
+
+    @property
+    def centre_mm(self) -> np.ndarray:
+        """LV reference centre: on the long axis, half-way from base plane to apex, ``(z, y, x)`` mm."""
+        return np.asarray(self.base_centre_mm) + 0.5 * self.epi_length_mm * self.rotation[0]
+
+    def to_heart(self, points_mm: np.ndarray) -> np.ndarray:
+        """Heart coordinates ``(l, a, t)`` of points.
+
+        Args:
+            points_mm: ``(..., 3)`` positions ``(z, y, x)`` in mm.
+
+        Returns:
+            ``(..., 3)`` array: depth from the base plane, anterior, lateral (mm).
+        """
+        return (np.asarray(points_mm, dtype=np.float64) - np.asarray(self.base_centre_mm)) @ (
+            self.rotation.T
+        )
+
+
+@dataclass(frozen=True)
+class HeartFields:
+    """Per-point quantities of the LV model (all arrays share the points' shape).
+
+    Attributes:
+        myocardium: inside the true myocardial wall.
+        depth_mm: depth ``l`` from the base plane (mm, positive towards the apex).
+        radius_mm: distance from the long axis (mm).
+        theta_deg: circumferential angle in ``[0, 360)``: 0 lateral, 90 anterior,
+            180 septal, 270 inferior.
+        long_axis_fraction: ``f`` in ``[0, 1]`` (0 base, 1 apex); meaningful in and near
+            the wall.
+        transmural: 0 at the endocardium, 1 at the epicardium (clipped outside the wall).
+        segment: AHA segment 1..17 in the myocardium, 0 elsewhere.
+    """
+
+    myocardium: np.ndarray
+    depth_mm: np.ndarray
+    radius_mm: np.ndarray
+    theta_deg: np.ndarray
+    long_axis_fraction: np.ndarray
+    transmural: np.ndarray
+    segment: np.ndarray
+
+
+def evaluate(geometry: LVGeometry, points_mm: np.ndarray, margin_mm: float = 0.0) -> HeartFields:
+    """Evaluate the LV model at points.
+
+    Args:
+        geometry: the LV.
+        points_mm: ``(..., 3)`` positions ``(z, y, x)`` in mm.
+        margin_mm: grow the wall by this much on both surfaces (an ROI drawn a little
+            generously on a blurred image); 0 gives the true wall.
+
+    Returns:
+        The fields at every point.
+    """
+    heart = geometry.to_heart(points_mm)
+    depth, anterior, lateral = heart[..., 0], heart[..., 1], heart[..., 2]
+    radius = np.hypot(anterior, lateral)
+    theta = np.degrees(np.arctan2(anterior, lateral)) % 360.0
+
+    endo_b = geometry.endo_radius_mm - margin_mm
+    endo_a = geometry.endo_length_mm - margin_mm
+    epi_b = geometry.epi_radius_mm + margin_mm
+    epi_a = geometry.epi_length_mm + margin_mm
+    mid_b = 0.5 * (geometry.endo_radius_mm + geometry.epi_radius_mm)
+    mid_a = 0.5 * (geometry.endo_length_mm + geometry.epi_length_mm)
+
+    # Scaled radius on each ellipsoid: 1 on its surface.
+    endo_r = np.hypot(radius / endo_b, depth / endo_a)
+    epi_r = np.hypot(radius / epi_b, depth / epi_a)
+    myocardium = (epi_r <= 1.0) & (endo_r >= 1.0) & (depth >= -margin_mm)
+
+    mid_r = np.hypot(radius / mid_b, depth / mid_a)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = np.where(mid_r > 0, (depth / mid_a) / mid_r, 1.0)
+        # Transmural position along the ray: r scales linearly along a ray through the
+        # base-plane centre, so the endo and epi crossings are at 1/endo_r and 1/epi_r.
+        inner = 1.0 / np.maximum(endo_r, 1e-9)
+        outer = 1.0 / np.maximum(epi_r, 1e-9)
+        transmural = np.where(outer > inner, (1.0 - inner) / (outer - inner), 0.0)
+    fraction = np.clip(fraction, 0.0, 1.0)
+    transmural = np.clip(transmural, 0.0, 1.0)
+    segment = np.where(myocardium, aha_segment(fraction, theta), 0).astype(np.uint8)
+    return HeartFields(
+        myocardium=myocardium,
+        depth_mm=depth,
+        radius_mm=radius,
+        theta_deg=theta,
+        long_axis_fraction=fraction,
+        transmural=transmural,
+        segment=segment,
+    )
+
+
+def aha_segment(long_axis_fraction: np.ndarray, theta_deg: np.ndarray) -> np.ndarray:
+    """AHA 17-segment number of points given their LV coordinates.
+
+    Args:
+        long_axis_fraction: ``f`` in ``[0, 1]`` (0 base, 1 apex), any shape.
+        theta_deg: circumferential angle (0 lateral, 90 anterior, 180 septal,
+            270 inferior), same shape.
+
+    Returns:
+        Integer array of segments 1..17, same shape.
+    """
+    f = np.asarray(long_axis_fraction, dtype=np.float64)
+    theta = np.asarray(theta_deg, dtype=np.float64) % 360.0
+    # Basal/mid: 1 anterior (60-120), 2 anteroseptal (120-180), 3 inferoseptal (180-240),
+    # 4 inferior (240-300), 5 inferolateral (300-360), 6 anterolateral (0-60).
+    six = ((np.floor(theta / 60.0).astype(np.int64) + 5) % 6) + 1
+    # Apical: 13 anterior (45-135), 14 septal (135-225), 15 inferior (225-315),
+    # 16 lateral (315-45).
+    four = ((np.floor(((theta + 45.0) % 360.0) / 90.0).astype(np.int64) + 3) % 4) + 13
+    segment = np.where(f < 1.0 / 3.0, six, np.where(f < 2.0 / 3.0, six + 6, four))
+    return np.where(f >= APEX_CAP_F, 17, segment)
+
+
+def territory_map(segment: np.ndarray) -> np.ndarray:
+    """Coronary territory code (:data:`TERRITORY_CODES`) of every AHA segment label.
+
+    Args:
+        segment: integer segment labels 0..17 (0 = not myocardium).
+
+    Returns:
+        Same-shape ``uint8`` array: 0 none, 1 LAD, 2 LCX, 3 RCA.
+    """
+    lookup = np.zeros(18, dtype=np.uint8)
+    for seg, territory in SEGMENT_TERRITORY.items():
+        lookup[seg] = TERRITORY_CODES[territory]
+    return lookup[np.asarray(segment, dtype=np.int64)]
+
+
+def _angle_in(theta: np.ndarray, start: float, stop: float) -> np.ndarray:
+    """Whether angles lie in ``[start, stop)`` (degrees; ``stop`` may exceed 360)."""
+    return ((theta - start) % 360.0) < (stop - start)
+
+
+def mim_territories(
+    fields: HeartFields,
+    gap_deg: float = 8.0,
+    apex_cap_f: float = 0.86,
+    apex_gap_f: float = 0.05,
+    base_trim_f: float = 0.04,
+) -> dict[str, np.ndarray]:
+    """Vascular territories drawn with gaps between them, as in the MIM workflow.
+
+    Sectors of ``theta`` (:data:`MIM_SECTORS_DEG`) shrunk by ``gap_deg / 2`` on each side,
+    the apex cap (``f >= apex_cap_f``) given to the LAD with a band of ``apex_gap_f`` left
+    out between it and the RCA/LCX sectors, and the outermost basal rim trimmed. The three
+    masks are disjoint subsets of the myocardium that leave gaps uncovered.
+
+    Args:
+        fields: the LV fields of the voxels (their ``myocardium`` defines the wall).
+        gap_deg: angular width of each gap (degrees).
+        apex_cap_f: long-axis fraction where the LAD apex cap begins.
+        apex_gap_f: width (in ``f``) of the band left out below the apex cap.
+        base_trim_f: basal rim (in ``f``) left out of every territory.
+
+    Returns:
+        ``{"LAD": mask, "LCX": mask, "RCA": mask}`` boolean arrays.
+    """
+    theta, f = fields.theta_deg, fields.long_axis_fraction
+    wall = fields.myocardium & (f >= base_trim_f)
+    below_cap = f < apex_cap_f - apex_gap_f
+    half = gap_deg / 2.0
+    masks: dict[str, np.ndarray] = {}
+    for name, (start, stop) in MIM_SECTORS_DEG.items():
+        sector = _angle_in(theta, start + half, stop - half)
+        if name == "LAD":
+            masks[name] = wall & ((sector & below_cap) | (f >= apex_cap_f))
+        else:
+            masks[name] = wall & sector & below_cap
+    return {name: masks[name] for name in ("LAD", "LCX", "RCA")}
+
+
+def roi_masks(fields: HeartFields, gap_deg: float = 8.0) -> dict[str, np.ndarray]:
+    """The seven Study B ROIs of :data:`mpirad.constants.ROI_NAMES`.
+
+    Args:
+        fields: LV fields of the voxels (the ROI myocardium is ``fields.myocardium``).
+        gap_deg: angular gap between MIM territories (degrees).
+
+    Returns:
+        ``{roi_name: bool mask}`` for myocardium, LADMIM, LCXMIM, RCAMIM, LAD17, LCX17, RCA17.
+    """
+    mim = mim_territories(fields, gap_deg=gap_deg)
+    rois: dict[str, np.ndarray] = {"myocardium": fields.myocardium.copy()}
+    for name in ("LAD", "LCX", "RCA"):
+        rois[f"{name}MIM"] = mim[name]
+    for name in ("LAD", "LCX", "RCA"):
+        rois[f"{name}17"] = np.isin(fields.segment, TERRITORY_SEGMENTS[name]) & fields.myocardium
+    return rois
+
+
+def rotation_from_long_axis(long_axis: np.ndarray, roll_deg: float) -> np.ndarray:
+    """Orthonormal heart rotation with a given long axis and roll about it.
+
+    Args:
+        long_axis: ``(3,)`` direction of the long axis (base to apex) in ``(z, y, x)``.
+        roll_deg: rotation of the anterior direction about the long axis (degrees),
+            starting from the direction of ``-z`` (superior, for ``z`` increasing
+            inferiorly) projected perpendicular to the long axis.
+
+    Returns:
+        ``(3, 3)`` matrix with rows long axis, anterior, lateral. ``lateral`` is
+        ``cross(long, anterior)`` computed on ``(z, y, x)`` components, which is the
+        anatomical lateral wall when the array axes map to a right-handed RAS world as
+        ``(z, y, x) -> (S, A, R)`` (the NIfTI convention of :mod:`mpirad.io.volumes`).
+    """
+    axis = np.asarray(long_axis, dtype=np.float64)
+    axis = axis / np.linalg.norm(axis)
+    reference = np.array([-1.0, 0.0, 0.0])
+    if abs(axis @ reference) > 0.95:
+        reference = np.array([0.0, -1.0, 0.0])
+    anterior = reference - (reference @ axis) * axis
+    anterior /= np.linalg.norm(anterior)
+    lateral = np.cross(axis, anterior)
+    roll = np.radians(roll_deg)
+    anterior_rolled = np.cos(roll) * anterior + np.sin(roll) * lateral
+    lateral_rolled = np.cross(axis, anterior_rolled)
+    return np.stack([axis, anterior_rolled, lateral_rolled])
+
+
+def small_rotation(rng: np.random.Generator, max_deg: float) -> np.ndarray:
+    """A random rotation by at most ``max_deg`` degrees (uniform axis, uniform angle).
+
+    Args:
+        rng: the random generator.
+        max_deg: largest rotation angle (degrees).
+
+    Returns:
+        ``(3, 3)`` rotation matrix.
+    """
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    angle = np.radians(rng.uniform(0.0, max_deg))
+    cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * (cross @ cross)
+
+
+def sample_lv_shape(rng: np.random.Generator, sex: str) -> dict[str, float]:
+    """Draw a plausible LV size and shape for a patient.
+
+    End-diastolic cavity diameter about 46 mm (F) / 50 mm (M) (CMR means), wall 9 / 10 mm
+    at the base with ~20% apical thinning, external length / external diameter 1.2-1.6.
+
+    Args:
+        rng: the random generator.
+        sex: ``"F"`` or ``"M"``.
+
+    Returns:
+        Keyword arguments ``endo_radius_mm``, ``endo_length_mm``, ``wall_mm``,
+        ``apex_wall_mm`` for :class:`LVGeometry`.
+    """
+    male = sex == "M"
+    cavity_diameter = float(np.clip(rng.normal(50.0 if male else 46.0, 3.5), 38.0, 60.0))
+    wall = float(np.clip(rng.normal(10.0 if male else 9.0, 0.6), 7.5, 11.5))
+    apex_wall = wall * float(rng.uniform(0.75, 0.85))
+    length_to_diameter = float(rng.uniform(1.2, 1.6))
+    external_diameter = cavity_diameter + 2 * wall
+    epi_length = length_to_diameter * external_diameter
+    return {
+        "endo_radius_mm": cavity_diameter / 2,
+        "endo_length_mm": epi_length - apex_wall,
+        "wall_mm": wall,
+        "apex_wall_mm": apex_wall,
+    }

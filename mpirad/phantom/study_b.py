@@ -1,0 +1,226 @@
+"""Study B cohort: normal stress SPECT volumes with seven ROIs, clinical table and CAC.
+
+Per patient a 3D stress volume of ``volume_size`` cubic voxels of 4.8 mm is simulated:
+the analytic LV of :mod:`mpirad.phantom.geometry` in an anatomical pose (long axis towards
+the patient's left, anterior and inferior, with per-patient jitter), no perfusion defect
+(the paper's scans are normal), residual attenuation driven by BMI and sex, rare faint
+extracardiac activity, 9-12 mm FWHM resolution, Poisson noise whose level falls with BMI,
+and the planted image signal (see :data:`PLANTED_SIGNAL`): fine-scale uptake heterogeneity
+in each coronary territory whose amplitude rises with log1p of that artery's CAC.
+
+Volumes are NIfTI (``(z, y, x)`` arrays, see :func:`mpirad.io.volumes.write_nifti`); array
+axes map to the patient as ``(z, y, x) -> (superior, anterior, right)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from mpirad.constants import ROI_NAMES, TERRITORY_SEGMENTS
+from mpirad.io.volumes import write_nifti
+from mpirad.phantom import clinical as clinical_model
+from mpirad.phantom import geometry, perfusion
+from mpirad.phantom.geometry import LVGeometry
+
+#: Isotropic voxel size of Study B volumes (mm), as in the paper.
+VOXEL_MM = 4.8
+#: Nominal long-axis direction (base to apex) in ``(z, y, x)`` components:
+#: inferior (-z), anterior (+y), patient's left (-x).
+NOMINAL_LONG_AXIS = (-0.55, 0.5, -0.65)
+
+#: The planted relation between CAC and the image (also written to ``truth.json``).
+PLANTED_SIGNAL: dict = {
+    "mechanism": "fine-scale multiplicative uptake heterogeneity in each coronary territory",
+    "texture": "Gaussian white noise smoothed with sigma 0.7 voxel (3.4 mm), scaled to unit SD "
+    "over the myocardium; uptake *= 1 + amplitude * texture before blurring",
+    "amplitude": "amplitude_t = base + slope * log1p(cac_t) for territory t in LAD, LCX, RCA "
+    "(AHA 17-segment territories; the LAD uses cac_lad, the LCX cac_lcx, the RCA cac_rca; "
+    "the left main is not used)",
+    "base": 0.04,
+    "slope": 0.012,
+    "expected_direction": "texture heterogeneity / irregularity features of a territory's ROI "
+    "rise weakly with log1p of its artery's CAC (and of cac_total for the myocardium)",
+}
+#: Confounders: clinical variables that also change the image.
+CONFOUNDERS: dict = {
+    "inferior_attenuation": "men: uniform(0, 0.12) + 0.01 * (BMI - 30), clipped to [0, 0.3]: "
+    "depth of a residual inferior (diaphragmatic) fall-off",
+    "anterior_attenuation": "women: uniform(0, 0.12) * BMI / 30, clipped to [0, 0.3]: depth of a "
+    "residual anterior (breast) fall-off",
+    "counts": "expected counts per voxel of normal myocardium = 150 * exp(-0.04 * (BMI - 30)): "
+    "heavier patients give noisier images",
+}
+
+
+def patient_id(index: int, n_patients: int) -> str:
+    """Pseudonymous id ``B001``... (zero-padded to at least 3 digits)."""
+    width = max(3, len(str(n_patients)))
+    return f"B{index + 1:0{width}d}"
+
+
+def _anatomical_geometry(rng: np.random.Generator, sex: str, volume_size: int) -> LVGeometry:
+    """An LV posed in the volume: jittered long axis and roll, jittered position."""
+    shape = geometry.sample_lv_shape(rng, sex)
+    long_axis = geometry.small_rotation(rng, 12.0) @ np.asarray(NOMINAL_LONG_AXIS)
+    rotation = geometry.rotation_from_long_axis(long_axis, float(rng.uniform(-15.0, 15.0)))
+    epi_length = shape["endo_length_mm"] + shape["apex_wall_mm"]
+    centre = np.full(3, volume_size * VOXEL_MM / 2) + rng.uniform(-8.0, 8.0, 3)
+    base_centre = centre - 0.5 * epi_length * rotation[0]
+    return LVGeometry(
+        base_centre_mm=tuple(float(c) for c in base_centre), rotation=rotation, **shape
+    )
+
+
+def territory_amplitudes(cac_row: dict) -> dict[str, float]:
+    """Planted heterogeneity amplitude per territory from a patient's per-artery CAC."""
+    base, slope = PLANTED_SIGNAL["base"], PLANTED_SIGNAL["slope"]
+    return {
+        territory: base + slope * float(np.log1p(cac_row[f"cac_{territory.lower()}"]))
+        for territory in ("LAD", "LCX", "RCA")
+    }
+
+
+def make_patient(
+    root: Path, seed: int, index: int, n_patients: int, volume_size: int, clinical_row: dict,
+    cac_row: dict,
+) -> dict:  # fmt: skip
+    """Simulate one Study B patient and write its volume and masks under ``root``.
+
+    Args:
+        root: dataset folder (being built).
+        seed: cohort seed.
+        index: 0-based patient index (its own random stream).
+        n_patients: cohort size (for id padding).
+        volume_size: voxels per side.
+        clinical_row: the patient's clinical features.
+        cac_row: the patient's CAC scores.
+
+    Returns:
+        The patient's ground-truth row (image parameters, ROI sizes).
+    """
+    rng = np.random.default_rng([seed, 0xB, index])
+    pid = patient_id(index, n_patients)
+    sex, bmi = clinical_row["sex"], float(clinical_row["bmi"])
+    lv = _anatomical_geometry(rng, sex, volume_size)
+    axis = (np.arange(volume_size) + 0.5) * VOXEL_MM
+    points = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1)
+    fields = geometry.evaluate(lv, points)
+    wall = fields.myocardium
+
+    if sex == "M":
+        inferior = float(np.clip(rng.uniform(0.0, 0.12) + 0.01 * (bmi - 30.0), 0.0, 0.3))
+        anterior = 0.0
+    else:
+        inferior = 0.0
+        anterior = float(np.clip(rng.uniform(0.0, 0.12) * bmi / 30.0, 0.0, 0.3))
+    uptake = perfusion.wall_falloff(fields, inferior, anterior, float(rng.uniform(0.05, 0.15)))
+
+    texture = ndimage.gaussian_filter(rng.normal(size=wall.shape), sigma=0.7, mode="wrap")
+    texture /= max(float(texture[wall].std()), 1e-12)
+    amplitudes = territory_amplitudes(cac_row)
+    territory = geometry.territory_map(fields.segment)
+    amplitude_map = np.zeros(wall.shape)
+    for name, amp in amplitudes.items():
+        amplitude_map[territory == geometry.TERRITORY_CODES[name]] = amp
+    uptake = uptake * np.clip(1.0 + amplitude_map * texture, 0.0, None)
+
+    surroundings = perfusion.sample_surroundings(rng, lv, 0.15, (0.15, 0.5))
+    act = perfusion.activity(lv, fields, points, uptake, surroundings)
+    fwhm = float(rng.uniform(9.0, 12.0))
+    counts_level = 150.0 * float(np.exp(-0.04 * (bmi - 30.0)))
+    volume = perfusion.image_chain(act, VOXEL_MM, fwhm, counts_level, rng, post_filter_voxels=0.5)
+
+    spacing = (VOXEL_MM, VOXEL_MM, VOXEL_MM)
+    patient_dir = root / pid
+    write_nifti(patient_dir / "image.nii.gz", volume, spacing)
+    rois = geometry.roi_masks(fields)
+    for name in ROI_NAMES:
+        write_nifti(patient_dir / "masks" / f"{name}.nii.gz", rois[name].astype(np.uint8), spacing)
+    write_nifti(patient_dir / "masks" / "segments17.nii.gz", fields.segment, spacing)
+    row = {
+        "patient_id": pid,
+        **{f"amplitude_{t.lower()}": round(a, 6) for t, a in amplitudes.items()},
+        "inferior_attenuation": round(inferior, 6),
+        "anterior_attenuation": round(anterior, 6),
+        "counts_level": round(counts_level, 4),
+        "fwhm_mm": round(fwhm, 4),
+        "n_hot_spots": len(surroundings.hot_spots),
+        "endo_radius_mm": round(lv.endo_radius_mm, 4),
+        "endo_length_mm": round(lv.endo_length_mm, 4),
+        "wall_mm": round(lv.wall_mm, 4),
+    }
+    row.update({f"voxels_{name}": int(rois[name].sum()) for name in ROI_NAMES})
+    return row
+
+
+def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> None:
+    """Write the whole Study B dataset into ``root`` (an empty folder being built).
+
+    Args:
+        root: target folder.
+        seed: cohort seed.
+        patients: number of patients.
+        volume_size: voxels per side.
+    """
+    from mpirad.phantom.cohort import run_patients
+    from mpirad.phantom.tables import write_csv
+
+    ids = [patient_id(i, patients) for i in range(patients)]
+    table_rng = np.random.default_rng([seed, 0xB, 0xC11])
+    clinical = clinical_model.sample_clinical(table_rng, ids)
+    cac, latent = clinical_model.sample_cac(table_rng, clinical)
+    clinical_rows = clinical.to_dict("records")
+    cac_rows = cac.to_dict("records")
+    truth_rows = run_patients(
+        make_patient,
+        (
+            (root, seed, i, patients, volume_size, clinical_rows[i], cac_rows[i])
+            for i in range(patients)
+        ),
+        patients,
+        "study B patients",
+    )
+    write_csv(root / "clinical.csv", clinical)
+    write_csv(root / "cac.csv", cac)
+    truth = pd.DataFrame(truth_rows).merge(latent, on="patient_id")
+    write_csv(root / "truth" / "patients.csv", truth)
+    document = {
+        "study": "b",
+        "seed": seed,
+        "voxel_mm": VOXEL_MM,
+        "volume_size": volume_size,
+        "territory_segments": {k: list(v) for k, v in TERRITORY_SEGMENTS.items()},
+        "cac_model": {
+            "presence_log_odds": clinical_model.PRESENCE_LOG_ODDS,
+            "amount_coefficients": clinical_model.AMOUNT_COEFFICIENTS,
+            "amount_residual_sd": clinical_model.AMOUNT_RESIDUAL_SD,
+            "calibration": "rank-based to the paper's Figure 4 counts scaled to the cohort",
+            "target_bin_counts": clinical_model.target_bin_counts(patients),
+            "artery_concentration": clinical_model.ARTERY_CONCENTRATION,
+            "artery_involvement": clinical_model.ARTERY_INVOLVEMENT,
+        },
+        "planted_signal": PLANTED_SIGNAL,
+        "confounders": CONFOUNDERS,
+        "null": "every other image property (shape, size, pose, resolution, hot spots) is "
+        "independent of CAC given the clinical features",
+    }
+    (root / "truth.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    (root / "truth" / "README.md").write_text(TRUTH_README_B, encoding="utf-8")
+
+
+TRUTH_README_B = """\
+# Ground truth of the synthetic Study B cohort
+
+Written by `mpirad.phantom.synthesize("b", ...)`; `../truth.json` holds the same model in
+machine-readable form. Nothing here should be used as a model input.
+
+- `patients.csv`: per patient, the planted heterogeneity amplitudes (`amplitude_lad`,
+  `amplitude_lcx`, `amplitude_rca`), residual attenuation depths, expected counts per
+  myocardial voxel, system resolution (FWHM, mm), number of extracardiac hot spots, LV
+  size (mm), ROI sizes (voxels) and the CAC model's latent presence / amount scores.
+"""
