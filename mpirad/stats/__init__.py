@@ -1,0 +1,54 @@
+"""Study B statistics: stepwise regression, the repeated-split protocol, Spearman, Fisher.
+
+- :func:`stepwise_fit` MATLAB ``stepwiselm`` semantics, closed-form sweep updates
+- :func:`run_protocol` the paper's 50 x 20 train/dev/test protocol over ROI x pool
+- :func:`univariate_spearman` Spearman + Benjamini-Hochberg per ROI
+- :func:`fisher_combine` Fisher's method
+"""
+
+from __future__ import annotations
+
+from mpirad.stats.fisher import FisherResult, fisher_combine
+from mpirad.stats.protocol import (
+    POOL_LABELS,
+    POOLS,
+    ProtocolConfig,
+    ProtocolResult,
+    make_splits,
+    run_protocol,
+    transform_outcome,
+)
+from mpirad.stats.stepwise import (
+    StepRecord,
+    StepwiseCycleError,
+    StepwiseResult,
+    UnknownLevelError,
+    stepwise_fit,
+)
+from mpirad.stats.univariate import (
+    benjamini_hochberg,
+    spearman_candidates,
+    spearman_columns,
+    univariate_spearman,
+)
+
+__all__ = [
+    "POOLS",
+    "POOL_LABELS",
+    "FisherResult",
+    "ProtocolConfig",
+    "ProtocolResult",
+    "StepRecord",
+    "StepwiseCycleError",
+    "StepwiseResult",
+    "UnknownLevelError",
+    "benjamini_hochberg",
+    "fisher_combine",
+    "make_splits",
+    "run_protocol",
+    "spearman_candidates",
+    "spearman_columns",
+    "stepwise_fit",
+    "transform_outcome",
+    "univariate_spearman",
+]
