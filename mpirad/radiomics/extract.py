@@ -1,0 +1,219 @@
+"""One interface to every engine: :func:`extract_features`.
+
+Images and masks are ``(z, y, x)`` arrays with voxel spacing in mm ``(z, y, x)``. No
+resampling, re-segmentation or intensity rounding is done (Study B, section 2.3).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from mpirad.radiomics.engines import ENGINES, numpy_engine
+from mpirad.radiomics.ibsi import FAMILIES, ibsi_code
+from mpirad.radiomics.settings import ExtractionSettings
+
+#: Columns of a feature table returned by :func:`extract_features`.
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "family",
+    "name",
+    "ibsi_code",
+    "aggregation",
+    "value",
+    "engine",
+    "discretisation",
+    "n_bins",
+    "bin_width",
+)
+
+
+def validate_roi(
+    image: np.ndarray,
+    mask: np.ndarray,
+    spacing: Sequence[float],
+    *,
+    what: str = "ROI",
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """Check an image / mask / spacing triple and return them normalised.
+
+    Args:
+        image: ``(z, y, x)`` intensities.
+        mask: ``(z, y, x)`` binary mask (bool, or numbers that are all 0 or 1).
+        spacing: voxel size in mm, ``(z, y, x)``.
+        what: how to name the ROI in error messages (e.g. ``"patient P001, ROI LAD17"``).
+
+    Returns:
+        ``(image as float64, mask as bool, spacing as a float triple)``.
+
+    Raises:
+        ValueError: for a non-3D image, a shape mismatch, a non-binary or empty mask,
+            non-finite intensities inside the mask, or a bad spacing.
+    """
+    image = np.asarray(image)
+    mask = np.asarray(mask)
+    if image.ndim != 3:
+        raise ValueError(f"{what}: image must be 3D (z, y, x), got shape {image.shape}")
+    if mask.shape != image.shape:
+        raise ValueError(f"{what}: mask shape {mask.shape} differs from image shape {image.shape}")
+    if not np.issubdtype(image.dtype, np.number) or np.issubdtype(image.dtype, np.complexfloating):
+        raise ValueError(f"{what}: image must be real-valued, got dtype {image.dtype}")
+    if mask.dtype != bool:
+        if not np.issubdtype(mask.dtype, np.number):
+            raise ValueError(f"{what}: mask must be boolean or numeric, got dtype {mask.dtype}")
+        values = np.unique(mask)
+        if not np.all(np.isin(values, (0, 1))):
+            shown = ", ".join(f"{v:g}" for v in values[:6])
+            raise ValueError(
+                f"{what}: mask is not binary (values {shown}{' ...' if values.size > 6 else ''})"
+            )
+        mask = mask.astype(bool)
+    if not mask.any():
+        raise ValueError(f"{what}: mask is empty (no voxel inside the ROI)")
+    if len(spacing) != 3:
+        raise ValueError(
+            f"{what}: spacing must have 3 values (z, y, x) in mm, got {tuple(spacing)}"
+        )
+    spacing_triple = tuple(float(s) for s in spacing)
+    if not all(math.isfinite(s) and s > 0 for s in spacing_triple):
+        raise ValueError(f"{what}: spacing must be positive and finite, got {spacing_triple}")
+    image = image.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(image[mask])):
+        raise ValueError(f"{what}: image has non-finite intensities inside the mask")
+    return image, mask, spacing_triple  # type: ignore[return-value]
+
+
+def _resolve_families(engine: str, families: Sequence[str] | str | None) -> tuple[str, ...]:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {sorted(ENGINES)}")
+    supported = ENGINES[engine].SUPPORTED_FAMILIES
+    if families is None:
+        return tuple(supported)
+    if isinstance(families, str):
+        families = (families,)
+    unknown = [f for f in families if f not in FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown feature families {unknown}; known: {list(FAMILIES)}")
+    missing = [f for f in families if f not in supported]
+    if missing:
+        raise ValueError(
+            f"engine {engine!r} does not compute {missing}; it computes {list(supported)}"
+        )
+    return tuple(f for f in FAMILIES if f in families)
+
+
+def _to_frame(
+    rows: list[tuple[str, str, str, float]], engine: str, settings: ExtractionSettings
+) -> pd.DataFrame:
+    codes = []
+    for family, name, _aggregation, _value in rows:
+        try:
+            codes.append(ibsi_code(family, name))
+        except KeyError:
+            codes.append(None)  # an engine-specific feature without IBSI counterpart
+    frame = pd.DataFrame(
+        {
+            "family": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "ibsi_code": pd.array(codes, dtype="string"),
+            "aggregation": [r[2] for r in rows],
+            "value": np.array([r[3] for r in rows], dtype=np.float64),
+        }
+    )
+    frame["engine"] = engine
+    for column, value in settings.as_columns().items():
+        frame[column] = value
+    frame["n_bins"] = frame["n_bins"].astype("Int64")
+    frame["bin_width"] = frame["bin_width"].astype("Float64")
+    return frame.loc[:, list(FEATURE_COLUMNS)]
+
+
+def extract_features(
+    image: np.ndarray,
+    mask: np.ndarray,
+    spacing: Sequence[float],
+    *,
+    n_bins: int | None = None,
+    bin_width: float | None = None,
+    engine: str = "mirp",
+    families: Sequence[str] | str | None = None,
+    settings: ExtractionSettings | None = None,
+) -> pd.DataFrame:
+    """Compute IBSI radiomic features of one ROI.
+
+    Args:
+        image: ``(z, y, x)`` intensities (any real dtype; arbitrary units).
+        mask: ``(z, y, x)`` binary ROI mask, same shape as ``image``.
+        spacing: voxel size in mm, ``(z, y, x)``.
+        n_bins: fixed bin number (Study B: 4, 8, ..., 512).
+        bin_width: fixed bin size in intensity units (IBSI digital phantom: 1).
+        engine: ``"mirp"`` (IBSI reference implementation, all families),
+            ``"pyradiomics"`` or ``"numpy"`` (fast; the families Study B keeps).
+        families: IBSI family ids (``"morph"``, ``"loc"``, ``"stat"``, ``"ih"``,
+            ``"ivh"``, ``"cm"``, ``"rlm"``, ``"szm"``, ``"dzm"``, ``"ngt"``, ``"ngl"``);
+            ``None`` = all the engine supports.
+        settings: full settings; when given, ``n_bins`` / ``bin_width`` must be ``None``
+            and its ``families`` is used unless ``families`` is given.
+
+    Returns:
+        One row per feature with columns :data:`FEATURE_COLUMNS`: ``family``, ``name``,
+        ``ibsi_code`` (4-character IBSI identifier; empty for engine-specific features),
+        ``aggregation`` (IBSI method and code, e.g. ``"3D averaged (ITBB)"``), ``value``,
+        ``engine`` and the settings (``discretisation``, ``n_bins``, ``bin_width``).
+
+    Raises:
+        ValueError: for bad inputs (see :func:`validate_roi`), an unknown engine or
+            family, a family the engine lacks, or inconsistent discretisation settings.
+    """
+    if settings is None:
+        settings = ExtractionSettings(n_bins=n_bins, bin_width=bin_width)
+    elif n_bins is not None or bin_width is not None:
+        raise ValueError(
+            "pass the discretisation either in settings or as n_bins/bin_width, not both"
+        )
+    chosen = _resolve_families(engine, families if families is not None else settings.families)
+    image, mask, spacing_triple = validate_roi(image, mask, spacing)
+    rows = ENGINES[engine].compute(image, mask, spacing_triple, settings, chosen)
+    return _to_frame(rows, engine, settings)
+
+
+def extract_features_multi(
+    image: np.ndarray,
+    mask: np.ndarray,
+    spacing: Sequence[float],
+    settings_list: Sequence[ExtractionSettings],
+    *,
+    engine: str = "mirp",
+    families: Sequence[str] | str | None = None,
+    what: str = "ROI",
+) -> pd.DataFrame:
+    """Features of one ROI under several settings (e.g. the eight bin numbers).
+
+    With the ``numpy`` engine the ROI geometry is prepared once and reused for every
+    setting; other engines are called once per setting.
+
+    Args:
+        image, mask, spacing: as in :func:`extract_features`.
+        settings_list: one settings object per discretisation.
+        engine: engine name.
+        families: IBSI family ids (``None`` = all the engine supports).
+        what: ROI name for error messages.
+
+    Returns:
+        The concatenated feature tables (columns :data:`FEATURE_COLUMNS`).
+    """
+    chosen = _resolve_families(engine, families)
+    image, mask, spacing_triple = validate_roi(image, mask, spacing, what=what)
+    frames = []
+    if engine == "numpy":
+        geometry = numpy_engine.prepare_roi(image, mask)
+        for settings in settings_list:
+            rows = numpy_engine.compute_features(geometry, settings, chosen)
+            frames.append(_to_frame(rows, engine, settings))
+    else:
+        for settings in settings_list:
+            rows = ENGINES[engine].compute(image, mask, spacing_triple, settings, chosen)
+            frames.append(_to_frame(rows, engine, settings))
+    return pd.concat(frames, ignore_index=True)
