@@ -102,7 +102,7 @@ class TomoDataset:
             raise KeyError(
                 f"images not in the dataset: {list(missing)[:5]} ({len(missing)} in all)"
             )
-        return lookup.loc[wanted].to_numpy(dtype=np.int64)
+        return lookup.loc[wanted].to_numpy(dtype=np.int64, copy=True)
 
 
 def _patient_folders(root: Path) -> list[Path]:

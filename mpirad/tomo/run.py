@@ -454,3 +454,34 @@ def run_all_splits(
                 data=data,
             )
     return results
+
+
+def resolve_dataset(dataset: str | None = None, root: str | Path | None = None) -> tuple[Path, str]:
+    """The folder and output name of a Study A dataset, by manifest name or by path.
+
+    Args:
+        dataset: a name in ``data_manifest.yaml`` (a synthetic dataset is generated if
+            absent, see :meth:`mpirad.manifest.Dataset.ensure`).
+        root: a ``labelme-export`` folder; wins over the manifest when given.
+
+    Returns:
+        ``(root, name)``: the name is ``dataset`` if given, else the folder's name.
+
+    Raises:
+        ValueError: neither given, or the named dataset is not a Study A
+            ``labelme-export``.
+    """
+    if root is not None:
+        root = Path(root)
+        return root, dataset or root.resolve().name
+    if dataset is None:
+        raise ValueError("give a dataset name from data_manifest.yaml or a dataset folder")
+    from mpirad.manifest import get_dataset
+
+    entry = get_dataset(dataset)
+    if entry.study != "a" or entry.format != "labelme-export":
+        raise ValueError(
+            f"dataset {dataset!r} is study {entry.study!r} in format {entry.format!r}; "
+            f"Study A needs a 'labelme-export' dataset"
+        )
+    return entry.ensure().root, dataset

@@ -1,0 +1,83 @@
+"""``mpirad train-a``: train and evaluate Study A splits from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``train-a`` verb to the ``mpirad`` command."""
+
+    @app.command("train-a")
+    def train_a_cmd(
+        dataset: Annotated[
+            str | None, typer.Option(help="dataset name in data_manifest.yaml")
+        ] = "synthetic-a",
+        root: Annotated[
+            Path | None, typer.Option(help="labelme-export folder (instead of --dataset)")
+        ] = None,
+        split: Annotated[int | None, typer.Option(help="split number 1..5")] = None,
+        all_splits: Annotated[bool, typer.Option("--all-splits", help="run every split")] = False,
+        unit: Annotated[str, typer.Option(help="patient, image or both")] = "patient",
+        profile: Annotated[str, typer.Option(help="quick or paper")] = "quick",
+        out_dir: Annotated[
+            Path | None, typer.Option(help="runs folder (default: <project>/build/runs)")
+        ] = None,
+        seed: Annotated[int, typer.Option(min=0, help="master seed")] = 0,
+        weights: Annotated[
+            Path | None, typer.Option(help="local ResNet18 state_dict to start from")
+        ] = None,
+        device: Annotated[str | None, typer.Option(help="cuda or cpu (default: auto)")] = None,
+        force: Annotated[bool, typer.Option("--force", help="recompute finished splits")] = False,
+    ) -> None:
+        """Train the ResNet18 classifier and segmenter on Study A split(s); write results."""
+        from mpirad.tomo.profiles import PROFILES, get_profile
+        from mpirad.tomo.run import resolve_dataset, run_split
+
+        if unit not in ("patient", "image", "both"):
+            raise typer.BadParameter(f"--unit must be patient, image or both, got {unit!r}")
+        if profile not in PROFILES:
+            raise typer.BadParameter(
+                f"--profile must be one of {sorted(PROFILES)}, got {profile!r}"
+            )
+        n_splits = get_profile(profile).n_splits
+        if all_splits == (split is not None):
+            raise typer.BadParameter("give either --split K or --all-splits")
+        if split is not None and not 1 <= split <= n_splits:
+            raise typer.BadParameter(f"--split must be in 1..{n_splits}, got {split}")
+        if out_dir is None:
+            try:
+                from mpirad.manifest import project_root
+
+                out_dir = project_root() / "build" / "runs"
+            except ValueError:
+                out_dir = Path("build") / "runs"
+        try:
+            dataset_root, name = resolve_dataset(None if root else dataset, root)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        units = ("patient", "image") if unit == "both" else (unit,)
+        splits = range(1, n_splits + 1) if all_splits else [split]
+        for which in units:
+            for k in splits:
+                outputs = run_split(
+                    dataset_root,
+                    int(k),
+                    unit=which,  # type: ignore[arg-type]
+                    profile=profile,
+                    out_dir=out_dir,
+                    dataset_name=name,
+                    seed=seed,
+                    weights=weights,
+                    device=device,
+                    force=force,
+                )
+                metrics = outputs["classification_metrics"].set_index("metric")["estimate"]
+                dice = outputs["segmentation_summary"].set_index("metric").loc["DICE", "median"]
+                typer.echo(
+                    f"{name} {which} split {k}: AUC {metrics['AUC']:.3f}, SE {metrics['SE']:.3f}, "
+                    f"SP {metrics['SP']:.3f}, median Dice {dice:.3f} -> {outputs.directory}"
+                )

@@ -1,0 +1,193 @@
+"""Study A figures: ROC curves (Figure 1), segmentation histograms (Figure 2), overlays
+(Figure 3) and training curves. One function per figure; each returns the Figure.
+
+The functions take the tables of :func:`mpirad.tomo.report.collect_runs` (or of one
+split's :class:`~mpirad.tomo.run.SplitOutputs`), which carry ``unit`` and ``split``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from PIL import Image
+
+from mpirad.tomo.report import UNIT_LABELS
+
+_UNIT_TITLES = {"patient": "patient-level splits", "image": "image-level splits"}
+
+
+def _units(table: pd.DataFrame, units: tuple[str, ...] | None) -> list[str]:
+    present = list(dict.fromkeys(table["unit"]))
+    wanted = [u for u in (units or UNIT_LABELS) if u in present]
+    if not wanted:
+        raise ValueError(f"no runs of units {units} in the table (present: {present})")
+    return wanted
+
+
+def plot_roc_curves(
+    roc: pd.DataFrame,
+    classification_metrics: pd.DataFrame,
+    *,
+    units: tuple[str, ...] | None = None,
+    paper_auc_floor: float | None = 0.95,
+) -> Figure:
+    """Figure 1: the ROC curve of every split, one panel per split unit.
+
+    Args:
+        roc: ROC points (``unit``, ``split``, ``fpr``, ``tpr``).
+        classification_metrics: with the ``AUC`` rows (estimate and DeLong CI).
+        units: which units to show (default: all present, patient first).
+        paper_auc_floor: the paper's claim "all AUCs exceed ..." drawn as a note.
+
+    Returns:
+        The figure.
+    """
+    units_shown = _units(roc, units)
+    fig, axes = plt.subplots(
+        1, len(units_shown), figsize=(5.2 * len(units_shown), 4.9), squeeze=False
+    )
+    auc = classification_metrics[classification_metrics["metric"] == "AUC"].set_index(
+        ["unit", "split"]
+    )
+    for ax, unit in zip(axes[0], units_shown, strict=True):
+        for split, curve in roc[roc["unit"] == unit].groupby("split", sort=True):
+            row = auc.loc[(unit, split)]
+            label = f"split {split}: AUC {row['estimate']:.3f}"
+            if np.isfinite(row["ci_low"]):
+                label += f" ({row['ci_low']:.3f}-{row['ci_high']:.3f})"
+            ax.step(curve["fpr"], curve["tpr"], where="post", label=label, linewidth=1.6)
+        ax.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1, label="chance")
+        ax.set(
+            xlim=(-0.01, 1.01),
+            ylim=(-0.01, 1.01),
+            xlabel="1 - specificity (false-positive rate)",
+            ylabel="sensitivity (true-positive rate)",
+            title=f"ROC, {_UNIT_TITLES.get(unit, unit)}",
+            aspect="equal",
+        )
+        ax.legend(loc="lower right", fontsize=8, title="AUC (DeLong 95% CI)", title_fontsize=8)
+    if paper_auc_floor is not None:
+        fig.text(
+            0.5,
+            -0.01,
+            f"Paper (Figure 1, 5008 images): all five AUCs above {paper_auc_floor:.2f}.",
+            ha="center",
+            fontsize=9,
+            style="italic",
+        )
+    fig.tight_layout()
+    return fig
+
+
+def plot_segmentation_histograms(
+    per_image: pd.DataFrame, *, unit: str = "patient", bins: int = 20
+) -> Figure:
+    """Figure 2: histograms of Dice, IoU and Hausdorff distance, one outline per split.
+
+    Args:
+        per_image: segmentation metrics per image (``unit``, ``split``, ``dice``,
+            ``iou``, ``hausdorff``).
+        unit: which split unit to show.
+        bins: histogram bins.
+
+    Returns:
+        The figure (three panels).
+    """
+    table = per_image[per_image["unit"] == unit]
+    if table.empty:
+        raise ValueError(f"no segmentation results for unit {unit!r}")
+    panels = (
+        ("dice", "Dice coefficient", np.linspace(0, 1, bins + 1)),
+        ("iou", "intersection over union (IoU)", np.linspace(0, 1, bins + 1)),
+        ("hausdorff", "Hausdorff distance (input pixels)", None),
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax, (column, label, edges) in zip(axes, panels, strict=True):
+        values = table[column].dropna()
+        if edges is None:
+            top = float(values.max()) if len(values) else 1.0
+            edges = np.linspace(0, max(top, 1.0), bins + 1)
+        for split, group in table.groupby("split", sort=True):
+            ax.hist(
+                group[column].dropna(),
+                bins=edges,
+                histtype="step",
+                linewidth=1.5,
+                label=f"split {split}",
+            )
+        ax.set(xlabel=label, ylabel="images (count)", title=label.split(" (")[0])
+    empty = int(table["hausdorff"].isna().sum())
+    if empty:
+        axes[2].annotate(
+            f"{empty} empty prediction(s): no distance",
+            xy=(0.98, 0.95),
+            xycoords="axes fraction",
+            ha="right",
+            va="top",
+            fontsize=8,
+        )
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle(f"Segmentation of ischemic validation images, {_UNIT_TITLES.get(unit, unit)}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_overlays(overlays: pd.DataFrame, *, max_rows: int = 4) -> Figure:
+    """Figure 3: original / manual / predicted panels of a few validation images.
+
+    Args:
+        overlays: rows with ``path`` (the overlay PNG written by the run), ``split``,
+            ``unit`` and ``dice``; shown top to bottom.
+        max_rows: at most this many images.
+
+    Returns:
+        The figure.
+    """
+    if overlays.empty:
+        raise ValueError("no overlay images to show")
+    rows = overlays.head(max_rows)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(7.5, 2.6 * len(rows)), squeeze=False)
+    for ax, (_, row) in zip(axes[:, 0], rows.iterrows(), strict=True):
+        with Image.open(Path(row["path"])) as image:
+            ax.imshow(np.asarray(image))
+        ax.set_axis_off()
+        ax.set_title(
+            f"{_UNIT_TITLES.get(row['unit'], row['unit'])}, split {row['split']}: "
+            f"Dice {row['dice']:.2f}",
+            fontsize=10,
+        )
+    fig.suptitle(
+        "original | manual outline (orange) | predicted (blue)", fontsize=11, fontweight="bold"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_history(history: pd.DataFrame) -> Figure:
+    """Training and validation loss per epoch of both networks of a split.
+
+    Args:
+        history: ``task``, ``epoch``, ``train_loss``, ``validation_loss``, ``best``.
+
+    Returns:
+        The figure (one panel per task).
+    """
+    tasks = list(dict.fromkeys(history["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        part = history[history["task"] == task]
+        ax.plot(part["epoch"], part["train_loss"], marker="o", label="training")
+        ax.plot(part["epoch"], part["validation_loss"], marker="s", label="validation")
+        best = part[part["best"]]
+        if len(best):
+            last_best = best.iloc[-1]
+            ax.axvline(last_best["epoch"], color="grey", linestyle=":", label="best epoch")
+        loss = "cross-entropy" if task == "classification" else "BCE + soft Dice"
+        ax.set(xlabel="epoch", ylabel=f"loss ({loss})", title=task)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

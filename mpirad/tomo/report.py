@@ -1,0 +1,355 @@
+"""Study A results of all splits, side by side with the paper (Tables 1-4, AUCs).
+
+:func:`collect_runs` gathers the per-split tables written by
+:func:`mpirad.tomo.run.run_split`; the ``table*`` functions turn them into the paper's
+tables, each with rows of the paper's published values (from
+:mod:`mpirad.metrics.paper_a`) clearly labelled ``paper``. Proportions are shown in
+percent as in the paper.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mpirad.constants import AHA_SEGMENTS
+from mpirad.io import read_parquet
+from mpirad.metrics import TABLE3_LABELS
+from mpirad.metrics.paper_a import PAPER_MISPRINTS, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4
+from mpirad.tomo.run import SPLIT_TABLES, split_dir
+from mpirad.tomo.splits import SPLIT_UNITS
+
+#: How the runs are labelled in the tables.
+UNIT_LABELS: dict[str, str] = {
+    "patient": "this run, patient-level splits",
+    "image": "this run, image-level splits",
+}
+PAPER_LABEL = "paper (image-level splits?)"
+
+#: Table 3 indexes shown in percent.
+PERCENT_INDEXES: tuple[str, ...] = ("SE", "SP", "PPV", "NPV", "AR")
+
+#: The paper's Table 1 (103 patients, 5008 images). The paper's segment list names
+#: segment 4 "basal lateral" and segment 10 "mid lateral" (AHA: basal / mid inferior);
+#: its per-segment ischemia counts sum to 410 while its score table has 1751 - 1343 = 408
+#: abnormal segments.
+PAPER_TABLE1: dict[str, dict[str, int]] = {
+    "sex": {"male": 87, "female": 16},
+    "segments": dict(
+        zip(
+            range(1, 18),
+            [14, 21, 13, 17, 15, 9, 29, 17, 14, 31, 15, 14, 44, 28, 50, 26, 53],
+            strict=True,
+        )
+    ),
+    "scores": {"0": 1343, "1": 106, "2": 185, "3": 79, "4": 38},
+    "images": {"no myocardial ischemia": 2914, "presence of myocardial ischemia": 2094},
+}
+PAPER_AGE = "47-86, median 66 (P25 58, P75 71)"
+
+
+class MissingRunsError(FileNotFoundError):
+    """Some splits have not been run yet; the message lists them and how to run them."""
+
+
+def collect_runs(
+    out_dir: str | Path,
+    dataset: str,
+    *,
+    units: tuple[str, ...] = SPLIT_UNITS,
+    n_splits: int = 5,
+) -> dict[str, pd.DataFrame]:
+    """Concatenate every split's output tables.
+
+    Args:
+        out_dir: the runs folder given to :func:`~mpirad.tomo.run.run_split`.
+        dataset: the dataset's output name.
+        units: split units to gather.
+        n_splits: splits per unit.
+
+    Returns:
+        Table name (see :data:`mpirad.tomo.run.SPLIT_TABLES`) -> one DataFrame with
+        columns ``split`` and ``unit`` first; ``overlays`` gets an absolute ``path``.
+
+    Raises:
+        MissingRunsError: a split has not finished (all missing ones are listed).
+    """
+    missing, frames = [], {name: [] for name in SPLIT_TABLES}
+    for unit in units:
+        for split in range(1, n_splits + 1):
+            directory = split_dir(out_dir, dataset, unit, split)  # type: ignore[arg-type]
+            if not (directory / "run.json").is_file():
+                missing.append(f"{unit} split {split}")
+                continue
+            for name in SPLIT_TABLES:
+                table = read_parquet(directory / f"{name}.parquet")
+                if name == "overlays":
+                    table["path"] = [str(directory / f) for f in table["file"]]
+                frames[name].append(table)
+    if missing:
+        raise MissingRunsError(
+            f"{out_dir}/{dataset}/study_a: not run yet: {', '.join(missing)}. Run e.g. "
+            f"`mpirad train-a --dataset {dataset} --all-splits --unit both`."
+        )
+    return {name: pd.concat(parts, ignore_index=True) for name, parts in frames.items()}
+
+
+def _percent(count: int, total: int) -> str:
+    return f"{count} ({100 * count / total:.2f})" if total else f"{count}"
+
+
+def table1_cohort(dataset_root: str | Path) -> pd.DataFrame:
+    """The paper's Table 1 for a dataset, next to the paper's values.
+
+    Uses ``patients.csv`` (sex, age and the per-segment stress scores ``seg01`` ..
+    ``seg17``, 0-4, when present) and every patient's ``labels.csv``.
+
+    Args:
+        dataset_root: the ``labelme-export`` folder.
+
+    Returns:
+        Rows (``section``, ``item``) with columns ``this dataset`` and ``paper``,
+        cells "n (%)" as in the paper.
+    """
+    from mpirad.tomo.data import scan_labelme_export
+
+    root = Path(dataset_root)
+    index = scan_labelme_export(root)
+    patients_path = root / "patients.csv"
+    patients = pd.read_csv(patients_path) if patients_path.is_file() else pd.DataFrame()
+    rows: list[tuple[str, str, str, str]] = []
+    n_patients = index["patient_id"].nunique()
+    if "sex" in patients:
+        sex = patients["sex"].astype(str).str.upper().str[0]
+        for code, name in (("M", "male"), ("F", "female")):
+            rows.append(
+                (
+                    "sex",
+                    name,
+                    _percent(int((sex == code).sum()), len(sex)),
+                    _percent(PAPER_TABLE1["sex"][name], 103),
+                )
+            )
+    rows.append(("patients", "total", str(n_patients), "103"))
+    if "age" in patients:
+        age = patients["age"].astype(float)
+        q25, median, q75 = np.percentile(age, [25, 50, 75])
+        rows.append(
+            (
+                "age (years)",
+                "range, median (P25, P75)",
+                f"{age.min():.0f}-{age.max():.0f}, median {median:.0f} (P25 {q25:.0f}, P75 {q75:.0f})",
+                PAPER_AGE,
+            )
+        )
+    segment_columns = [f"seg{s:02d}" for s in AHA_SEGMENTS]
+    if all(c in patients for c in segment_columns):
+        scores = patients[segment_columns].astype(int)
+        ischemic = (scores > 0).sum(axis=0)
+        total, paper_total = int(ischemic.sum()), sum(PAPER_TABLE1["segments"].values())
+        for number, name in AHA_SEGMENTS.items():
+            rows.append(
+                (
+                    "segments with ischemia",
+                    f"{number} {name}",
+                    _percent(int(ischemic[f"seg{number:02d}"]), total),
+                    _percent(PAPER_TABLE1["segments"][number], paper_total),
+                )
+            )
+        rows.append(("segments with ischemia", "total", str(total), str(paper_total)))
+        values = scores.to_numpy().ravel()
+        paper_scores = PAPER_TABLE1["scores"]
+        for score in range(5):
+            rows.append(
+                (
+                    "semi-quantitative score",
+                    str(score),
+                    _percent(int((values == score).sum()), values.size),
+                    _percent(paper_scores[str(score)], sum(paper_scores.values())),
+                )
+            )
+    counts = index["label"].value_counts()
+    paper_images = PAPER_TABLE1["images"]
+    for label, name in ((0, "no myocardial ischemia"), (1, "presence of myocardial ischemia")):
+        rows.append(
+            (
+                "images (manual classification)",
+                name,
+                _percent(int(counts.get(label, 0)), len(index)),
+                _percent(paper_images[name], sum(paper_images.values())),
+            )
+        )
+    rows.append(("images (manual classification)", "total", str(len(index)), "5008"))
+    table = pd.DataFrame(rows, columns=["section", "item", "this dataset", "paper"])
+    return table.set_index(["section", "item"])
+
+
+def table2_confusion(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Table 2: validation confusion matrices and McNemar's test per split.
+
+    Returns:
+        Rows (``source``, ``split``) for each unit of ``runs`` and the paper; columns
+        TP, FP, FN, TN (TP = DL 1 and manual 1, FP = DL 1 and manual 0, ...), ``N`` and
+        ``McNemar P`` (exact; for the paper recomputed from its counts) and, for the
+        paper, its footnote mark.
+    """
+    confusion = runs["confusion"].copy()
+    confusion["source"] = confusion["unit"].map(UNIT_LABELS)
+    ours = confusion.rename(
+        columns={"tp": "TP", "fp": "FP", "fn": "FN", "tn": "TN", "mcnemar_p": "McNemar P"}
+    )[["source", "split", "TP", "FP", "FN", "TN", "McNemar P"]]
+    from mpirad.metrics import mcnemar_test
+
+    paper = PAPER_TABLE2.reset_index().rename(
+        columns={"tp": "TP", "fp": "FP", "fn": "FN", "tn": "TN", "footnote": "paper footnote"}
+    )
+    paper["McNemar P"] = [
+        mcnemar_test(fp=int(fp), fn=int(fn)).pvalue
+        for fp, fn in zip(paper["FP"], paper["FN"], strict=True)
+    ]
+    paper["source"] = PAPER_LABEL
+    table = pd.concat([ours, paper], ignore_index=True)
+    table["N"] = table[["TP", "FP", "FN", "TN"]].sum(axis=1)
+    columns = ["TP", "FP", "FN", "TN", "N", "McNemar P", "paper footnote"]
+    table["paper footnote"] = table["paper footnote"].fillna("")
+    return table.set_index(["source", "split"])[columns]
+
+
+def _indexes_wide(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    metrics = runs["classification_metrics"].copy()
+    scale = np.where(metrics["metric"].isin(PERCENT_INDEXES), 100.0, 1.0)
+    for column in ("estimate", "ci_low", "ci_high"):
+        metrics[column] = metrics[column] * scale
+    return metrics
+
+
+def table3_indexes(runs: dict[str, pd.DataFrame], *, ci: bool = True) -> pd.DataFrame:
+    """Table 3: SE, SP, +LR, -LR, PPV, NPV, YI, AR, Kappa (and AUC) per split.
+
+    Args:
+        runs: from :func:`collect_runs`.
+        ci: cells "estimate (low-high)" with the 95% CI; else numbers.
+
+    Returns:
+        Rows (``source``, ``split``), columns the paper's labels (proportions in %),
+        plus ``AUC``; the paper's printed rows come last (its AUCs are not printed).
+    """
+    metrics = _indexes_wide(runs)
+    labels = [*TABLE3_LABELS.values(), "AUC"]
+    metrics["source"] = metrics["unit"].map(UNIT_LABELS)
+    if ci:
+
+        def cell(row: pd.Series) -> str:
+            digits = 1 if row["metric"] in PERCENT_INDEXES else 2
+            if np.isnan(row["estimate"]):
+                return "undefined"
+            if np.isnan(row["ci_low"]):
+                return f"{row['estimate']:.{digits}f}"
+            return f"{row['estimate']:.{digits}f} ({row['ci_low']:.{digits}f}-{row['ci_high']:.{digits}f})"
+
+        metrics["value"] = metrics.apply(cell, axis=1)
+    else:
+        metrics["value"] = metrics["estimate"]
+    ours = metrics.pivot(index=["source", "split"], columns="metric", values="value")
+    ours = ours.reindex(metrics[["source", "split"]].drop_duplicates())[labels]
+    paper = PAPER_TABLE3.copy()
+    paper.columns = [c.replace(" (%)", "") for c in paper.columns]
+    paper["AUC"] = "> 0.95 (not printed)" if ci else np.nan
+    if ci:
+        paper = paper.apply(lambda col: col if col.name == "AUC" else col.map(lambda v: f"{v:.2f}"))
+    paper.index = pd.MultiIndex.from_product(
+        [[PAPER_LABEL], paper.index], names=["source", "split"]
+    )
+    table = pd.concat([ours, paper[labels]])
+    table.columns.name = None
+    return table
+
+
+def auc_table(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """AUC with DeLong's 95% CI per unit and split (Figure 1's legend)."""
+    metrics = runs["classification_metrics"]
+    auc = metrics[metrics["metric"] == "AUC"][["unit", "split", "estimate", "ci_low", "ci_high"]]
+    return auc.rename(columns={"estimate": "AUC"}).set_index(["unit", "split"])
+
+
+def table4_segmentation(runs: dict[str, pd.DataFrame], *, decimals: int = 2) -> pd.DataFrame:
+    """Table 4: min/P25/median/P75/max of IOU, DICE and Hausdorff per split.
+
+    Hausdorff distances are in network-input pixels for this run (the paper's are in
+    its 512 x 512 crop pixels). Empty predictions have Dice = IoU = 0 and no Hausdorff
+    distance; their count is given as ``empty predictions``.
+
+    Returns:
+        Rows (``source``, ``split``), columns ``IOU``, ``DICE``, ``Hausdorff``, ``n``
+        (ischemic validation images) and ``empty predictions``.
+    """
+    summary = runs["segmentation_summary"].copy()
+    statistics = ["min", "P25", "median", "P75", "max"]
+    summary["cell"] = summary[statistics].apply(
+        lambda row: "n/a" if row.isna().all() else "/".join(f"{v:.{decimals}f}" for v in row),
+        axis=1,
+    )
+    summary["source"] = summary["unit"].map(UNIT_LABELS)
+    ours = summary.pivot(index=["source", "split"], columns="metric", values="cell")
+    ours = ours.reindex(summary[["source", "split"]].drop_duplicates())[
+        ["IOU", "DICE", "Hausdorff"]
+    ]
+    per_image = runs["segmentation_per_image"]
+    grouped = per_image.assign(source=per_image["unit"].map(UNIT_LABELS)).groupby(
+        ["source", "split"], sort=False
+    )
+    ours["n"] = grouped.size()
+    ours["empty predictions"] = grouped["predicted_pixels"].apply(lambda s: int((s == 0).sum()))
+    paper = PAPER_TABLE4.copy()
+    paper["cell"] = paper[statistics].apply(lambda row: "/".join(f"{v:.2f}" for v in row), axis=1)
+    paper = paper["cell"].unstack("metric")[["IOU", "DICE", "Hausdorff"]]
+    paper.index = pd.MultiIndex.from_product(
+        [[PAPER_LABEL], paper.index], names=["source", "split"]
+    )
+    table = pd.concat([ours, paper])
+    table[["n", "empty predictions"]] = table[["n", "empty predictions"]].astype("Int64")
+    table.columns.name = None
+    return table
+
+
+def unit_comparison(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Patient-level vs image-level splits: mean and range over the splits.
+
+    Returns:
+        Rows: AUC, SE (%), SP (%), AR (%), Kappa, median Dice, median IoU, median
+        Hausdorff (px); columns per unit "mean (min-max)".
+    """
+    metrics = _indexes_wide(runs)
+    wanted = {"AUC": "AUC", "SE": "SE (%)", "SP": "SP (%)", "AR": "AR (%)", "Kappa": "Kappa"}
+    values = metrics[metrics["metric"].isin(list(wanted))].copy()
+    values["row"] = values["metric"].map(wanted)
+    values = values[["unit", "split", "row", "estimate"]]
+    summary = runs["segmentation_summary"]
+    seg_rows = {"DICE": "median Dice", "IOU": "median IoU", "Hausdorff": "median Hausdorff (px)"}
+    seg = summary[summary["metric"].isin(list(seg_rows))].assign(
+        row=lambda t: t["metric"].map(seg_rows), estimate=lambda t: t["median"]
+    )[["unit", "split", "row", "estimate"]]
+    long = pd.concat([values, seg], ignore_index=True)
+    order = [*wanted.values(), *seg_rows.values()]
+    cells = {}
+    for (row, unit), group in long.groupby(["row", "unit"]):
+        digits = 1 if ("%" in row or "px" in row) else 3
+        estimate = group["estimate"]
+        cells[(row, UNIT_LABELS.get(unit, unit))] = (
+            f"{estimate.mean():.{digits}f} ({estimate.min():.{digits}f}-{estimate.max():.{digits}f})"
+        )
+    frame = pd.Series(cells).unstack()
+    frame = frame.reindex(
+        index=[r for r in order if r in frame.index],
+        columns=[c for c in UNIT_LABELS.values() if c in frame.columns],
+    )
+    frame.index.name = "mean (min-max) over splits"
+    frame.columns.name = None
+    return frame
+
+
+def misprints_table() -> pd.DataFrame:
+    """The paper's misprinted Table 3 values (split, column, printed, correct, note)."""
+    return pd.DataFrame([m._asdict() for m in PAPER_MISPRINTS]).set_index(["split", "column"])
