@@ -1,0 +1,587 @@
+"""The identifier guard: scan outputs for patient identifiers and DICOM-header leaks.
+
+:func:`scan` reads every file under the given paths and looks for
+
+1. the given identifiers (:class:`~mpirad.privacy.identifiers.Identifier`), matched as
+   described in :mod:`mpirad.privacy.identifiers`, in several layers of each file:
+
+   - its bytes as UTF-8 text (this covers CSV/TSV, logs, Markdown, HTML, JS, and any
+     ASCII that sits inside a binary file), and as Latin-1 when it is not valid UTF-8;
+   - UTF-16 text (runs of ASCII characters interleaved with NUL bytes, or the whole file
+     after a byte-order mark), and runs of hexadecimal digits decoded to bytes;
+   - structure: JSON and notebooks (decoded string values, incl. ``\\u`` escapes), HTML
+     entities, parquet cells and column names, PNG text chunks (also compressed ones, and
+     PNG outputs embedded in notebooks), DICOM headers, gzip members (e.g. ``.nii.gz``)
+     and zip/npz members;
+
+2. patterns that look like a DICOM header whatever the identifiers (so the guard is
+   useful with no identifiers at all): a pydicom-style dump line of an identifying tag
+   with a value, ``PatientName: ...`` / ``"PatientID": "..."``-style keyword-value pairs,
+   DICOM JSON model entries of identifying tags with a ``Value``, a date of birth in
+   ``YYYYMMDD`` or ``YYYY-MM-DD`` next to a birth-date label, table columns named like
+   identifiers (``patient_name``, ``mrn``, ``date_of_birth``...), and DICOM files not
+   marked ``PatientIdentityRemoved = YES``.
+
+A finding names the file, the layer, the place and the kind of identifier, and shows the
+value only masked (``D******e``): the guard never prints an identifier in full.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import html
+import io
+import json
+import os
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pydicom
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+
+from mpirad.privacy.identifiers import (
+    IDENTIFYING_COLUMNS,
+    IDENTIFYING_KEYWORDS,
+    Identifier,
+    mask,
+    normalize_column,
+    quiet_pydicom,
+)
+
+#: Files larger than this are scanned in overlapping chunks, as raw text only (bytes).
+MAX_STRUCTURED_BYTES = 256 * 1024 * 1024
+CHUNK_BYTES = 64 * 1024 * 1024
+CHUNK_OVERLAP = 4096
+#: Largest member of a gzip/zip file that is decompressed and scanned (bytes).
+MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
+
+_LATIN_TOKEN = re.compile(r"[A-Za-z0-9]{4,}")
+_UTF16LE_RUN = re.compile(rb"(?:[\x20-\x7e]\x00){4,}")
+_UTF16BE_RUN = re.compile(rb"(?:\x00[\x20-\x7e]){4,}")
+_HEX_RUN = re.compile(rb"(?:[0-9A-Fa-f]{2}[ :]?){4,}")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+#: Values that stand for "no identifier here" in a keyword-value pair.
+PLACEHOLDERS: frozenset[str] = frozenset(
+    {
+        "",
+        "anonymous",
+        "anonymized",
+        "anonymised",
+        "anon",
+        "removed",
+        "redacted",
+        "none",
+        "null",
+        "nan",
+        "n/a",
+        "na",
+        "unknown",
+        "yes",
+        "no",
+        "true",
+        "false",
+    }
+)
+_PSEUDONYM = re.compile(r"(?:P|ST|SE|I)[0-9a-f]{16}|2\.25\.\d{1,39}")
+
+_DUMP_KEYWORDS = sorted(IDENTIFYING_KEYWORDS) + ["PatientsName", "PatientsBirthDate"]
+_KEYWORD_VALUE = re.compile(
+    r"(?<![A-Za-z])(?P<key>"
+    + "|".join(sorted(_DUMP_KEYWORDS, key=len, reverse=True))
+    + r"|Patient's Name|Patient's Birth Date|Patient's Address|Referring Physician's Name)"
+    r"[\"']?[ \t]*[:=][ \t]*(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s,;<>{}\[\]()\"']+)"
+)
+_IDENTIFYING_TAGS = {
+    tag: keyword
+    for keyword in IDENTIFYING_KEYWORDS
+    if (tag := tag_for_keyword(keyword)) is not None
+}
+_DUMP_LINE = re.compile(
+    r"\((?P<group>[0-9A-Fa-f]{4}),\s?(?P<element>[0-9A-Fa-f]{4})\)[ \t]+[^\n]{1,80}?[ \t]"
+    r"(?P<vr>[A-Z]{2}):[ \t]*(?P<value>[^\n]*)"
+)
+_DICOM_JSON = re.compile(
+    r"\"(?P<tag>"
+    + "|".join(f"{tag:08X}" for tag in sorted(_IDENTIFYING_TAGS))
+    + r")\"\s*:\s*\{[^{}]*\"Value\"\s*:",
+    re.IGNORECASE,
+)
+_BIRTH_DATE = re.compile(
+    r"(?i)(?:birth[\s_]*date|date[\s_]+of[\s_]+birth|birthdate|(?<![a-z])dob(?![a-z]))"
+    r"[^\n]{0,40}?(?<!\d)(?:19|20)\d\d-?(?:0[1-9]|1[0-2])-?(?:0[1-9]|[12]\d|3[01])(?!\d)"
+)
+_COLUMN_NAMES = {normalize_column(name) for name in IDENTIFYING_COLUMNS if name != "name"} | {
+    normalize_column(keyword) for keyword in _DUMP_KEYWORDS
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One suspected identifier in one file.
+
+    Attributes:
+        path: the file.
+        kind: the identifier's kind (``patient_name``, ``uid``...) or the pattern's name
+            (``dicom_header_dump``, ``identifying_keyword``, ``date_of_birth``...).
+        detail: the masked value or a description; never the identifier in full.
+        layer: where in the file: ``text``, ``utf-16``, ``hex``, ``json``, ``parquet``,
+            ``png text``, ``dicom header``, ``gzip:...``...
+        where: ``line N`` for text, else ``offset N`` within the layer.
+    """
+
+    path: Path
+    kind: str
+    detail: str
+    layer: str
+    where: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.kind} {self.detail} [{self.layer}, {self.where}]"
+
+
+class IdentifierMatcher:
+    """Finds many identifiers in long texts in one pass.
+
+    Each token variant of an identifier is indexed by its longest Latin token; the text's
+    Latin tokens are looked up in that index and each hit is confirmed with the variant's
+    full pattern around it. Variants without a Latin token of four characters or more
+    (non-Latin names, short tokens) are searched with their own pattern.
+
+    Args:
+        identifiers: what to look for; those too short to scan are kept in
+            :attr:`too_short`.
+    """
+
+    def __init__(self, identifiers: Iterable[Identifier]) -> None:
+        self.identifiers = frozenset(identifiers)
+        self.too_short: list[Identifier] = []
+        self._index: dict[str, list[tuple[Identifier, re.Pattern[str], int]]] = {}
+        self._direct: list[tuple[Identifier, re.Pattern[str]]] = []
+        for identifier in sorted(self.identifiers, key=lambda i: (i.kind, i.value)):
+            if not identifier.scannable():
+                self.too_short.append(identifier)
+                continue
+            for variant, pattern in zip(
+                identifier.token_variants(), identifier.patterns(), strict=True
+            ):
+                longest = max(variant, key=len)
+                if longest.isascii() and len(longest) >= 4:
+                    width = sum(map(len, variant)) + 3 * len(variant)
+                    self._index.setdefault(longest, []).append((identifier, pattern, width))
+                else:
+                    self._direct.append((identifier, pattern))
+
+    def __len__(self) -> int:
+        return len(self.identifiers)
+
+    def find(self, text: str) -> Iterator[tuple[Identifier, int]]:
+        """Yield ``(identifier, position)`` for the first match of each identifier found."""
+        if not self.identifiers:
+            return
+        seen: set[Identifier] = set()
+        if self._index:
+            for token in _LATIN_TOKEN.finditer(text):
+                entries = self._index.get(token.group().lower())
+                if not entries:
+                    continue
+                for identifier, pattern, width in entries:
+                    if identifier in seen:
+                        continue
+                    start = max(0, token.start() - width)
+                    hit = pattern.search(text, start, token.end() + width + 1)
+                    if hit:
+                        seen.add(identifier)
+                        yield identifier, hit.start()
+        for identifier, pattern in self._direct:
+            if identifier not in seen and (hit := pattern.search(text)):
+                seen.add(identifier)
+                yield identifier, hit.start()
+
+
+def _is_placeholder(value: str) -> bool:
+    text = value.strip().strip("\"'").strip()
+    return (
+        text.lower() in PLACEHOLDERS
+        or bool(_PSEUDONYM.fullmatch(text))
+        or text[:1] in ("{", "<", "$", "%")
+        or set(text) <= set("*x#-_.^ ")
+    )
+
+
+def _pattern_findings(text: str) -> Iterator[tuple[str, str, int]]:
+    """Yield ``(kind, detail, position)`` for DICOM-header-like patterns in ``text``."""
+    for match in _DUMP_LINE.finditer(text):
+        tag = int(match["group"] + match["element"], 16)
+        keyword = _IDENTIFYING_TAGS.get(tag)
+        if (keyword or match["vr"] == "PN") and not _is_placeholder(match["value"]):
+            label = keyword or "person name"
+            value = match["value"].strip().strip("\"'")
+            yield "dicom_header_dump", f"{label} = {mask(value)}", match.start()
+    for match in _KEYWORD_VALUE.finditer(text):
+        if not _is_placeholder(match["value"]):
+            value = match["value"].strip("\"'")
+            yield "identifying_keyword", f"{match['key']} = {mask(value)}", match.start()
+    for match in _DICOM_JSON.finditer(text):
+        keyword = _IDENTIFYING_TAGS[int(match["tag"], 16)]
+        yield "dicom_json", f"{keyword} with a Value", match.start()
+    for match in _BIRTH_DATE.finditer(text):
+        yield "date_of_birth", mask(match.group()), match.start()
+
+
+def _column_findings(columns: Iterable[str]) -> Iterator[str]:
+    for column in columns:
+        if normalize_column(column) in _COLUMN_NAMES:
+            yield str(column)
+
+
+# --------------------------------------------------------------------------- layers
+
+
+@dataclass
+class _Layer:
+    name: str
+    text: str
+    line_numbers: bool = False
+    columns: list[str] = field(default_factory=list)
+    flags: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _json_strings(node: object, out: list[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out.append(str(key))
+            _json_strings(value, out)
+    elif isinstance(node, list):
+        for item in node:
+            _json_strings(item, out)
+    elif isinstance(node, str):
+        out.append(node)
+
+
+def _png_texts(data: bytes) -> list[str]:
+    """The text chunks (tEXt, zTXt, iTXt) and eXIf of a PNG file."""
+    texts: list[str] = []
+    position = len(_PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        body = data[position + 8 : position + 8 + length]
+        position += 12 + length
+        try:
+            if kind == b"tEXt":
+                texts.append(body.decode("latin-1"))
+            elif kind == b"zTXt":
+                keyword, _, rest = body.partition(b"\x00")
+                texts.append(
+                    keyword.decode("latin-1") + " " + zlib.decompress(rest[1:]).decode("latin-1")
+                )
+            elif kind == b"iTXt":
+                keyword, _, rest = body.partition(b"\x00")
+                compressed, rest = rest[0], rest[2:]
+                _language, _, rest = rest.partition(b"\x00")
+                _translated, _, value = rest.partition(b"\x00")
+                raw = zlib.decompress(value) if compressed else value
+                texts.append(keyword.decode("latin-1") + " " + raw.decode("utf-8", "replace"))
+            elif kind == b"eXIf":
+                texts.append(body.decode("latin-1"))
+        except (zlib.error, IndexError):
+            texts.append(f"[unreadable {kind.decode('latin-1')} chunk]")
+        if kind == b"IEND":
+            break
+    return texts
+
+
+def _dicom_text(data: bytes) -> tuple[str, bool] | None:
+    """All string values of a DICOM header, and whether it says PatientIdentityRemoved."""
+    try:
+        with quiet_pydicom():
+            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+    except Exception:  # noqa: BLE001 - any unreadable header: the raw layers still cover it
+        return None
+    values: list[str] = []
+
+    def visit(_dataset: Dataset, elem: DataElement) -> None:
+        if elem.VR in ("SQ", "OB", "OW", "UN", "OF", "OD", "OL", "OV"):
+            return
+        values.append(f"{elem.keyword or elem.tag}: {elem.value}")
+
+    with quiet_pydicom():
+        ds.walk(visit)
+        if getattr(ds, "file_meta", None) is not None:
+            ds.file_meta.walk(visit)
+    removed = str(ds.get("PatientIdentityRemoved", "")).upper() == "YES"
+    return "\n".join(values), removed
+
+
+def _raw_layers(data: bytes, with_binary_layers: bool) -> Iterator[_Layer]:
+    text = data.decode("utf-8", errors="replace")
+    yield _Layer("text", text, line_numbers=True)
+    if "\ufffd" in text and not data.isascii():
+        yield _Layer("latin-1", data.decode("latin-1"))
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        yield _Layer("utf-16", data.decode("utf-16", errors="replace"))
+    else:
+        runs = [m.group().decode("utf-16-le") for m in _UTF16LE_RUN.finditer(data)]
+        runs += [m.group().decode("utf-16-be") for m in _UTF16BE_RUN.finditer(data)]
+        if runs:
+            yield _Layer("utf-16", "\n".join(runs))
+    if with_binary_layers:
+        decoded = []
+        for match in _HEX_RUN.finditer(data):
+            digits = re.sub(rb"[ :]", b"", match.group())
+            digits = digits[: len(digits) // 2 * 2]
+            decoded.append(bytes.fromhex(digits.decode("ascii")).decode("utf-8", errors="replace"))
+        if decoded:
+            yield _Layer("hex", "\n".join(decoded))
+
+
+def _structured_layers(name: str, data: bytes, with_binary_layers: bool) -> Iterator[_Layer]:
+    suffix = Path(name).suffix.lower()
+    if suffix in (".json", ".ipynb", ".geojson"):
+        try:
+            document = json.loads(data.decode("utf-8", errors="replace"))
+        except ValueError:
+            document = None
+        if document is not None:
+            strings: list[str] = []
+            _json_strings(document, strings)
+            yield _Layer("json", "\n".join(strings))
+            if suffix == ".ipynb" and isinstance(document, dict):
+                pngs = []
+                for cell in document.get("cells", []):
+                    for output in cell.get("outputs", []) if isinstance(cell, dict) else []:
+                        encoded = (output.get("data") or {}).get("image/png")
+                        if isinstance(encoded, str | list):
+                            pngs.append("".join(encoded))
+                texts = []
+                for encoded in pngs:
+                    try:
+                        texts += _png_texts(base64.b64decode(encoded))
+                    except ValueError:
+                        continue
+                if texts:
+                    yield _Layer("png text in notebook", "\n".join(texts))
+    elif suffix in (".html", ".htm", ".xhtml", ".xml", ".svg") and b"&" in data:
+        yield _Layer("html", html.unescape(data.decode("utf-8", errors="replace")))
+    elif suffix in (".csv", ".tsv"):
+        first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+        header = next(csv.reader([first_line], delimiter="\t" if suffix == ".tsv" else ","), [])
+        yield _Layer("csv header", "", columns=header)
+    elif suffix == ".parquet":
+        yield from _parquet_layers(data)
+    elif data.startswith(_PNG_SIGNATURE):
+        texts = _png_texts(data)
+        if texts:
+            yield _Layer("png text", "\n".join(texts))
+    elif suffix == ".gz" or data[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
+                inner = handle.read(MAX_DECOMPRESSED_BYTES)
+        except (OSError, EOFError):
+            inner = None
+        if inner is not None:
+            inner_name = name[:-3] if name.lower().endswith(".gz") else name + ".inner"
+            for layer in _layers(inner_name, inner, with_binary_layers):
+                yield _Layer(f"gzip:{layer.name}", layer.text, False, layer.columns, layer.flags)
+    elif data[:4] == b"PK\x03\x04":
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile:
+            archive = None
+        if archive is not None:
+            for info in archive.infolist():
+                if info.is_dir() or info.file_size > MAX_DECOMPRESSED_BYTES:
+                    continue
+                inner = archive.read(info)
+                for layer in _layers(info.filename, inner, with_binary_layers):
+                    name_in_zip = f"zip:{info.filename}:{layer.name}"
+                    yield _Layer(name_in_zip, layer.text, False, layer.columns, layer.flags)
+    if data[128:132] == b"DICM" or suffix in (".dcm", ".dicom"):
+        parsed = _dicom_text(data)
+        if parsed is not None:
+            text, removed = parsed
+            flags = [] if removed else [("dicom_file", "not marked PatientIdentityRemoved=YES")]
+            yield _Layer("dicom header", text, flags=flags)
+
+
+def _parquet_layers(data: bytes) -> Iterator[_Layer]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except (pa.ArrowException, OSError, ValueError):
+        return
+    cells: list[str] = []
+    for column in table.columns:
+        try:
+            as_text = pc.cast(column, pa.string())
+        except (pa.ArrowException, NotImplementedError):
+            continue
+        cells += [value for value in as_text.to_pylist() if value]
+    metadata = table.schema.metadata or {}
+    cells += [value.decode("utf-8", errors="replace") for value in metadata.values()]
+    yield _Layer("parquet", "\n".join(cells), columns=list(table.column_names))
+
+
+def _layers(name: str, data: bytes, with_binary_layers: bool) -> Iterator[_Layer]:
+    yield from _raw_layers(data, with_binary_layers)
+    yield from _structured_layers(name, data, with_binary_layers)
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Every regular file under ``paths`` (files are taken as they are; ``.git`` skipped).
+
+    Paths that do not exist are skipped (the caller reports them).
+    """
+    for root in map(Path, paths):
+        if root.is_file():
+            yield root
+        elif root.is_dir():
+            for folder, dirnames, filenames in os.walk(root):
+                dirnames[:] = sorted(d for d in dirnames if d != ".git")
+                for file_name in sorted(filenames):
+                    path = Path(folder) / file_name
+                    if path.is_file() and not path.is_symlink():
+                        yield path
+
+
+def _location(layer: _Layer, position: int) -> str:
+    if layer.line_numbers:
+        return f"line {layer.text.count(chr(10), 0, position) + 1}"
+    return f"offset {position}"
+
+
+def _scan_bytes(
+    path: Path, name: str, data: bytes, matcher: IdentifierMatcher, structured: bool
+) -> Iterator[Finding]:
+    seen: set[tuple[str, str]] = set()
+    layers = (
+        _layers(name, data, bool(len(matcher)))
+        if structured
+        else _raw_layers(data, bool(len(matcher)))
+    )
+    for layer in layers:
+        for column in _column_findings(layer.columns):
+            if ("column", column) not in seen:
+                seen.add(("column", column))
+                yield Finding(path, "identifying_column", column, layer.name, "header")
+        for kind, detail in layer.flags:
+            if (kind, detail) not in seen:
+                seen.add((kind, detail))
+                yield Finding(path, kind, detail, layer.name, "header")
+        if not layer.text:
+            continue
+        for identifier, position in matcher.find(layer.text):
+            key = (identifier.kind, identifier.value)
+            if key not in seen:
+                seen.add(key)
+                yield Finding(
+                    path, identifier.kind, identifier.masked, layer.name, _location(layer, position)
+                )
+        for kind, detail, position in _pattern_findings(layer.text):
+            if (kind, detail) not in seen:
+                seen.add((kind, detail))
+                yield Finding(path, kind, detail, layer.name, _location(layer, position))
+
+
+def scan_file(path: str | os.PathLike[str], matcher: IdentifierMatcher) -> list[Finding]:
+    """Scan one file (see the module docstring for what is looked at).
+
+    Raises:
+        OSError: when the file cannot be read.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size <= MAX_STRUCTURED_BYTES:
+        return list(_scan_bytes(path, path.name, path.read_bytes(), matcher, structured=True))
+    findings: list[Finding] = []
+    with open(path, "rb") as handle:
+        offset = 0
+        while chunk := handle.read(CHUNK_BYTES):
+            for finding in _scan_bytes(path, path.name, chunk, matcher, structured=False):
+                where = f"chunk at byte {offset}, {finding.where}"
+                findings.append(Finding(path, finding.kind, finding.detail, finding.layer, where))
+            offset += len(chunk)
+            if len(chunk) == CHUNK_BYTES:
+                handle.seek(offset - CHUNK_OVERLAP)
+                offset -= CHUNK_OVERLAP
+    unique = {(f.kind, f.detail): f for f in findings}
+    return list(unique.values())
+
+
+@dataclass
+class ScanReport:
+    """The result of :func:`scan_paths`.
+
+    Attributes:
+        findings: every finding.
+        files: how many files were scanned.
+        missing: paths that do not exist (nothing to scan there).
+        unreadable: files that could not be read (``path: reason``).
+        too_short: identifiers not scanned because they are too short.
+    """
+
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+    missing: list[Path] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    too_short: list[Identifier] = field(default_factory=list)
+
+
+def scan_paths(
+    paths: Iterable[str | os.PathLike[str]], identifiers: Iterable[Identifier | str] = ()
+) -> ScanReport:
+    """Scan files and folders for identifiers and DICOM-header-like patterns.
+
+    Args:
+        paths: files or folders; those that do not exist are listed in
+            :attr:`ScanReport.missing`.
+        identifiers: :class:`Identifier` objects or bare strings (kind ``identifier``).
+
+    Returns:
+        The report; it holds masked values only.
+    """
+    matcher = IdentifierMatcher(
+        item if isinstance(item, Identifier) else Identifier("identifier", str(item))
+        for item in identifiers
+    )
+    paths = [Path(p) for p in paths]
+    report = ScanReport(too_short=list(matcher.too_short))
+    report.missing = [p for p in paths if not p.exists()]
+    for path in iter_files(paths):
+        report.files += 1
+        try:
+            report.findings += scan_file(path, matcher)
+        except OSError as exc:
+            report.unreadable.append(f"{path}: {exc.strerror or type(exc).__name__}")
+    return report
+
+
+def scan(
+    paths: Iterable[str | os.PathLike[str]], identifiers: Iterable[Identifier | str] = ()
+) -> list[Finding]:
+    """Scan files and folders; return the findings (see :func:`scan_paths`).
+
+    Args:
+        paths: files or folders to scan (missing ones are skipped).
+        identifiers: what must not appear (:class:`Identifier` or bare strings).
+
+    Returns:
+        The findings; empty when the paths are clean.
+    """
+    return scan_paths(paths, identifiers).findings
