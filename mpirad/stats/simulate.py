@@ -46,14 +46,16 @@ def simulate_study_b(
     n_features: int = 56,
     *,
     rois: Sequence[str] = ROI_NAMES,
-    radiomic_effect: float = 0.6,
+    radiomic_effect: float = 0.8,
     seed: int = 0,
 ) -> SimulatedStudyB:
     """Draw a Study B-like cohort of tables with planted effects.
 
-    log1p(CAC) of each artery is ``2.2 + 1.1 * z(age) + 0.6 * hyperlipidemia + 0.5 *
-    hypertension + radiomic_effect * z(feat_00 of the artery's ROIs) + noise``, zero for a
-    latent share of patients (a two-part model). Every other column is noise.
+    log1p(CAC) of each artery is ``2.2 + 1.1 * z(age) + 0.9 * hyperlipidemia + 0.6 *
+    hypertension + radiomic_effect * z(feat_00) + noise``, where z(feat_00) is the mean of the
+    standardised ``feat_00`` of the ROIs whose outcome is that artery or the total (e.g.
+    LADMIM, LAD17 and myocardium for ``cac_lad``); zero for a latent share of patients (a
+    two-part model). Every other column is noise.
 
     Args:
         n_patients: number of patients (ids ``P0001`` ...).
@@ -102,13 +104,13 @@ def simulate_study_b(
     cac = pd.DataFrame({"patient_id": ids})
     any_calcium = rng.random(n_patients) < 1 / (1 + np.exp(-(0.4 + 1.2 * z_age)))
     for column, share in arteries.items():
-        drivers = [planted_feature[r] for r in rois if ROI_CAC[r] == column]
+        drivers = [planted_feature[r] for r in rois if ROI_CAC[r] in (column, "cac_total")]
         image = np.mean(drivers, axis=0) if drivers else np.zeros(n_patients)
         log_score = (
             2.2
             + 1.1 * z_age
-            + 0.6 * clinical["hyperlipidemia"].to_numpy()
-            + 0.5 * clinical["hypertension"].to_numpy()
+            + 0.9 * clinical["hyperlipidemia"].to_numpy()
+            + 0.6 * clinical["hypertension"].to_numpy()
             + radiomic_effect * image
             + np.log(share)
             + rng.normal(0, 0.8, n_patients)

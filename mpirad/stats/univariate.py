@@ -232,8 +232,11 @@ def univariate_spearman(
         raise ValueError("no ROI given")
     out = pd.concat(rows, ignore_index=True)
     keys = ["roi", "scale"] if fdr_scope == "roi" else ["scale"]
-    out["p_fdr"] = np.nan
-    for _, index in out.groupby(keys, sort=False).groups.items():
-        out.loc[index, "p_fdr"] = benjamini_hochberg(out.loc[index, "p"].to_numpy())
+    family = out.groupby(keys, sort=False).ngroup().to_numpy()
+    p_fdr = np.full(len(out), np.nan)
+    for group in np.unique(family):
+        members = family == group
+        p_fdr[members] = benjamini_hochberg(out["p"].to_numpy()[members])
+    out["p_fdr"] = p_fdr
     out["significant"] = out["p_fdr"] <= q
     return out
