@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mpirad.constants import ROI_NAMES
 from mpirad.manifest import Dataset
 
 
@@ -26,7 +27,9 @@ def dataset_summary(ds: Dataset) -> pd.DataFrame:
         row.update(
             {
                 "volumes": sum(1 for d in patients if (d / "image.nii.gz").exists()),
-                "ROI masks": sum(len(list((d / "masks").glob("*.nii.gz"))) for d in patients),
+                "ROI masks": sum(
+                    (d / "masks" / f"{roi}.nii.gz").exists() for d in patients for roi in ROI_NAMES
+                ),
             }
         )
     return pd.DataFrame([row], index=pd.Index([ds.name], name="dataset"))
