@@ -54,10 +54,42 @@ AMOUNT_COEFFICIENTS: dict[str, float] = {
 AMOUNT_RESIDUAL_SD = 1.65
 #: Share of the total CAC per artery (Dirichlet concentration) and involvement weights.
 ARTERIES = ("lad", "lcx", "rca", "lm")
-ARTERY_CONCENTRATION = {"lad": 2.0, "lcx": 1.0, "rca": 1.3, "lm": 0.5}
+ARTERY_CONCENTRATION = {"lad": 2.0, "lcx": 1.0, "rca": 1.3, "lm": 0.35}
 ARTERY_INVOLVEMENT = {"lad": 0.45, "lcx": 0.20, "rca": 0.25, "lm": 0.10}
 #: Upper end (Agatston) of the log-uniform spread of the top Figure 4 bin before its tail.
 TOP_BIN_SCALE = 1000.0
+
+
+def truncated_normal(
+    rng: np.random.Generator,
+    mean: np.ndarray | float,
+    sd: np.ndarray | float,
+    low: float,
+    high: float,
+    n: int,
+) -> np.ndarray:
+    """Normal draws restricted to ``[low, high]`` (out-of-range draws are redrawn).
+
+    Args:
+        rng: random generator.
+        mean: mean (scalar or ``(n,)``).
+        sd: standard deviation (scalar or ``(n,)``).
+        low: smallest allowed value.
+        high: largest allowed value.
+        n: number of draws.
+
+    Returns:
+        ``(n,)`` float array.
+    """
+    means = np.broadcast_to(np.asarray(mean, dtype=np.float64), (n,))
+    sds = np.broadcast_to(np.asarray(sd, dtype=np.float64), (n,))
+    values = rng.normal(means, sds)
+    for _ in range(100):
+        bad = (values < low) | (values > high)
+        if not bad.any():
+            break
+        values[bad] = rng.normal(means[bad], sds[bad])
+    return np.clip(values, low, high)
 
 
 def sample_clinical(rng: np.random.Generator, patient_ids: list[str]) -> pd.DataFrame:
@@ -76,8 +108,8 @@ def sample_clinical(rng: np.random.Generator, patient_ids: list[str]) -> pd.Data
     n = len(patient_ids)
     male = rng.random(n) < 0.503
     race = rng.choice(np.array(["white", "black", "other"]), size=n, p=[0.55, 0.38, 0.07])
-    age = np.clip(np.round(rng.normal(61.0, 11.0, n)), 30, 92).astype(np.int64)
-    bmi = np.clip(np.exp(rng.normal(np.log(29.5), 0.2, n)), 17.0, 60.0).round(1)
+    age = np.round(truncated_normal(rng, 61.0, 11.0, 30.0, 92.0, n)).astype(np.int64)
+    bmi = np.exp(truncated_normal(rng, np.log(29.5), 0.2, np.log(17.0), np.log(60.0), n)).round(1)
 
     def bernoulli(base: float, shift: np.ndarray) -> np.ndarray:
         logit = np.log(base / (1 - base)) + shift
@@ -91,8 +123,10 @@ def sample_clinical(rng: np.random.Generator, patient_ids: list[str]) -> pd.Data
     hyperlipidemia = bernoulli(0.55, 0.3 * age_c + 0.1 * bmi_c)
     smoking = bernoulli(0.15, -0.3 * age_c + 0.2 * male)
     family_history = bernoulli(0.30, np.zeros(n))
-    lvef = np.where(male, rng.normal(63.0, 7.0, n), rng.normal(74.0, 9.0, n))
-    lvef = np.clip(np.round(lvef), 45, 90).astype(np.int64)
+    lvef = truncated_normal(
+        rng, np.where(male, 63.0, 74.0), np.where(male, 7.0, 9.0), 45.0, 90.0, n
+    )
+    lvef = np.round(lvef).astype(np.int64)
     table = pd.DataFrame(
         {
             "patient_id": patient_ids,

@@ -278,8 +278,8 @@ def rotation_from_long_axis(long_axis: np.ndarray, roll_deg: float) -> np.ndarra
     Args:
         long_axis: ``(3,)`` direction of the long axis (base to apex) in ``(z, y, x)``.
         roll_deg: rotation of the anterior direction about the long axis (degrees),
-            starting from the direction of ``-z`` (superior, for ``z`` increasing
-            inferiorly) projected perpendicular to the long axis.
+            starting from the superior direction ``+z`` projected perpendicular to the
+            long axis (the anterior wall faces anterior-superior).
 
     Returns:
         ``(3, 3)`` matrix with rows long axis, anterior, lateral. ``lateral`` is
@@ -289,9 +289,9 @@ def rotation_from_long_axis(long_axis: np.ndarray, roll_deg: float) -> np.ndarra
     """
     axis = np.asarray(long_axis, dtype=np.float64)
     axis = axis / np.linalg.norm(axis)
-    reference = np.array([-1.0, 0.0, 0.0])
+    reference = np.array([1.0, 0.0, 0.0])
     if abs(axis @ reference) > 0.95:
-        reference = np.array([0.0, -1.0, 0.0])
+        reference = np.array([0.0, 1.0, 0.0])
     anterior = reference - (reference @ axis) * axis
     anterior /= np.linalg.norm(anterior)
     lateral = np.cross(axis, anterior)

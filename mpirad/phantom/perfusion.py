@@ -171,7 +171,7 @@ def sample_defects(rng: np.random.Generator, n_defects: int) -> list[Defect]:
             f = rng.uniform(0.92, 1.0)
         equivocal = rng.random() < 0.2
         severity = rng.uniform(0.10, 0.18) if equivocal else rng.uniform(0.25, 0.65)
-        reversibility = 1.0 if rng.random() < 0.75 else rng.uniform(0.3, 0.7)
+        reversibility = 1.0 if rng.random() < 0.5 else rng.uniform(0.2, 0.6)
         territory = next(t for t, segs in TERRITORY_SEGMENTS.items() if segment in segs)
         defects.append(
             Defect(
@@ -179,8 +179,8 @@ def sample_defects(rng: np.random.Generator, n_defects: int) -> list[Defect]:
                 segment=segment,
                 theta_deg=round(float(theta), 3),
                 long_axis_fraction=round(float(f), 4),
-                radial_width=round(float(rng.uniform(0.12, 0.30)), 4),
-                tangential_width=round(float(rng.uniform(0.12, 0.35)), 4),
+                radial_width=round(float(rng.uniform(0.15, 0.32)), 4),
+                tangential_width=round(float(rng.uniform(0.15, 0.38)), 4),
                 severity=round(float(severity), 4),
                 reversibility=round(float(reversibility), 4),
             )

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import ndimage
 from skimage import measure
 
+from mpirad.constants import SEGMENT_TERRITORY
 from mpirad.io.labels import write_label_csv
 from mpirad.io.png import write_png
 from mpirad.phantom import geometry, perfusion
@@ -201,7 +202,7 @@ def _reader_polygons(
     """
     min_pixels = MIN_DEFECT_AREA_MM2 / px_mm**2
     noise = ndimage.gaussian_filter(rng.normal(size=region_reduction.shape), sigma=3.0 / px_mm)
-    noise *= 0.05 / max(float(noise.std()), 1e-12)
+    noise *= 0.03 / max(float(noise.std()), 1e-12)
     drawn = visible_wall & (region_reduction + noise >= DRAW_THRESHOLD)
     polygons = []
     for source in (drawn, truth_mask):
@@ -271,7 +272,7 @@ def make_patient(
     pid = patient_id(index, n_patients)
     sex, age = sample_demographics(rng)
     lv = _display_geometry(rng, sex)
-    n_defects = int(rng.choice(4, p=[0.08, 0.37, 0.35, 0.20]))
+    n_defects = int(rng.choice(4, p=[0.05, 0.35, 0.37, 0.23]))
     defects = perfusion.sample_defects(rng, n_defects)
     male = sex == "M"
     inferior = rng.uniform(0.0, 0.25) if male else rng.uniform(0.0, 0.10)
@@ -311,6 +312,7 @@ def make_patient(
 
     patient_dir = root / pid
     truth_dir = root / "truth" / "masks" / pid
+    wall_dir = root / "truth" / "myocardium" / pid
     px = FIELD_OF_VIEW_MM / image_size
     lut = _colour_lut()
     image_rows, label_rows = [], []
@@ -328,6 +330,7 @@ def make_patient(
         area_mm2 = float(truth_mask.sum()) * px**2
         label = int(area_mm2 >= MIN_DEFECT_AREA_MM2)
         write_png(truth_dir / name, truth_mask.astype(np.uint8) * 255)
+        write_png(wall_dir / name, slice_fields.myocardium.astype(np.uint8) * 255)
         n_polygons = 0
         if label:
             visible = geometry.evaluate(lv, pts, margin_mm=1.5).myocardium
@@ -338,7 +341,7 @@ def make_patient(
                 json.dumps(document, indent=2) + "\n", encoding="utf-8"
             )
         segs = sorted({int(s) for s in np.unique(slice_fields.segment[truth_mask])})
-        territories = sorted({geometry.SEGMENT_TERRITORY[s] for s in segs})
+        territories = sorted({SEGMENT_TERRITORY[s] for s in segs})
         row, col = _lv_centre_pixel(plan, lv, image_size)
         label_rows.append({"image": name, "label": label})
         image_rows.append(
@@ -443,6 +446,7 @@ model's inputs are the patient folders (`<patient_id>/*.png`, `*.json`, `labels.
 - `masks/<patient_id>/<image>.png`: the true outlined region (0/255), for every image: the
   true myocardial wall where the uptake reduction of that phase is at least 20%. An image
   is labelled 1 exactly when this region covers at least 40 mm^2.
+- `myocardium/<patient_id>/<image>.png`: the true myocardial wall in each image (0/255).
 - `defects.parquet`: every simulated defect: territory and AHA segment of its centre,
   polar-map position (`theta_deg`: 0 lateral, 90 anterior, 180 septal, 270 inferior;
   `long_axis_fraction`: 0 base, 1 apex), widths, `severity` (peak stress reduction; below

@@ -41,8 +41,8 @@ PLANTED_SIGNAL: dict = {
     "amplitude": "amplitude_t = base + slope * log1p(cac_t) for territory t in LAD, LCX, RCA "
     "(AHA 17-segment territories; the LAD uses cac_lad, the LCX cac_lcx, the RCA cac_rca; "
     "the left main is not used)",
-    "base": 0.04,
-    "slope": 0.012,
+    "base": 0.03,
+    "slope": 0.006,
     "expected_direction": "texture heterogeneity / irregularity features of a territory's ROI "
     "rise weakly with log1p of its artery's CAC (and of cac_total for the myocardium)",
 }
