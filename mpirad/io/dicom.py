@@ -475,7 +475,7 @@ def frame_to_uint8(values: np.ndarray, ds: Dataset) -> tuple[np.ndarray, Renderi
     result: np.ndarray | None = None
     if ds.get("VOILUTSequence"):
         bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
-        lut_values = apply_voi(values, ds, index=0).astype(np.float64)
+        lut_values = apply_voi(np.rint(values).astype(np.int64), ds, index=0).astype(np.float64)
         result = lut_values / float(2**bits - 1) * 255.0
         rendering = Rendering("voi_lut")
     elif ds.get("WindowCenter") is not None and ds.get("WindowWidth") is not None:
