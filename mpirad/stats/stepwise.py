@@ -293,6 +293,16 @@ def _sweep(S: np.ndarray, k: int) -> None:
     S[k, k] = -1.0 / pivot
 
 
+def _unsweep(S: np.ndarray, k: int) -> None:
+    """Undo :func:`_sweep` on pivot ``k``, in place (the reverse sweep)."""
+    pivot = S[k, k]
+    column = -S[:, k] / pivot
+    S -= np.outer(S[:, k], S[:, k]) / pivot
+    S[:, k] = column
+    S[k, :] = column
+    S[k, k] = -1.0 / pivot
+
+
 @dataclass
 class CoreResult:
     """What the search returns: term indices and history (internal)."""
@@ -400,89 +410,113 @@ class _Search:
         return f_stat, p_value, change
 
     # -- steps ---------------------------------------------------------------------------
-    def _best_addition(
-        self, S: np.ndarray, in_model: np.ndarray, order: np.ndarray, n_params: int
-    ) -> tuple[int, float, float, float] | None:
-        eligible = order[~in_model[order]]
-        if eligible.size == 0:
-            return None
-        y = self.y_index
-        sse = S[y, y]
-        single = self.single[eligible]
-        if single.all():
-            cols = self.first_column[eligible]
-            pivots = S[cols, cols]
-            cross = S[cols, y]
-            delta = np.where(pivots >= COLLINEARITY_TOL, cross * cross / pivots, np.nan)
-            dof = self._ones[: eligible.size]
-        else:
-            delta = np.full(eligible.size, np.nan)
-            cols = self.first_column[eligible[single]]
-            pivots = S[cols, cols]
-            cross = S[cols, y]
-            ok = pivots >= COLLINEARITY_TOL
-            delta[np.flatnonzero(single)[ok]] = cross[ok] * cross[ok] / pivots[ok]
-            for i in np.flatnonzero(~single):
-                delta[i] = self._block_delta(S, int(eligible[i]))
-            dof = self.size[eligible].astype(np.float64)
-        df_resid = self.n - n_params - dof
-        usable = ~np.isnan(delta) & (df_resid >= 1)
-        if not usable.all():
-            if not usable.any():
-                return None
-            eligible, delta, dof, df_resid = (
-                eligible[usable],
-                delta[usable],
-                dof[usable],
-                df_resid[usable],
-            )
-        sse_new = np.maximum(sse - delta, 0.0)
+    def _prepare(self, candidates: np.ndarray, order_all: np.ndarray) -> None:
+        """Index arrays of one search: single-column candidates are scored vectorised."""
+        single = self.single[candidates]
+        self._add_terms = candidates[single]
+        self._add_cols = self.first_column[self._add_terms]
+        self._add_pos = np.flatnonzero(single)
+        self._add_multi = [(int(p), int(candidates[p])) for p in np.flatnonzero(~single)]
+        single = self.single[order_all]
+        self._rm_terms = order_all[single]
+        self._rm_cols = self.first_column[self._rm_terms]
+        self._rm_pos = np.flatnonzero(single)
+        self._rm_multi = [(int(p), int(order_all[p])) for p in np.flatnonzero(~single)]
+
+    def _score(
+        self,
+        delta: np.ndarray | float,
+        sse_small: float,
+        sse_big: np.ndarray | float,
+        dof: float,
+        df_resid: float,
+    ) -> np.ndarray | float:
+        """The criterion's score of nested pairs: p-value ("sse") or criterion change."""
         if self.criterion == "sse":
-            score = special.fdtrc(dof, df_resid, (delta / dof) / (sse_new / df_resid))
-        else:
-            score = self.n * np.log(sse_new / sse) + self.penalty * dof
-        best = int(np.argmin(score))  # first in ``order`` on ties
-        if not score[best] < self.p_enter:
+            return special.fdtrc(
+                dof, df_resid, (delta / dof) / (np.maximum(sse_big, 0.0) / df_resid)
+            )
+        return self.n * np.log(np.maximum(sse_big, 0.0) / sse_small) + self.penalty * dof
+
+    def _best_addition(
+        self, S: np.ndarray, in_model: np.ndarray, n_params: int
+    ) -> tuple[int, float, float, float] | None:
+        y = self.y_index
+        sse = float(S[y, y])
+        best_term, best_pos, best_score = -1, -1, math.inf
+        best_delta, best_dof = math.nan, 1.0
+        df_single = float(self.n - n_params - 1)
+        if self._add_cols.size and df_single >= 1:
+            cols = self._add_cols
+            pivots = S[cols, cols]  # negative for columns already in the model
+            cross = S[cols, y]
+            delta = cross * cross / pivots
+            score = self._score(delta, sse, sse - delta, 1.0, df_single)
+            score[~(pivots >= COLLINEARITY_TOL) | np.isnan(score)] = math.inf
+            i = int(np.argmin(score))  # first in ``order`` on ties
+            if score[i] < math.inf:
+                best_term, best_pos, best_score = (
+                    int(self._add_terms[i]),
+                    int(self._add_pos[i]),
+                    float(score[i]),
+                )
+                best_delta = float(delta[i])
+        for pos, term in self._add_multi:
+            if in_model[term]:
+                continue
+            dof = float(self.size[term])
+            df_resid = self.n - n_params - dof
+            delta_block = self._block_delta(S, term)
+            if df_resid < 1 or math.isnan(delta_block):
+                continue
+            score_block = float(self._score(delta_block, sse, sse - delta_block, dof, df_resid))
+            if score_block < best_score or (score_block == best_score and pos < best_pos):
+                best_term, best_pos, best_score = term, pos, score_block
+                best_delta, best_dof = delta_block, dof
+        if best_term < 0 or not best_score < self.p_enter:
             return None
         f_stat, p_value, change = self._scalar_tests(
-            float(delta[best]),
-            float(sse),
-            float(sse - delta[best]),
-            float(dof[best]),
-            float(df_resid[best]),
+            best_delta, sse, sse - best_delta, best_dof, self.n - n_params - best_dof
         )
-        return int(eligible[best]), f_stat, p_value, change
+        return best_term, f_stat, p_value, change
 
     def _worst_term(
-        self, S: np.ndarray, in_model: np.ndarray, order: np.ndarray, n_params: int
+        self, S: np.ndarray, in_model: np.ndarray, n_params: int
     ) -> tuple[int, float, float, float] | None:
-        terms = order[in_model[order]]
-        if terms.size == 0:
-            return None
         y = self.y_index
-        sse = S[y, y]
-        single = self.single[terms]
-        delta = np.empty(terms.size)
-        cols = self.first_column[terms[single]]
-        beta = S[cols, y]
-        delta[single] = beta * beta / -S[cols, cols]
-        for i in np.flatnonzero(~single):
-            block = self.term_columns[int(terms[i])]
-            beta_block = S[block, y]
-            delta[i] = float(beta_block @ np.linalg.solve(-S[np.ix_(block, block)], beta_block))
-        dof = self.size[terms].astype(np.float64)
+        sse = float(S[y, y])
         df_resid = float(self.n - n_params)
-        if self.criterion == "sse":
-            score = special.fdtrc(dof, df_resid, (delta / dof) / (max(sse, 0.0) / df_resid))
-        else:
-            score = self.n * np.log(max(sse, 0.0) / (sse + delta)) + self.penalty * dof
-        worst = int(np.argmax(score))  # first in ``order`` on ties
-        if not score[worst] > self.p_remove:
+        worst_term, worst_pos, worst_score = -1, -1, -math.inf
+        worst_delta, worst_dof = math.nan, 1.0
+        if self._rm_cols.size:
+            member = in_model[self._rm_terms]
+            if member.any():
+                cols = self._rm_cols[member]
+                beta = S[cols, y]
+                delta = beta * beta / -S[cols, cols]
+                score = np.asarray(self._score(delta, sse + delta, sse, 1.0, df_resid), dtype=float)
+                score[np.isnan(score)] = -math.inf
+                i = int(np.argmax(score))  # first in ``order`` on ties
+                worst_term = int(self._rm_terms[member][i])
+                worst_pos = int(self._rm_pos[member][i])
+                worst_score, worst_delta = float(score[i]), float(delta[i])
+        for pos, term in self._rm_multi:
+            if not in_model[term]:
+                continue
+            block = self.term_columns[term]
+            beta_block = S[block, y]
+            delta_block = float(beta_block @ np.linalg.solve(-S[np.ix_(block, block)], beta_block))
+            dof = float(block.size)
+            score_block = float(self._score(delta_block, sse + delta_block, sse, dof, df_resid))
+            if score_block > worst_score or (score_block == worst_score and pos < worst_pos):
+                worst_term, worst_pos, worst_score = term, pos, score_block
+                worst_delta, worst_dof = delta_block, dof
+        if worst_term < 0 or not worst_score > self.p_remove:
             return None
         f_stat, p_value, change = self._scalar_tests(
-            float(delta[worst]), float(sse + delta[worst]), float(sse), float(dof[worst]), df_resid
+            worst_delta, sse + worst_delta, sse, worst_dof, df_resid
         )
-        return int(terms[worst]), f_stat, p_value, change
+        return worst_term, f_stat, p_value, change
 
     def run(
         self,
@@ -516,12 +550,13 @@ class _Search:
             dtype=np.intp,
         )
         candidates = order_all[np.isin(order_all, list(listed))] if listed else order_all[:0]
+        self._prepare(candidates, order_all)
         history: list[StepRecord] = []
         visited = {frozenset(np.flatnonzero(in_model).tolist())}
         steps = 0
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             while max_steps is None or steps < max_steps:
-                addition = self._best_addition(S, in_model, candidates, n_params)
+                addition = self._best_addition(S, in_model, n_params)
                 if addition is not None:
                     term, f_stat, p_value, change = addition
                     for column in self.term_columns[term]:
@@ -530,13 +565,14 @@ class _Search:
                     n_params += int(self.size[term])
                     action: Action = "add"
                 else:
-                    removal = self._worst_term(S, in_model, order_all, n_params)
+                    removal = self._worst_term(S, in_model, n_params)
                     if removal is None:
                         break
                     term, f_stat, p_value, change = removal
                     in_model[term] = False
                     n_params -= int(self.size[term])
-                    S = self._swept(np.flatnonzero(in_model))
+                    for column in self.term_columns[term]:
+                        _unsweep(S, column)
                     action = "remove"
                 history.append(
                     StepRecord(
