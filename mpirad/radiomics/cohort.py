@@ -1,0 +1,364 @@
+"""Cohort extraction: all patients x ROIs x bin numbers into one tidy parquet table.
+
+Work is split per patient (the image is read once, then each ROI is prepared once and
+computed for every bin number) and run through :class:`joblib.Parallel`, so a Dask
+cluster can take it over with ``joblib.parallel_config(backend="dask")``. Each
+(patient, ROI) result is cached as a small ``.npz`` file keyed by the engine, families
+and bin numbers and stamped with the size and modification time of its image and mask
+files, so an interrupted run resumes where it stopped and a changed input is recomputed.
+A failing (patient, ROI) is reported by name; the others are kept (and cached).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+from mpirad.constants import BIN_NUMBERS, ROI_NAMES
+from mpirad.io import atomic_path
+from mpirad.radiomics.extract import _resolve_families, extract_features_multi
+from mpirad.radiomics.ibsi import FAMILIES
+from mpirad.radiomics.rois import (
+    RoiError,
+    find_volume,
+    list_patients,
+    read_patient_image,
+    read_roi_mask,
+)
+from mpirad.radiomics.settings import ExtractionSettings
+
+logger = logging.getLogger(__name__)
+
+#: Columns of the cohort feature table, in order.
+COHORT_COLUMNS: tuple[str, ...] = (
+    "patient_id",
+    "roi",
+    "n_bins",
+    "family",
+    "name",
+    "ibsi_code",
+    "aggregation",
+    "value",
+)
+
+#: The families Study B computes: the 3D families left after the paper's pre-computation
+#: removal of intensity-based statistics, local intensity and morphology.
+STUDY_B_FAMILIES: tuple[str, ...] = ("ih", "ivh", "cm", "rlm", "szm", "dzm", "ngt", "ngl")
+
+#: Bump when the cache file format or the feature computation changes.
+CACHE_VERSION = 1
+
+
+class CohortExtractionError(RuntimeError):
+    """Some (patient, ROI) cases failed; the message lists them. Others are cached."""
+
+    def __init__(self, failures: list[tuple[str, str, str]]):
+        self.failures = failures
+        lines = [f"  patient {p}, ROI {r}: {m}" for p, r, m in failures]
+        super().__init__(f"{len(failures)} case(s) failed:\n" + "\n".join(lines))
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every patient task needs (picklable)."""
+
+    root: str
+    rois: tuple[str, ...]
+    bin_numbers: tuple[int, ...]
+    engine: str
+    families: tuple[str, ...]
+    cache_folder: str | None
+
+
+def _source_stamp(*paths: Path | None) -> str:
+    parts = []
+    for path in paths:
+        if path is None:
+            parts.append("missing")
+        else:
+            stat = path.stat()
+            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def _case_stamp(root: Path, patient_id: str, roi: str) -> str:
+    folder = root / patient_id
+    return _source_stamp(find_volume(folder, "image"), find_volume(folder / "masks", roi))
+
+
+def _cache_file(cache_folder: str, patient_id: str, roi: str) -> Path:
+    return Path(cache_folder) / patient_id / f"{roi}.npz"
+
+
+def _read_cache(path: Path, stamp: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Cached ``(keys, values)`` if the file exists and was made from the same inputs."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["stamp"]) != stamp:
+                return None
+            return data["keys"], data["values"]
+    except (OSError, ValueError, KeyError):
+        return None  # unreadable (e.g. truncated by a crash): recompute
+
+
+def _write_cache(path: Path, stamp: str, keys: np.ndarray, values: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, stamp=np.array(stamp), keys=keys, values=values)
+
+
+def _feature_keys(features: pd.DataFrame) -> np.ndarray:
+    """One string per row: ``n_bins|family|name|ibsi_code|aggregation``."""
+    codes = features["ibsi_code"].fillna("")
+    return (
+        features["n_bins"].astype(str)
+        + "|"
+        + features["family"]
+        + "|"
+        + features["name"]
+        + "|"
+        + codes
+        + "|"
+        + features["aggregation"]
+    ).to_numpy(dtype=str)
+
+
+def _patient_task(job: _Job, patient_id: str, rois: tuple[str, ...]):
+    """Compute (and cache) the given ROIs of one patient.
+
+    Returns:
+        ``(patient_id, results, failures)`` with results ``[(roi, keys, values)]`` and
+        failures ``[(patient_id, roi, message)]``.
+    """
+    root = Path(job.root)
+    results, failures = [], []
+    settings_list = [ExtractionSettings(n_bins=b) for b in job.bin_numbers]
+    try:
+        image = read_patient_image(root, patient_id)
+    except (RoiError, OSError) as error:
+        return patient_id, [], [(patient_id, roi, str(error)) for roi in rois]
+    for roi in rois:
+        try:
+            stamp = _case_stamp(root, patient_id, roi)
+            mask = read_roi_mask(root, patient_id, roi, image)
+            features = extract_features_multi(
+                image.array,
+                mask,
+                image.spacing,
+                settings_list,
+                engine=job.engine,
+                families=job.families,
+                what=f"patient {patient_id}, ROI {roi}",
+            )
+            keys = _feature_keys(features)
+            values = features["value"].to_numpy(dtype=np.float64)
+            if job.cache_folder is not None:
+                _write_cache(_cache_file(job.cache_folder, patient_id, roi), stamp, keys, values)
+            results.append((roi, keys, values))
+        except Exception as error:  # noqa: BLE001 - any failure is reported by case
+            message = (
+                str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+            )
+            failures.append((patient_id, roi, message))
+    return patient_id, results, failures
+
+
+def cache_folder_for(
+    cache_dir: str | Path, engine: str, families: Sequence[str], bin_numbers: Sequence[int]
+) -> Path:
+    """The cache sub-folder of one extraction configuration."""
+    key = json.dumps(
+        {
+            "version": CACHE_VERSION,
+            "engine": engine,
+            "families": list(families),
+            "bin_numbers": [int(b) for b in bin_numbers],
+        },
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return Path(cache_dir) / f"{engine}-{digest}"
+
+
+def _assemble(results: list[tuple[str, str, np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """Build the tidy table from ``(patient_id, roi, keys, values)`` pieces."""
+    if not results:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in COHORT_COLUMNS})
+    results = sorted(
+        results, key=lambda r: (r[0], ROI_NAMES.index(r[1]) if r[1] in ROI_NAMES else 99, r[1])
+    )
+    lengths = np.array([len(r[3]) for r in results])
+    all_keys = np.concatenate([r[2] for r in results])
+    unique_keys, key_index = np.unique(all_keys, return_inverse=True)
+    parts = [k.split("|", 4) for k in unique_keys]
+    n_bins = np.array([int(p[0]) for p in parts])[key_index]
+    patient = pd.Categorical(np.repeat([r[0] for r in results], lengths))
+    roi_order = [r for r in ROI_NAMES if r in {x[1] for x in results}]
+    roi_order += sorted({x[1] for x in results} - set(roi_order))
+    roi = pd.Categorical(np.repeat([r[1] for r in results], lengths), categories=roi_order)
+
+    def categorical(position: int, order: list[str] | None = None) -> pd.Categorical:
+        labels = np.array([p[position] for p in parts], dtype=object)
+        codes_unique, inverse = np.unique(labels, return_inverse=True)
+        categories = order if order is not None else list(codes_unique)
+        mapping = np.array([categories.index(c) for c in codes_unique])
+        return pd.Categorical.from_codes(mapping[inverse][key_index], categories=categories)
+
+    family_order = [f for f in FAMILIES if f in {p[1] for p in parts}]
+    table = pd.DataFrame(
+        {
+            "patient_id": patient,
+            "roi": roi,
+            "n_bins": n_bins.astype(np.int64),
+            "family": categorical(1, family_order),
+            "name": categorical(2),
+            "ibsi_code": categorical(3),
+            "aggregation": categorical(4),
+            "value": np.concatenate([r[3] for r in results]),
+        }
+    )
+    return table
+
+
+def extract_cohort(
+    root: str | Path,
+    out: str | Path | None,
+    *,
+    bin_numbers: Sequence[int] = BIN_NUMBERS,
+    rois: Sequence[str] = ROI_NAMES,
+    engine: str = "mirp",
+    n_jobs: int = 2,
+    cache_dir: str | Path | None = None,
+    patients: Sequence[str] | None = None,
+    families: Sequence[str] | None = None,
+    allow_failures: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Extract features of every patient x ROI x bin number into one tidy table.
+
+    Args:
+        root: a Study B dataset folder (``volumes`` layout).
+        out: parquet file to write (atomically); ``None`` writes nothing.
+        bin_numbers: fixed bin numbers (default the paper's eight).
+        rois: ROI names (default the paper's seven).
+        engine: ``"mirp"``, ``"pyradiomics"`` or ``"numpy"``. For a whole cohort use
+            ``"numpy"`` (about 0.05 s per ROI and 8 bin numbers vs about 4 s with mirp).
+        n_jobs: parallel workers (joblib; ``-1`` = all cores).
+        cache_dir: where per-(patient, ROI) results are cached; default ``cache/`` next
+            to ``out`` (no cache if both are ``None``).
+        patients: patient ids (default: every patient folder under ``root``).
+        families: IBSI family ids (default :data:`STUDY_B_FAMILIES`).
+        allow_failures: return (and write) the table without the failed cases instead
+            of raising; failures are logged and written to ``failures.csv`` either way.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        Columns :data:`COHORT_COLUMNS`: ``patient_id``, ``roi``, ``n_bins``, ``family``,
+        ``name``, ``ibsi_code``, ``aggregation``, ``value`` (one row per feature).
+
+    Raises:
+        CohortExtractionError: some cases failed (unless ``allow_failures``); every
+            other case is cached, so a rerun only recomputes the failures.
+        RoiError: ``root`` holds no patient, or a requested patient has no folder.
+        ValueError: unknown engine, family or ROI name, or invalid bin numbers.
+    """
+    root = Path(root)
+    families_tuple = _resolve_families(
+        engine, tuple(families) if families is not None else STUDY_B_FAMILIES
+    )
+    bins = tuple(int(b) for b in bin_numbers)
+    for b in bins:
+        ExtractionSettings(n_bins=b)  # validates
+    if not bins:
+        raise ValueError("bin_numbers is empty")
+    rois = tuple(rois)
+    if not rois:
+        raise ValueError("rois is empty")
+    available = list_patients(root)
+    if patients is None:
+        patient_ids = available
+    else:
+        patient_ids = list(dict.fromkeys(patients))
+        unknown = [p for p in patient_ids if p not in available]
+        if unknown:
+            raise RoiError(f"{root}: no image folder for patient(s) {unknown}")
+    if cache_dir is None and out is not None:
+        cache_dir = Path(out).parent / "cache"
+    cache_folder = (
+        None if cache_dir is None else cache_folder_for(cache_dir, engine, families_tuple, bins)
+    )
+    job = _Job(
+        str(root),
+        rois,
+        bins,
+        engine,
+        families_tuple,
+        None if cache_folder is None else str(cache_folder),
+    )
+
+    pieces: list[tuple[str, str, np.ndarray, np.ndarray]] = []
+    todo: dict[str, list[str]] = {}
+    for patient_id in patient_ids:
+        for roi in rois:
+            cached = None
+            if cache_folder is not None:
+                try:
+                    stamp = _case_stamp(root, patient_id, roi)
+                except OSError:
+                    stamp = ""
+                cached = _read_cache(_cache_file(str(cache_folder), patient_id, roi), stamp)
+            if cached is None:
+                todo.setdefault(patient_id, []).append(roi)
+            else:
+                pieces.append((patient_id, roi, *cached))
+    if pieces:
+        logger.info(
+            "%d of %d cases taken from the cache", len(pieces), len(patient_ids) * len(rois)
+        )
+
+    failures: list[tuple[str, str, str]] = []
+    if todo:
+        tasks = (delayed(_patient_task)(job, p, tuple(r)) for p, r in todo.items())
+        runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        bar = tqdm(
+            total=len(todo), desc=f"features ({engine})", unit="patient", disable=not progress
+        )
+        with bar:
+            for patient_id, results, patient_failures in runner(tasks):
+                pieces.extend((patient_id, roi, keys, values) for roi, keys, values in results)
+                failures.extend(patient_failures)
+                bar.update(1)
+    table = _assemble(pieces)
+    if failures:
+        failures.sort()
+        for patient_id, roi, message in failures:
+            logger.error("patient %s, ROI %s failed: %s", patient_id, roi, message)
+        if out is not None:
+            failure_file = Path(out).parent / "failures.csv"
+            with atomic_path(failure_file) as tmp:
+                pd.DataFrame(failures, columns=["patient_id", "roi", "error"]).to_csv(
+                    tmp, index=False
+                )
+        if not allow_failures:
+            raise CohortExtractionError(failures)
+    elif out is not None:
+        stale = Path(out).parent / "failures.csv"
+        if stale.exists():
+            os.unlink(stale)
+    if out is not None:
+        with atomic_path(out) as tmp:
+            table.to_parquet(tmp, index=False)
+    return table

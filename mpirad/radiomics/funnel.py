@@ -1,0 +1,759 @@
+"""Blind-to-outcome feature selection, as in Study B (sections 2.4.1 and 3.2).
+
+The funnel never looks at the outcome (CAC). Its steps:
+
+Pre-computation (on the IBSI catalogue, :func:`precomputation_selection`)
+    1. remove 2D and 2.5D families (487 -> 215 features per bin number);
+    2. remove intensity-based statistics, local intensity and morphology (-> 166).
+
+Post-computation (on the extracted cohort table)
+    3. :func:`remove_identical` -- features identical across patients (-> 162);
+    4. :func:`choose_varieties` -- GLCM and GLRLM exist as 3D averaged and 3D merged;
+       compare the two varieties with Spearman correlation at family level and keep the
+       one with the larger range (-> 121);
+    5. :func:`remove_perfect_pairs` -- of each pair with ``|rho| = 1`` drop the feature
+       with the smaller range (-> 118);
+    6. :func:`remove_low_range` -- "percent variance" ``variance / mean < 1e-5`` (-> 113);
+    7. :func:`recursive_correlation_filter` -- the paper's keep/remove algorithm on
+       ``|rho| >= 0.95`` (-> 56);
+    8. :func:`per_bin_statistics` and :func:`choose_bin_number` -- identical features,
+       low-range features and highly correlated pairs (``|rho| >= 0.9``) per bin number;
+       the paper chose 64 bins.
+
+How the paper is read where it is silent (documented choices):
+
+- *Observations.* Features are compared across patients within one *stratum* (one ROI
+  at one bin number); correlations and ranges are computed per stratum and summarised by
+  their median over the strata (7 ROIs x 8 bin numbers). Pooling ROIs would let ROI size
+  dominate every correlation; pooling bin numbers would make e.g. the histogram maximum
+  vary although the paper found it identical across patients.
+- *Identical* means constant across patients in every stratum.
+- *Range* of a feature is ``max - min`` across patients (median over strata).
+- *Low dynamic range* uses the signed ratio ``var / mean`` (sample variance), literally:
+  a feature with a negative mean (skewness, minimum gradient, cluster shade, first
+  information correlation, as the paper lists) has a negative ratio and is removed.
+- *Recursive algorithm.* "loop over each feature inside R and find other highly
+  correlated features ... and append them to R" is read as one pass over R (neighbours
+  of neighbours of the kept feature, a MATLAB ``for`` loop over R); ``transitive=True``
+  grows R to the whole connected group instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mpirad.radiomics.ibsi import (
+    AGG_3D_AVERAGED,
+    AGG_3D_MERGED,
+    feature_catalogue,
+    feature_key,
+)
+
+#: Families removed a priori (section 2.4.1): intensity-based statistics, local
+#: intensity and morphology.
+A_PRIORI_REMOVED_FAMILIES: tuple[str, ...] = ("stat", "loc", "morph")
+
+#: Funnel steps in order, with display labels.
+STEP_LABELS: dict[str, str] = {
+    "catalogue": "IBSI features (per bin number)",
+    "3d_only": "2D and 2.5D families removed",
+    "a_priori": "statistics, local intensity, morphology removed",
+    "computed": "computed (in the feature table)",
+    "identical": "identical across patients removed",
+    "variety": "one of 3D averaged / merged kept (GLCM, GLRLM)",
+    "rho_one": "|rho| = 1 pairs resolved",
+    "low_range": "low dynamic range removed",
+    "rho_095": "|rho| >= 0.95 removed (recursive)",
+    "bin_number": "one bin number chosen",
+}
+
+_REQUIRED_COLUMNS = ("patient_id", "roi", "n_bins", "family", "name", "aggregation", "value")
+
+
+class FunnelInputError(ValueError):
+    """The feature table cannot be used for the funnel; the message says why."""
+
+
+# ---------------------------------------------------------------------------------------
+# feature matrices
+
+
+@dataclass(frozen=True)
+class FeatureMatrices:
+    """The cohort table reshaped for selection.
+
+    Attributes:
+        matrices: ``(roi, n_bins)`` -> DataFrame indexed by patient with one column per
+            feature key (:func:`mpirad.radiomics.ibsi.feature_key`).
+        keys: feature keys in IBSI catalogue order.
+        identity: per key: ``family``, ``name``, ``aggregation``, ``ibsi_code``.
+    """
+
+    matrices: dict[tuple[str, int], pd.DataFrame]
+    keys: list[str]
+    identity: pd.DataFrame
+
+    @property
+    def strata(self) -> list[tuple[str, int]]:
+        return list(self.matrices)
+
+    def bin_numbers(self) -> list[int]:
+        return sorted({b for _, b in self.matrices})
+
+    def restricted(self, n_bins: int) -> FeatureMatrices:
+        """Only the strata of one bin number."""
+        subset = {s: m for s, m in self.matrices.items() if s[1] == n_bins}
+        if not subset:
+            raise FunnelInputError(f"no features at n_bins={n_bins}")
+        return FeatureMatrices(subset, self.keys, self.identity)
+
+
+def _catalogue_order() -> dict[str, int]:
+    catalogue = feature_catalogue()
+    return {key: i for i, key in enumerate(catalogue["key"])}
+
+
+def feature_matrices(features: pd.DataFrame) -> FeatureMatrices:
+    """Reshape a cohort table (:func:`mpirad.radiomics.extract_cohort`) per stratum.
+
+    Args:
+        features: tidy table with at least ``patient_id, roi, n_bins, family, name,
+            aggregation, value``.
+
+    Returns:
+        The :class:`FeatureMatrices`.
+
+    Raises:
+        FunnelInputError: missing columns, duplicate rows, fewer than 3 patients, or a
+            patient without values in some stratum (named).
+    """
+    missing = [c for c in _REQUIRED_COLUMNS if c not in features.columns]
+    if missing:
+        raise FunnelInputError(f"feature table lacks columns {missing}")
+    table = features.loc[
+        :, [c for c in (*_REQUIRED_COLUMNS, "ibsi_code") if c in features.columns]
+    ].copy()
+    for column in ("patient_id", "roi", "family", "name", "aggregation"):
+        table[column] = table[column].astype(str)
+    identity = table.drop_duplicates(["family", "name", "aggregation"]).copy()
+    identity["key"] = [
+        feature_key(f, n, a)
+        for f, n, a in zip(
+            identity["family"], identity["name"], identity["aggregation"], strict=True
+        )
+    ]
+    order = _catalogue_order()
+    identity["order"] = identity["key"].map(lambda k: order.get(k, len(order)))
+    identity = identity.sort_values(["order", "key"]).set_index("key")
+    key_of = {
+        (f, n, a): k
+        for k, f, n, a in zip(
+            identity.index,
+            identity["family"],
+            identity["name"],
+            identity["aggregation"],
+            strict=True,
+        )
+    }
+    table["key"] = [
+        key_of[t] for t in zip(table["family"], table["name"], table["aggregation"], strict=True)
+    ]
+    duplicated = table.duplicated(["patient_id", "roi", "n_bins", "key"])
+    if duplicated.any():
+        first = table[duplicated].iloc[0]
+        raise FunnelInputError(
+            f"{int(duplicated.sum())} duplicate rows, e.g. patient {first.patient_id}, ROI {first.roi}, "
+            f"n_bins {first.n_bins}, feature {first.key}"
+        )
+    keys = list(identity.index)
+    matrices = {}
+    for (roi, n_bins), group in table.groupby(["roi", "n_bins"], sort=True):
+        matrix = group.pivot(index="patient_id", columns="key", values="value")
+        absent = [k for k in keys if k not in matrix.columns]
+        if absent:
+            raise FunnelInputError(
+                f"ROI {roi}, n_bins {n_bins}: no values for features {absent[:5]}"
+            )
+        matrix = matrix.loc[:, keys]
+        counts = group.groupby("patient_id").size()
+        incomplete = counts[counts < len(keys)]
+        if len(incomplete):
+            raise FunnelInputError(
+                f"ROI {roi}, n_bins {n_bins}: patient {incomplete.index[0]} has {int(incomplete.iloc[0])} of "
+                f"{len(keys)} features"
+            )
+        matrices[(str(roi), int(n_bins))] = matrix.sort_index()
+    patients = {tuple(m.index) for m in matrices.values()}
+    if len(patients) != 1:
+        union = set().union(*patients)
+        lacking = {p for p in union if any(p not in m.index for m in matrices.values())}
+        raise FunnelInputError(f"patients {sorted(lacking)[:5]} lack some ROI / bin number strata")
+    if len(next(iter(patients))) < 3:
+        raise FunnelInputError("the funnel needs at least 3 patients")
+    return FeatureMatrices(
+        matrices, keys, identity.drop(columns=["order", "patient_id", "roi", "n_bins", "value"])
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# per-stratum statistics, summarised over strata
+
+
+def spearman_matrix(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Spearman correlation between the columns of ``matrix`` (NaN for constant columns)."""
+    values = matrix.to_numpy(dtype=np.float64)
+    if np.isnan(values).any():
+        return matrix.corr(method="spearman")
+    ranks = pd.DataFrame(values).rank(axis=0).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rho = np.corrcoef(ranks, rowvar=False)
+    return pd.DataFrame(np.atleast_2d(rho), index=matrix.columns, columns=matrix.columns)
+
+
+def median_abs_spearman(data: FeatureMatrices, keys: Sequence[str]) -> pd.DataFrame:
+    """Median over strata of ``|rho|`` between features (diagonal 1)."""
+    keys = list(keys)
+    stack = np.stack([spearman_matrix(m.loc[:, keys]).to_numpy() for m in data.matrices.values()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (constant features)
+        median = np.nanmedian(np.abs(stack), axis=0)
+    median = np.where(np.isnan(median), 0.0, median)
+    np.fill_diagonal(median, 1.0)
+    return pd.DataFrame(median, index=keys, columns=keys)
+
+
+def median_range(data: FeatureMatrices, keys: Sequence[str]) -> pd.Series:
+    """Median over strata of each feature's range (max - min across patients)."""
+    keys = list(keys)
+    ranges = np.stack([(m[keys].max() - m[keys].min()).to_numpy() for m in data.matrices.values()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return pd.Series(np.nanmedian(ranges, axis=0), index=keys)
+
+
+def dispersion_ratio(data: FeatureMatrices, keys: Sequence[str]) -> pd.Series:
+    """Median over strata of the paper's "percent variance" ``var / mean`` (signed).
+
+    Sample variance (``ddof=1``). A zero mean gives ``+-inf`` (or NaN if also zero
+    variance, counted as low range).
+    """
+    keys = list(keys)
+    ratios = []
+    for matrix in data.matrices.values():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios.append((matrix[keys].var(ddof=1) / matrix[keys].mean()).to_numpy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return pd.Series(np.nanmedian(np.stack(ratios), axis=0), index=keys)
+
+
+def is_constant(matrix: pd.DataFrame, rtol: float = 1e-9) -> pd.Series:
+    """Per column: all patients share one value (within ``rtol``)."""
+    values = matrix.to_numpy(dtype=np.float64)
+    spread = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+    scale = np.maximum(1.0, np.nanmax(np.abs(values), axis=0))
+    return pd.Series(spread <= rtol * scale, index=matrix.columns)
+
+
+# ---------------------------------------------------------------------------------------
+# the steps
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Outcome of one funnel step.
+
+    Attributes:
+        kept: feature keys left, in catalogue order.
+        removed: feature keys removed by this step.
+        details: step-specific diagnostics.
+    """
+
+    kept: list[str]
+    removed: list[str]
+    details: pd.DataFrame | None = None
+
+
+def precomputation_selection(catalogue: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """The paper's two pre-computation steps on the IBSI catalogue.
+
+    Args:
+        catalogue: :func:`mpirad.radiomics.ibsi.feature_catalogue` (default).
+
+    Returns:
+        ``{"catalogue": 487 rows, "3d_only": 215, "a_priori": 166}``: the catalogue rows
+        left after each step.
+    """
+    catalogue = feature_catalogue() if catalogue is None else catalogue
+    three_d = catalogue[catalogue["dimension"] == "3D"]
+    kept = three_d[~three_d["family"].isin(A_PRIORI_REMOVED_FAMILIES)]
+    return {
+        "catalogue": catalogue.reset_index(drop=True),
+        "3d_only": three_d.reset_index(drop=True),
+        "a_priori": kept.reset_index(drop=True),
+    }
+
+
+def remove_identical(data: FeatureMatrices, keys: Sequence[str]) -> StepResult:
+    """Remove features identical across patients (in every stratum)."""
+    keys = list(keys)
+    constant = pd.concat([is_constant(m[keys]) for m in data.matrices.values()], axis=1).all(axis=1)
+    removed = [k for k in keys if constant[k]]
+    return StepResult([k for k in keys if not constant[k]], removed)
+
+
+def _variety_keys(
+    data: FeatureMatrices, keys: Sequence[str], family: str
+) -> tuple[list[str], list[str]]:
+    identity = data.identity.loc[list(keys)]
+    in_family = identity[identity["family"] == family]
+    averaged = in_family[in_family["aggregation"] == AGG_3D_AVERAGED]
+    merged = in_family[in_family["aggregation"] == AGG_3D_MERGED]
+    names = [n for n in averaged["name"] if n in set(merged["name"])]
+    avg_keys = [feature_key(family, n, AGG_3D_AVERAGED) for n in names]
+    mrg_keys = [feature_key(family, n, AGG_3D_MERGED) for n in names]
+    return avg_keys, mrg_keys
+
+
+def variety_correlation(
+    data: FeatureMatrices,
+    family: str,
+    keys: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Figure 5: median Spearman rho between 3D averaged (rows) and 3D merged (columns).
+
+    Args:
+        data: feature matrices (restrict them first to one bin number or ROI if wanted).
+        family: ``"cm"`` (GLCM) or ``"rlm"`` (GLRLM).
+        keys: features to consider (default all).
+
+    Returns:
+        A square DataFrame indexed by feature name (averaged) x name (merged).
+    """
+    avg_keys, mrg_keys = _variety_keys(data, keys if keys is not None else data.keys, family)
+    if not avg_keys:
+        raise FunnelInputError(
+            f"no {family} features with both 3D averaged and 3D merged varieties"
+        )
+    stack = []
+    for matrix in data.matrices.values():
+        rho = spearman_matrix(matrix[avg_keys + mrg_keys]).to_numpy()
+        stack.append(rho[: len(avg_keys), len(avg_keys) :])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(np.stack(stack), axis=0)
+    names = [k.split(".", 1)[1].split(" [")[0] for k in avg_keys]
+    return pd.DataFrame(
+        median, index=pd.Index(names, name="3D averaged"), columns=pd.Index(names, name="3D merged")
+    )
+
+
+def choose_varieties(
+    data: FeatureMatrices,
+    keys: Sequence[str],
+    *,
+    families: Sequence[str] = ("cm", "rlm"),
+    diagonal_threshold: float = 0.9,
+    difference_threshold: float = 0.05,
+) -> StepResult:
+    """Keep one of the 3D averaged / 3D merged varieties of GLCM and GLRLM.
+
+    For each family: the median (over features) of the diagonal Spearman rho between a
+    feature's two varieties, and the mean absolute difference between
+    ``|S{averaged}|{others}|`` and ``|S{merged}|{others}|`` (correlations with every
+    feature of the other families). If the diagonal is at least ``diagonal_threshold``
+    and the difference at most ``difference_threshold`` the varieties are redundant, and
+    the one whose features have the larger range (per feature, majority vote; ties keep
+    averaged) is kept.
+
+    Returns:
+        The step result; ``details`` has one row per family with ``diagonal_median``,
+        ``family_difference``, ``averaged_wider`` / ``merged_wider`` (feature counts),
+        ``redundant`` and ``kept``.
+    """
+    keys = list(keys)
+    correlation = median_abs_spearman(data, keys)
+    ranges = median_range(data, keys)
+    removed: list[str] = []
+    rows = []
+    for family in families:
+        avg_keys, mrg_keys = _variety_keys(data, keys, family)
+        if not avg_keys:
+            continue
+        diagonal = np.diag(correlation.loc[avg_keys, mrg_keys].to_numpy())
+        others = [k for k in keys if data.identity.loc[k, "family"] != family]
+        difference = (
+            correlation.loc[avg_keys, others].to_numpy()
+            - correlation.loc[mrg_keys, others].to_numpy()
+        )
+        averaged_wider = int(np.sum(ranges[avg_keys].to_numpy() > ranges[mrg_keys].to_numpy()))
+        merged_wider = int(np.sum(ranges[mrg_keys].to_numpy() > ranges[avg_keys].to_numpy()))
+        redundant = bool(
+            np.median(diagonal) >= diagonal_threshold
+            and np.mean(np.abs(difference)) <= difference_threshold
+        )
+        kept = "both"
+        if redundant:
+            kept = "3D merged" if merged_wider > averaged_wider else "3D averaged"
+            drop_aggregation = AGG_3D_AVERAGED if kept == "3D merged" else AGG_3D_MERGED
+            removed += [
+                k
+                for k in keys
+                if data.identity.loc[k, "family"] == family
+                and data.identity.loc[k, "aggregation"] == drop_aggregation
+            ]
+        rows.append(
+            {
+                "family": family,
+                "features": len(avg_keys),
+                "diagonal_median": float(np.median(diagonal)),
+                "diagonal_min": float(np.min(diagonal)),
+                "family_difference": float(np.mean(np.abs(difference))) if difference.size else 0.0,
+                "averaged_wider": averaged_wider,
+                "merged_wider": merged_wider,
+                "redundant": redundant,
+                "kept": kept,
+            }
+        )
+    removed_set = set(removed)
+    return StepResult([k for k in keys if k not in removed_set], removed, pd.DataFrame(rows))
+
+
+def remove_perfect_pairs(
+    data: FeatureMatrices, keys: Sequence[str], *, tolerance: float = 1e-9
+) -> StepResult:
+    """Of each pair with ``|rho| = 1``, remove the feature with the smaller range.
+
+    Pairs are visited in catalogue order; equal ranges remove the later feature (as the
+    paper removed GLDZM rather than GLSZM zone percentage).
+
+    Returns:
+        The step result; ``details`` lists the pairs (``kept``, ``removed``, ``rho``).
+    """
+    keys = list(keys)
+    correlation = median_abs_spearman(data, keys)
+    ranges = median_range(data, keys)
+    removed: set[str] = set()
+    pairs = []
+    values = correlation.to_numpy()
+    for a in range(len(keys)):
+        for b in range(a + 1, len(keys)):
+            if (
+                values[a, b] >= 1.0 - tolerance
+                and keys[a] not in removed
+                and keys[b] not in removed
+            ):
+                first, second = keys[a], keys[b]
+                drop = first if ranges[first] < ranges[second] else second
+                keep = second if drop == first else first
+                removed.add(drop)
+                pairs.append({"kept": keep, "removed": drop, "rho": float(values[a, b])})
+    return StepResult(
+        [k for k in keys if k not in removed],
+        [k for k in keys if k in removed],
+        pd.DataFrame(pairs, columns=["kept", "removed", "rho"]),
+    )
+
+
+def remove_low_range(
+    data: FeatureMatrices, keys: Sequence[str], *, threshold: float = 1e-5
+) -> StepResult:
+    """Remove features whose median ``var / mean`` is below ``threshold`` (signed; NaN low).
+
+    Returns:
+        The step result; ``details`` has the ratio of every feature.
+    """
+    keys = list(keys)
+    ratio = dispersion_ratio(data, keys)
+    low = ratio.isna() | (ratio < threshold)
+    details = pd.DataFrame(
+        {"key": keys, "var_over_mean": ratio.to_numpy(), "low_range": low.to_numpy()}
+    )
+    return StepResult([k for k in keys if not low[k]], [k for k in keys if low[k]], details)
+
+
+def recursive_correlation_filter(
+    correlation: pd.DataFrame,
+    *,
+    threshold: float = 0.95,
+    transitive: bool = False,
+) -> StepResult:
+    """The paper's keep/remove algorithm on highly correlated features.
+
+    Features with ``|rho| >= threshold`` to at least one other feature are sorted by
+    their number of such partners (descending; ties in the given order) into
+    ``F_sorted``. Repeatedly: the first of ``F_sorted`` is kept; its partners form ``R``;
+    each member of ``R`` adds its own partners to ``R`` (one pass, or until nothing
+    changes with ``transitive``); the kept feature and ``R`` leave ``F_sorted``. Features
+    without partners are kept.
+
+    Args:
+        correlation: square ``|rho|`` matrix (index = columns = feature keys).
+        threshold: ``|rho|`` at or above which two features are redundant.
+        transitive: grow ``R`` to the whole connected group.
+
+    Returns:
+        The step result; ``details`` lists each kept "hub" feature, its partner count and
+        the features removed with it.
+    """
+    keys = list(correlation.index)
+    high = correlation.to_numpy() >= threshold
+    np.fill_diagonal(high, False)
+    partners = {k: {keys[j] for j in np.flatnonzero(high[i])} for i, k in enumerate(keys)}
+    degree = {k: len(partners[k]) for k in keys}
+    position = {k: i for i, k in enumerate(keys)}
+    remaining = sorted((k for k in keys if degree[k] > 0), key=lambda k: (-degree[k], position[k]))
+    kept_hubs, removed, rows = [], set(), []
+    while remaining:
+        hub = remaining[0]
+        kept_hubs.append(hub)
+        group = [k for k in sorted(partners[hub], key=position.get) if k != hub]
+        seen = set(group) | {hub}
+        index = 0
+        stop = len(group)
+        while index < (len(group) if transitive else stop):
+            for partner in sorted(partners[group[index]], key=position.get):
+                if partner not in seen:
+                    seen.add(partner)
+                    group.append(partner)
+            index += 1
+        still = set(remaining)
+        dropped = [k for k in group if k in still]
+        removed.update(dropped)
+        remaining = [k for k in remaining if k != hub and k not in set(group)]
+        rows.append(
+            {
+                "kept": hub,
+                "partners": degree[hub],
+                "removed": ", ".join(dropped),
+                "n_removed": len(dropped),
+            }
+        )
+    return StepResult(
+        [k for k in keys if k not in removed],
+        [k for k in keys if k in removed],
+        pd.DataFrame(rows, columns=["kept", "partners", "removed", "n_removed"]),
+    )
+
+
+def per_bin_statistics(
+    data: FeatureMatrices,
+    keys: Sequence[str],
+    *,
+    low_range_threshold: float = 1e-5,
+    pair_threshold: float = 0.9,
+) -> pd.DataFrame:
+    """The paper's grey-level comparison: per bin number, on the selected features.
+
+    Args:
+        data: feature matrices (all bin numbers).
+        keys: the selected features.
+        low_range_threshold: ``var / mean`` below which a feature has low dynamic range.
+        pair_threshold: ``|rho|`` at or above which a pair counts as highly correlated.
+
+    Returns:
+        One row per bin number: ``identical`` (features constant across patients in at
+        least one ROI), ``low_range`` (median ``var / mean`` over ROIs below the
+        threshold), ``correlated_pairs`` (pairs with median ``|rho|`` over ROIs at or
+        above ``pair_threshold``), ``median_abs_rho`` (over all pairs) and
+        ``median_cv`` (median over features of ``|sd / mean|``, a dynamic-range index).
+    """
+    keys = list(keys)
+    rows = []
+    for n_bins in data.bin_numbers():
+        subset = data.restricted(n_bins)
+        constant_any = pd.concat(
+            [is_constant(m[keys]) for m in subset.matrices.values()], axis=1
+        ).any(axis=1)
+        ratio = dispersion_ratio(subset, keys)
+        correlation = median_abs_spearman(subset, keys).to_numpy()
+        upper = correlation[np.triu_indices(len(keys), k=1)]
+        cvs = []
+        for matrix in subset.matrices.values():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cvs.append((matrix[keys].std(ddof=1) / matrix[keys].mean()).abs().to_numpy())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            cv = np.nanmedian(np.stack(cvs), axis=0)
+        rows.append(
+            {
+                "n_bins": n_bins,
+                "identical": int(constant_any.sum()),
+                "low_range": int((ratio.isna() | (ratio < low_range_threshold)).sum()),
+                "correlated_pairs": int(np.sum(upper >= pair_threshold)),
+                "median_abs_rho": float(np.median(upper)) if upper.size else np.nan,
+                "median_cv": float(np.nanmedian(cv[np.isfinite(cv)]))
+                if np.isfinite(cv).any()
+                else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def choose_bin_number(
+    stats: pd.DataFrame, *, preferred: int = 64, tolerance: float = 0.10
+) -> tuple[int, pd.Series]:
+    """Pick the bin number, following the paper's reasoning.
+
+    A bin number is *eligible* when it has the fewest identical features, and at most
+    ``(1 + tolerance)`` times the fewest low-range features and highly correlated pairs
+    of any bin number (the paper dropped the three smallest bin numbers for more identical
+    features and the two largest for 11-22 % more correlated pairs). Among eligible bin
+    numbers ``preferred`` is taken if present (the paper's 64, chosen over an equivalent
+    128 for its prior SPECT work); otherwise the eligible one with the fewest correlated
+    pairs, then the largest ``median_cv``, then the smallest bin number.
+
+    Args:
+        stats: :func:`per_bin_statistics` output.
+        preferred: bin number preferred among equivalent ones.
+        tolerance: relative slack on the low-range and correlated-pair counts.
+
+    Returns:
+        ``(n_bins, eligible)`` with ``eligible`` a boolean Series indexed by bin number.
+    """
+    table = stats.set_index("n_bins")
+    eligible = (
+        (table["identical"] <= table["identical"].min())
+        & (table["low_range"] <= np.floor(table["low_range"].min() * (1 + tolerance)))
+        & (table["correlated_pairs"] <= np.floor(table["correlated_pairs"].min() * (1 + tolerance)))
+    )
+    candidates = table[eligible]
+    if preferred in candidates.index:
+        return int(preferred), eligible
+    ranked = candidates.reset_index().sort_values(
+        ["correlated_pairs", "median_cv", "n_bins"], ascending=[True, False, True]
+    )
+    return int(ranked["n_bins"].iloc[0]), eligible
+
+
+# ---------------------------------------------------------------------------------------
+# the whole funnel
+
+
+@dataclass
+class FunnelResult:
+    """Everything the funnel decided.
+
+    Attributes:
+        counts: step id (:data:`STEP_LABELS`) -> features left (per bin number).
+        selected: the final feature keys (at :attr:`n_bins`).
+        n_bins: the chosen bin number.
+        per_bin_stats: :func:`per_bin_statistics` of the selected features.
+        removed: step id -> feature keys removed there.
+        steps: step id -> :class:`StepResult` (with diagnostics).
+        identity: per feature key: family, name, aggregation, ibsi_code.
+    """
+
+    counts: dict[str, int]
+    selected: list[str]
+    n_bins: int
+    per_bin_stats: pd.DataFrame
+    removed: dict[str, list[str]] = field(default_factory=dict)
+    steps: dict[str, StepResult] = field(default_factory=dict)
+    identity: pd.DataFrame | None = None
+
+    def counts_table(self) -> pd.DataFrame:
+        """The counts as a table with step labels."""
+        return pd.DataFrame(
+            {
+                "step": list(self.counts),
+                "description": [STEP_LABELS[s] for s in self.counts],
+                "features": list(self.counts.values()),
+            }
+        )
+
+    def selected_table(self) -> pd.DataFrame:
+        """The selected features with their IBSI identity (the Table 2 analogue)."""
+        if self.identity is None:
+            return pd.DataFrame({"key": self.selected})
+        table = self.identity.loc[self.selected].reset_index()
+        return table.loc[
+            :,
+            [
+                c
+                for c in ("key", "family", "name", "aggregation", "ibsi_code")
+                if c in table.columns
+            ],
+        ]
+
+
+def run_funnel(
+    features: pd.DataFrame,
+    *,
+    identical_rtol: float = 1e-9,
+    low_range_threshold: float = 1e-5,
+    correlation_threshold: float = 0.95,
+    pair_threshold: float = 0.9,
+    preferred_n_bins: int = 64,
+    transitive: bool = False,
+) -> FunnelResult:
+    """Run the whole blind-to-outcome selection on a cohort feature table.
+
+    Args:
+        features: :func:`mpirad.radiomics.extract_cohort` output (any engine; features
+            of removed families are dropped by the pre-computation steps).
+        identical_rtol: relative tolerance for "identical".
+        low_range_threshold: ``var / mean`` threshold (paper: 1e-5).
+        correlation_threshold: ``|rho|`` for the recursive filter (paper: 0.95).
+        pair_threshold: ``|rho|`` for the per-bin-number pair count (paper: 0.9).
+        preferred_n_bins: bin number preferred among equivalent ones (paper: 64).
+        transitive: see :func:`recursive_correlation_filter`.
+
+    Returns:
+        The :class:`FunnelResult`.
+
+    Raises:
+        FunnelInputError: unusable table (see :func:`feature_matrices`), or no feature of
+            the a priori kept families.
+    """
+    del identical_rtol  # the tolerance of is_constant; kept in the signature for clarity
+    pre = precomputation_selection()
+    kept_catalogue = set(pre["a_priori"]["key"])
+    data = feature_matrices(features)
+    computed = [k for k in data.keys if k in kept_catalogue]
+    if not computed:
+        raise FunnelInputError(
+            "the feature table has none of the features the pre-computation steps keep"
+        )
+    counts = {
+        "catalogue": len(pre["catalogue"]),
+        "3d_only": len(pre["3d_only"]),
+        "a_priori": len(pre["a_priori"]),
+        "computed": len(computed),
+    }
+    steps: dict[str, StepResult] = {}
+    steps["identical"] = remove_identical(data, computed)
+    steps["variety"] = choose_varieties(data, steps["identical"].kept)
+    steps["rho_one"] = remove_perfect_pairs(data, steps["variety"].kept)
+    steps["low_range"] = remove_low_range(
+        data, steps["rho_one"].kept, threshold=low_range_threshold
+    )
+    correlation = median_abs_spearman(data, steps["low_range"].kept)
+    steps["rho_095"] = recursive_correlation_filter(
+        correlation, threshold=correlation_threshold, transitive=transitive
+    )
+    for step in ("identical", "variety", "rho_one", "low_range", "rho_095"):
+        counts[step] = len(steps[step].kept)
+    selected = steps["rho_095"].kept
+    stats = per_bin_statistics(
+        data, selected, low_range_threshold=low_range_threshold, pair_threshold=pair_threshold
+    )
+    n_bins, eligible = choose_bin_number(stats, preferred=preferred_n_bins)
+    stats["eligible"] = stats["n_bins"].map(eligible).astype(bool)
+    stats["chosen"] = stats["n_bins"] == n_bins
+    counts["bin_number"] = len(selected)
+    return FunnelResult(
+        counts=counts,
+        selected=selected,
+        n_bins=n_bins,
+        per_bin_stats=stats,
+        removed={s: r.removed for s, r in steps.items()},
+        steps=steps,
+        identity=data.identity,
+    )

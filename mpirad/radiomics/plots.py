@@ -1,0 +1,130 @@
+"""Figures of the Study B radiomics chapter, one function each (matplotlib)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from mpirad.radiomics.funnel import STEP_LABELS
+
+
+def plot_funnel_counts(
+    this_run: Mapping[str, int], paper: Mapping[str, int] | None = None
+) -> Figure:
+    """Features left after each selection step: this run (and the paper).
+
+    Args:
+        this_run: step id -> features left (:attr:`FunnelResult.counts`).
+        paper: the paper's counts (:data:`mpirad.radiomics.paper_b.PAPER_FUNNEL_COUNTS`).
+
+    Returns:
+        A horizontal bar chart, steps top to bottom, features per bin number on x.
+    """
+    steps = [s for s in STEP_LABELS if s in this_run]
+    labels = [STEP_LABELS[s] for s in steps]
+    y = np.arange(len(steps))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(steps) + 1.2))
+    height = 0.38 if paper else 0.7
+    ax.barh(
+        y - (height / 2 if paper else 0),
+        [this_run[s] for s in steps],
+        height,
+        label="this run",
+        color="#1f77b4",
+    )
+    if paper:
+        ax.barh(
+            y + height / 2,
+            [paper.get(s, np.nan) for s in steps],
+            height,
+            label="paper",
+            color="#bbbbbb",
+        )
+    for yi, s in zip(y, steps, strict=True):
+        ax.text(
+            this_run[s] + 4,
+            yi - (height / 2 if paper else 0),
+            str(this_run[s]),
+            va="center",
+            fontsize=8,
+        )
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("features left (per bin number)")
+    ax.set_title("Blind-to-outcome feature selection funnel")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_variety_heatmaps(correlations: Mapping[str, pd.DataFrame]) -> Figure:
+    """Figure 5: Spearman rho between 3D averaged (rows) and 3D merged (columns) features.
+
+    Args:
+        correlations: panel title -> square matrix from
+            :func:`mpirad.radiomics.funnel.variety_correlation`.
+
+    Returns:
+        One heatmap per panel with a shared colour bar (rho from -1 to 1).
+    """
+    panels = list(correlations.items())
+    sizes = [len(m) for _, m in panels]
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(5.2 * len(panels) + 1, 5.6),
+        gridspec_kw={"width_ratios": sizes},
+        squeeze=False,
+    )
+    image = None
+    for ax, (title, matrix) in zip(axes[0], panels, strict=True):
+        image = ax.imshow(matrix.to_numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
+        ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(matrix.index)), matrix.index, fontsize=7)
+        ax.set_xlabel("3D merged feature")
+        ax.set_ylabel("3D averaged feature")
+        ax.set_title(title)
+    fig.colorbar(
+        image, ax=list(axes[0]), shrink=0.8, label="Spearman rho (median over ROIs and bin numbers)"
+    )
+    return fig
+
+
+def plot_per_bin_statistics(stats: pd.DataFrame) -> Figure:
+    """The grey-level comparison: identical, low-range and correlated pairs per bin number.
+
+    Args:
+        stats: :attr:`FunnelResult.per_bin_stats` (with ``chosen``).
+
+    Returns:
+        Three panels sharing a log2 bin-number axis; the chosen bin number is marked.
+    """
+    panels = [
+        ("identical", "identical features"),
+        ("low_range", "low-range features"),
+        ("correlated_pairs", "pairs with |rho| >= 0.9"),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), sharex=True)
+    chosen = stats.loc[
+        stats.get("chosen", pd.Series(False, index=stats.index)).astype(bool), "n_bins"
+    ]
+    for ax, (column, label) in zip(axes, panels, strict=True):
+        ax.plot(stats["n_bins"], stats[column], marker="o", color="#1f77b4")
+        for n_bins in chosen:
+            ax.axvline(
+                n_bins, color="#d62728", linestyle="--", linewidth=1, label=f"chosen: {n_bins} bins"
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(stats["n_bins"], [str(b) for b in stats["n_bins"]])
+        ax.set_xlabel("bin number")
+        ax.set_ylabel(f"count of {label}")
+        ax.set_title(label)
+    if len(chosen):
+        axes[0].legend(loc="upper right", fontsize=8)
+    fig.suptitle("Selected features per bin number")
+    fig.tight_layout()
+    return fig
