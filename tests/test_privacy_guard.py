@@ -99,7 +99,12 @@ def _write_leaks(folder: Path) -> dict[str, str]:
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(folder / "figure.png", pnginfo=info)
     with zipfile.ZipFile(folder / "arrays.npz", "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("meta.txt", "uid=1.2.826.0.1.3680043.8.498.1000000000001")
+    wide = b"\x07\x00\x01" + "id MRN-4711-0815".encode("utf-16-be") + bytes(range(256))
+    (folder / "blob.bin").write_bytes(wide)
+    (folder / "legacy.txt").write_bytes("Patient: Gro\u00df, J\u00fcrgen".encode("latin-1"))
     return {
+        "blob.bin": "patient_id",
+        "legacy.txt": "patient_name",
         "table.csv": "patient_name",
         "cells.parquet": "patient_id",
         "ids.parquet": "patient_id",
@@ -115,7 +120,12 @@ def _write_leaks(folder: Path) -> dict[str, str]:
 
 def test_finds_identifiers_in_every_layer(tmp_path):
     expected = _write_leaks(tmp_path / "out")
-    identifiers = [*IDENTIFIERS, Identifier("patient_id", "47110815")]
+    identifiers = [
+        *IDENTIFIERS,
+        Identifier("patient_id", "47110815"),
+        Identifier("patient_name", "GROSS^JÜRGEN"),
+        Identifier("patient_name", "Groß^Jürgen"),
+    ]
     findings = scan([tmp_path / "out"], identifiers)
     by_file: dict[str, set[str]] = {}
     for finding in findings:

@@ -65,9 +65,8 @@ CHUNK_OVERLAP = 4096
 MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
 
 _LATIN_TOKEN = re.compile(r"[A-Za-z0-9]{4,}")
-_UTF16LE_RUN = re.compile(rb"(?:[\x20-\x7e]\x00){4,}")
-_UTF16BE_RUN = re.compile(rb"(?:\x00[\x20-\x7e]){4,}")
-_HEX_RUN = re.compile(rb"(?:[0-9A-Fa-f]{2}[ :]?){4,}")
+_HEX_RUN = re.compile(rb"[0-9A-Fa-f]{2}(?:[ :]?[0-9A-Fa-f]{2}){3,}")
+_BIRTH_ANCHOR = re.compile(r"birth|dob")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 #: Values that stand for "no identifier here" in a keyword-value pair.
@@ -120,6 +119,8 @@ _BIRTH_DATE = re.compile(
     r"(?i)(?:birth[\s_]*date|date[\s_]+of[\s_]+birth|birthdate|(?<![a-z])dob(?![a-z]))"
     r"[^\n]{0,40}?(?<!\d)(?:19|20)\d\d-?(?:0[1-9]|1[0-2])-?(?:0[1-9]|[12]\d|3[01])(?!\d)"
 )
+#: Cheap substring checks that must hit before the keyword-value regex runs.
+_KEYWORD_ANCHORS = sorted({key[:5] for key in _DUMP_KEYWORDS} | {"Patient's", "Referring"})
 _COLUMN_NAMES = {normalize_column(name) for name in IDENTIFYING_COLUMNS if name != "name"} | {
     normalize_column(keyword) for keyword in _DUMP_KEYWORDS
 }
@@ -164,6 +165,8 @@ class IdentifierMatcher:
 
     def __init__(self, identifiers: Iterable[Identifier]) -> None:
         self.identifiers = frozenset(identifiers)
+        #: whether some identifier has non-ASCII characters (then Latin-1 is also read)
+        self.non_ascii = any(not item.value.isascii() for item in self.identifiers)
         self.too_short: list[Identifier] = []
         self._index: dict[str, list[tuple[Identifier, re.Pattern[str], int]]] = {}
         self._direct: list[tuple[Identifier, re.Pattern[str]]] = []
@@ -227,15 +230,22 @@ def _pattern_findings(text: str) -> Iterator[tuple[str, str, int]]:
             label = keyword or "person name"
             value = match["value"].strip().strip("\"'")
             yield "dicom_header_dump", f"{label} = {mask(value)}", match.start()
-    for match in _KEYWORD_VALUE.finditer(text):
-        if not _is_placeholder(match["value"]):
-            value = match["value"].strip("\"'")
-            yield "identifying_keyword", f"{match['key']} = {mask(value)}", match.start()
+    if any(anchor in text for anchor in _KEYWORD_ANCHORS):
+        for match in _KEYWORD_VALUE.finditer(text):
+            if not _is_placeholder(match["value"]):
+                value = match["value"].strip("\"'")
+                yield "identifying_keyword", f"{match['key']} = {mask(value)}", match.start()
     for match in _DICOM_JSON.finditer(text):
         keyword = _IDENTIFYING_TAGS[int(match["tag"], 16)]
         yield "dicom_json", f"{keyword} with a Value", match.start()
-    for match in _BIRTH_DATE.finditer(text):
-        yield "date_of_birth", mask(match.group()), match.start()
+    reported_until = -1
+    for anchor in _BIRTH_ANCHOR.finditer(text.lower()):
+        # the label starts at most ~20 characters before the anchor ("date of birth")
+        start = max(anchor.start() - 20, reported_until)
+        match = _BIRTH_DATE.search(text, start, anchor.end() + 60)
+        if match:
+            reported_until = match.end()
+            yield "date_of_birth", mask(match.group()), match.start()
 
 
 def _column_findings(columns: Iterable[str]) -> Iterator[str]:
@@ -254,6 +264,7 @@ class _Layer:
     line_numbers: bool = False
     columns: list[str] = field(default_factory=list)
     flags: list[tuple[str, str]] = field(default_factory=list)
+    patterns: bool = True
 
 
 def _json_strings(node: object, out: list[str]) -> None:
@@ -323,29 +334,42 @@ def _dicom_text(data: bytes) -> tuple[str, bool] | None:
     return "\n".join(values), removed
 
 
-def _raw_layers(data: bytes, with_binary_layers: bool) -> Iterator[_Layer]:
+@dataclass(frozen=True)
+class _Options:
+    """What the layers need to know of the matcher."""
+
+    binary: bool  # identifiers to find: also read UTF-16, hex (and Latin-1) layers
+    non_ascii: bool = False  # some identifier is non-ASCII: also read Latin-1
+
+
+def _raw_layers(data: bytes, options: _Options) -> Iterator[_Layer]:
+    """The file's bytes as text, and (with identifiers to find) as UTF-16 and hex.
+
+    UTF-16 text of ASCII characters is found by reading every other byte (both
+    alignments), which covers little and big endian; runs of hex digits are decoded.
+    These binary layers are only searched for identifiers, not for header patterns.
+    """
     text = data.decode("utf-8", errors="replace")
     yield _Layer("text", text, line_numbers=True)
-    if "\ufffd" in text and not data.isascii():
-        yield _Layer("latin-1", data.decode("latin-1"))
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         yield _Layer("utf-16", data.decode("utf-16", errors="replace"))
-    else:
-        runs = [m.group().decode("utf-16-le") for m in _UTF16LE_RUN.finditer(data)]
-        runs += [m.group().decode("utf-16-be") for m in _UTF16BE_RUN.finditer(data)]
-        if runs:
-            yield _Layer("utf-16", "\n".join(runs))
-    if with_binary_layers:
-        decoded = []
-        for match in _HEX_RUN.finditer(data):
-            digits = re.sub(rb"[ :]", b"", match.group())
-            digits = digits[: len(digits) // 2 * 2]
-            decoded.append(bytes.fromhex(digits.decode("ascii")).decode("utf-8", errors="replace"))
-        if decoded:
-            yield _Layer("hex", "\n".join(decoded))
+    if not options.binary:
+        return
+    if options.non_ascii and "\ufffd" in text:
+        yield _Layer("latin-1", data.decode("latin-1"), patterns=False)
+    if b"\x00" in data:
+        for alignment in (0, 1):
+            yield _Layer("utf-16", data[alignment::2].decode("latin-1"), patterns=False)
+    decoded = []
+    for match in _HEX_RUN.finditer(data):
+        digits = re.sub(rb"[ :]", b"", match.group())
+        digits = digits[: len(digits) // 2 * 2]
+        decoded.append(bytes.fromhex(digits.decode("ascii")).decode("utf-8", errors="replace"))
+    if decoded:
+        yield _Layer("hex", "\n".join(decoded), patterns=False)
 
 
-def _structured_layers(name: str, data: bytes, with_binary_layers: bool) -> Iterator[_Layer]:
+def _structured_layers(name: str, data: bytes, options: _Options) -> Iterator[_Layer]:
     suffix = Path(name).suffix.lower()
     if suffix in (".json", ".ipynb", ".geojson"):
         try:
@@ -391,7 +415,7 @@ def _structured_layers(name: str, data: bytes, with_binary_layers: bool) -> Iter
             inner = None
         if inner is not None:
             inner_name = name[:-3] if name.lower().endswith(".gz") else name + ".inner"
-            for layer in _layers(inner_name, inner, with_binary_layers):
+            for layer in _layers(inner_name, inner, options):
                 yield _Layer(f"gzip:{layer.name}", layer.text, False, layer.columns, layer.flags)
     elif data[:4] == b"PK\x03\x04":
         try:
@@ -403,7 +427,7 @@ def _structured_layers(name: str, data: bytes, with_binary_layers: bool) -> Iter
                 if info.is_dir() or info.file_size > MAX_DECOMPRESSED_BYTES:
                     continue
                 inner = archive.read(info)
-                for layer in _layers(info.filename, inner, with_binary_layers):
+                for layer in _layers(info.filename, inner, options):
                     name_in_zip = f"zip:{info.filename}:{layer.name}"
                     yield _Layer(name_in_zip, layer.text, False, layer.columns, layer.flags)
     if data[128:132] == b"DICM" or suffix in (".dcm", ".dicom"):
@@ -435,9 +459,9 @@ def _parquet_layers(data: bytes) -> Iterator[_Layer]:
     yield _Layer("parquet", "\n".join(cells), columns=list(table.column_names))
 
 
-def _layers(name: str, data: bytes, with_binary_layers: bool) -> Iterator[_Layer]:
-    yield from _raw_layers(data, with_binary_layers)
-    yield from _structured_layers(name, data, with_binary_layers)
+def _layers(name: str, data: bytes, options: _Options) -> Iterator[_Layer]:
+    yield from _raw_layers(data, options)
+    yield from _structured_layers(name, data, options)
 
 
 # --------------------------------------------------------------------------- scanning
@@ -470,11 +494,8 @@ def _scan_bytes(
     path: Path, name: str, data: bytes, matcher: IdentifierMatcher, structured: bool
 ) -> Iterator[Finding]:
     seen: set[tuple[str, str]] = set()
-    layers = (
-        _layers(name, data, bool(len(matcher)))
-        if structured
-        else _raw_layers(data, bool(len(matcher)))
-    )
+    options = _Options(binary=bool(len(matcher)), non_ascii=matcher.non_ascii)
+    layers = _layers(name, data, options) if structured else _raw_layers(data, options)
     for layer in layers:
         for column in _column_findings(layer.columns):
             if ("column", column) not in seen:
@@ -493,6 +514,8 @@ def _scan_bytes(
                 yield Finding(
                     path, identifier.kind, identifier.masked, layer.name, _location(layer, position)
                 )
+        if not layer.patterns:
+            continue
         for kind, detail, position in _pattern_findings(layer.text):
             if (kind, detail) not in seen:
                 seen.add((kind, detail))
