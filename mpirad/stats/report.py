@@ -1,0 +1,185 @@
+"""Tables of the Study B outcome chapter, computed from :class:`ProtocolResult` tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from mpirad.constants import BERMAN_CATEGORIES, CAC_FIGURE4_BINS, CAC_FIGURE4_PAPER_COUNTS
+from mpirad.stats.paper_b import PAPER_TABLE3_COLUMNS, paper_table3
+from mpirad.stats.protocol import POOL_LABELS
+from mpirad.stats.stepwise import TERM_SEPARATOR
+
+#: ROI order of the paper's Table 3 (mpirad names).
+TABLE3_ROIS: tuple[str, ...] = tuple(PAPER_TABLE3_COLUMNS.values())
+
+
+def bin_counts(
+    cac: object, bins: Mapping[str, tuple[float, float]] = CAC_FIGURE4_BINS
+) -> pd.Series:
+    """Number of scores in each bin (``(low, high]``; the first bin is CAC == 0).
+
+    Raises:
+        ValueError: negative or missing scores.
+    """
+    scores = np.asarray(cac, dtype=float)
+    if np.isnan(scores).any() or (scores < 0).any():
+        raise ValueError("CAC scores must be non-negative numbers")
+    counts = {
+        label: int(((scores > low) & (scores <= high)).sum()) for label, (low, high) in bins.items()
+    }
+    return pd.Series(counts, name="patients")
+
+
+def figure4_table(cac: object) -> pd.DataFrame:
+    """This cohort's counts in the paper's Figure 4 bins next to the paper's 428 patients.
+
+    Returns:
+        Rows per bin: ``this cohort``, ``share``, ``paper``, ``paper share``.
+    """
+    counts = bin_counts(cac)
+    paper = pd.Series(CAC_FIGURE4_PAPER_COUNTS)
+    return pd.DataFrame(
+        {
+            "this cohort": counts,
+            "share": counts / counts.sum(),
+            "paper": paper,
+            "paper share": paper / paper.sum(),
+        }
+    ).rename_axis("CAC bin")
+
+
+def berman_table(cac: object) -> pd.Series:
+    """Counts in Berman's five categories (0, 1-10, 11-100, 101-400, >400)."""
+    return bin_counts(cac, BERMAN_CATEGORIES)
+
+
+def table3(fisher: pd.DataFrame, value: str = "fisher_x") -> pd.DataFrame:
+    """A :meth:`ProtocolResult.fisher_table` column laid out like the paper's Table 3.
+
+    Returns:
+        Rows Radiomics/Clinical/Combined (pools present), columns the ROIs present, in the
+        paper's order (RCAMIM, LCXMIM, LADMIM, myocardium, LAD17, LCX17, RCA17).
+    """
+    wide = fisher.pivot(index="pool", columns="roi", values=value)
+    pools = [p for p in POOL_LABELS if p in wide.index]
+    rois = [r for r in TABLE3_ROIS if r in wide.columns] + [
+        r for r in wide.columns if r not in TABLE3_ROIS
+    ]
+    wide = wide.loc[pools, rois]
+    wide.index = [POOL_LABELS[p] for p in pools]
+    return wide.rename_axis(index="pool", columns="roi")
+
+
+def table3_comparison(fisher: pd.DataFrame) -> pd.DataFrame:
+    """This run's Fisher X next to the paper's, rows (pool, source), columns ROIs."""
+    ours = table3(fisher)
+    paper = paper_table3().loc[ours.index, [r for r in ours.columns if r in TABLE3_ROIS]]
+    frames = {"this run": ours, "paper": paper}
+    combined = pd.concat(frames, names=["source"]).swaplevel(0, 1)
+    order = [(pool, source) for pool in ours.index for source in frames]
+    return combined.loc[order]
+
+
+def style_table3(comparison: pd.DataFrame, critical: float, precision: int = 1):
+    """A pandas Styler that bolds the significant values (X > critical) as the paper does."""
+
+    def bold(value: float) -> str:
+        return "font-weight: bold" if np.isfinite(value) and value > critical else ""
+
+    return comparison.style.format(precision=precision, na_rep="-").map(bold)
+
+
+def term_frequencies(runs: pd.DataFrame) -> pd.DataFrame:
+    """How often each term is in the winning model.
+
+    Returns:
+        One row per ROI x pool x term: ``n_models`` (winning models containing it),
+        ``n_runs`` (winning models of that ROI x pool), ``share``; sorted by share.
+    """
+    chosen = runs[runs["terms"].fillna("") != ""]
+    if chosen.empty:
+        return pd.DataFrame(columns=["roi", "pool", "term", "n_models", "n_runs", "share"])
+    exploded = chosen.assign(term=chosen["terms"].str.split(TERM_SEPARATOR, regex=False)).explode(
+        "term"
+    )
+    counts = exploded.groupby(["roi", "pool", "term"], sort=False).size().rename("n_models")
+    totals = chosen.groupby(["roi", "pool"], sort=False).size().rename("n_runs")
+    table = counts.reset_index().merge(totals.reset_index(), on=["roi", "pool"])
+    table["share"] = table["n_models"] / table["n_runs"]
+    return table.sort_values(
+        ["roi", "pool", "share", "term"], ascending=[True, True, False, True]
+    ).reset_index(drop=True)
+
+
+def first_terms(inner: pd.DataFrame) -> pd.DataFrame:
+    """Share of train fits whose first entering term (most correlated candidate first) is each term.
+
+    The paper notes that "usually, the age variable was the first in the fit".
+    """
+    fits = inner[inner["train_terms"].fillna("") != ""]
+    first = fits["train_terms"].str.split(TERM_SEPARATOR, regex=False).str[0]
+    table = fits.assign(term=first).groupby(["pool", "term"]).size().rename("n").reset_index()
+    table["share"] = table["n"] / table.groupby("pool")["n"].transform("sum")
+    return table.sort_values(["pool", "share"], ascending=[True, False]).reset_index(drop=True)
+
+
+def case_study(
+    predictions: pd.DataFrame,
+    *,
+    roi: str = "myocardium",
+    pool: str = "combined",
+    patient_id: str | None = None,
+    min_predictions: int = 3,
+) -> pd.DataFrame:
+    """One patient's test-set predictions across repeats (the paper's Figure 10 case).
+
+    Args:
+        predictions: :attr:`ProtocolResult.predictions`.
+        roi: ROI whose predictions to use.
+        pool: feature pool.
+        patient_id: the patient; default: the highest true outcome among patients with at
+            least ``min_predictions`` predictions.
+        min_predictions: see ``patient_id``.
+
+    Returns:
+        The patient's prediction rows (``repeat``, ``y_true``, ``y_pred``).
+
+    Raises:
+        ValueError: no predictions for the ROI/pool, or for the patient.
+    """
+    rows = predictions[(predictions["roi"] == roi) & (predictions["pool"] == pool)]
+    if rows.empty:
+        raise ValueError(f"no predictions for ROI {roi!r}, pool {pool!r}")
+    if patient_id is None:
+        counts = rows.groupby("patient_id")["y_true"].agg(["size", "first"])
+        eligible = counts[counts["size"] >= min_predictions]
+        if eligible.empty:
+            raise ValueError(f"no patient has {min_predictions} predictions for {roi}/{pool}")
+        patient_id = eligible["first"].idxmax()
+    chosen = rows[rows["patient_id"] == patient_id]
+    if chosen.empty:
+        raise ValueError(f"no predictions for patient {patient_id!r} ({roi}/{pool})")
+    return chosen[["patient_id", "repeat", "y_true", "y_pred"]].reset_index(drop=True)
+
+
+def reading_comparison(fisher_by_reading: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Fisher's X of several protocol readings side by side.
+
+    Args:
+        fisher_by_reading: label (e.g. "aic 0.05/0.2") -> :meth:`ProtocolResult.fisher_table`.
+
+    Returns:
+        One row per ROI x pool; per reading its X and whether it is significant.
+    """
+    merged = None
+    for label, table in fisher_by_reading.items():
+        part = table[["roi", "pool", "fisher_x", "significant"]].rename(
+            columns={"fisher_x": f"X ({label})", "significant": f"significant ({label})"}
+        )
+        merged = part if merged is None else merged.merge(part, on=["roi", "pool"], how="outer")
+    if merged is None:
+        raise ValueError("no readings given")
+    return merged
