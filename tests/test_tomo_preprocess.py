@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import ndimage
 from test_tomo_fixtures import ring_image
 
+from mpirad.io import read_png
 from mpirad.tomo.preprocess import (
     LVNotFoundError,
     PreprocessConfig,
@@ -44,7 +46,9 @@ def test_find_lv_centre_on_rings_with_and_without_defects(seed):
     defect = (float(rng.uniform(0, 360)), 90.0) if seed % 2 else None
     image, _ = ring_image(64, centre, radius=11, thickness=4, defect=defect, rng=rng)
     row, col = find_lv_centre(image)
-    assert np.hypot(row - centre[0], col - centre[1]) < 1.5
+    # a defect at the ring's extreme may trim the bounding box by up to half the wall
+    tolerance = 1.0 if defect is None else 1.0 + 4 / 2
+    assert np.hypot(row - centre[0], col - centre[1]) < tolerance
 
 
 def test_find_lv_centre_ignores_a_small_hot_spot_brighter_than_the_lv():
@@ -64,6 +68,21 @@ def test_find_lv_centre_of_a_horseshoe_is_near_the_cavity_centre():
     row, col = find_lv_centre(image)
     assert abs(col - 32.0) < 1.0  # symmetric about the long axis
     assert abs(row - 30.0) < 6.0  # shifted towards the apex, but within half a radius
+
+
+def test_find_lv_centre_on_the_synthetic_cohort(tmp_path):
+    from mpirad.phantom import synthesize
+
+    root = synthesize("a", tmp_path / "cohort", seed=3, patients=4, image_size=96)
+    truth = pd.read_parquet(root / "truth" / "images.parquet")
+    errors = []
+    for row in truth.itertuples():
+        centre = find_lv_centre(read_png(root / row.patient_id / row.image))
+        errors.append(np.hypot(centre[0] - row.lv_center_row, centre[1] - row.lv_center_col))
+    truth["error"] = errors
+    median = truth.groupby("view")["error"].median()
+    assert (median < 3.0).all(), median  # pixels of a 96-pixel image (1.7 mm each)
+    assert (truth["error"] < 10).mean() >= 0.9
 
 
 def test_find_lv_centre_rejects_blank_images():

@@ -5,18 +5,25 @@ centred" (Pillow). It does not say how the centre was found; mpirad finds it fro
 image itself (:func:`find_lv_centre`):
 
 1. the slice is smoothed with a Gaussian (sigma = 2% of the shorter side, at least
-   1 pixel), which removes Poisson noise and joins a ring broken by a defect;
-2. pixels above Otsu's threshold of the smoothed image form the foreground (Otsu adapts
-   to the myocardium's contrast, so an extracardiac hot spot brighter than the
-   myocardium does not push the LV below the threshold, as a fixed fraction of the
-   maximum would);
-3. of the 8-connected foreground components the one with the largest summed
-   intensity is the LV myocardium (a hot spot is bright but small; background noise
-   is large but faint);
-4. the centre is the centroid of that component's filled convex hull. In a short-axis
-   slice this is the centre of the ring, in a long-axis slice the centre of the
-   horseshoe including its cavity, and a defect that removes part of the wall moves it
-   much less than an intensity-weighted centroid.
+   1 pixel), which removes Poisson noise;
+2. pixels above Otsu's threshold of the smoothed image form the foreground;
+3. solid blobs much thicker than the myocardial wall are set aside: the foreground's
+   medial axis gives each ridge point its distance to the background (half the local
+   thickness); ridge points thicker than 1.5 x the median ridge distance (the typical
+   half wall thickness) and their maximal discs are removed. Extracardiac hot spots
+   (gut, liver) are such blobs;
+4. the LV is the 8-connected component with the largest ``summed intensity x
+   max(hollowness, 0.1)``, hollowness = 1 - area / convex-hull area (a ring or horseshoe
+   is hollow, a hot spot is not). If the best component left after step 3 is not
+   hollow (hollowness < 0.2, e.g. an apical slice whose LV is a solid disc), step 3 is
+   undone and the choice is made among all components;
+5. the centre is the middle of that component's bounding box: the ring's centre in a
+   short-axis slice, the mid-point between apex and base in a long-axis slice.
+
+On the synthetic cohort (``mpirad.phantom``, 480 slices of 128 x 128 pixels) the median
+distance to the true centre is 0.6 px (short axis), 2.1 px (HLA) and 2.0 px (VLA); 4% of
+the slices are more than 10 px off, mostly apical short-axis slices where a hot spot
+larger and brighter than the small LV wins step 4 (``tests/test_tomo_preprocess.py``).
 
 The crop (:func:`crop_centred`) is a square of ``crop_size`` source pixels around the
 centre, padded with zeros where it leaves the frame (the background of a nuclear
@@ -31,7 +38,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 from skimage.filters import threshold_otsu
-from skimage.morphology import convex_hull_image
+from skimage.measure import label, regionprops
+from skimage.morphology import medial_axis
 
 
 class LVNotFoundError(ValueError):
@@ -92,6 +100,42 @@ def to_float_image(image: np.ndarray, *, source: str = "image") -> np.ndarray:
     return array
 
 
+#: Ridge points thicker than this multiple of the median ridge distance are "solid blobs".
+THICK_FACTOR = 1.5
+#: A component at least this hollow (1 - solidity) counts as ring- or horseshoe-like.
+MIN_HOLLOWNESS = 0.2
+#: Components smaller than this (pixels) are ignored.
+MIN_COMPONENT_PIXELS = 9
+
+
+def _best_component(
+    foreground: np.ndarray, weights: np.ndarray
+) -> tuple[float, tuple[int, int, int, int]] | None:
+    """(hollowness, bounding box) of the component with the best LV score, or None."""
+    best = None
+    for region in regionprops(label(foreground, connectivity=2), intensity_image=weights):
+        if region.area < MIN_COMPONENT_PIXELS:
+            continue
+        hollowness = 1.0 - float(region.solidity)
+        score = float(region.intensity_mean) * float(region.area) * max(hollowness, 0.1)
+        if best is None or score > best[0]:
+            best = (score, hollowness, region.bbox)
+    return None if best is None else (best[1], best[2])
+
+
+def _thick_blobs(foreground: np.ndarray) -> np.ndarray:
+    """Pixels of the maximal discs of ridge points thicker than THICK_FACTOR x median."""
+    skeleton, distance = medial_axis(foreground, return_distance=True)
+    ridge = distance[skeleton]
+    if ridge.size == 0:
+        return np.zeros_like(foreground)
+    core = skeleton & (distance > THICK_FACTOR * float(np.median(ridge)))
+    if not core.any():
+        return np.zeros_like(foreground)
+    to_core, (rows, cols) = ndimage.distance_transform_edt(~core, return_indices=True)
+    return to_core <= distance[rows, cols] + 1.0
+
+
 def find_lv_centre(
     image: np.ndarray, *, smoothing_fraction: float = 0.02, source: str = "image"
 ) -> tuple[float, float]:
@@ -106,22 +150,23 @@ def find_lv_centre(
         ``(row, col)`` of the centre in pixels (floats; pixel centres at integers).
 
     Raises:
-        LVNotFoundError: the image is constant (e.g. blank), so there is no LV.
+        LVNotFoundError: the image is constant (e.g. blank) or has no structure of at
+            least 9 pixels above the threshold.
     """
     array = to_float_image(image, source=source)
     sigma = max(1.0, smoothing_fraction * min(array.shape))
     smoothed = ndimage.gaussian_filter(array, sigma=sigma, mode="constant", cval=float(array.min()))
-    if float(smoothed.max() - smoothed.min()) <= 1e-12 * max(1.0, abs(float(smoothed.max()))):
+    weights = smoothed - smoothed.min()
+    if float(weights.max()) <= 1e-12 * max(1.0, abs(float(smoothed.max()))):
         raise LVNotFoundError(f"{source}: the image is constant (blank?); no LV to centre on")
     foreground = smoothed > threshold_otsu(smoothed)
-    components, count = ndimage.label(foreground, structure=np.ones((3, 3), dtype=bool))
-    if count == 0:  # pragma: no cover - Otsu on a non-constant image always leaves pixels above
-        raise LVNotFoundError(f"{source}: no pixels above the Otsu threshold; no LV found")
-    mass = ndimage.sum_labels(smoothed - smoothed.min(), components, index=np.arange(1, count + 1))
-    myocardium = components == (int(np.argmax(mass)) + 1)
-    hull = convex_hull_image(myocardium) if myocardium.sum() >= 3 else myocardium
-    rows, cols = np.nonzero(hull)
-    return float(rows.mean()), float(cols.mean())
+    chosen = _best_component(foreground & ~_thick_blobs(foreground), weights)
+    if chosen is None or chosen[0] < MIN_HOLLOWNESS:
+        chosen = _best_component(foreground, weights)
+    if chosen is None:
+        raise LVNotFoundError(f"{source}: no structure of {MIN_COMPONENT_PIXELS}+ pixels; no LV")
+    top, left, bottom, right = chosen[1]
+    return (top + bottom - 1) / 2.0, (left + right - 1) / 2.0
 
 
 def crop_centred(
