@@ -197,6 +197,12 @@ def test_rerun_keeps_exports_and_refuses_another_secret(tmp_path, source):
         export_dicom(source, dst, secret=SiteSecret.random(), progress=False)
 
 
+def test_dst_inside_src_is_refused(source):
+    with pytest.raises(ValueError, match="must not be inside the DICOM source"):
+        export_dicom(source, source / "out", secret=SECRET, progress=False)
+    assert not (source / "out").exists()
+
+
 def test_identifiers_out_is_private_and_refused_in_dst(tmp_path, source):
     with pytest.raises(ValueError, match="inside"):
         export_dicom(

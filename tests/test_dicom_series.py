@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 from test_dicom_helpers import make_nm_multiframe, write_dataset, write_series
 
 from mpirad.io.dicom import DicomSeriesError, read_dicom_series
@@ -153,3 +155,39 @@ def test_nm_multiframe_errors(tmp_path):
     path = write_dataset(tmp_path / "c" / "nm.dcm", ds)
     with pytest.raises(DicomSeriesError, match="NumberOfTimeSlots is 8"):
         read_dicom_series(path)
+
+
+def test_enhanced_multiframe_with_per_frame_positions(tmp_path):
+    """Per-frame plane positions (shuffled) and per-frame rescale, as in enhanced CT/MR/PET."""
+    volume = np.random.default_rng(3).integers(0, 1000, size=(4, 5, 6)).astype(np.uint16)
+    file_order = [2, 0, 3, 1]  # frame k of the file holds slice file_order[k]
+    slopes = [1.0, 2.0, 0.5, 4.0]
+    ds = make_nm_multiframe(volume[file_order])
+    for keyword in ("SpacingBetweenSlices", "SliceVector", "PixelSpacing"):
+        delattr(ds, keyword)
+    ds.Modality = "PT"
+    del ds.ImageType
+    measures = Dataset()
+    measures.PixelSpacing = [1.25, 0.75]
+    orientation = Dataset()
+    orientation.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    shared = Dataset()
+    shared.PixelMeasuresSequence = Sequence([measures])
+    shared.PlaneOrientationSequence = Sequence([orientation])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    frames = []
+    for k, slice_index in enumerate(file_order):
+        position = Dataset()
+        position.ImagePositionPatient = [0.0, 0.0, -50.0 + 2.5 * slice_index]
+        transform = Dataset()
+        transform.RescaleSlope = slopes[k]
+        transform.RescaleIntercept = 0.0
+        item = Dataset()
+        item.PlanePositionSequence = Sequence([position])
+        item.PixelValueTransformationSequence = Sequence([transform])
+        frames.append(item)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
+    result = read_dicom_series(write_dataset(tmp_path / "enhanced.dcm", ds))
+    assert result.spacing == pytest.approx((2.5, 1.25, 0.75))
+    expected_slopes = np.array(slopes)[np.argsort(file_order)]
+    np.testing.assert_allclose(result.array, volume * expected_slopes[:, None, None])

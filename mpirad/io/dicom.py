@@ -28,30 +28,17 @@ SIGMOID, PS3.3 C.11.2.1.2), else the frame's own min-max, mapped to 0-255 after 
 modality LUT; MONOCHROME1 is inverted so that high values are bright; colour images
 (RGB, YBR converted to RGB, palette colour through its LUT) are written as RGB.
 
-What the export keeps, and the PS3.15 Annex E Basic Profile action for each
+What the export keeps, with the PS3.15 Annex E Basic Profile action for each
 (:data:`INDEX_ATTRIBUTES`); nothing else of the header reaches DST:
 
-===========================  =====================  =============================================
-attribute                    Annex E (basic)        written as
-===========================  =====================  =============================================
-PatientID (0010,0020)        Z/D                    ``patient_id``: keyed pseudonym ``P`` + 16 hex
-StudyInstanceUID (0020,000D) U                      ``study_id``: keyed pseudonym ``ST`` + 16 hex
-SeriesInstanceUID (0020,000E) U                     ``series_id``: keyed pseudonym ``SE`` + 16 hex
-SOPInstanceUID (0008,0018)   U                      ``instance_id``: keyed pseudonym ``I`` + 16 hex
-Modality (0008,0060)         not listed (kept)      ``modality``
-SOPClassUID (0008,0016)      not listed (kept)      ``sop_class`` (the class's name)
-ImageType (0008,0008)        not listed (kept)      ``image_type`` (values joined by ``\\``)
-SeriesNumber (0020,0011)     not listed (kept)      ``series_number``
-InstanceNumber (0020,0013)   not listed (kept)      ``instance_number``
-NumberOfFrames (0028,0008)   not listed (kept)      ``number_of_frames``
-Rows, Columns (0028,0010/11) not listed (kept)      ``rows``, ``columns``
-PixelSpacing (0028,0030)     not listed (kept)      ``pixel_spacing_mm`` (row\\column)
-SliceThickness (0018,0050)   not listed (kept)      ``slice_thickness_mm``
-SpacingBetweenSlices         not listed (kept)      ``spacing_between_slices_mm``
-PhotometricInterpretation    not listed (kept)      ``photometric_interpretation``
-WindowCenter, WindowWidth    not listed (kept)      ``window_center``, ``window_width`` (used)
-BurnedInAnnotation (0028,0301) not listed (kept)    ``burned_in_annotation``
-===========================  =====================  =============================================
+- PatientID (0010,0020), ``Z/D``: ``patient_id``, keyed pseudonym ``P`` + 16 hex digits;
+- StudyInstanceUID (0020,000D), ``U``: ``study_id``, keyed pseudonym ``ST`` + 16 hex;
+- SeriesInstanceUID (0020,000E), ``U``: ``series_id``, keyed pseudonym ``SE`` + 16 hex;
+- SOPInstanceUID (0008,0018), ``U``: ``instance_id``, keyed pseudonym ``I`` + 16 hex;
+- not listed in Table E.1-1, kept as they are: Modality, SOPClassUID (as its name),
+  ImageType, SeriesNumber, InstanceNumber, NumberOfFrames, Rows, Columns, PixelSpacing,
+  SliceThickness, SpacingBetweenSlices, PhotometricInterpretation, WindowCenter and
+  WindowWidth (the values used), BurnedInAnnotation.
 
 Dates, times, names, descriptions, institution, device and every other attribute are
 dropped (a stricter reading of Z/X/D). The pseudonyms are HMAC-SHA256 keyed with the site
@@ -677,12 +664,15 @@ def export_dicom(
 
     Raises:
         FileNotFoundError: SRC does not exist.
-        ValueError: DST holds an export made with another secret, or ``identifiers_out``
-            is in a forbidden place.
+        ValueError: DST is inside SRC, DST holds an export made with another secret, or
+            ``identifiers_out`` is in a forbidden place.
     """
     src, dst = Path(src), Path(dst)
     if not src.exists():
         raise FileNotFoundError(f"DICOM source {src} does not exist")
+    source_root, target_root = src.resolve(), dst.resolve()
+    if target_root == source_root or source_root in target_root.parents:
+        raise ValueError(f"the output folder {dst} must not be inside the DICOM source {src}")
     if identifiers_out is not None:
         check_identifiers_destination(identifiers_out, forbidden_roots=[dst])
     _check_state(dst, secret)
