@@ -601,13 +601,15 @@ def choose_bin_number(
 ) -> tuple[int, pd.Series]:
     """Pick the bin number, following the paper's reasoning.
 
-    A bin number is *eligible* when it has the fewest identical features, and at most
-    ``(1 + tolerance)`` times the fewest low-range features and highly correlated pairs
-    of any bin number (the paper dropped the three smallest bin numbers for more identical
-    features and the two largest for 11-22 % more correlated pairs). Among eligible bin
-    numbers ``preferred`` is taken if present (the paper's 64, chosen over an equivalent
-    128 for its prior SPECT work); otherwise the eligible one with the fewest correlated
-    pairs, then the largest ``median_cv``, then the smallest bin number.
+    Criteria are applied in turn, each among the bin numbers left by the previous one:
+    the fewest identical features; then at most ``(1 + tolerance)`` times the fewest
+    low-range features; then at most ``(1 + tolerance)`` times the fewest highly
+    correlated pairs (the paper dropped the three smallest bin numbers for more
+    identical and low-range features and the two largest for 11-22 % more correlated
+    pairs). The bin numbers left are *eligible*; ``preferred`` is taken if eligible (the
+    paper's 64, chosen over an equivalent 128 for its prior SPECT work), otherwise the
+    eligible one with the fewest correlated pairs, then the largest ``median_cv``, then
+    the smallest bin number.
 
     Args:
         stats: :func:`per_bin_statistics` output.
@@ -618,12 +620,11 @@ def choose_bin_number(
         ``(n_bins, eligible)`` with ``eligible`` a boolean Series indexed by bin number.
     """
     table = stats.set_index("n_bins")
-    eligible = (
-        (table["identical"] <= table["identical"].min())
-        & (table["low_range"] <= np.floor(table["low_range"].min() * (1 + tolerance)))
-        & (table["correlated_pairs"] <= np.floor(table["correlated_pairs"].min() * (1 + tolerance)))
-    )
-    candidates = table[eligible]
+    candidates = table[table["identical"] == table["identical"].min()]
+    for column in ("low_range", "correlated_pairs"):
+        limit = np.floor(candidates[column].min() * (1 + tolerance))
+        candidates = candidates[candidates[column] <= limit]
+    eligible = pd.Series(table.index.isin(candidates.index), index=table.index)
     if preferred in candidates.index:
         return int(preferred), eligible
     ranked = candidates.reset_index().sort_values(

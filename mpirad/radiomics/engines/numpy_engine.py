@@ -275,8 +275,9 @@ def intensity_volume_histogram_features(
     """IBSI intensity-volume histogram features (7).
 
     With ``settings.ivh_discretise`` the histogram is over the same bins as the intensity
-    histogram (FBN: levels ``1..N_g``; FBS: bin centres); otherwise over the integer
-    intensities from the ROI minimum to maximum (IBSI digital phantom).
+    histogram (FBN: levels ``1..N_g``; FBS: bin centres, ``ceil((max - lower) / w) + 1``
+    bins as in mirp); otherwise over the integer intensities from the ROI minimum to
+    maximum (IBSI digital phantom).
     """
     if settings.ivh_discretise and settings.n_bins is not None:
         grey = np.arange(1, n_levels + 1, dtype=np.float64)
@@ -289,8 +290,10 @@ def intensity_volume_histogram_features(
             if settings.bin_lower_bound is None
             else float(settings.bin_lower_bound)
         )
-        grey = low + (np.arange(1, n_levels + 1) - 0.5) * width
-        counts = np.bincount(levels - 1, minlength=n_levels).astype(np.float64)
+        # bins cover [low, max]: ceil((max - low) / w) + 1 of them (mirp's convention)
+        n_ivh = max(int(np.ceil((float(intensities.max()) - low) / width)) + 1, n_levels)
+        grey = low + (np.arange(1, n_ivh + 1) - 0.5) * width
+        counts = np.bincount(levels - 1, minlength=n_ivh).astype(np.float64)
         next_above = grey[-1] + width
     else:
         rounded = np.round(intensities)
