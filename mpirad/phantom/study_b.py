@@ -26,6 +26,7 @@ from mpirad.io.volumes import write_nifti
 from mpirad.phantom import clinical as clinical_model
 from mpirad.phantom import geometry, perfusion
 from mpirad.phantom.geometry import LVGeometry
+from mpirad.phantom.summaries import cac_bin_counts
 
 #: Isotropic voxel size of Study B volumes (mm), as in the paper.
 VOXEL_MM = 4.8
@@ -36,11 +37,12 @@ NOMINAL_LONG_AXIS = (-0.55, 0.5, -0.65)
 #: The planted relation between CAC and the image (also written to ``truth.json``).
 PLANTED_SIGNAL: dict = {
     "mechanism": "fine-scale multiplicative uptake heterogeneity in each coronary territory",
-    "texture": "Gaussian white noise smoothed with sigma 0.7 voxel (3.4 mm), scaled to unit SD "
+    "texture": "Gaussian white noise smoothed with sigma 1 voxel (4.8 mm), scaled to unit SD "
     "over the myocardium; uptake *= 1 + amplitude * texture before blurring",
     "amplitude": "amplitude_t = base + slope * log1p(cac_t) for territory t in LAD, LCX, RCA "
     "(AHA 17-segment territories; the LAD uses cac_lad, the LCX cac_lcx, the RCA cac_rca; "
     "the left main is not used)",
+    "texture_sigma_voxels": 1.0,
     "base": 0.03,
     "slope": 0.006,
     "expected_direction": "texture heterogeneity / irregularity features of a territory's ROI "
@@ -52,7 +54,7 @@ CONFOUNDERS: dict = {
     "depth of a residual inferior (diaphragmatic) fall-off",
     "anterior_attenuation": "women: uniform(0, 0.12) * BMI / 30, clipped to [0, 0.3]: depth of a "
     "residual anterior (breast) fall-off",
-    "counts": "expected counts per voxel of normal myocardium = 150 * exp(-0.04 * (BMI - 30)): "
+    "counts": "expected counts per voxel of normal myocardium = 150 * exp(-0.025 * (BMI - 30)): "
     "heavier patients give noisier images",
 }
 
@@ -120,7 +122,9 @@ def make_patient(
         anterior = float(np.clip(rng.uniform(0.0, 0.12) * bmi / 30.0, 0.0, 0.3))
     uptake = perfusion.wall_falloff(fields, inferior, anterior, float(rng.uniform(0.05, 0.15)))
 
-    texture = ndimage.gaussian_filter(rng.normal(size=wall.shape), sigma=0.7, mode="wrap")
+    texture = ndimage.gaussian_filter(
+        rng.normal(size=wall.shape), sigma=PLANTED_SIGNAL["texture_sigma_voxels"], mode="wrap"
+    )
     texture /= max(float(texture[wall].std()), 1e-12)
     amplitudes = territory_amplitudes(cac_row)
     territory = geometry.territory_map(fields.segment)
@@ -132,7 +136,7 @@ def make_patient(
     surroundings = perfusion.sample_surroundings(rng, lv, 0.15, (0.15, 0.5))
     act = perfusion.activity(lv, fields, points, uptake, surroundings)
     fwhm = float(rng.uniform(9.0, 12.0))
-    counts_level = 150.0 * float(np.exp(-0.04 * (bmi - 30.0)))
+    counts_level = 150.0 * float(np.exp(-0.025 * (bmi - 30.0)))
     volume = perfusion.image_chain(act, VOXEL_MM, fwhm, counts_level, rng, post_filter_voxels=0.5)
 
     spacing = (VOXEL_MM, VOXEL_MM, VOXEL_MM)
@@ -156,6 +160,26 @@ def make_patient(
     }
     row.update({f"voxels_{name}": int(rois[name].sum()) for name in ROI_NAMES})
     return row
+
+
+def clinical_r_squared(clinical: pd.DataFrame, cac: pd.DataFrame) -> float:
+    """In-sample R^2 of an OLS of log1p(total CAC) on the ten clinical features.
+
+    Categorical features are dummy-coded (first level dropped); numpy least squares.
+
+    Args:
+        clinical: ``clinical.csv`` table.
+        cac: ``cac.csv`` table (same patient order).
+
+    Returns:
+        The coefficient of determination.
+    """
+    design = pd.get_dummies(clinical.drop(columns="patient_id"), drop_first=True).astype(float)
+    x = np.column_stack([np.ones(len(design)), design.to_numpy()])
+    y = np.log1p(cac["cac_total"].to_numpy(dtype=float))
+    coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
+    residual = y - x @ coefficients
+    return float(1.0 - residual @ residual / ((y - y.mean()) @ (y - y.mean())))
 
 
 def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> None:
@@ -203,6 +227,10 @@ def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> N
             "target_bin_counts": clinical_model.target_bin_counts(patients),
             "artery_concentration": clinical_model.ARTERY_CONCENTRATION,
             "artery_involvement": clinical_model.ARTERY_INVOLVEMENT,
+        },
+        "measured": {
+            "r2_clinical_on_log1p_cac_total": round(clinical_r_squared(clinical, cac), 4),
+            "figure4_bin_counts": {k: int(v) for k, v in cac_bin_counts(cac["cac_total"]).items()},
         },
         "planted_signal": PLANTED_SIGNAL,
         "confounders": CONFOUNDERS,
