@@ -172,14 +172,23 @@ def clinical_r_squared(clinical: pd.DataFrame, cac: pd.DataFrame) -> float:
         cac: ``cac.csv`` table (same patient order).
 
     Returns:
-        The coefficient of determination.
+        The coefficient of determination; NaN when there are no more patients than
+        coefficients or the outcome does not vary.
     """
     design = pd.get_dummies(clinical.drop(columns="patient_id"), drop_first=True).astype(float)
     x = np.column_stack([np.ones(len(design)), design.to_numpy()])
     y = np.log1p(cac["cac_total"].to_numpy(dtype=float))
     coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
     residual = y - x @ coefficients
-    return float(1.0 - residual @ residual / ((y - y.mean()) @ (y - y.mean())))
+    total = float((y - y.mean()) @ (y - y.mean()))
+    if len(y) <= x.shape[1] or total == 0.0:
+        return float("nan")
+    return float(1.0 - residual @ residual / total)
+
+
+def _finite_or_none(value: float, digits: int = 4) -> float | None:
+    """Rounded value, or None (JSON null) when not finite."""
+    return round(value, digits) if np.isfinite(value) else None
 
 
 def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> None:
@@ -229,7 +238,7 @@ def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> N
             "artery_involvement": clinical_model.ARTERY_INVOLVEMENT,
         },
         "measured": {
-            "r2_clinical_on_log1p_cac_total": round(clinical_r_squared(clinical, cac), 4),
+            "r2_clinical_on_log1p_cac_total": _finite_or_none(clinical_r_squared(clinical, cac)),
             "figure4_bin_counts": {k: int(v) for k, v in cac_bin_counts(cac["cac_total"]).items()},
         },
         "planted_signal": PLANTED_SIGNAL,
