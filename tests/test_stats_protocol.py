@@ -209,8 +209,8 @@ def test_bad_inputs_are_named(sim):
     radiomic = {
         roi: table.assign(copy=2 * table["feat_03"] - 1) for roi, table in sim.radiomic.items()
     }
-    with pytest.raises(ValueError, match=r"\['copy'\] are perfect linear combinations"):
-        run_protocol(radiomic, sim.clinical, sim.cac, config=SMALL)
+    with pytest.raises(ValueError, match=r"\['copy'\] are exact linear combinations"):
+        run_protocol(radiomic, sim.clinical, sim.cac, config=SMALL, collinear="error")
 
     with pytest.raises(ValueError, match="patients with radiomic features but no clinical"):
         run_protocol(sim.radiomic, sim.clinical.iloc[1:], sim.cac, config=SMALL)
@@ -244,3 +244,25 @@ def test_bad_inputs_are_named(sim):
 def test_config_validation(kwargs):
     with pytest.raises(ValueError):
         ProtocolConfig(**kwargs)
+
+
+def test_linearly_dependent_columns_kept_or_dropped(sim):
+    # diff = feat_01 - feat_02 (as IVH's V10 - V90): a legitimate candidate on its own
+    radiomic = {
+        roi: table.assign(diff=table["feat_01"] - table["feat_02"])
+        for roi, table in sim.radiomic.items()
+    }
+    config = ProtocolConfig(n_repeats=3, n_inner=4)
+    kept = run_protocol(radiomic, None, sim.cac, pools=["radiomic"], config=config)
+    assert kept.collinear["column"].tolist() == ["diff", "diff"]
+    assert set(kept.collinear["action"]) == {"keep"}
+    for terms in kept.inner["train_terms"].tolist() + kept.inner["dev_terms"].tolist():
+        assert not {"feat_01", "feat_02", "diff"} <= set(terms.split(" + "))
+    dropped = run_protocol(
+        radiomic, None, sim.cac, pools=["radiomic"], config=config, collinear="drop"
+    )
+    assert not dropped.inner["train_terms"].str.contains("diff").any()
+    plain = run_protocol(sim.radiomic, None, sim.cac, pools=["radiomic"], config=config)
+    pd.testing.assert_frame_equal(dropped.runs, plain.runs)
+    with pytest.raises(ValueError, match="collinear must be"):
+        run_protocol(radiomic, None, sim.cac, pools=["radiomic"], collinear="ignore")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -202,13 +202,18 @@ def pool_table(
     return table.sort_index()
 
 
-def check_pool(X: pd.DataFrame, categorical: Sequence[str], where: str) -> EncodedFrame:
-    """Encode a whole pool and refuse degenerate columns before any split is drawn.
+def check_pool(X: pd.DataFrame, categorical: Sequence[str], where: str) -> list[str]:
+    """Check a whole pool before any split is drawn; list its linearly dependent columns.
+
+    Returns:
+        Names of the columns that are exact linear combinations of earlier columns (and the
+        intercept), in column order; e.g. ``ivh.diff_i10_i90`` after ``ivh.i10`` and
+        ``ivh.i90``. Such a column may still enter a model first; afterwards the search
+        never adds a column collinear with the model.
 
     Raises:
-        ValueError: missing or non-finite values (column named), zero-variance columns, or
-            a column that is a perfect linear combination of earlier ones (named with the
-            pool): such a column could never enter a model, so it is an input error.
+        ValueError: missing or non-finite values, or zero-variance columns (named with
+            ``where``).
     """
     try:
         encoded = encode_frame(X, categorical)
@@ -229,18 +234,15 @@ def check_pool(X: pd.DataFrame, categorical: Sequence[str], where: str) -> Encod
     scale = np.sqrt(np.diag(cross))
     S = cross / np.outer(scale, scale)
     owner = np.concatenate([[t] * cols.size for t, cols in enumerate(columns)])
-    collinear = []
+    collinear: list[str] = []
     for k in range(S.shape[0]):
         if S[k, k] < COLLINEARITY_TOL:
-            collinear.append(encoded.names[owner[k]])
+            name = encoded.names[owner[k]]
+            if name not in collinear:
+                collinear.append(name)
             continue
         _sweep(S, k)
-    if collinear:
-        raise ValueError(
-            f"{where}: columns {sorted(set(collinear))} are perfect linear combinations of "
-            "earlier columns (with the intercept); remove the duplicates first"
-        )
-    return encoded
+    return collinear
 
 
 # --------------------------------------------------------------------------------------
@@ -577,12 +579,17 @@ class ProtocolResult:
             ``failure`` (a cycling search; empty when fine).
         predictions: one row per test prediction: ``roi``, ``pool``, ``repeat``,
             ``patient_id``, ``y_true``, ``y_pred`` (outcome scale of the config).
+        collinear: columns that are exact linear combinations of earlier columns of their
+            pool: ``roi``, ``pool``, ``column``, ``action`` ("keep", "drop").
     """
 
     config: ProtocolConfig
     runs: pd.DataFrame
     inner: pd.DataFrame
     predictions: pd.DataFrame
+    collinear: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["roi", "pool", "column", "action"])
+    )
 
     def fisher_table(
         self, alpha: float = 0.01, missing: Literal["one", "drop"] = "one"
@@ -633,7 +640,7 @@ class ProtocolResult:
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("runs", "inner", "predictions"):
+        for name in ("runs", "inner", "predictions", "collinear"):
             with atomic_path(out / f"{name}.parquet") as tmp:
                 getattr(self, name).to_parquet(tmp, index=False)
         with atomic_write(out / "config.json", "w", encoding="utf-8") as handle:
@@ -645,8 +652,11 @@ class ProtocolResult:
         """Read what :meth:`to_parquet` wrote."""
         out = Path(out_dir)
         config = ProtocolConfig(**json.loads((out / "config.json").read_text(encoding="utf-8")))
+        names = ("runs", "inner", "predictions", "collinear")
         tables = {
-            n: pd.read_parquet(out / f"{n}.parquet") for n in ("runs", "inner", "predictions")
+            n: pd.read_parquet(out / f"{n}.parquet")
+            for n in names
+            if (out / f"{n}.parquet").is_file()
         }
         return cls(config, **tables)
 
@@ -662,6 +672,7 @@ def run_protocol(
     categorical: Sequence[str] = CLINICAL_CATEGORICAL,
     clinical_features: Sequence[str] = CLINICAL_FEATURES,
     roi_cac: Mapping[str, str] = ROI_CAC,
+    collinear: Literal["keep", "drop", "error"] = "keep",
     n_jobs: int = 1,
     engine: Literal["fast", "reference"] = "fast",
     progress: bool = False,
@@ -681,6 +692,12 @@ def run_protocol(
         categorical: clinical columns treated as categorical terms.
         clinical_features: clinical columns in the clinical and combined pools.
         roi_cac: ROI -> CAC column (the outcome).
+        collinear: columns that are exact linear combinations of earlier columns of their
+            pool (e.g. ``ivh.diff_i10_i90 = i10 - i90``) are kept (``"keep"``, default:
+            such a column may enter a model, and once the others are in, the stepwise rule
+            keeps it out, as MATLAB does), dropped before the splits (``"drop"``), or
+            refused (``"error"``). Either way they are listed in
+            :attr:`ProtocolResult.collinear`.
         n_jobs: joblib workers over ROI x pool tasks (use ``joblib.parallel_config`` to hand
             them to another backend, e.g. Dask).
         engine: ``"fast"`` (sweep updates) or ``"reference"`` (statsmodels refits; slow).
@@ -690,12 +707,16 @@ def run_protocol(
         :class:`ProtocolResult`.
 
     Raises:
-        ValueError: inconsistent patients, missing values, zero-variance or perfectly
-            collinear columns in a pool (named with the ROI and pool), unknown ROI/pool.
+        ValueError: inconsistent patients, missing values, zero-variance columns in a pool
+            (named with the ROI and pool), linearly dependent columns with
+            ``collinear="error"``, unknown ROI/pool.
     """
     config = config or ProtocolConfig()
     if engine not in ("fast", "reference"):
         raise ValueError(f"engine must be 'fast' or 'reference', got {engine!r}")
+    if collinear not in ("keep", "drop", "error"):
+        raise ValueError(f"collinear must be 'keep', 'drop' or 'error', got {collinear!r}")
+    collinear_rows: list[dict[str, str]] = []
     unknown_pools = [p for p in pools if p not in POOLS]
     if unknown_pools:
         raise ValueError(f"unknown pools {unknown_pools}; choose from {POOLS}")
@@ -724,7 +745,19 @@ def run_protocol(
             if len(missing):
                 raise ValueError(f"ROI {roi!r}: no CAC score for patients {list(missing[:5])}")
             cat = [c for c in categorical if c in X.columns]
-            check_pool(X, cat, f"ROI {roi!r}, pool {pool!r}")
+            where = f"ROI {roi!r}, pool {pool!r}"
+            dependent = check_pool(X, cat, where)
+            if dependent and collinear == "error":
+                raise ValueError(
+                    f"{where}: columns {dependent} are exact linear combinations of earlier "
+                    "columns (with the intercept); drop them or pass collinear='keep'/'drop'"
+                )
+            if dependent and collinear == "drop":
+                X = X.drop(columns=dependent)
+                cat = [c for c in cat if c in X.columns]
+            collinear_rows += [
+                {"roi": roi, "pool": pool, "column": c, "action": collinear} for c in dependent
+            ]
             y = transform_outcome(
                 cac.loc[X.index, outcome].to_numpy(dtype=float), config.outcome_transform
             )
@@ -763,4 +796,5 @@ def run_protocol(
         runs=pd.DataFrame(runs),
         inner=pd.DataFrame(inner),
         predictions=prediction_table[["roi", "pool", "repeat", "patient_id", "y_true", "y_pred"]],
+        collinear=pd.DataFrame(collinear_rows, columns=["roi", "pool", "column", "action"]),
     )
