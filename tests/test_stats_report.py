@@ -245,6 +245,7 @@ def test_outcome_command_writes_tables(tmp_path, sim):
         "runs.parquet",
         "inner.parquet",
         "predictions.parquet",
+        "collinear.parquet",
         "config.json",
     }
     runs = pd.read_parquet(out / "runs.parquet")
@@ -259,3 +260,25 @@ def test_outcome_command_writes_tables(tmp_path, sim):
         app, [*args[:3], "--criterion", "sse", "--p-enter", "0.3", "--root", str(root)]
     )
     assert bad.exit_code != 0
+
+
+def test_outcome_inputs_wide_table_and_selection(tmp_path, sim):
+    import json
+
+    from mpirad.stats.inputs import outcome_inputs
+
+    sim.clinical.to_csv(tmp_path / "clinical.csv", index=False)
+    sim.cac.to_csv(tmp_path / "cac.csv", index=False)
+    with pytest.raises(ValueError, match="feature table not found"):
+        outcome_inputs(tmp_path, tmp_path / "features.parquet", extract_if_missing=False)
+    wide = pd.concat([t.reset_index().assign(roi=roi) for roi, t in sim.radiomic.items()])
+    wide.to_csv(tmp_path / "features.csv", index=False)
+    everything = outcome_inputs(tmp_path, tmp_path / "features.csv")
+    assert everything.selection_source == "all" and len(everything.selected) == 8
+    (tmp_path / "selected.json").write_text(json.dumps({"selected": ["feat_04", "feat_01"]}))
+    chosen = outcome_inputs(
+        tmp_path, tmp_path / "features.csv", selection_path=tmp_path / "selected.json"
+    )
+    assert chosen.selection_source == "file"
+    assert list(chosen.radiomic["LADMIM"].columns) == ["feat_04", "feat_01"]
+    assert chosen.radiomic["LADMIM"].index.tolist() == sorted(sim.clinical["patient_id"])

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-
-def _read_selection(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        data = json.loads(text)
-        if isinstance(data, dict):
-            data = data.get("selected", data)
-        if not isinstance(data, list):
-            raise typer.BadParameter(
-                f"{path}: expected a JSON list of feature names (or {{'selected': [...]}})"
-            )
-        return [str(x) for x in data]
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
 def register(app: typer.Typer) -> None:
@@ -28,25 +13,32 @@ def register(app: typer.Typer) -> None:
 
     @app.command("outcome")
     def outcome_cmd(
-        features: Annotated[
-            Path,
-            typer.Option(help="feature table (parquet/csv): tidy cohort table or wide per ROI"),
-        ],
         dataset: Annotated[
             str | None, typer.Option(help="Study B dataset name (clinical.csv, cac.csv)")
         ] = None,
         root: Annotated[
             Path | None, typer.Option(help="Study B dataset folder instead of --dataset")
         ] = None,
+        features: Annotated[
+            Path | None,
+            typer.Option(
+                help="feature table (parquet/csv), tidy or wide per ROI "
+                "(default build/features/<dataset>/features.parquet)"
+            ),
+        ] = None,
+        selected: Annotated[
+            Path | None,
+            typer.Option(
+                help="file listing the features to use (lines or JSON); default: the "
+                "blind-to-outcome funnel on a tidy table, all columns of a wide one"
+            ),
+        ] = None,
+        n_bins: Annotated[
+            int | None, typer.Option(help="bin number (default: the funnel's choice)")
+        ] = None,
         out: Annotated[
             Path | None,
             typer.Option(help="output folder (default build/stats/<dataset>/<criterion>)"),
-        ] = None,
-        n_bins: Annotated[
-            int | None, typer.Option(help="bin number of a tidy table (paper: 64)")
-        ] = None,
-        selected: Annotated[
-            Path | None, typer.Option(help="file listing the features to use (lines or JSON)")
         ] = None,
         criterion: Annotated[str, typer.Option(help="aic, bic or sse")] = "aic",
         p_enter: Annotated[float, typer.Option(help="entry threshold")] = 0.05,
@@ -61,10 +53,8 @@ def register(app: typer.Typer) -> None:
         n_jobs: Annotated[int, typer.Option(help="joblib workers")] = 2,
     ) -> None:
         """Run the 50 x 20 stepwise protocol for every ROI x pool; write parquet tables."""
-        import pandas as pd
-
         from mpirad.stats import ProtocolConfig, run_protocol
-        from mpirad.stats.inputs import read_cohort_tables, wide_features
+        from mpirad.stats.inputs import outcome_inputs
 
         if (dataset is None) == (root is None):
             raise typer.BadParameter("give exactly one of --dataset and --root")
@@ -74,28 +64,37 @@ def register(app: typer.Typer) -> None:
             entry = get_dataset(dataset)
             if entry.study != "b":
                 raise typer.BadParameter(f"dataset {dataset!r} is study {entry.study}, not b")
-            root = Path(entry.root)
+            root = entry.ensure().root
         name = dataset or root.name
         try:
             config = ProtocolConfig(
                 criterion=criterion, p_enter=p_enter, p_remove=p_remove, n_repeats=repeats,
                 n_inner=inner, select_by=select_by, outcome_transform=outcome, seed=seed,
             )  # fmt: skip
+            inputs = outcome_inputs(
+                root,
+                features or Path("build") / "features" / name / "features.parquet",
+                n_bins=n_bins,
+                selection_path=selected,
+                extract_if_missing=False,
+            )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        table = (
-            pd.read_parquet(features) if features.suffix == ".parquet" else pd.read_csv(features)
+        typer.echo(
+            f"{len(inputs.selected)} radiomic features ({inputs.selection_source}), "
+            f"n_bins {inputs.n_bins}"
         )
-        chosen = _read_selection(selected) if selected else None
-        radiomic = wide_features(table, n_bins=n_bins, selected=chosen)
-        clinical, cac = read_cohort_tables(root)
-        result = run_protocol(radiomic, clinical, cac, config=config, n_jobs=n_jobs, progress=True)
+        result = run_protocol(
+            inputs.radiomic,
+            inputs.clinical,
+            inputs.cac,
+            config=config,
+            n_jobs=n_jobs,
+            progress=True,
+        )
         target = out or Path("build") / "stats" / name / criterion
         result.to_parquet(target)
         fisher = result.fisher_table()
-        typer.echo(
-            fisher[["roi", "pool", "fisher_x", "significant", "median_abs_r"]].to_string(
-                index=False
-            )
-        )
+        columns = ["roi", "pool", "fisher_x", "significant", "median_abs_r"]
+        typer.echo(fisher[columns].to_string(index=False))
         typer.echo(f"tables written to {target}")

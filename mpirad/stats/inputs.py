@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -104,3 +106,96 @@ def read_cohort_tables(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             raise ValueError(f"{path}: missing columns {missing}")
         tables.append(table)
     return tables[0], tables[1]
+
+
+@dataclass
+class OutcomeInputs:
+    """Everything the outcome chapter needs.
+
+    Attributes:
+        radiomic: ROI -> (patients x selected features), indexed by ``patient_id``.
+        clinical: the dataset's ``clinical.csv``.
+        cac: the dataset's ``cac.csv``.
+        selected: the feature columns used.
+        n_bins: the bin number used (None for a wide table without one).
+        selection_source: where ``selected`` came from ("file", "funnel" or "all").
+    """
+
+    radiomic: dict[str, pd.DataFrame]
+    clinical: pd.DataFrame
+    cac: pd.DataFrame
+    selected: list[str]
+    n_bins: int | None
+    selection_source: str
+
+
+def _read_selection_file(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        data = json.loads(text)
+        if isinstance(data, dict):
+            data = data.get("selected", data)
+        if not isinstance(data, list):
+            raise ValueError(
+                f"{path}: expected a JSON list of feature names or {{'selected': [...]}}"
+            )
+        return [str(x) for x in data]
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def outcome_inputs(
+    root: str | Path,
+    features_path: str | Path,
+    *,
+    n_bins: int | None = None,
+    selection_path: str | Path | None = None,
+    extract_if_missing: bool = True,
+    n_jobs: int = 2,
+) -> OutcomeInputs:
+    """Load (or make) the inputs of the outcome analysis of a Study B dataset.
+
+    Args:
+        root: the dataset folder (``clinical.csv``, ``cac.csv``, volumes).
+        features_path: a feature table, tidy (:func:`mpirad.radiomics.extract_cohort`) or
+            wide (``patient_id``, ``roi``, feature columns); parquet or CSV.
+        n_bins: bin number to use; default the funnel's choice (tidy table) or the only one.
+        selection_path: optional file listing the features to use (one per line, or JSON);
+            default: run the blind-to-outcome funnel (:func:`mpirad.radiomics.run_funnel`)
+            on a tidy table, or use every column of a wide one.
+        extract_if_missing: if ``features_path`` does not exist, extract it from the
+            dataset's volumes (numpy engine, the paper's eight bin numbers) and write it there.
+        n_jobs: workers for that extraction.
+
+    Returns:
+        :class:`OutcomeInputs`.
+
+    Raises:
+        ValueError: missing files (named) or unusable tables.
+    """
+    root, features_path = Path(root), Path(features_path)
+    clinical, cac = read_cohort_tables(root)
+    if not features_path.is_file():
+        if not extract_if_missing:
+            raise ValueError(f"{features_path}: feature table not found (run `mpirad extract`)")
+        from mpirad.radiomics.cohort import extract_cohort
+
+        extract_cohort(root, features_path, engine="numpy", n_jobs=n_jobs, progress=False)
+    if features_path.suffix == ".parquet":
+        table = pd.read_parquet(features_path)
+    else:
+        table = pd.read_csv(features_path, dtype={"patient_id": str})
+    tidy = all(c in table.columns for c in _TIDY_COLUMNS)
+    if selection_path:
+        selected, source = _read_selection_file(Path(selection_path)), "file"
+    elif tidy:
+        from mpirad.radiomics.funnel import run_funnel
+
+        funnel = run_funnel(table)
+        selected, source = list(funnel.selected), "funnel"
+        n_bins = funnel.n_bins if n_bins is None else n_bins
+    else:
+        selected, source = None, "all"
+    radiomic = wide_features(table, n_bins=n_bins, selected=selected)
+    if selected is None:
+        selected = list(next(iter(radiomic.values())).columns)
+    return OutcomeInputs(radiomic, clinical, cac, selected, n_bins, source)
