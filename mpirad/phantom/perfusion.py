@@ -250,12 +250,69 @@ class Surroundings:
     hot_spots: tuple[tuple[tuple[float, float, float], tuple[float, float, float], float], ...]
 
 
+@dataclass(frozen=True)
+class SurroundingShapes:
+    """Where the activity outside the LV wall lies (independent of its levels).
+
+    Attributes:
+        cavity: LV blood pool (bool).
+        rv_wall: right-ventricular wall occupancy (0-1).
+        hot_spots: occupancy (0-1) of each extracardiac hot spot.
+    """
+
+    cavity: np.ndarray
+    rv_wall: np.ndarray
+    hot_spots: tuple[np.ndarray, ...]
+
+
+def surrounding_shapes(
+    geometry: LVGeometry, fields: HeartFields, points_mm: np.ndarray, surroundings: Surroundings
+) -> SurroundingShapes:
+    """Shapes of the blood pool, a thin RV crescent on the septal side and the hot spots.
+
+    Args:
+        geometry: the LV.
+        fields: LV fields at the points.
+        points_mm: ``(..., 3)`` positions (mm) the fields were evaluated at.
+        surroundings: the hot spots' positions and sizes are read from here.
+
+    Returns:
+        The shapes on the points' grid.
+    """
+    heart = geometry.to_heart(points_mm)
+    cavity = (fields.depth_mm >= 0) & (
+        np.hypot(
+            fields.radius_mm / geometry.endo_radius_mm, fields.depth_mm / geometry.endo_length_mm
+        )
+        < 1.0
+    )
+    rv_centre = np.array([0.35 * geometry.epi_length_mm, 0.0, -0.75 * geometry.epi_radius_mm])
+    rv_axes = np.array(
+        [0.65 * geometry.epi_length_mm, 1.15 * geometry.epi_radius_mm, 0.9 * geometry.epi_radius_mm]
+    )
+    rv_wall = np.clip(
+        ellipsoid_blob(heart, rv_centre, rv_axes) - ellipsoid_blob(heart, rv_centre, rv_axes - 4.0),
+        0.0,
+        1.0,
+    )
+    epi = np.hypot(
+        fields.radius_mm / geometry.epi_radius_mm, fields.depth_mm / geometry.epi_length_mm
+    )
+    rv_wall = rv_wall * (heart[..., 0] >= -5.0) * (epi > 1.0)
+    hot = tuple(
+        ellipsoid_blob(heart, np.asarray(centre), np.asarray(axes))
+        for centre, axes, _ in surroundings.hot_spots
+    )
+    return SurroundingShapes(cavity=cavity, rv_wall=rv_wall, hot_spots=hot)
+
+
 def activity(
     geometry: LVGeometry,
     fields: HeartFields,
     points_mm: np.ndarray,
     myocardial_uptake: np.ndarray,
     surroundings: Surroundings,
+    shapes: SurroundingShapes | None = None,
 ) -> np.ndarray:
     """Assemble the activity map at points.
 
@@ -265,34 +322,17 @@ def activity(
         points_mm: ``(..., 3)`` positions (mm) the fields were evaluated at.
         myocardial_uptake: uptake inside the wall (already including defects etc.).
         surroundings: levels outside the wall.
+        shapes: precomputed :func:`surrounding_shapes` (computed when None).
 
     Returns:
         Array of the points' leading shape (relative units).
     """
-    heart = geometry.to_heart(points_mm)
-    values = np.full(fields.theta_deg.shape, surroundings.background)
-    inside_epi = (fields.depth_mm >= 0) & (
-        np.hypot(
-            fields.radius_mm / geometry.endo_radius_mm, fields.depth_mm / geometry.endo_length_mm
-        )
-        < 1.0
-    )
-    values = np.where(inside_epi, surroundings.blood_pool, values)
-    # Right ventricle: a thin crescent on the septal side.
-    rv_centre = np.array([0.35 * geometry.epi_length_mm, 0.0, -0.75 * geometry.epi_radius_mm])
-    rv_axes = np.array(
-        [0.65 * geometry.epi_length_mm, 1.15 * geometry.epi_radius_mm, 0.9 * geometry.epi_radius_mm]
-    )
-    outer = ellipsoid_blob(heart, rv_centre, rv_axes)
-    inner = ellipsoid_blob(heart, rv_centre, rv_axes - 4.0)
-    rv_wall = np.clip(outer - inner, 0.0, 1.0) * (heart[..., 0] >= -5.0)
-    epi = np.hypot(
-        fields.radius_mm / geometry.epi_radius_mm, fields.depth_mm / geometry.epi_length_mm
-    )
-    rv_wall = rv_wall * (epi > 1.0)
-    values = values + surroundings.rv_uptake * rv_wall
-    for centre, axes, level in surroundings.hot_spots:
-        values = values + level * ellipsoid_blob(heart, np.asarray(centre), np.asarray(axes))
+    if shapes is None:
+        shapes = surrounding_shapes(geometry, fields, points_mm, surroundings)
+    values = np.where(shapes.cavity, surroundings.blood_pool, surroundings.background)
+    values = values + surroundings.rv_uptake * shapes.rv_wall
+    for occupancy, (_, _, level) in zip(shapes.hot_spots, surroundings.hot_spots, strict=True):
+        values = values + level * occupancy
     return np.where(fields.myocardium, myocardial_uptake, values)
 
 

@@ -34,9 +34,9 @@ from skimage import measure
 
 from mpirad.constants import SEGMENT_TERRITORY
 from mpirad.io.labels import write_label_csv
-from mpirad.io.png import write_png
 from mpirad.phantom import geometry, perfusion
 from mpirad.phantom.geometry import LVGeometry
+from mpirad.phantom.writers import write_png_in_build
 
 #: Side of the square field of view of every tomogram (mm).
 FIELD_OF_VIEW_MM = 160.0
@@ -285,6 +285,7 @@ def make_patient(
     points = _grid_points(n_grid, SIMULATION_VOXEL_MM)
     fields = geometry.evaluate(lv, points)
     falloff = perfusion.wall_falloff(fields, inferior, anterior, septal_base)
+    shapes = perfusion.surrounding_shapes(lv, fields, points, surroundings)
     volumes, reductions, scale = {}, {}, {}
     for phase in PHASES:
         reductions[phase] = perfusion.reduction(fields, defects, phase)
@@ -300,7 +301,7 @@ def make_patient(
                     for c, a, lvl in surroundings.hot_spots
                 ),
             )
-        act = perfusion.activity(lv, fields, points, uptake, phase_surroundings)
+        act = perfusion.activity(lv, fields, points, uptake, phase_surroundings, shapes)
         kcounts = rng.uniform(800, 1300) if phase == "stress" else rng.uniform(500, 1000)
         counts_per_unit = kcounts * 1000.0 / max(float(uptake[fields.myocardium].sum()), 1.0)
         volumes[phase] = perfusion.image_chain(
@@ -322,15 +323,15 @@ def make_patient(
         coords = np.moveaxis(pts / SIMULATION_VOXEL_MM - 0.5, -1, 0)
         counts = ndimage.map_coordinates(volumes[plan.phase], coords, order=1, mode="constant")
         grey = np.clip(np.round(counts / scale[plan.phase] * 255.0), 0, 255).astype(np.uint8)
-        write_png(patient_dir / name, lut[grey])
+        write_png_in_build(patient_dir / name, lut[grey])
 
         slice_fields = geometry.evaluate(lv, pts)
         slice_reduction = perfusion.reduction(slice_fields, defects, plan.phase)
         truth_mask = slice_fields.myocardium & (slice_reduction >= DRAW_THRESHOLD)
         area_mm2 = float(truth_mask.sum()) * px**2
         label = int(area_mm2 >= MIN_DEFECT_AREA_MM2)
-        write_png(truth_dir / name, truth_mask.astype(np.uint8) * 255)
-        write_png(wall_dir / name, slice_fields.myocardium.astype(np.uint8) * 255)
+        write_png_in_build(truth_dir / name, truth_mask.astype(np.uint8) * 255)
+        write_png_in_build(wall_dir / name, slice_fields.myocardium.astype(np.uint8) * 255)
         n_polygons = 0
         if label:
             visible = geometry.evaluate(lv, pts, margin_mm=1.5).myocardium
@@ -408,7 +409,7 @@ def write_cohort(
     """
     from mpirad.io.tables import write_parquet
     from mpirad.phantom.cohort import run_patients
-    from mpirad.phantom.tables import write_csv
+    from mpirad.phantom.writers import write_csv
 
     results = run_patients(
         make_patient,

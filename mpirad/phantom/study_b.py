@@ -201,7 +201,7 @@ def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> N
         volume_size: voxels per side.
     """
     from mpirad.phantom.cohort import run_patients
-    from mpirad.phantom.tables import write_csv
+    from mpirad.phantom.writers import write_csv
 
     ids = [patient_id(i, patients) for i in range(patients)]
     table_rng = np.random.default_rng([seed, 0xB, 0xC11])
