@@ -142,13 +142,13 @@ def test_cache_resumes_and_notices_changed_inputs(dataset, tmp_path, monkeypatch
     import mpirad.radiomics.cohort as cohort
 
     calls = []
-    original = cohort.extract_features_multi
+    original = cohort.validate_roi
 
     def counting(*args, **kwargs):
         calls.append(kwargs.get("what"))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(cohort, "extract_features_multi", counting)
+    monkeypatch.setattr(cohort, "validate_roi", counting)
     again = extract_cohort(
         dataset, out, bin_numbers=BINS, rois=ROIS, engine="numpy", n_jobs=1, progress=False
     )

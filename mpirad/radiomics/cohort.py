@@ -22,11 +22,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from mpirad.constants import BIN_NUMBERS, ROI_NAMES
 from mpirad.io import atomic_path
-from mpirad.radiomics.extract import _resolve_families, extract_features_multi
+from mpirad.radiomics.extract import (
+    _code_or_none,
+    _resolve_families,
+    compute_feature_rows,
+    validate_roi,
+)
 from mpirad.radiomics.ibsi import FAMILIES
 from mpirad.radiomics.rois import (
     RoiError,
@@ -120,20 +125,20 @@ def _write_cache(path: Path, stamp: str, keys: np.ndarray, values: np.ndarray) -
             np.savez(handle, stamp=np.array(stamp), keys=keys, values=values)
 
 
-def _feature_keys(features: pd.DataFrame) -> np.ndarray:
-    """One string per row: ``n_bins|family|name|ibsi_code|aggregation``."""
-    codes = features["ibsi_code"].fillna("")
-    return (
-        features["n_bins"].astype(str)
-        + "|"
-        + features["family"]
-        + "|"
-        + features["name"]
-        + "|"
-        + codes
-        + "|"
-        + features["aggregation"]
-    ).to_numpy(dtype=str)
+def _keys_and_values(
+    rows_per_setting: list[list[tuple[str, str, str, float]]], bin_numbers: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten rows to keys ``n_bins|family|name|ibsi_code|aggregation`` and values."""
+    keys, values = [], []
+    codes: dict[tuple[str, str], str] = {}
+    for n_bins, rows in zip(bin_numbers, rows_per_setting, strict=True):
+        for family, name, aggregation, value in rows:
+            code = codes.get((family, name))
+            if code is None:
+                code = codes.setdefault((family, name), _code_or_none(family, name) or "")
+            keys.append(f"{n_bins}|{family}|{name}|{code}|{aggregation}")
+            values.append(value)
+    return np.array(keys, dtype=str), np.array(values, dtype=np.float64)
 
 
 def _patient_task(job: _Job, patient_id: str, rois: tuple[str, ...]):
@@ -154,17 +159,13 @@ def _patient_task(job: _Job, patient_id: str, rois: tuple[str, ...]):
         try:
             stamp = _case_stamp(root, patient_id, roi)
             mask = read_roi_mask(root, patient_id, roi, image)
-            features = extract_features_multi(
-                image.array,
-                mask,
-                image.spacing,
-                settings_list,
-                engine=job.engine,
-                families=job.families,
-                what=f"patient {patient_id}, ROI {roi}",
+            array, mask, spacing = validate_roi(
+                image.array, mask, image.spacing, what=f"patient {patient_id}, ROI {roi}"
             )
-            keys = _feature_keys(features)
-            values = features["value"].to_numpy(dtype=np.float64)
+            rows = compute_feature_rows(
+                array, mask, spacing, settings_list, job.engine, job.families
+            )
+            keys, values = _keys_and_values(rows, job.bin_numbers)
             if job.cache_folder is not None:
                 _write_cache(_cache_file(job.cache_folder, patient_id, roi), stamp, keys, values)
             results.append((roi, keys, values))
@@ -362,3 +363,18 @@ def extract_cohort(
         with atomic_path(out) as tmp:
             table.to_parquet(tmp, index=False)
     return table
+
+
+def summarise_features(features: pd.DataFrame) -> pd.Series:
+    """A cohort table in a few numbers: patients, ROIs, bin numbers, features, values."""
+    per_case = features.groupby(["patient_id", "roi", "n_bins"], observed=True).size()
+    return pd.Series(
+        {
+            "patients": features["patient_id"].nunique(),
+            "ROIs": features["roi"].nunique(),
+            "bin numbers": ", ".join(str(b) for b in sorted(features["n_bins"].unique())),
+            "features per ROI and bin number": int(per_case.max()) if len(per_case) else 0,
+            "feature values": len(features),
+        },
+        name="value",
+    )

@@ -137,11 +137,42 @@ def conformance_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def mismatches(table: pd.DataFrame, engine: str) -> pd.DataFrame:
-    """Rows where ``engine`` computed a value that does not match the reference."""
+    """Rows where ``engine`` computed a value that does not match the reference.
+
+    Returns:
+        Columns ``engine, family, name, aggregation, reference, value``.
+    """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}")
     match = table[f"match_{engine}"]
-    return table.loc[
-        match.notna() & ~match.fillna(True),
-        ["family", "name", "aggregation", "reference", f"value_{engine}"],
-    ]
+    rows = table.loc[match.notna() & ~match.fillna(True)]
+    return pd.DataFrame(
+        {
+            "engine": engine,
+            "family": rows["family"],
+            "name": rows["name"],
+            "aggregation": rows["aggregation"],
+            "reference": rows["reference"],
+            "value": rows[f"value_{engine}"],
+        }
+    ).reset_index(drop=True)
+
+
+def engine_agreement(table: pd.DataFrame, engine: str, reference: str = "mirp") -> pd.DataFrame:
+    """How closely ``engine`` reproduces ``reference`` on the phantom's shared features.
+
+    Returns:
+        One row: ``reference values (3D)``, ``computed by both``, ``largest relative
+        difference``.
+    """
+    both = table[f"value_{engine}"].notna() & table[f"value_{reference}"].notna()
+    ours, theirs = table.loc[both, f"value_{engine}"], table.loc[both, f"value_{reference}"]
+    relative = (ours - theirs).abs() / theirs.abs().clip(lower=1e-12)
+    return pd.DataFrame(
+        {
+            "reference values (3D)": [len(table)],
+            "computed by both": [int(both.sum())],
+            "largest relative difference": [float(relative.max()) if both.any() else float("nan")],
+        },
+        index=pd.Index([f"{engine} vs {reference}"], name="engines"),
+    )

@@ -104,30 +104,58 @@ def _resolve_families(engine: str, families: Sequence[str] | str | None) -> tupl
     return tuple(f for f in FAMILIES if f in families)
 
 
+def _code_or_none(family: str, name: str) -> str | None:
+    try:
+        return ibsi_code(family, name)
+    except KeyError:
+        return None  # an engine-specific feature without IBSI counterpart
+
+
 def _to_frame(
-    rows: list[tuple[str, str, str, float]], engine: str, settings: ExtractionSettings
+    rows_per_setting: Sequence[list[tuple[str, str, str, float]]],
+    engine: str,
+    settings_list: Sequence[ExtractionSettings],
 ) -> pd.DataFrame:
-    codes = []
-    for family, name, _aggregation, _value in rows:
-        try:
-            codes.append(ibsi_code(family, name))
-        except KeyError:
-            codes.append(None)  # an engine-specific feature without IBSI counterpart
+    """One feature table from the rows computed under each of ``settings_list``."""
+    rows = [row for setting_rows in rows_per_setting for row in setting_rows]
+    lengths = [len(r) for r in rows_per_setting]
     frame = pd.DataFrame(
         {
             "family": [r[0] for r in rows],
             "name": [r[1] for r in rows],
-            "ibsi_code": pd.array(codes, dtype="string"),
+            "ibsi_code": pd.array([_code_or_none(r[0], r[1]) for r in rows], dtype="string"),
             "aggregation": [r[2] for r in rows],
             "value": np.array([r[3] for r in rows], dtype=np.float64),
+            "engine": engine,
         }
     )
-    frame["engine"] = engine
-    for column, value in settings.as_columns().items():
-        frame[column] = value
-    frame["n_bins"] = frame["n_bins"].astype("Int64")
-    frame["bin_width"] = frame["bin_width"].astype("Float64")
+    columns = [s.as_columns() for s in settings_list]
+    frame["discretisation"] = np.repeat([c["discretisation"] for c in columns], lengths)
+    frame["n_bins"] = pd.array(
+        np.repeat([c["n_bins"] for c in columns], lengths).tolist(), dtype="Int64"
+    )
+    frame["bin_width"] = pd.array(
+        np.repeat([c["bin_width"] for c in columns], lengths).tolist(), dtype="Float64"
+    )
     return frame.loc[:, list(FEATURE_COLUMNS)]
+
+
+def compute_feature_rows(
+    image: np.ndarray,
+    mask: np.ndarray,
+    spacing: tuple[float, float, float],
+    settings_list: Sequence[ExtractionSettings],
+    engine: str,
+    families: tuple[str, ...],
+) -> list[list[tuple[str, str, str, float]]]:
+    """Raw ``(family, name, aggregation, value)`` rows per setting (inputs already valid).
+
+    With the ``numpy`` engine the ROI geometry is prepared once for all settings.
+    """
+    if engine == "numpy":
+        geometry = numpy_engine.prepare_roi(image, mask)
+        return [numpy_engine.compute_features(geometry, s, families) for s in settings_list]
+    return [ENGINES[engine].compute(image, mask, spacing, s, families) for s in settings_list]
 
 
 def extract_features(
@@ -176,7 +204,7 @@ def extract_features(
     chosen = _resolve_families(engine, families if families is not None else settings.families)
     image, mask, spacing_triple = validate_roi(image, mask, spacing)
     rows = ENGINES[engine].compute(image, mask, spacing_triple, settings, chosen)
-    return _to_frame(rows, engine, settings)
+    return _to_frame([rows], engine, [settings])
 
 
 def extract_features_multi(
@@ -206,14 +234,5 @@ def extract_features_multi(
     """
     chosen = _resolve_families(engine, families)
     image, mask, spacing_triple = validate_roi(image, mask, spacing, what=what)
-    frames = []
-    if engine == "numpy":
-        geometry = numpy_engine.prepare_roi(image, mask)
-        for settings in settings_list:
-            rows = numpy_engine.compute_features(geometry, settings, chosen)
-            frames.append(_to_frame(rows, engine, settings))
-    else:
-        for settings in settings_list:
-            rows = ENGINES[engine].compute(image, mask, spacing_triple, settings, chosen)
-            frames.append(_to_frame(rows, engine, settings))
-    return pd.concat(frames, ignore_index=True)
+    rows = compute_feature_rows(image, mask, spacing_triple, settings_list, engine, chosen)
+    return _to_frame(rows, engine, settings_list)

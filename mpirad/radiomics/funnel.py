@@ -43,10 +43,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from mpirad.io import atomic_write
 from mpirad.radiomics.ibsi import (
     AGG_3D_AVERAGED,
     AGG_3D_MERGED,
@@ -668,6 +670,24 @@ class FunnelResult:
                 "features": list(self.counts.values()),
             }
         )
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``counts.csv``, ``selected.txt`` (one feature key per line, with the bin
+        number in ``n_bins.txt``) and ``per_bin_stats.csv`` into ``folder`` (atomically).
+
+        Returns:
+            ``folder``.
+        """
+        folder = Path(folder)
+        with atomic_write(folder / "counts.csv", "w", encoding="utf-8") as handle:
+            self.counts_table().to_csv(handle, index=False)
+        with atomic_write(folder / "selected.txt", "w", encoding="utf-8") as handle:
+            handle.write("".join(f"{key}\n" for key in self.selected))
+        with atomic_write(folder / "n_bins.txt", "w", encoding="utf-8") as handle:
+            handle.write(f"{self.n_bins}\n")
+        with atomic_write(folder / "per_bin_stats.csv", "w", encoding="utf-8") as handle:
+            self.per_bin_stats.to_csv(handle, index=False)
+        return folder
 
     def selected_table(self) -> pd.DataFrame:
         """The selected features with their IBSI identity (the Table 2 analogue)."""

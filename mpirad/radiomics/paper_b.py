@@ -167,3 +167,60 @@ def paper_table2() -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def compare_counts(counts: dict[str, int]) -> pd.DataFrame:
+    """This run's funnel counts next to the paper's.
+
+    Args:
+        counts: :attr:`mpirad.radiomics.funnel.FunnelResult.counts`.
+
+    Returns:
+        One row per step: ``step``, ``description``, ``paper``, ``this run``.
+    """
+    from mpirad.radiomics.funnel import STEP_LABELS
+
+    return pd.DataFrame(
+        {
+            "step": list(counts),
+            "description": [STEP_LABELS[s] for s in counts],
+            "paper": [PAPER_FUNNEL_COUNTS.get(s) for s in counts],
+            "this run": list(counts.values()),
+        }
+    )
+
+
+def compare_selection(selected: list[str]) -> pd.DataFrame:
+    """The selected features against the paper's Table 2.
+
+    Args:
+        selected: feature keys selected by this run.
+
+    Returns:
+        One row per feature in either list: ``key``, ``family``, ``paper_name`` (empty if
+        not in Table 2), ``in paper``, ``in this run``; Table 2 order first.
+    """
+    table2 = paper_table2()
+    rows = [
+        {
+            "key": row.key,
+            "family": row.family,
+            "paper_name": row.paper_name,
+            "in paper": True,
+            "in this run": row.key in set(selected),
+        }
+        for row in table2.itertuples()
+    ]
+    paper_keys = set(table2["key"])
+    rows += [
+        {
+            "key": key,
+            "family": key.split(".")[0],
+            "paper_name": "",
+            "in paper": False,
+            "in this run": True,
+        }
+        for key in selected
+        if key not in paper_keys
+    ]
+    return pd.DataFrame(rows)

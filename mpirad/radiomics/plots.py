@@ -128,3 +128,44 @@ def plot_per_bin_statistics(stats: pd.DataFrame) -> Figure:
     fig.suptitle("Selected features per bin number")
     fig.tight_layout()
     return fig
+
+
+def plot_phantom(image: np.ndarray, mask: np.ndarray) -> Figure:
+    """The IBSI digital phantom slice by slice, grey levels written in each voxel.
+
+    Args:
+        image: ``(z, y, x)`` intensities.
+        mask: ``(z, y, x)`` boolean ROI; voxels outside are hatched.
+
+    Returns:
+        One panel per slice (z), x to the right, y downwards.
+    """
+    n_slices = image.shape[0]
+    fig, axes = plt.subplots(1, n_slices, figsize=(2.6 * n_slices, 2.8))
+    for z, ax in enumerate(np.atleast_1d(axes)):
+        ax.imshow(image[z], cmap="Blues", vmin=0, vmax=float(image.max()) * 1.3)
+        for (y, x), value in np.ndenumerate(image[z]):
+            inside = bool(mask[z, y, x])
+            ax.text(
+                x,
+                y,
+                f"{value:g}",
+                ha="center",
+                va="center",
+                fontsize=10,
+                color="black" if inside else "#999999",
+            )
+            if not inside:
+                ax.add_patch(
+                    plt.Rectangle(
+                        (x - 0.5, y - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#999999"
+                    )
+                )
+        ax.set_xticks(range(image.shape[2]))
+        ax.set_yticks(range(image.shape[1]))
+        ax.set_xlabel("x (voxel)")
+        ax.set_ylabel("y (voxel)" if z == 0 else "")
+        ax.set_title(f"slice z = {z}")
+    fig.suptitle("IBSI digital phantom (hatched: outside the ROI; 2 mm voxels)")
+    fig.tight_layout()
+    return fig

@@ -548,9 +548,24 @@ def _rename(family: str, generic: dict[str, np.ndarray]) -> dict[str, np.ndarray
     return {names[key]: generic[key] for key in names}
 
 
-def _average_over_directions(values: np.ndarray) -> float:
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) if finite.size else np.nan
+def _split_directions_and_merged(features: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Group 0..12 are the directional matrices, group 13 their merged sum.
+
+    Returns:
+        aggregation -> name -> value: the mean over non-empty directional matrices (3D
+        averaged) and the merged matrix's value (3D merged).
+    """
+    names = list(features)
+    table = np.vstack([features[name] for name in names])  # (n_features, 14)
+    directional = table[:, :N_DIRECTIONS]
+    finite = np.isfinite(directional)
+    counts = finite.sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        averaged = np.where(finite, directional, 0.0).sum(axis=1) / counts
+    return {
+        AGG_3D_AVERAGED: dict(zip(names, averaged.tolist(), strict=True)),
+        AGG_3D_MERGED: dict(zip(names, table[:, N_DIRECTIONS].tolist(), strict=True)),
+    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -563,12 +578,11 @@ def glcm_features(
     """GLCM features, 3D averaged and 3D merged: aggregation -> name -> value."""
     i = levels[geometry.edge_from]
     j = levels[geometry.edge_to]
-    per_direction = cooccurrence_features(geometry.edge_direction, i, j, N_DIRECTIONS, n_levels)
-    merged = cooccurrence_features(np.zeros_like(i), i, j, 1, n_levels)
-    return {
-        AGG_3D_AVERAGED: {name: _average_over_directions(v) for name, v in per_direction.items()},
-        AGG_3D_MERGED: {name: float(v[0]) for name, v in merged.items()},
-    }
+    group = np.concatenate([geometry.edge_direction, np.full(i.size, N_DIRECTIONS)])
+    features = cooccurrence_features(
+        group, np.tile(i, 2), np.tile(j, 2), N_DIRECTIONS + 1, n_levels
+    )
+    return _split_directions_and_merged(features)
 
 
 def glrlm_features(
@@ -582,29 +596,17 @@ def glrlm_features(
     run_length = np.bincount(run_id)
     run_level = ordered[starts]
     run_direction = geometry.line_direction[starts]
-    n_voxels = geometry.n_voxels
-    per_direction = zone_features(
-        run_direction,
-        run_level,
-        run_length,
-        N_DIRECTIONS,
+    n_voxels = float(geometry.n_voxels)
+    voxels = np.append(np.full(N_DIRECTIONS, n_voxels), n_voxels * N_DIRECTIONS)
+    features = zone_features(
+        np.concatenate([run_direction, np.full(run_level.size, N_DIRECTIONS)]),
+        np.tile(run_level, 2),
+        np.tile(run_length, 2),
+        N_DIRECTIONS + 1,
         n_levels,
-        np.full(N_DIRECTIONS, float(n_voxels)),
+        voxels,
     )
-    merged = zone_features(
-        np.zeros_like(run_level),
-        run_level,
-        run_length,
-        1,
-        n_levels,
-        np.array([float(n_voxels * N_DIRECTIONS)]),
-    )
-    return {
-        AGG_3D_AVERAGED: {
-            k: _average_over_directions(v) for k, v in _rename("rlm", per_direction).items()
-        },
-        AGG_3D_MERGED: {k: float(v[0]) for k, v in _rename("rlm", merged).items()},
-    }
+    return _split_directions_and_merged(_rename("rlm", features))
 
 
 def zone_labels(geometry: RoiGeometry, levels: np.ndarray) -> np.ndarray:

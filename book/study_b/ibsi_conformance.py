@@ -1,0 +1,98 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # IBSI conformance of the feature engines
+#
+# Study B computed its features with SERA, software that complies with the image biomarker
+# standardisation initiative (IBSI). mpirad computes the same IBSI features with three
+# engines behind one interface, `mpirad.radiomics.extract_features`:
+#
+# - **mirp**, the IBSI reference implementation, for all eleven feature families;
+# - **pyradiomics** (the `pyradiomics-bhklab` fork), for the families it has, its feature
+#   names mapped to IBSI identifiers where the definitions agree;
+# - **numpy**, mpirad's vectorised implementation of the eight families the study keeps,
+#   written for speed (the cohort chapter explains why) and checked against mirp.
+#
+# This page runs each engine on the IBSI digital phantom and compares every 3D feature
+# with the IBSI reference value.
+
+# %% tags=["parameters"]
+engines = "mirp,pyradiomics,numpy"
+profile = "quick"
+
+# %%
+import pandas as pd
+from IPython.display import display
+
+from mpirad.notebook import setup
+from mpirad.radiomics import conformance, plots
+from mpirad.radiomics.engines.pyradiomics_engine import KNOWN_DEVIATIONS
+
+root = setup()
+engine_list = tuple(e.strip() for e in engines.split(",") if e.strip())
+
+# %% [markdown]
+# ## The digital phantom
+#
+# A 5 x 4 x 4 voxel image (2 mm voxels) whose ROI holds 74 voxels with grey levels 1, 3, 4
+# and 6 (2 and 5 are absent). The IBSI computes it without discretisation, which is a
+# fixed bin size of 1, and its intensity-volume histogram on the integer intensities; the
+# phantom and the reference values ship with mpirad (`mpirad/radiomics/data/ibsi/`, with
+# their provenance).
+
+# %%
+image, mask, spacing = conformance.load_ibsi_phantom()
+fig = plots.plot_phantom(image, mask)
+
+# %% [markdown]
+# ## Reference values matched, per family
+#
+# A value matches when, rounded to three significant digits (the precision of the
+# published values), it lies within the IBSI tolerance of the reference value (zero for
+# the phantom). Only 3D aggregations are compared, those Study B uses. "computed" counts
+# the reference values an engine produces at all.
+
+# %%
+table = conformance.conformance_table(engine_list)
+summary = conformance.conformance_summary(table)
+display(summary.set_index("family"))
+
+# %% [markdown]
+# ## Values that do not match
+
+# %%
+misses = pd.concat([conformance.mismatches(table, e) for e in engine_list], ignore_index=True)
+display(misses if len(misses) else "every computed value matches")
+
+# %% [markdown]
+# ## Known deviations of pyradiomics
+#
+# pyradiomics features not mapped to an IBSI identifier (their definitions differ) or
+# mapped but known to deviate numerically. pyradiomics has no intensity-volume histogram,
+# GLDZM or local intensity features and only the 3D averaged GLCM/GLRLM; its fixed bin
+# size aligns bins to multiples of the width (identical to IBSI here because the
+# phantom's minimum, 1, is a multiple of the width, 1).
+
+# %%
+pd.DataFrame(
+    {"pyradiomics feature": list(KNOWN_DEVIATIONS), "deviation": list(KNOWN_DEVIATIONS.values())}
+)
+
+# %% [markdown]
+# ## The numpy engine and mirp
+#
+# The numpy engine computes no morphology or local intensity features (Study B removes
+# both before computing anything). Besides this phantom, the test suite compares all 166
+# of its features with mirp on random ROIs, with fixed bin numbers and fixed bin sizes, to
+# a relative difference below 2e-5 (mirp works in 32-bit floats).
+
+# %%
+conformance.engine_agreement(table, "numpy", "mirp")
