@@ -8,6 +8,6 @@
 
 from __future__ import annotations
 
-from mpirad.phantom.cohort import synthesize
+from mpirad.phantom.cohort import ensure_cohort, synthesize
 
-__all__ = ["synthesize"]
+__all__ = ["ensure_cohort", "synthesize"]

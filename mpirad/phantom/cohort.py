@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from mpirad.phantom.profiles import get_profile
 
@@ -125,6 +125,29 @@ def synthesize(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def ensure_cohort(study: str, root: str | Path, *, seed: int = 0, profile: str = "quick") -> Path:
+    """Return ``root``, generating the synthetic cohort there first if it is absent.
+
+    A folder that already holds a synthetic cohort (:data:`MARKER`) is used as it is.
+
+    Args:
+        study: ``"a"`` or ``"b"``.
+        root: dataset folder.
+        seed: seed used when generating.
+        profile: profile used when generating.
+
+    Returns:
+        ``root`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ValueError: ``root`` holds something other than a synthetic cohort.
+    """
+    root = Path(root)
+    if (root / MARKER).is_file():
+        return root
+    return synthesize(study, root, seed=seed, profile=profile)
 
 
 def _replace_folder(new: Path, out: Path) -> None:

@@ -11,10 +11,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Wedge
 
 from mpirad.constants import CAC_FIGURE4_PAPER_COUNTS
-from mpirad.phantom.summaries import cac_bin_counts
+from mpirad.phantom.summaries import CLINICAL_TARGET_PERCENT, cac_bin_counts
 
 ROI_COLOURS = {
-    "myocardium": "white",
+    "myocardium": "gold",
     "LADMIM": "tab:cyan",
     "LCXMIM": "tab:green",
     "RCAMIM": "tab:pink",
@@ -46,10 +46,11 @@ def plot_tomogram_examples(
     root = Path(root)
     images = pd.read_parquet(root / "truth" / "images.parquet")
     rng = np.random.default_rng(seed)
-    chosen = []
+    chosen: list[pd.DataFrame] = []
     for label in (1, 0):
         pool = images[images["label"] == label]
-        k = min(len(pool), n_images // 2 if label == 1 else n_images - len(chosen))
+        wanted = n_images // 2 if label == 1 else n_images - sum(len(c) for c in chosen)
+        k = min(len(pool), wanted)
         chosen.append(pool.iloc[np.sort(rng.choice(len(pool), size=k, replace=False))])
     picks = pd.concat(chosen)
     rows = int(np.ceil(len(picks) / columns))
@@ -104,6 +105,7 @@ def plot_volume_rois(root: str | Path, patient_id: str) -> Figure:
             ax = axes[r, c]
             image = np.take(volume.array, centre[axis], axis=axis)
             ax.imshow(image, cmap="gray")
+            ax.grid(False)
             for name in group:
                 mask = np.take(masks[name], centre[axis], axis=axis)
                 if mask.any():
@@ -118,6 +120,11 @@ def plot_volume_rois(root: str | Path, patient_id: str) -> Figure:
     fig.suptitle(f"Study B synthetic stress volume {patient_id} (4.8 mm voxels) with ROIs")
     fig.tight_layout()
     return fig
+
+
+def _text_colour(value: float, vmax: float) -> str:
+    """Black on light cells, white on dark ones."""
+    return "white" if value / vmax >= 0.6 else "black"
 
 
 def plot_bullseye(
@@ -151,9 +158,11 @@ def plot_bullseye(
             mid = np.radians(theta1 + width / 2)
             radius = (inner + outer) / 2
             ax.text(radius * np.cos(mid), radius * np.sin(mid), f"{seg}\n{values[seg - 1]:g}",
-                    ha="center", va="center", fontsize=7)  # fmt: skip
+                    ha="center", va="center", fontsize=7,
+                    color=_text_colour(values[seg - 1], vmax))  # fmt: skip
     ax.add_patch(Wedge((0, 0), 1.0, 0, 360, facecolor=cmap(values[16] / vmax), edgecolor="black"))
-    ax.text(0, 0, f"17\n{values[16]:g}", ha="center", va="center", fontsize=7)
+    ax.text(0, 0, f"17\n{values[16]:g}", ha="center", va="center", fontsize=7,
+            color=_text_colour(values[16], vmax))  # fmt: skip
     for text, xy in (("anterior", (0, 4.35)), ("inferior", (0, -4.35)),
                      ("septal", (-4.4, 0)), ("lateral", (4.4, 0))):  # fmt: skip
         ax.text(*xy, text, ha="center", va="center", fontsize=8,
@@ -188,8 +197,11 @@ def plot_case_bullseye(root: str | Path, patient_id: str | None = None) -> Figur
         raise ValueError(f"{root}/patients.csv: no patient {patient_id!r}")
     row = match.iloc[0]
     scores = row[[f"seg{s:02d}" for s in range(1, 18)]].to_numpy(float)
-    fig, ax = plt.subplots(figsize=(4.6, 4.6))
+    fig, ax = plt.subplots(figsize=(5.4, 4.6))
     plot_bullseye(scores, ax=ax, title=f"{patient_id}: stress scores (SSS {int(row['sss'])})")
+    mappable = plt.cm.ScalarMappable(cmap="YlOrRd", norm=plt.Normalize(0, 4))
+    colourbar = fig.colorbar(mappable, ax=ax, shrink=0.7, ticks=range(5))
+    colourbar.set_label("segment score (0 normal - 4 absent)")
     fig.tight_layout()
     return fig
 
@@ -203,12 +215,13 @@ def plot_clinical_distributions(clinical: pd.DataFrame) -> Figure:
     Returns:
         The figure.
     """
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
     for ax, (feature, unit) in zip(
         axes[:3], (("age", "years"), ("bmi", "kg/m²"), ("lvef", "%")), strict=True
     ):
+        edges = np.histogram_bin_edges(clinical[feature], bins=20)
         for sex, colour in (("F", "tab:orange"), ("M", "tab:blue")):
-            ax.hist(clinical.loc[clinical["sex"] == sex, feature], bins=20, alpha=0.6,
+            ax.hist(clinical.loc[clinical["sex"] == sex, feature], bins=edges, alpha=0.6,
                     color=colour, label=sex)  # fmt: skip
         ax.set_xlabel(f"{feature.upper() if feature != 'age' else 'age'} ({unit})")
         ax.set_ylabel("patients")
@@ -217,9 +230,12 @@ def plot_clinical_distributions(clinical: pd.DataFrame) -> Figure:
     shares = [100 * clinical[b].mean() for b in binary]
     shares += [100 * (clinical["sex"] == "M").mean(), 100 * (clinical["race"] == "black").mean()]
     names = [*binary, "male", "Black"]
-    axes[3].barh(names, shares, color="tab:gray")
+    axes[3].barh(names, shares, color="tab:gray", label="synthetic")
+    axes[3].plot([CLINICAL_TARGET_PERCENT[n] for n in names], names, "k|", ms=14, mew=2,
+                 label="target")  # fmt: skip
     axes[3].set_xlabel("patients (%)")
     axes[3].set_xlim(0, 100)
+    axes[3].legend(fontsize=8, loc="lower right")
     fig.suptitle(f"Study B synthetic clinical features (n = {len(clinical)})")
     fig.tight_layout()
     return fig

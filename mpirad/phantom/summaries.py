@@ -152,6 +152,18 @@ CLINICAL_TARGETS: dict[str, str] = {
 }
 
 
+#: The same targets as numbers (percent of patients) for plots.
+CLINICAL_TARGET_PERCENT: dict[str, float] = {
+    "smoking": 15.0,
+    "diabetes": 28.0,
+    "hypertension": 68.0,
+    "hyperlipidemia": 55.0,
+    "family_history": 30.0,
+    "male": 50.3,
+    "Black": 38.0,
+}
+
+
 def clinical_table(clinical: pd.DataFrame) -> pd.DataFrame:
     """One row per clinical feature: the cohort's value beside the target.
 
@@ -179,3 +191,64 @@ def clinical_table(clinical: pd.DataFrame) -> pd.DataFrame:
             value = f"{100 * column.mean():.1f}%"
         rows.append((feature, value, target))
     return pd.DataFrame(rows, columns=["feature", "synthetic", "target"])
+
+
+def roi_size_table(root: str | Path) -> pd.DataFrame:
+    """ROI sizes of a Study B cohort (voxels of 4.8 mm): mean, SD, min and max per ROI.
+
+    Args:
+        root: a synthetic Study B dataset (reads ``truth/patients.csv``).
+
+    Returns:
+        One row per ROI of :data:`mpirad.constants.ROI_NAMES`.
+    """
+    from mpirad.constants import ROI_NAMES
+
+    truth = pd.read_csv(Path(root) / "truth" / "patients.csv")
+    rows = []
+    for roi in ROI_NAMES:
+        voxels = truth[f"voxels_{roi}"]
+        rows.append({"ROI": roi, "mean voxels": voxels.mean(), "SD": voxels.std(),
+                     "min": voxels.min(), "max": voxels.max(),
+                     "mean volume (mL)": voxels.mean() * 4.8**3 / 1000})  # fmt: skip
+    return pd.DataFrame(rows).round(1)
+
+
+def planted_signal_table(root: str | Path, max_patients: int | None = None) -> pd.DataFrame:
+    """How the planted texture signal and the BMI confounder show in a Study B cohort.
+
+    For each ROI, the coefficient of variation (SD / mean) of its voxels is rank-correlated
+    (Spearman) with log1p of the ROI's CAC outcome (:data:`mpirad.constants.ROI_CAC`) and
+    with BMI.
+
+    Args:
+        root: a Study B dataset.
+        max_patients: use only the first patients (None: all).
+
+    Returns:
+        Columns ``ROI``, ``outcome``, ``rho CV~CAC``, ``p CV~CAC``, ``rho CV~BMI``.
+    """
+    from scipy import stats
+
+    from mpirad.constants import ROI_CAC, ROI_NAMES
+    from mpirad.io.volumes import read_volume
+
+    root = Path(root)
+    cac = pd.read_csv(root / "cac.csv")
+    clinical = pd.read_csv(root / "clinical.csv")
+    if max_patients is not None:
+        cac, clinical = cac.head(max_patients), clinical.head(max_patients)
+    variation = {roi: [] for roi in ROI_NAMES}
+    for pid in cac["patient_id"]:
+        image = read_volume(root / pid / "image.nii.gz").array
+        for roi in ROI_NAMES:
+            values = image[read_volume(root / pid / "masks" / f"{roi}.nii.gz").array > 0]
+            variation[roi].append(float(values.std() / values.mean()))
+    rows = []
+    for roi in ROI_NAMES:
+        outcome = ROI_CAC[roi]
+        with_cac = stats.spearmanr(variation[roi], np.log1p(cac[outcome]))
+        with_bmi = stats.spearmanr(variation[roi], clinical["bmi"])
+        rows.append({"ROI": roi, "outcome": outcome, "rho CV~CAC": with_cac.statistic,
+                     "p CV~CAC": with_cac.pvalue, "rho CV~BMI": with_bmi.statistic})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -1,0 +1,177 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The synthetic cohort
+#
+# Neither paper's patient data can leave its hospital, so mpirad ships a deterministic
+# generator of synthetic myocardial perfusion images for both studies, with the ground
+# truth written beside them. Every chapter runs on these cohorts by default; a site swaps
+# in its own data through `data_manifest.yaml`.
+#
+# Both cohorts share one analytic left ventricle (LV): a truncated ellipsoidal shell with
+# a per-patient cavity size (about 46 mm in women and 50 mm in men), a length about 1.2-1.6
+# times its external diameter, a wall of 9-10 mm that thins by about 20% towards the apex,
+# and a pose in the image. Every myocardial voxel carries an AHA 17-segment label (basal
+# and mid rings of six 60-degree segments, an apical ring of four 90-degree segments and
+# the apex cap) and, through the segments, a coronary territory (LAD 1, 2, 7, 8, 13, 14, 17;
+# RCA 3, 4, 9, 10, 15; LCX 5, 6, 11, 12, 16).
+#
+# The same seed and options always give byte-identical files
+# (`mpirad synth --study all --out build/data --seed 0`).
+
+# %% tags=["parameters"]
+dataset_a_root = "build/data/synthetic-a"
+dataset_b_root = "build/data/synthetic-b"
+seed = 0
+profile = "quick"
+
+# %%
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from mpirad.notebook import setup
+from mpirad.phantom import ensure_cohort, plots, summaries
+
+setup()
+root_a = ensure_cohort("a", dataset_a_root, seed=seed, profile=profile)
+root_b = ensure_cohort("b", dataset_b_root, seed=seed, profile=profile)
+
+# %% [markdown]
+# ## Study A: D-SPECT LV tomograms
+#
+# Each patient has a stress and a rest perfusion volume simulated on a 2.5 mm grid in a
+# reoriented frame (with a small residual tilt): 0-3 stress defects placed by coronary
+# territory, with the segment frequencies of the paper's Table 1, some equivocal (10-18%
+# reduction, never outlined) and some partly fixed (still visible at rest); residual
+# attenuation (inferior in men, anterior in women); liver and bowel hot spots below the
+# heart; a 5-9 mm FWHM resolution and Poisson noise at about a million myocardial counts.
+# Short-axis, horizontal and vertical long-axis slices are exported as colour PNGs, with
+# the LV not always in the centre of the frame. A reader's Labelme polygon outlines every
+# area whose uptake is reduced by at least 20% over 40 mm² or more, traced from the true
+# defect with a slight hand jitter; `labels.csv` marks those images 1.
+#
+# The patients table reproduces the variables of the paper's Table 1.
+
+# %%
+summaries.study_a_table1(root_a).set_index(["section", "item"])
+
+# %% [markdown]
+# Example images: ischemic ones with the reader's outline (cyan), and images without
+# ischemia, among them attenuation fall-off, hot spots and equivocal defects that a model
+# must not call ischemic. The white cross is the true LV centre, kept in `truth/`.
+
+# %%
+fig = plots.plot_tomogram_examples(root_a, n_images=8, seed=seed)
+plt.show()
+
+# %% [markdown]
+# The semi-quantitative stress scores of the patient with the largest summed stress score
+# (SSS), on the 17-segment polar map (score 0 normal, 1 equivocal, 2 moderate, 3 severe,
+# 4 absent uptake):
+
+# %%
+fig = plots.plot_case_bullseye(root_a)
+plt.show()
+
+# %% [markdown]
+# ## Study B: normal stress SPECT volumes, ROIs, clinical features and CAC
+#
+# Each patient has a normal (defect-free) stress volume of 4.8 mm isotropic voxels, with
+# the LV in an anatomical pose and the seven ROIs of the paper: the myocardium, three
+# vascular territories drawn with gaps between them as in the MIM workflow (`*MIM`) and
+# the three groupings of the 17 segments (`*17`).
+
+# %%
+first_patient = pd.read_csv(root_b / "clinical.csv")["patient_id"].iloc[0]
+fig = plots.plot_volume_rois(root_b, first_patient)
+plt.show()
+
+# %% [markdown]
+# ROI sizes across the cohort (the paper's LAD territory averages about 460 voxels):
+
+# %%
+summaries.roi_size_table(root_b).set_index("ROI")
+
+# %% [markdown]
+# ### Clinical features
+#
+# The ten clinical features of the paper, drawn at prevalences reported for patients with
+# a normal stress MPI (the paper's own Table 1 is not available in its text):
+
+# %%
+clinical = pd.read_csv(root_b / "clinical.csv")
+summaries.clinical_table(clinical).set_index("feature")
+
+# %%
+fig = plots.plot_clinical_distributions(clinical)
+plt.show()
+
+# %% [markdown]
+# ### Coronary artery calcium
+#
+# Per-artery Agatston scores (LAD, LCX, RCA, left main) come from a two-part model: a
+# logistic model for any calcium and a log-linear model for its amount, with published
+# effects of age, sex, race, hypertension, hyperlipidemia, smoking, diabetes, family
+# history and BMI. Its intercepts are calibrated so that the cohort's total scores fall
+# into the paper's Figure 4 bins in the paper's proportions.
+
+# %%
+cac = pd.read_csv(root_b / "cac.csv")
+summaries.cac_table(cac).set_index("bin")
+
+# %%
+fig = plots.plot_cac_distribution(cac)
+plt.show()
+
+# %% [markdown]
+# The same scores in Berman's five categories:
+
+# %%
+berman = summaries.cac_bin_counts(cac["cac_total"], bins="berman")
+pd.DataFrame({"patients": berman, "%": (100 * berman / berman.sum()).round(1)})
+
+# %% [markdown]
+# ## The planted truth
+#
+# What a Study B analysis should find is written with the cohort (`truth.json`,
+# `truth/README.md`): the clinical features explain a good part of log(1 + CAC); a fine-
+# scale uptake heterogeneity in each coronary territory rises weakly with log(1 + CAC)
+# of that territory's artery; BMI and sex change the image too (residual attenuation and
+# noisier images in heavier patients), so they confound image features; nothing else in the
+# images depends on CAC.
+
+# %%
+truth = json.loads(Path(root_b, "truth.json").read_text())
+planted = truth["planted_signal"]
+pd.DataFrame(
+    {
+        "value": [
+            f"{truth['measured']['r2_clinical_on_log1p_cac_total']:.2f}",
+            planted["mechanism"],
+            planted["amplitude"],
+            f"{planted['base']} + {planted['slope']} x log(1 + CAC)",
+        ]
+    },
+    index=["clinical R² on log(1 + total CAC)", "mechanism", "amplitude", "values"],
+).style.set_properties(**{"text-align": "left"})
+
+# %% [markdown]
+# A first look at that signal: the spread of uptake within each ROI (coefficient of
+# variation) rank-correlated with log(1 + CAC) of the ROI's artery, and with BMI, the
+# confounder. The radiomics chapters test these relations properly, with IBSI features and
+# the paper's protocol.
+
+# %%
+signal = summaries.planted_signal_table(root_b).set_index("ROI")
+signal.style.format({"rho CV~CAC": "{:.2f}", "p CV~CAC": "{:.1e}", "rho CV~BMI": "{:.2f}"})
