@@ -133,10 +133,10 @@ def texture_aggregations_3d(family: str) -> tuple[str, ...]:
     return tuple(a for a in FAMILIES[family].aggregations if a.startswith("3D"))
 
 
-#: (family, name, IBSI code, label) of every IBSI feature (174), in the manual's order.
+#: The IBSI features as listed by mirp 2.7 (families in mirp's order).
 #: Names and codes as in mirp 2.7 (the IBSI reference implementation), checked against
 #: the IBSI manual; IVH codes are those of the specific V10/V90/I10/I90 features.
-FEATURE_DEFINITIONS: tuple[tuple[str, str, str, str], ...] = (
+_MIRP_ORDER_DEFINITIONS: tuple[tuple[str, str, str, str], ...] = (
     ("morph", "volume", "RNU0", "volume"),
     ("morph", "vol_approx", "YEKZ", "approximate volume"),
     ("morph", "area_mesh", "C0JK", "surface area"),
@@ -311,6 +311,11 @@ FEATURE_DEFINITIONS: tuple[tuple[str, str, str, str], ...] = (
     ("ngl", "dc_var", "DNX2", "dependence count variance"),
     ("ngl", "dc_entr", "FCBV", "dependence count entropy"),
     ("ngl", "dc_energy", "CAS9", "dependence count energy"),
+)
+
+#: (family, name, IBSI code, label) of every IBSI feature (174), in the IBSI manual's order.
+FEATURE_DEFINITIONS: tuple[tuple[str, str, str, str], ...] = tuple(
+    sorted(_MIRP_ORDER_DEFINITIONS, key=lambda d: list(FAMILIES).index(d[0]))
 )
 
 _CODE_BY_FEATURE: dict[tuple[str, str], str] = {(f, n): c for f, n, c, _ in FEATURE_DEFINITIONS}
