@@ -186,7 +186,8 @@ def plot_table3(
     ax.set_xlabel("ROI")
     ax.set_ylabel("Fisher's X = -2 sum(log p)")
     ax.set_title("Fisher's combined test over the test sets (Table 3)")
-    ax.legend(frameon=False, ncols=3, fontsize=8)
+    ax.set_ylim(0, max(ax.get_ylim()[1], critical * 1.15))
+    ax.legend(frameon=False, ncols=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     fig.tight_layout()
     return fig
 
@@ -203,14 +204,17 @@ def plot_term_frequencies(frequencies: pd.DataFrame, roi: str, top: int = 12) ->
     if table.empty:
         raise ValueError(f"no terms for ROI {roi!r}")
     pools = [p for p in POOL_LABELS if p in set(table["pool"])]
-    fig, axes = plt.subplots(1, len(pools), figsize=(9.5, 0.28 * top + 1.6), squeeze=False)
-    for ax, pool in zip(axes[0], pools, strict=True):
+    fig, axes = plt.subplots(
+        len(pools), 1, figsize=(7.5, (0.22 * top + 0.9) * len(pools)), squeeze=False
+    )
+    for ax, pool in zip(axes[:, 0], pools, strict=True):
         part = table[table["pool"] == pool].nlargest(top, "share").iloc[::-1]
         ax.barh(part["term"], part["share"], color=POOL_COLOURS[pool])
         ax.set_xlim(0, 1)
+        ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
         ax.set_xlabel("share of winning models")
         ax.set_ylabel("term")
-        ax.set_title(POOL_LABELS[pool])
+        ax.set_title(POOL_LABELS[pool], fontsize=10)
         ax.tick_params(axis="y", labelsize=8)
     fig.suptitle(f"Terms of the winning models, {roi}")
     fig.tight_layout()
@@ -225,7 +229,8 @@ def plot_case_study(case: pd.DataFrame, outcome_label: str = "CAC score (Agatsto
         outcome_label: y-axis label.
     """
     truth = float(case["y_true"].iloc[0])
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    ax.set_yscale("symlog", linthresh=10)  # CAC categories are about logarithmic
     ax.plot(
         case["repeat"], case["y_pred"], "o", color="#55A868", label="prediction (winning model)"
     )
@@ -235,11 +240,12 @@ def plot_case_study(case: pd.DataFrame, outcome_label: str = "CAC score (Agatsto
             ax.axhline(low, color="grey", lw=0.6, ls=":")
             ax.annotate(
                 f"Berman > {low:.0f}",
-                (1.0, low),
+                (0.01, low),
                 xycoords=("axes fraction", "data"),
                 fontsize=7,
                 va="bottom",
-                ha="right",
+                ha="left",
+                color="dimgrey",
             )
     mean = case["y_pred"].mean()
     ax.set_title(
@@ -248,8 +254,8 @@ def plot_case_study(case: pd.DataFrame, outcome_label: str = "CAC score (Agatsto
     )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("repeat (test set)")
-    ax.set_ylabel(outcome_label)
-    ax.legend(frameon=False, fontsize=8)
+    ax.set_ylabel(f"{outcome_label}, symlog scale")
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 
