@@ -121,6 +121,28 @@ class HeartFields:
     segment: np.ndarray
 
 
+def wall_mask(
+    geometry: LVGeometry, depth_mm: np.ndarray, radius_mm: np.ndarray, margin_mm: float = 0.0
+) -> np.ndarray:
+    """Whether points lie in the LV wall, optionally grown by a margin on both surfaces.
+
+    Args:
+        geometry: the LV.
+        depth_mm: depth from the base plane (mm), any shape.
+        radius_mm: distance from the long axis (mm), same shape.
+        margin_mm: grow the wall by this much inwards, outwards and above the base plane
+            (a wall drawn a little generously on a blurred image); 0 gives the true wall.
+
+    Returns:
+        Boolean array of the inputs' shape.
+    """
+    endo_r = np.hypot(radius_mm / (geometry.endo_radius_mm - margin_mm),
+                      depth_mm / (geometry.endo_length_mm - margin_mm))  # fmt: skip
+    epi_r = np.hypot(radius_mm / (geometry.epi_radius_mm + margin_mm),
+                     depth_mm / (geometry.epi_length_mm + margin_mm))  # fmt: skip
+    return (epi_r <= 1.0) & (endo_r >= 1.0) & (depth_mm >= -margin_mm)
+
+
 def evaluate(geometry: LVGeometry, points_mm: np.ndarray, margin_mm: float = 0.0) -> HeartFields:
     """Evaluate the LV model at points.
 
@@ -128,7 +150,8 @@ def evaluate(geometry: LVGeometry, points_mm: np.ndarray, margin_mm: float = 0.0
         geometry: the LV.
         points_mm: ``(..., 3)`` positions ``(z, y, x)`` in mm.
         margin_mm: grow the wall by this much on both surfaces (an ROI drawn a little
-            generously on a blurred image); 0 gives the true wall.
+            generously on a blurred image); 0 gives the true wall. Only ``myocardium``
+            and ``segment`` depend on it.
 
     Returns:
         The fields at every point.
@@ -137,30 +160,24 @@ def evaluate(geometry: LVGeometry, points_mm: np.ndarray, margin_mm: float = 0.0
     depth, anterior, lateral = heart[..., 0], heart[..., 1], heart[..., 2]
     radius = np.hypot(anterior, lateral)
     theta = np.degrees(np.arctan2(anterior, lateral)) % 360.0
+    myocardium = wall_mask(geometry, depth, radius, margin_mm)
 
-    endo_b = geometry.endo_radius_mm - margin_mm
-    endo_a = geometry.endo_length_mm - margin_mm
-    epi_b = geometry.epi_radius_mm + margin_mm
-    epi_a = geometry.epi_length_mm + margin_mm
     mid_b = 0.5 * (geometry.endo_radius_mm + geometry.epi_radius_mm)
     mid_a = 0.5 * (geometry.endo_length_mm + geometry.epi_length_mm)
-
-    # Scaled radius on each ellipsoid: 1 on its surface.
-    endo_r = np.hypot(radius / endo_b, depth / endo_a)
-    epi_r = np.hypot(radius / epi_b, depth / epi_a)
-    myocardium = (epi_r <= 1.0) & (endo_r >= 1.0) & (depth >= -margin_mm)
-
     mid_r = np.hypot(radius / mid_b, depth / mid_a)
+    # Scaled radius on the true surfaces: 1 on the surface. It scales linearly along a ray
+    # through the base-plane centre, so the endo and epi crossings are at 1/endo_r, 1/epi_r.
+    endo_r = np.hypot(radius / geometry.endo_radius_mm, depth / geometry.endo_length_mm)
+    epi_r = np.hypot(radius / geometry.epi_radius_mm, depth / geometry.epi_length_mm)
     with np.errstate(invalid="ignore", divide="ignore"):
         fraction = np.where(mid_r > 0, (depth / mid_a) / mid_r, 1.0)
-        # Transmural position along the ray: r scales linearly along a ray through the
-        # base-plane centre, so the endo and epi crossings are at 1/endo_r and 1/epi_r.
         inner = 1.0 / np.maximum(endo_r, 1e-9)
         outer = 1.0 / np.maximum(epi_r, 1e-9)
         transmural = np.where(outer > inner, (1.0 - inner) / (outer - inner), 0.0)
     fraction = np.clip(fraction, 0.0, 1.0)
     transmural = np.clip(transmural, 0.0, 1.0)
-    segment = np.where(myocardium, aha_segment(fraction, theta), 0).astype(np.uint8)
+    segment = np.zeros(myocardium.shape, dtype=np.uint8)
+    segment[myocardium] = aha_segment(fraction[myocardium], theta[myocardium])
     return HeartFields(
         myocardium=myocardium,
         depth_mm=depth,

@@ -93,7 +93,9 @@ def polar_map_xy(
     return radius * np.cos(angle), radius * np.sin(angle)
 
 
-def defect_weight(fields: HeartFields, defect: Defect) -> np.ndarray:
+def defect_weight(
+    fields: HeartFields, defect: Defect, where: np.ndarray | None = None
+) -> np.ndarray:
     """Defect profile in ``[0, 1]`` at every point (1 on the plateau).
 
     A super-Gaussian (order 4) in the polar-map plane with separate radial and tangential
@@ -102,11 +104,15 @@ def defect_weight(fields: HeartFields, defect: Defect) -> np.ndarray:
     Args:
         fields: LV fields of the points.
         defect: the defect.
+        where: optional boolean mask of the points to evaluate (others get 0).
 
     Returns:
         Array of the points' shape.
     """
-    u, v = polar_map_xy(fields.long_axis_fraction, fields.theta_deg)
+    f, theta, transmural = fields.long_axis_fraction, fields.theta_deg, fields.transmural
+    if where is not None:
+        f, theta, transmural = f[where], theta[where], transmural[where]
+    u, v = polar_map_xy(f, theta)
     cu, cv = polar_map_xy(np.array(defect.long_axis_fraction), np.array(defect.theta_deg))
     centre_radius = 1.0 - defect.long_axis_fraction
     du, dv = u - cu, v - cv
@@ -117,17 +123,25 @@ def defect_weight(fields: HeartFields, defect: Defect) -> np.ndarray:
     along = du * radial_dir[0] + dv * radial_dir[1]
     across = -du * radial_dir[1] + dv * radial_dir[0]
     distance_sq = (along / defect.radial_width) ** 2 + (across / defect.tangential_width) ** 2
-    weight = np.exp(-0.5 * distance_sq**2)
-    return weight * (1.0 - 0.25 * fields.transmural)
+    weight = np.exp(-0.5 * distance_sq**2) * (1.0 - 0.25 * transmural)
+    if where is None:
+        return weight
+    full = np.zeros(fields.theta_deg.shape)
+    full[where] = weight
+    return full
 
 
-def reduction(fields: HeartFields, defects: list[Defect], phase: str) -> np.ndarray:
+def reduction(
+    fields: HeartFields, defects: list[Defect], phase: str, where: np.ndarray | None = None
+) -> np.ndarray:
     """Fractional uptake reduction from all defects (combined multiplicatively).
 
     Args:
         fields: LV fields of the points.
         defects: the patient's defects.
         phase: ``"stress"`` or ``"rest"`` (rest keeps only the fixed component).
+        where: optional boolean mask of the points to evaluate (others get 0), e.g. the
+            myocardium.
 
     Returns:
         Array in ``[0, 1)`` of the points' shape.
@@ -138,7 +152,7 @@ def reduction(fields: HeartFields, defects: list[Defect], phase: str) -> np.ndar
     for defect in defects:
         severity = defect.severity * (1.0 if phase == "stress" else 1.0 - defect.reversibility)
         if severity > 0:
-            remaining *= 1.0 - severity * defect_weight(fields, defect)
+            remaining *= 1.0 - severity * defect_weight(fields, defect, where)
     return 1.0 - remaining
 
 

@@ -213,7 +213,7 @@ def _reader_polygons(
                 continue
             contours = measure.find_contours(np.pad(region, 1).astype(np.float64), 0.5)
             contour = max(contours, key=len) - 1.0
-            simplified = measure.approximate_polygon(contour, tolerance=0.9 / px_mm)[:-1]
+            simplified = measure.approximate_polygon(contour, tolerance=0.5 / px_mm)[:-1]
             if len(simplified) < 3:
                 continue
             polygons.append(simplified[:, ::-1])
@@ -288,7 +288,7 @@ def make_patient(
     shapes = perfusion.surrounding_shapes(lv, fields, points, surroundings)
     volumes, reductions, scale = {}, {}, {}
     for phase in PHASES:
-        reductions[phase] = perfusion.reduction(fields, defects, phase)
+        reductions[phase] = perfusion.reduction(fields, defects, phase, where=fields.myocardium)
         uptake = falloff * (1.0 - reductions[phase])
         phase_surroundings = surroundings
         if phase == "rest":
@@ -326,7 +326,8 @@ def make_patient(
         write_png_in_build(patient_dir / name, lut[grey])
 
         slice_fields = geometry.evaluate(lv, pts)
-        slice_reduction = perfusion.reduction(slice_fields, defects, plan.phase)
+        visible = geometry.wall_mask(lv, slice_fields.depth_mm, slice_fields.radius_mm, 1.5)
+        slice_reduction = perfusion.reduction(slice_fields, defects, plan.phase, where=visible)
         truth_mask = slice_fields.myocardium & (slice_reduction >= DRAW_THRESHOLD)
         area_mm2 = float(truth_mask.sum()) * px**2
         label = int(area_mm2 >= MIN_DEFECT_AREA_MM2)
@@ -334,7 +335,6 @@ def make_patient(
         write_png_in_build(wall_dir / name, slice_fields.myocardium.astype(np.uint8) * 255)
         n_polygons = 0
         if label:
-            visible = geometry.evaluate(lv, pts, margin_mm=1.5).myocardium
             polygons = _reader_polygons(rng, slice_reduction, visible, truth_mask, px)
             n_polygons = len(polygons)
             document = labelme_document(polygons, name, image_size)
