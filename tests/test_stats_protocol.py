@@ -266,3 +266,18 @@ def test_linearly_dependent_columns_kept_or_dropped(sim):
     pd.testing.assert_frame_equal(dropped.runs, plain.runs)
     with pytest.raises(ValueError, match="collinear must be"):
         run_protocol(radiomic, None, sim.cac, pools=["radiomic"], collinear="ignore")
+
+
+def test_dev_ranking_option_engines_agree(sim):
+    config = ProtocolConfig(n_repeats=2, n_inner=3, dev_ranking="dev")
+    kwargs = dict(rois=["LADMIM"], pools=["combined"], config=config)
+    fast = run_protocol(sim.radiomic, sim.clinical, sim.cac, **kwargs)
+    ref = run_protocol(sim.radiomic, sim.clinical, sim.cac, engine="reference", **kwargs)
+    assert fast.inner["dev_terms"].tolist() == ref.inner["dev_terms"].tolist()
+    default = run_protocol(
+        sim.radiomic,
+        sim.clinical,
+        sim.cac,
+        **{**kwargs, "config": ProtocolConfig(n_repeats=2, n_inner=3)},
+    )
+    assert fast.inner["train_terms"].tolist() == default.inner["train_terms"].tolist()

@@ -86,6 +86,10 @@ class ProtocolConfig:
             winner was fitted on is left out of that repeat's evaluation and counted in
             ``n_test_unknown_level`` (``"drop"``), or raises :class:`UnknownLevelError`
             (``"error"``).
+        dev_ranking: candidates of the dev-set stepwise fit: the train set's Spearman list
+            (``"train"``, default), or the list re-ranked on the dev set (``"dev"``; the
+            paper says validation "was run similarly"), with train-model terms that miss
+            the dev filter appended last so the start model stays inside the pool.
         seed: seed of every random split.
     """
 
@@ -101,6 +105,7 @@ class ProtocolConfig:
     final_fit: Literal["dev", "train_dev"] = "dev"
     outcome_transform: Literal["raw", "log1p"] = "raw"
     unknown_level: Literal["drop", "error"] = "drop"
+    dev_ranking: Literal["train", "dev"] = "train"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -115,6 +120,7 @@ class ProtocolConfig:
             "final_fit": ("dev", "train_dev"),
             "outcome_transform": ("raw", "log1p"),
             "unknown_level": ("drop", "error"),
+            "dev_ranking": ("train", "dev"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -461,7 +467,11 @@ class _PoolRunner:
                 }
                 try:
                     train_fit = self.search(train, candidates, [])
-                    dev_fit = self.search(dev, candidates, train_fit.terms)
+                    dev_candidates = candidates
+                    if cfg.dev_ranking == "dev":
+                        ranked = self.candidates(dev)
+                        dev_candidates = ranked + [t for t in train_fit.terms if t not in ranked]
+                    dev_fit = self.search(dev, dev_candidates, train_fit.terms)
                 except StepwiseCycleError as exc:
                     record["failure"] = str(exc)
                     inner_rows.append(record)

@@ -369,13 +369,6 @@ class _Search:
         self._ones = np.ones(n_terms)
 
     # -- state ---------------------------------------------------------------------------
-    def _swept(self, terms: Iterable[int]) -> np.ndarray:
-        S = self.C.copy()
-        for term in sorted(terms):
-            for column in self.term_columns[term]:
-                _sweep(S, column)
-        return S
-
     def _try_sweep(self, S: np.ndarray, term: int) -> np.ndarray | None:
         """S swept on ``term`` (a copy), or None if the term is collinear with the model."""
         out = S.copy()
