@@ -231,3 +231,23 @@ def test_cli_extract_with_root(dataset, tmp_path):
     )
     bad = CliRunner().invoke(app, ["extract", "--root", str(dataset), "--rois", "LAD"])
     assert bad.exit_code != 0 and "unknown ROI" in bad.output
+
+
+def test_runs_under_another_joblib_backend(dataset):
+    from joblib import parallel_config
+
+    reference = extract_cohort(
+        dataset, None, bin_numbers=(4,), rois=("LAD17",), engine="numpy", n_jobs=1, progress=False
+    )
+    for backend in ("threading", "multiprocessing"):  # the latter yields no generator
+        with parallel_config(backend=backend):
+            other = extract_cohort(
+                dataset,
+                None,
+                bin_numbers=(4,),
+                rois=("LAD17",),
+                engine="numpy",
+                n_jobs=2,
+                progress=False,
+            )
+        pd.testing.assert_frame_equal(reference, other)

@@ -332,13 +332,18 @@ def extract_cohort(
 
     failures: list[tuple[str, str, str]] = []
     if todo:
-        tasks = (delayed(_patient_task)(job, p, tuple(r)) for p, r in todo.items())
-        runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        tasks = [delayed(_patient_task)(job, p, tuple(r)) for p, r in todo.items()]
+        try:  # results as they come (loky, threading, dask backends) ...
+            outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+        except ValueError as error:  # ... or all at once (e.g. the multiprocessing backend)
+            if "return_as" not in str(error):
+                raise
+            outputs = Parallel(n_jobs=n_jobs)(tasks)
         bar = tqdm(
             total=len(todo), desc=f"features ({engine})", unit="patient", disable=not progress
         )
         with bar:
-            for patient_id, results, patient_failures in runner(tasks):
+            for patient_id, results, patient_failures in outputs:
                 pieces.extend((patient_id, roi, keys, values) for roi, keys, values in results)
                 failures.extend(patient_failures)
                 bar.update(1)
