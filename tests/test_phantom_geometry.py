@@ -172,3 +172,54 @@ def test_sampled_shapes_are_plausible() -> None:
         ratio = lengths / (diameters + 2 * walls)
         assert 1.2 <= ratio.min() and ratio.max() <= 1.6
         assert 85 <= np.median(lengths) <= 110  # LV long axis ~9-10 cm
+
+
+def test_defects_follow_table_1_and_territories() -> None:
+    from scipy import stats
+
+    from mpirad.phantom import perfusion
+
+    rng = np.random.default_rng(0)
+    defects = perfusion.sample_defects(rng, 4000)
+    observed = np.bincount([d.segment for d in defects], minlength=18)[1:]
+    expected = np.array([perfusion.SEGMENT_INVOLVEMENT_COUNTS[s] for s in range(1, 18)], float)
+    expected *= len(defects) / expected.sum()
+    assert stats.chisquare(observed, expected).pvalue > 0.001
+    for d in defects:
+        standard = SEGMENT_TERRITORY[d.segment]
+        assert d.territory == standard or d.territory == perfusion.OVERLAP_TERRITORIES[d.segment]
+        # The centre lies in its segment.
+        assert (
+            geometry.aha_segment(np.array(d.long_axis_fraction), np.array(d.theta_deg)) == d.segment
+        )
+    switched = [d for d in defects if d.territory != SEGMENT_TERRITORY[d.segment]]
+    overlap = [d for d in defects if d.segment in perfusion.OVERLAP_TERRITORIES]
+    assert len(switched) / len(overlap) == pytest.approx(0.3, abs=0.05)
+    equivocal = np.mean([d.severity < 0.2 for d in defects])
+    assert equivocal == pytest.approx(0.2, abs=0.03)
+
+
+def test_reduction_is_stress_only_for_reversible_defects() -> None:
+    from mpirad.phantom import perfusion
+
+    lv = _lv()
+    # Points along the mid-wall of the apical anterior segment.
+    f = np.linspace(0.7, 0.85, 20)
+    mid_b, mid_a = lv.endo_radius_mm + 5.0, lv.endo_length_mm + 4.5
+    phi = np.arccos(f)
+    depth, radius = mid_a * np.cos(phi), mid_b * np.sin(phi)
+    points = np.stack([20.0 + depth, 60.0 + radius, np.full_like(depth, 60.0)], axis=-1)
+    fields = geometry.evaluate(lv, points)  # rotation = identity: +y is anterior
+    assert np.all(fields.segment == 13)
+    common = dict(territory="LAD", segment=13, theta_deg=90.0, long_axis_fraction=0.78,
+                  radial_width=0.2, tangential_width=0.2, severity=0.5)  # fmt: skip
+    reversible = perfusion.Defect(**common, reversibility=1.0)
+    partial = perfusion.Defect(**common, reversibility=0.5)
+    stress = perfusion.reduction(fields, [reversible], "stress")
+    assert stress.max() == pytest.approx(0.5 * (1 - 0.25 * 0.5), abs=0.01)  # mid-wall plateau
+    assert np.all(perfusion.reduction(fields, [reversible], "rest") == 0)
+    assert np.allclose(perfusion.reduction(fields, [partial], "rest"), stress / 2)
+    both = perfusion.reduction(fields, [reversible, reversible], "stress")
+    assert np.allclose(both, 1 - (1 - stress) ** 2)
+    with pytest.raises(ValueError, match="phase"):
+        perfusion.reduction(fields, [reversible], "exercise")

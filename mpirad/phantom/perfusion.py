@@ -46,12 +46,22 @@ SEGMENT_INVOLVEMENT_COUNTS: dict[int, int] = {
 }  # fmt: skip
 
 
+#: Segments whose supplying artery varies between patients (Pereztol-Valdés et al., EHJ
+#: 2005): the alternative to the AHA standard territory. The inferoseptal wall may be fed
+#: by a wrap-around LAD, the inferior and inferolateral walls by a dominant LCX or RCA,
+#: the mid anterolateral wall by the LCX.
+OVERLAP_TERRITORIES: dict[int, str] = {3: "LAD", 9: "LAD", 4: "LCX", 10: "LCX", 5: "RCA",
+                                       11: "RCA", 12: "LCX"}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Defect:
     """A perfusion defect: a smooth flat-topped blob on the polar map.
 
     Attributes:
-        territory: coronary territory the defect was placed in (``"LAD"``, ``"LCX"``, ``"RCA"``).
+        territory: the culprit artery (``"LAD"``, ``"LCX"``, ``"RCA"``): the AHA territory
+            of the centre segment, or in 30% of defects centred on a segment of
+            :data:`OVERLAP_TERRITORIES` the alternative artery.
         segment: AHA segment of the defect centre.
         theta_deg: circumferential angle of the centre (degrees).
         long_axis_fraction: ``f`` of the centre (0 base, 1 apex).
@@ -160,10 +170,11 @@ def sample_defects(rng: np.random.Generator, n_defects: int) -> list[Defect]:
     """Draw stress defects placed by coronary territory.
 
     The segment of each defect centre is drawn with the paper's Table 1 involvement
-    frequencies; about one defect in five is equivocal (peak reduction 10-18%, what a
-    reader scores 1 and does not outline); the others reduce uptake by 25-65%. Most are
-    fully reversible, some have a fixed component. Defects may spill over territory
-    boundaries and overlap each other.
+    frequencies, its culprit artery from the AHA assignment (or, for segments of
+    :data:`OVERLAP_TERRITORIES`, sometimes the alternative artery). About one defect in
+    five is equivocal (peak reduction 10-18%, what a reader scores 1 and does not
+    outline); the others reduce uptake by 25-65%. Half are fully reversible, half keep a
+    fixed component at rest. Defects may spill over territory boundaries and overlap.
 
     Args:
         rng: random generator.
@@ -187,6 +198,8 @@ def sample_defects(rng: np.random.Generator, n_defects: int) -> list[Defect]:
         severity = rng.uniform(0.10, 0.18) if equivocal else rng.uniform(0.25, 0.65)
         reversibility = 1.0 if rng.random() < 0.5 else rng.uniform(0.2, 0.6)
         territory = next(t for t, segs in TERRITORY_SEGMENTS.items() if segment in segs)
+        if segment in OVERLAP_TERRITORIES and rng.random() < 0.3:
+            territory = OVERLAP_TERRITORIES[segment]
         defects.append(
             Defect(
                 territory=territory,

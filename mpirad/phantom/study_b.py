@@ -254,10 +254,43 @@ TRUTH_README_B = """\
 # Ground truth of the synthetic Study B cohort
 
 Written by `mpirad.phantom.synthesize("b", ...)`; `../truth.json` holds the same model in
-machine-readable form. Nothing here should be used as a model input.
+machine-readable form, with the numbers measured on this cohort. Nothing here should be
+used as a model input.
+
+## What an analysis should find
+
+1. **Clinical features predict CAC.** Per-artery Agatston scores come from a two-part
+   model (presence: logistic; amount: log-linear, Pletcher et al. 2004 coefficients) of age,
+   sex, race, hypertension, hyperlipidemia, smoking, diabetes, family history and BMI. The
+   intercepts are calibrated by rank so the total scores fill the paper's Figure 4 bins in
+   the paper's proportions. An OLS of log(1 + total CAC) on the ten clinical features
+   explains about a quarter of its variance (`measured.r2_clinical_on_log1p_cac_total`).
+   LVEF has no CAC effect (it differs by sex only).
+2. **A weak planted image signal.** Within each coronary territory (AHA 17-segment
+   assignment) the myocardial uptake is multiplied by `1 + a_t * n(x)`, where `n` is
+   Gaussian noise smoothed with sigma 1 voxel (scaled to unit SD over the myocardium)
+   and `a_t = 0.03 + 0.006 * log(1 + CAC_t)` for the territory's own artery (LAD ->
+   `cac_lad`, LCX -> `cac_lcx`, RCA -> `cac_rca`), before the resolution blur and noise.
+   Texture / heterogeneity features of a territory's ROI therefore rise weakly with its
+   artery's CAC (and the myocardium's with the total).
+3. **Confounders.** Residual attenuation (inferior fall-off in men, growing with BMI;
+   anterior fall-off in women, growing with BMI) and noisier images in heavier patients
+   (expected counts per myocardial voxel `150 * exp(-0.025 * (BMI - 30))`). Because sex and
+   BMI are related to CAC, image features touched by them correlate with CAC without any
+   planted effect.
+4. **Everything else is null**: LV size, shape and pose, resolution (9-12 mm FWHM), the
+   basal-septal dip, blood pool, right ventricle and the rare faint extracardiac hot spots
+   are independent of CAC given the clinical features.
+
+## Files
 
 - `patients.csv`: per patient, the planted heterogeneity amplitudes (`amplitude_lad`,
   `amplitude_lcx`, `amplitude_rca`), residual attenuation depths, expected counts per
   myocardial voxel, system resolution (FWHM, mm), number of extracardiac hot spots, LV
   size (mm), ROI sizes (voxels) and the CAC model's latent presence / amount scores.
+- `<patient_id>/masks/segments17.nii.gz` (beside the ROIs): the AHA segment (1-17) of
+  every myocardial voxel, 0 elsewhere.
+
+Volumes are `(z, y, x)` arrays of 4.8 mm voxels with `(z, y, x) -> (superior, anterior,
+patient's right)`; the ROI myocardium is the true wall (voxel centres inside it).
 """
