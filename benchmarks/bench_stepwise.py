@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "--baseline-splits", type=int, default=4, help="inner splits run by the baseline"
     )
     parser.add_argument("--criterion", default="aic", choices=["aic", "sse", "bic"])
-    args = parser.parse_args(argv)
+    args, _ = parser.parse_known_args(argv)
 
     sim = simulate_study_b(n_patients=428, n_features=56, seed=0)
     config = ProtocolConfig(n_repeats=args.repeats, n_inner=args.inner, criterion=args.criterion)

@@ -161,7 +161,7 @@ plt.show()
 #
 # The protocol runs at the paper's full size in both profiles: the stepwise search updates
 # a swept cross-product matrix instead of refitting a regression per candidate, so the
-# 21,000 train/dev fits take well under a minute on two cores.
+# 21,000 train/dev fits take seconds rather than hours (`benchmarks/bench_stepwise.py`).
 
 # %%
 config = ProtocolConfig(
