@@ -137,12 +137,13 @@ def feature_matrices(features: pd.DataFrame) -> FeatureMatrices:
     missing = [c for c in _REQUIRED_COLUMNS if c not in features.columns]
     if missing:
         raise FunnelInputError(f"feature table lacks columns {missing}")
-    table = features.loc[
-        :, [c for c in (*_REQUIRED_COLUMNS, "ibsi_code") if c in features.columns]
-    ].copy()
-    for column in ("patient_id", "roi", "family", "name", "aggregation"):
-        table[column] = table[column].astype(str)
-    identity = table.drop_duplicates(["family", "name", "aggregation"]).copy()
+    identity_columns = ["family", "name", "aggregation"]
+    feature_id = features.groupby(identity_columns, observed=True, sort=False).ngroup().to_numpy()
+    first_rows = np.unique(feature_id, return_index=True)[1]
+    extra = ["ibsi_code"] if "ibsi_code" in features.columns else []
+    identity = (
+        features.iloc[first_rows][identity_columns + extra].astype(str).reset_index(drop=True)
+    )
     identity["key"] = [
         feature_key(f, n, a)
         for f, n, a in zip(
@@ -150,56 +151,55 @@ def feature_matrices(features: pd.DataFrame) -> FeatureMatrices:
         )
     ]
     order = _catalogue_order()
-    identity["order"] = identity["key"].map(lambda k: order.get(k, len(order)))
-    identity = identity.sort_values(["order", "key"]).set_index("key")
-    key_of = {
-        (f, n, a): k
-        for k, f, n, a in zip(
-            identity.index,
-            identity["family"],
-            identity["name"],
-            identity["aggregation"],
-            strict=True,
+    position = np.lexsort(
+        (
+            identity["key"].to_numpy(),
+            identity["key"].map(lambda k: order.get(k, len(order))).to_numpy(),
         )
-    }
-    table["key"] = [
-        key_of[t] for t in zip(table["family"], table["name"], table["aggregation"], strict=True)
-    ]
-    duplicated = table.duplicated(["patient_id", "roi", "n_bins", "key"])
-    if duplicated.any():
-        first = table[duplicated].iloc[0]
-        raise FunnelInputError(
-            f"{int(duplicated.sum())} duplicate rows, e.g. patient {first.patient_id}, ROI {first.roi}, "
-            f"n_bins {first.n_bins}, feature {first.key}"
-        )
+    )
+    rank = np.empty(len(identity), dtype=np.int64)
+    rank[position] = np.arange(len(identity))  # feature id -> column in catalogue order
+    identity = identity.iloc[position].set_index("key")
     keys = list(identity.index)
+    column = rank[feature_id]
+
+    patient_labels = features["patient_id"].astype(str).to_numpy()
+    patients, patient_row = np.unique(patient_labels, return_inverse=True)
+    if len(patients) < 3:
+        raise FunnelInputError("the funnel needs at least 3 patients")
+    strata = features.groupby(["roi", "n_bins"], observed=True, sort=True).ngroup().to_numpy()
+    stratum_rows = np.unique(strata, return_index=True)[1]
+    values = features["value"].to_numpy(dtype=np.float64)
     matrices = {}
-    for (roi, n_bins), group in table.groupby(["roi", "n_bins"], sort=True):
-        matrix = group.pivot(index="patient_id", columns="key", values="value")
-        absent = [k for k in keys if k not in matrix.columns]
-        if absent:
+    for stratum, first in enumerate(stratum_rows):
+        roi, n_bins = str(features["roi"].iloc[first]), int(features["n_bins"].iloc[first])
+        rows = np.flatnonzero(strata == stratum)
+        counts = np.zeros((len(patients), len(keys)), dtype=np.int64)
+        np.add.at(counts, (patient_row[rows], column[rows]), 1)
+        if counts.max() > 1:
+            p, k = np.argwhere(counts > 1)[0]
             raise FunnelInputError(
-                f"ROI {roi}, n_bins {n_bins}: no values for features {absent[:5]}"
+                f"{int((counts > 1).sum())} duplicate rows, e.g. patient {patients[p]}, ROI {roi}, "
+                f"n_bins {n_bins}, feature {keys[k]}"
             )
-        matrix = matrix.loc[:, keys]
-        counts = group.groupby("patient_id").size()
-        incomplete = counts[counts < len(keys)]
-        if len(incomplete):
+        if counts.min() == 0:
+            absent_feature = counts.sum(axis=0) == 0
+            if absent_feature.any():
+                raise FunnelInputError(
+                    f"ROI {roi}, n_bins {n_bins}: no values for features "
+                    f"{[keys[k] for k in np.flatnonzero(absent_feature)[:5]]}"
+                )
+            p = int(np.flatnonzero(counts.min(axis=1) == 0)[0])
             raise FunnelInputError(
-                f"ROI {roi}, n_bins {n_bins}: patient {incomplete.index[0]} has {int(incomplete.iloc[0])} of "
+                f"ROI {roi}, n_bins {n_bins}: patient {patients[p]} has {int((counts[p] > 0).sum())} of "
                 f"{len(keys)} features"
             )
-        matrices[(str(roi), int(n_bins))] = matrix.sort_index()
-    patients = {tuple(m.index) for m in matrices.values()}
-    if len(patients) != 1:
-        union = set().union(*patients)
-        lacking = {p for p in union if any(p not in m.index for m in matrices.values())}
-        raise FunnelInputError(f"patients {sorted(lacking)[:5]} lack some ROI / bin number strata")
-    if len(next(iter(patients))) < 3:
-        raise FunnelInputError("the funnel needs at least 3 patients")
-    return FeatureMatrices(
-        matrices, keys, identity.drop(columns=["order", "patient_id", "roi", "n_bins", "value"])
-    )
+        matrix = np.empty((len(patients), len(keys)))
+        matrix[patient_row[rows], column[rows]] = values[rows]
+        matrices[(roi, n_bins)] = pd.DataFrame(
+            matrix, index=pd.Index(patients, name="patient_id"), columns=pd.Index(keys, name="key")
+        )
+    return FeatureMatrices(matrices, keys, identity)
 
 
 # ---------------------------------------------------------------------------------------
