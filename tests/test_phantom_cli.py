@@ -25,14 +25,19 @@ def test_synth_all_writes_both_studies(tmp_path: Path) -> None:
         1,
         32,
     )
-    assert json.loads((out / "b" / "synthetic_cohort.json").read_text())["volume_size"] == 32
+    # --image-size sets the tomograms only; the volumes keep their default size.
+    assert json.loads((out / "b" / "synthetic_cohort.json").read_text())["volume_size"] == 44
 
 
 def test_synth_one_study_into_out(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["synth", "--study", "b", "--out", str(tmp_path / "b"),
-                                      "--patients", "1", "--image-size", "32"])  # fmt: skip
+    args = ["synth", "--study", "b", "--out", str(tmp_path / "b"), "--patients", "1",
+            "--image-size", "36"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "b" / "clinical.csv").is_file() and not (tmp_path / "b" / "a").exists()
+    assert json.loads((tmp_path / "b" / "synthetic_cohort.json").read_text())["volume_size"] == 36
+    too_small = CliRunner().invoke(app, [*args[:-1], "33"])
+    assert too_small.exit_code != 0 and "at least 36" in too_small.output
 
 
 def test_synth_rejects_bad_options(tmp_path: Path) -> None:

@@ -24,7 +24,10 @@ def register(app: typer.Typer) -> None:
         image_size: Annotated[
             int | None,
             typer.Option(
-                "--image-size", min=32, help="A: PNG side in pixels; B: volume side in voxels"
+                "--image-size",
+                min=32,
+                help="A: PNG side in pixels; B: volume side in 4.8 mm voxels (min 36); "
+                "with --study all it sets the tomograms only",
             ),
         ] = None,
         profile: Annotated[str, typer.Option("--profile", help="quick or paper")] = "quick",
@@ -39,14 +42,11 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"--profile must be quick or paper, got {profile!r}")
         targets = [("a", out / "a"), ("b", out / "b")] if study == "all" else [(study, out)]
         for which, folder in targets:
+            # With --study all, --image-size is the tomogram size; volumes keep their default.
+            size = None if (study == "all" and which == "b") else image_size
             try:
                 path = synthesize(
-                    which,
-                    folder,
-                    seed=seed,
-                    patients=patients,
-                    image_size=image_size,
-                    profile=profile,
+                    which, folder, seed=seed, patients=patients, image_size=size, profile=profile
                 )
             except ValueError as exc:
                 raise typer.BadParameter(str(exc)) from exc

@@ -69,8 +69,8 @@ def synthesize(
         seed: the cohort seed; the same seed and options give byte-identical files.
         patients: number of patients (``None``: the profile's default: A 30 quick / 103
             paper, B 428).
-        image_size: Study A PNG side in pixels (default 128 quick / 512 paper); Study B
-            volume side in 4.8 mm voxels (default 44).
+        image_size: Study A PNG side in pixels (at least 32; default 128 quick / 512 paper);
+            Study B volume side in 4.8 mm voxels (at least 36; default 44).
         profile: ``"quick"`` or ``"paper"``.
 
     Returns:
@@ -113,8 +113,10 @@ def synthesize(
 
             n = int(patients) if patients is not None else sizes.b_patients
             size = int(image_size) if image_size is not None else sizes.b_volume_size
-            if size < 32:
-                raise ValueError(f"Study B volume size must be at least 32 voxels, got {size}")
+            if size < 36:
+                raise ValueError(
+                    f"Study B volume size must be at least 36 voxels (173 mm), got {size}"
+                )
             options = {"patients": n, "volume_size": size}
             write_cohort_b(tmp, seed=seed, patients=n, volume_size=size)
         marker = {"generator": "mpirad.phantom.synthesize", "study": study, "seed": seed,
