@@ -54,3 +54,17 @@ def test_synth_rejects_bad_options(tmp_path: Path) -> None:
     assert refused.exit_code != 0 and "not a synthetic cohort" in refused.output
     assert (tmp_path / "site" / "keep.txt").read_text() == "mine"
     assert not (tmp_path / "x").exists()
+
+
+def test_ensure_cohort_reuses_current_and_regenerates_old(tmp_path: Path) -> None:
+    from mpirad.phantom import ensure_cohort, synthesize
+    from mpirad.phantom.cohort import MARKER
+
+    root = synthesize("a", tmp_path / "a", patients=1, image_size=32)
+    (root / "note.txt").write_text("kept while current")
+    assert ensure_cohort("a", root, patients=1, image_size=32) == root
+    assert (root / "note.txt").exists()
+    marker = json.loads((root / MARKER).read_text())
+    (root / MARKER).write_text(json.dumps({**marker, "version": 0}))
+    ensure_cohort("a", root, patients=1, image_size=32)  # an older generator's cohort is replaced
+    assert not (root / "note.txt").exists() and (root / "A001").is_dir()

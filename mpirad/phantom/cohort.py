@@ -19,6 +19,9 @@ from mpirad.phantom.profiles import get_profile
 #: File at the root of every synthetic dataset (provenance; also marks a folder that
 #: ``synthesize`` may replace).
 MARKER = "synthetic_cohort.json"
+#: Bumped whenever the generator's output changes for the same seed and options;
+#: :func:`ensure_cohort` regenerates a cohort written by another version.
+GENERATOR_VERSION = 1
 STUDIES = ("a", "b")
 
 
@@ -119,8 +122,8 @@ def synthesize(
                 )
             options = {"patients": n, "volume_size": size}
             write_cohort_b(tmp, seed=seed, patients=n, volume_size=size)
-        marker = {"generator": "mpirad.phantom.synthesize", "study": study, "seed": seed,
-                  "profile": profile, **options}  # fmt: skip
+        marker = {"generator": "mpirad.phantom.synthesize", "version": GENERATOR_VERSION,
+                  "study": study, "seed": seed, "profile": profile, **options}  # fmt: skip
         (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
         _replace_folder(tmp, out)
     except BaseException:
@@ -129,15 +132,27 @@ def synthesize(
     return out
 
 
-def ensure_cohort(study: str, root: str | Path, *, seed: int = 0, profile: str = "quick") -> Path:
+def ensure_cohort(
+    study: str,
+    root: str | Path,
+    *,
+    seed: int = 0,
+    patients: int | None = None,
+    image_size: int | None = None,
+    profile: str = "quick",
+) -> Path:
     """Return ``root``, generating the synthetic cohort there first if it is absent.
 
-    A folder that already holds a synthetic cohort (:data:`MARKER`) is used as it is.
+    A folder that already holds a synthetic cohort of this study written by this
+    generator version (:data:`MARKER`, :data:`GENERATOR_VERSION`) is used as it is; an
+    older synthetic cohort is regenerated.
 
     Args:
         study: ``"a"`` or ``"b"``.
         root: dataset folder.
         seed: seed used when generating.
+        patients: patients when generating (None: the profile's).
+        image_size: image / volume size when generating (None: the profile's).
         profile: profile used when generating.
 
     Returns:
@@ -147,9 +162,17 @@ def ensure_cohort(study: str, root: str | Path, *, seed: int = 0, profile: str =
         ValueError: ``root`` holds something other than a synthetic cohort.
     """
     root = Path(root)
-    if (root / MARKER).is_file():
-        return root
-    return synthesize(study, root, seed=seed, profile=profile)
+    marker = root / MARKER
+    if marker.is_file():
+        try:
+            written = json.loads(marker.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{marker}: not valid JSON ({exc})") from exc
+        if written.get("version") == GENERATOR_VERSION and written.get("study") == study:
+            return root
+    return synthesize(
+        study, root, seed=seed, patients=patients, image_size=image_size, profile=profile
+    )
 
 
 def _replace_folder(new: Path, out: Path) -> None:
