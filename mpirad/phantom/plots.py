@@ -54,7 +54,7 @@ def plot_tomogram_examples(
         chosen.append(pool.iloc[np.sort(rng.choice(len(pool), size=k, replace=False))])
     picks = pd.concat(chosen)
     rows = int(np.ceil(len(picks) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.7 * columns, 3.1 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, row in zip(axes.ravel(), picks.itertuples(), strict=False):
