@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     config = ProtocolConfig(n_repeats=args.repeats, n_inner=args.inner, criterion=args.criterion)
     data = dict(radiomic=sim.radiomic, clinical=sim.clinical, cac=sim.cac)
 
+    load_before = os.getloadavg()[0]
     fast_time, fast = _timed(**data, config=config, n_jobs=args.n_jobs)
+    load_after = os.getloadavg()[0]
     n_inner_total = len(fast.inner)
     # clinical pools of ROIs sharing an outcome are computed once
     keys = fast.runs[["roi", "pool", "outcome"]].drop_duplicates()
@@ -109,6 +111,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         {"measure": "identical terms on the slice (train, dev, dropped)", "value": str(identical)},
         {"measure": "slice equals the whole run's first splits", "value": str(same_as_full)},
         {"measure": "CPU cores on this machine", "value": str(os.cpu_count())},
+        {
+            "measure": "1-min load average before / after the fast run",
+            "value": f"{load_before:.1f} / {load_after:.1f}",
+        },
     ]
     table = pd.DataFrame(rows)
     with pd.option_context("display.max_colwidth", 120, "display.width", 160):
