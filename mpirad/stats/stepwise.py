@@ -356,15 +356,19 @@ class _Search:
         self.C = cross / np.outer(scale, scale)
         self.y_index = width
         n_terms = len(self.term_columns)
-        self.size = np.array([c.size for c in self.term_columns], dtype=np.intp)
-        self.constant = np.array(
-            [c.size == 0 or bool(constant[c].any()) for c in self.term_columns], dtype=bool
-        )
-        #: the column of each single-column term (-1 for others)
-        self.first_column = np.array(
-            [c[0] if c.size == 1 else -1 for c in self.term_columns], dtype=np.intp
-        )
+        self.size = np.fromiter((c.size for c in self.term_columns), dtype=np.intp, count=n_terms)
         self.single = self.size == 1
+        if self.single.all() and width == n_terms:
+            #: the column of each single-column term (-1 for others)
+            self.first_column = np.concatenate(self.term_columns) if n_terms else self.size
+            self.constant = constant[self.first_column]
+        else:
+            self.first_column = np.array(
+                [c[0] if c.size == 1 else -1 for c in self.term_columns], dtype=np.intp
+            )
+            self.constant = np.array(
+                [c.size == 0 or bool(constant[c].any()) for c in self.term_columns], dtype=bool
+            )
         self.n_terms = n_terms
         self._ones = np.ones(n_terms)
 
@@ -523,7 +527,16 @@ class _Search:
         n_params = 1
         dropped: list[int] = []
         for term in sorted(set(start)):
-            swept = None if self.constant[term] else self._try_sweep(S, term)
+            if self.single[term] and not self.constant[term]:  # in place: no copy needed
+                column = self.first_column[term]
+                if S[column, column] >= COLLINEARITY_TOL and self.n - n_params - 1 >= 1:
+                    _sweep(S, column)
+                    in_model[term] = True
+                    n_params += 1
+                    continue
+                swept = None
+            else:
+                swept = None if self.constant[term] else self._try_sweep(S, term)
             if swept is None or self.n - n_params - self.size[term] < 1:
                 if drop_bad_start:
                     dropped.append(term)
@@ -536,13 +549,10 @@ class _Search:
             in_model[term] = True
             n_params += int(self.size[term])
         # priority for ties: ``order``, then start terms outside it (they can only leave)
-        listed = set(order)
-        order_all = np.array(
-            [t for t in order if not self.constant[t]]
-            + [t for t in np.flatnonzero(in_model) if t not in listed],
-            dtype=np.intp,
-        )
-        candidates = order_all[np.isin(order_all, list(listed))] if listed else order_all[:0]
+        order_array = np.asarray(order, dtype=np.intp)
+        candidates = order_array[~self.constant[order_array]] if order_array.size else order_array
+        outside = np.flatnonzero(in_model & ~np.isin(np.arange(self.n_terms), order_array))
+        order_all = np.concatenate([candidates, outside]) if outside.size else candidates
         self._prepare(candidates, order_all)
         history: list[StepRecord] = []
         visited = {frozenset(np.flatnonzero(in_model).tolist())}
