@@ -202,8 +202,19 @@ def _assemble(results: list[tuple[str, str, np.ndarray, np.ndarray]]) -> pd.Data
         results, key=lambda r: (r[0], ROI_NAMES.index(r[1]) if r[1] in ROI_NAMES else 99, r[1])
     )
     lengths = np.array([len(r[3]) for r in results])
-    all_keys = np.concatenate([r[2] for r in results])
-    unique_keys, key_index = np.unique(all_keys, return_inverse=True)
+    # Most pieces share one key list: map each distinct list to integer key ids once.
+    key_id: dict[str, int] = {}
+    ids_by_signature: dict[bytes, np.ndarray] = {}
+    id_pieces = []
+    for _, _, keys, _ in results:
+        signature = keys.tobytes() + str(keys.dtype).encode()
+        ids = ids_by_signature.get(signature)
+        if ids is None:
+            ids = np.array([key_id.setdefault(str(k), len(key_id)) for k in keys], dtype=np.int64)
+            ids_by_signature[signature] = ids
+        id_pieces.append(ids)
+    unique_keys = list(key_id)
+    key_index = np.concatenate(id_pieces)
     parts = [k.split("|", 4) for k in unique_keys]
     n_bins = np.array([int(p[0]) for p in parts])[key_index]
     patient = pd.Categorical(np.repeat([r[0] for r in results], lengths))
