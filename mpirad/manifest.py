@@ -116,26 +116,36 @@ class Dataset:
             ManifestError: a site dataset whose root does not exist.
             ChecksumMismatch: files differ from the recorded checksum.
         """
-        if not self.exists:
-            if self.provenance != "synthetic":
-                raise ManifestError(
-                    f"dataset {self.name!r}: root {self.root} does not exist or is empty "
-                    f"(key 'root' in {self.manifest_path})"
-                )
-            from mpirad.phantom import synthesize
-
-            options = self.entry.synthetic or SyntheticOptions()
-            synthesize(
-                self.study,
-                self.root,
-                seed=options.seed,
-                patients=options.patients,
-                image_size=options.image_size,
-                profile=options.profile,
+        if self.provenance == "synthetic":
+            self._ensure_synthetic()
+        elif not self.exists:
+            raise ManifestError(
+                f"dataset {self.name!r}: root {self.root} does not exist or is empty "
+                f"(key 'root' in {self.manifest_path})"
             )
         if verify and self.entry.checksum:
             self.verify()
         return self
+
+    def _ensure_synthetic(self) -> None:
+        """Generate the cohort when absent, from another generator version, or other options."""
+        import json
+
+        from mpirad.phantom import ensure_cohort, synthesize
+        from mpirad.phantom.cohort import MARKER
+
+        options = self.entry.synthetic or SyntheticOptions()
+        kwargs = {
+            "seed": options.seed,
+            "patients": options.patients,
+            "image_size": options.image_size,
+            "profile": options.profile,
+        }
+        ensure_cohort(self.study, self.root, **kwargs)
+        written = json.loads((self.root / MARKER).read_text(encoding="utf-8"))
+        wanted = {k: v for k, v in kwargs.items() if v is not None}
+        if any(written.get(k) != v for k, v in wanted.items()):
+            synthesize(self.study, self.root, **kwargs)
 
     def checksum(self) -> str:
         """``sha256:<hex>`` over the dataset's files (see :func:`tree_checksum`)."""

@@ -135,3 +135,25 @@ def test_manifest_found_from_env(tmp_path, monkeypatch):
     monkeypatch.setenv("MPIRAD_MANIFEST", str(tmp_path / "none.yaml"))
     with pytest.raises(ManifestError, match="MPIRAD_MANIFEST"):
         load_manifest()
+
+
+def test_synthetic_dataset_is_generated_verified_and_regenerated_on_new_options(tmp_path):
+    body = (
+        "datasets:\n  syn:\n    study: a\n    format: labelme-export\n    root: data\n"
+        "    provenance: synthetic\n    synthetic: {seed: 3, patients: 2, image_size: 48}\n"
+    )
+    path = _manifest(tmp_path, body)
+    ds = get_dataset("syn", path).ensure()
+    assert sorted(p.name for p in ds.root.iterdir() if p.is_dir() and p.name != "truth") == ["A001", "A002"]
+    digest = ds.checksum()
+    # recorded checksum: accepted as is; a tampered file is refused by name
+    path.write_text(body + f"    checksum: {digest}\n")
+    ds = get_dataset("syn", path).ensure()
+    first_png = sorted(ds.root.glob("A001/*.png"))[0]
+    first_png.write_bytes(first_png.read_bytes() + b"\0")
+    with pytest.raises(ChecksumMismatch, match="dataset 'syn'"):
+        get_dataset("syn", path).ensure()
+    # other generator options: the cohort is regenerated (and no longer matches the old checksum)
+    path.write_text(body.replace("patients: 2", "patients: 3"))
+    ds = get_dataset("syn", path).ensure()
+    assert (ds.root / "A003").is_dir()
