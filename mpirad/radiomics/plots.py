@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from mpirad.radiomics.funnel import STEP_LABELS
 
@@ -76,13 +77,15 @@ def plot_variety_heatmaps(correlations: Mapping[str, pd.DataFrame]) -> Figure:
     fig, axes = plt.subplots(
         1,
         len(panels),
-        figsize=(5.2 * len(panels) + 1, 5.6),
+        figsize=(5.6 * len(panels) + 1, 5.8),
         gridspec_kw={"width_ratios": sizes},
         squeeze=False,
+        layout="constrained",
     )
     image = None
     for ax, (title, matrix) in zip(axes[0], panels, strict=True):
         image = ax.imshow(matrix.to_numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
+        ax.grid(False)
         ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=90, fontsize=7)
         ax.set_yticks(range(len(matrix.index)), matrix.index, fontsize=7)
         ax.set_xlabel("3D merged feature")
@@ -118,6 +121,7 @@ def plot_per_bin_statistics(stats: pd.DataFrame) -> Figure:
             ax.axvline(
                 n_bins, color="#d62728", linestyle="--", linewidth=1, label=f"chosen: {n_bins} bins"
             )
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xscale("log", base=2)
         ax.set_xticks(stats["n_bins"], [str(b) for b in stats["n_bins"]])
         ax.set_xlabel("bin number")
@@ -142,8 +146,11 @@ def plot_phantom(image: np.ndarray, mask: np.ndarray) -> Figure:
     """
     n_slices = image.shape[0]
     fig, axes = plt.subplots(1, n_slices, figsize=(2.6 * n_slices, 2.8))
+    colours = plt.get_cmap("Blues").copy()
+    colours.set_bad("#e6e6e6")
+    top = float(image[mask].max()) * 1.4
     for z, ax in enumerate(np.atleast_1d(axes)):
-        ax.imshow(image[z], cmap="Blues", vmin=0, vmax=float(image.max()) * 1.3)
+        ax.imshow(np.ma.masked_where(~mask[z], image[z]), cmap=colours, vmin=0, vmax=top)
         for (y, x), value in np.ndenumerate(image[z]):
             inside = bool(mask[z, y, x])
             ax.text(
@@ -153,19 +160,20 @@ def plot_phantom(image: np.ndarray, mask: np.ndarray) -> Figure:
                 ha="center",
                 va="center",
                 fontsize=10,
-                color="black" if inside else "#999999",
+                color="black" if inside else "#888888",
             )
             if not inside:
                 ax.add_patch(
                     plt.Rectangle(
-                        (x - 0.5, y - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#999999"
+                        (x - 0.5, y - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#aaaaaa"
                     )
                 )
+        ax.grid(False)
         ax.set_xticks(range(image.shape[2]))
         ax.set_yticks(range(image.shape[1]))
         ax.set_xlabel("x (voxel)")
         ax.set_ylabel("y (voxel)" if z == 0 else "")
         ax.set_title(f"slice z = {z}")
-    fig.suptitle("IBSI digital phantom (hatched: outside the ROI; 2 mm voxels)")
+    fig.suptitle("IBSI digital phantom (grey, hatched: outside the ROI; 2 mm voxels)")
     fig.tight_layout()
     return fig
