@@ -282,3 +282,23 @@ def test_outcome_inputs_wide_table_and_selection(tmp_path, sim):
     assert chosen.selection_source == "file"
     assert list(chosen.radiomic["LADMIM"].columns) == ["feat_04", "feat_01"]
     assert chosen.radiomic["LADMIM"].index.tolist() == sorted(sim.clinical["patient_id"])
+
+
+def test_outcome_inputs_reads_saved_funnel_selection(tmp_path, sim):
+    from mpirad.stats.inputs import outcome_inputs
+
+    sim.clinical.to_csv(tmp_path / "clinical.csv", index=False)
+    sim.cac.to_csv(tmp_path / "cac.csv", index=False)
+    wide = pd.concat(
+        [t.reset_index().assign(roi=roi, n_bins=32) for roi, t in sim.radiomic.items()]
+    )
+    features = tmp_path / "features" / "features.parquet"
+    features.parent.mkdir()
+    wide.to_parquet(features)
+    (features.parent / "selection").mkdir()
+    (features.parent / "selection" / "selected.txt").write_text("feat_02\nfeat_07\n")
+    (features.parent / "selection" / "n_bins.txt").write_text("32\n")
+    inputs = outcome_inputs(tmp_path, features)
+    assert inputs.selected == ["feat_02", "feat_07"] and inputs.n_bins == 32
+    assert inputs.selection_source.startswith("file")
+    assert list(inputs.radiomic["myocardium"].columns) == ["feat_02", "feat_07"]

@@ -23,7 +23,9 @@
 dataset = "synthetic-b"
 profile = "quick"
 features_path = "build/features/synthetic-b/features.parquet"
-selection_path = ""  # a file listing the features to use; "" runs the blind-to-outcome funnel
+selection_path = (
+    ""  # "": the radiomics chapter's saved selection next to the features, else the funnel
+)
 n_bins = 0  # 0: the funnel's choice (the paper: 64)
 out_dir = "build/stats/synthetic-b"
 criterion = "aic"

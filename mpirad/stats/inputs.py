@@ -118,7 +118,7 @@ class OutcomeInputs:
         cac: the dataset's ``cac.csv``.
         selected: the feature columns used.
         n_bins: the bin number used (None for a wide table without one).
-        selection_source: where ``selected`` came from ("file", "funnel" or "all").
+        selection_source: where ``selected`` came from ("file ...", "funnel" or "all").
     """
 
     radiomic: dict[str, pd.DataFrame]
@@ -159,9 +159,12 @@ def outcome_inputs(
         features_path: a feature table, tidy (:func:`mpirad.radiomics.extract_cohort`) or
             wide (``patient_id``, ``roi``, feature columns); parquet or CSV.
         n_bins: bin number to use; default the funnel's choice (tidy table) or the only one.
-        selection_path: optional file listing the features to use (one per line, or JSON);
-            default: run the blind-to-outcome funnel (:func:`mpirad.radiomics.run_funnel`)
-            on a tidy table, or use every column of a wide one.
+        selection_path: optional file listing the features to use (one per line, or JSON),
+            or a folder written by :meth:`mpirad.radiomics.funnel.FunnelResult.save`
+            (``selected.txt`` and ``n_bins.txt``). Default: that folder if it exists as
+            ``selection/`` next to the feature table, else run the blind-to-outcome funnel
+            (:func:`mpirad.radiomics.run_funnel`) on a tidy table, or use every column of a
+            wide one.
         extract_if_missing: if ``features_path`` does not exist, extract it from the
             dataset's volumes (numpy engine, the paper's eight bin numbers) and write it there.
         n_jobs: workers for that extraction.
@@ -185,7 +188,15 @@ def outcome_inputs(
     else:
         table = pd.read_csv(features_path, dtype={"patient_id": str})
     tidy = all(c in table.columns for c in _TIDY_COLUMNS)
-    if selection_path:
+    saved = features_path.parent / "selection"
+    if not selection_path and (saved / "selected.txt").is_file():
+        selection_path = saved  # written by FunnelResult.save (the radiomics chapter)
+    if selection_path and Path(selection_path).is_dir():
+        folder = Path(selection_path)
+        selected, source = _read_selection_file(folder / "selected.txt"), f"file ({folder})"
+        if n_bins is None and (folder / "n_bins.txt").is_file():
+            n_bins = int((folder / "n_bins.txt").read_text(encoding="utf-8").strip())
+    elif selection_path:
         selected, source = _read_selection_file(Path(selection_path)), "file"
     elif tidy:
         from mpirad.radiomics.funnel import run_funnel
