@@ -139,7 +139,8 @@ class ResNet18UNet(nn.Module):
 
     Encoder: torchvision ResNet18 (greyscale stem); its five stages give features at
     1/2 (64 channels), 1/4 (64), 1/8 (128), 1/16 (256) and 1/32 (512) of the input.
-    Decoder: five :class:`DecoderBlock` stages (256, 128, 64, 64, 32 channels), each
+    Decoder: five :class:`DecoderBlock` stages (256, 128, 64, 32, 16 channels, the
+    common U-Net decoder widths, e.g. segmentation_models_pytorch's default), each
     doubling the resolution and taking the encoder feature of that scale as skip
     connection, then a 1x1 convolution to one logit per pixel.
 
@@ -154,9 +155,9 @@ class ResNet18UNet(nn.Module):
         self.decoder4 = DecoderBlock(512, 256, 256)
         self.decoder3 = DecoderBlock(256, 128, 128)
         self.decoder2 = DecoderBlock(128, 64, 64)
-        self.decoder1 = DecoderBlock(64, 64, 64)
-        self.decoder0 = DecoderBlock(64, 0, 32)
-        self.head = nn.Conv2d(32, 1, kernel_size=1)
+        self.decoder1 = DecoderBlock(64, 64, 32)
+        self.decoder0 = DecoderBlock(32, 0, 16)
+        self.head = nn.Conv2d(16, 1, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]

@@ -170,8 +170,12 @@ def plot_overlays(overlays: pd.DataFrame, *, max_rows: int = 4) -> Figure:
 def plot_training_history(history: pd.DataFrame) -> Figure:
     """Training and validation loss per epoch of both networks of a split.
 
+    The classifier's panel also shows the validation AUC (right axis), on which its best
+    epoch is chosen.
+
     Args:
-        history: ``task``, ``epoch``, ``train_loss``, ``validation_loss``, ``best``.
+        history: ``task``, ``epoch``, ``train_loss``, ``validation_loss``, ``best`` and
+            optionally ``validation_auc``.
 
     Returns:
         The figure (one panel per task).
@@ -188,6 +192,15 @@ def plot_training_history(history: pd.DataFrame) -> Figure:
             ax.axvline(last_best["epoch"], color="grey", linestyle=":", label="best epoch")
         loss = "cross-entropy" if task == "classification" else "BCE + soft Dice"
         ax.set(xlabel="epoch", ylabel=f"loss ({loss})", title=task)
-        ax.legend(fontsize=8)
+        handles, labels = ax.get_legend_handles_labels()
+        if "validation_auc" in part and part["validation_auc"].notna().any():
+            auc_axis = ax.twinx()
+            (line,) = auc_axis.plot(
+                part["epoch"], part["validation_auc"], color="black", linestyle="--", marker="^"
+            )
+            auc_axis.set(ylabel="validation AUC", ylim=(0, 1.02))
+            auc_axis.grid(False)
+            handles, labels = [*handles, line], [*labels, "validation AUC"]
+        ax.legend(handles, labels, fontsize=8)
     fig.tight_layout()
     return fig

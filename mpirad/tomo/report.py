@@ -353,3 +353,44 @@ def unit_comparison(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def misprints_table() -> pd.DataFrame:
     """The paper's misprinted Table 3 values (split, column, printed, correct, note)."""
     return pd.DataFrame([m._asdict() for m in PAPER_MISPRINTS]).set_index(["split", "column"])
+
+
+def confusion_matrix_frame(confusion: pd.DataFrame) -> pd.DataFrame:
+    """One split's 2x2 table in the paper's Table 2 layout.
+
+    Args:
+        confusion: the one-row ``confusion`` table of a split.
+
+    Returns:
+        Rows "DL 1" / "DL 0" (prediction), columns "manual 1" / "manual 0".
+    """
+    row = confusion.iloc[0]
+    return pd.DataFrame(
+        [[int(row["tp"]), int(row["fp"])], [int(row["fn"]), int(row["tn"])]],
+        index=pd.Index(["DL 1", "DL 0"], name="DL classification"),
+        columns=pd.Index(["manual 1", "manual 0"], name="manual classification"),
+    )
+
+
+def split_summary(record: dict) -> pd.DataFrame:
+    """What one split ran on and how long it took, from its ``run.json``.
+
+    Returns:
+        Two-column table (item, value).
+    """
+    counts, seconds = record["counts"], record["seconds"]
+    rows = [
+        ("training images (patients)", f"{counts['train']} ({counts['train_patients']})"),
+        (
+            "validation images (patients)",
+            f"{counts['validation']} ({counts['validation_patients']})",
+        ),
+        ("ischemic training / validation images (segmentation)",
+         f"{counts['segmentation_train']} / {counts['segmentation_validation']}"),
+        ("best epoch: classifier / segmenter",
+         f"{record['best_epoch']['classification']} / {record['best_epoch']['segmentation']}"),
+        ("device", f"{record['device']} ({record['threads']} CPU threads)"),
+        ("time: classifier / segmenter / total (s)",
+         f"{seconds['classification']:.0f} / {seconds['segmentation']:.0f} / {seconds['total']:.0f}"),
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")

@@ -7,8 +7,10 @@
   order of epoch *e* does not depend on what ran before it, and cuDNN is put in
   deterministic mode (cheap). On the CPU the same seed gives bit-identical weights.
 - Checkpoints: after every epoch ``last.pt`` (model, optimiser, scheduler, scaler,
-  history) and, when the validation loss improves, ``best.pt`` (weights only) are
-  written atomically. A rerun with the same checkpoint folder, task, configuration
+  history) and, when the validation result improves (:func:`selection_score`: AUC for
+  the classifier, loss for the segmenter), ``best.pt`` (weights only) are written
+  atomically. Choosing the epoch on the validation images that are then reported makes
+  those results slightly optimistic, as in the paper's train/validation design. A rerun with the same checkpoint folder, task, configuration
   and seed resumes after the last finished epoch and ends with the same weights as an
   uninterrupted run.
 - Data: inputs and targets are tensors already in memory (see
@@ -31,6 +33,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -78,10 +81,11 @@ class TrainResult:
 
     Attributes:
         history: one row per epoch: ``epoch`` (1-based), ``train_loss``,
-            ``validation_loss``, ``learning_rate``, ``seconds`` (wall time of the
-            epoch), ``best`` (validation loss was the lowest so far).
+            ``validation_loss``, ``validation_auc`` (classification; NaN otherwise),
+            ``learning_rate``, ``seconds`` (wall time of the epoch), ``best`` (the
+            :func:`selection_score` was the highest so far).
         best_epoch: the epoch whose weights are in ``best_path``.
-        best_path: ``best.pt``, the weights with the lowest validation loss.
+        best_path: ``best.pt``, the weights with the best :func:`selection_score`.
         last_path: ``last.pt``, the full state after the last epoch.
         resumed_from: the epoch a resumed run started after (0 if it started fresh).
     """
@@ -210,23 +214,43 @@ def predict_logits(
 
 
 @torch.no_grad()
-def _validation_loss(
+def _validate(
     model: nn.Module,
     task: Task,
     inputs: torch.Tensor,
     targets: torch.Tensor,
     config: TrainConfig,
     device: torch.device,
-) -> float:
+) -> tuple[float, float]:
+    """Validation loss and AUC (classification with both labels present; else NaN)."""
     model.eval()
     total = 0.0
+    scores = []
     for start in range(0, len(inputs), config.eval_batch_size):
         x = _to(inputs[start : start + config.eval_batch_size], device)
         y = _to(targets[start : start + config.eval_batch_size], device)
         with _autocast(device, config.mixed_precision):
             logits = model(x)
         total += float(task_loss(task, logits, y)) * len(x)
-    return total / len(inputs)
+        if task == "classification":
+            scores.append(torch.softmax(logits.float(), dim=1)[:, 1].cpu())
+    auc = math.nan
+    if task == "classification" and len(torch.unique(targets)) == 2:
+        auc = float(roc_auc_score(targets.numpy(), torch.cat(scores).numpy()))
+    return total / len(inputs), auc
+
+
+def selection_score(task: Task, validation_loss: float, validation_auc: float) -> float:
+    """What "best on validation" maximises.
+
+    Classification: the validation AUC (a ranking measure; the cross-entropy of a
+    network trained from scratch on a few hundred images swings with its calibration),
+    or minus the loss when the validation images have one label only. Segmentation:
+    minus the validation loss (BCE + soft Dice).
+    """
+    if task == "classification" and not math.isnan(validation_auc):
+        return validation_auc
+    return -validation_loss
 
 
 def _fingerprint(task: Task, config: TrainConfig, seed: int, n_train: int, n_val: int) -> dict:
@@ -236,6 +260,7 @@ def _fingerprint(task: Task, config: TrainConfig, seed: int, n_train: int, n_val
         "seed": int(seed),
         "n_train": int(n_train),
         "n_validation": int(n_val),
+        "selection": "validation AUC" if task == "classification" else "validation loss",
     }
 
 
@@ -266,7 +291,7 @@ def train_model(
     progress: bool = True,
     on_epoch_end: Callable[[int, dict], None] | None = None,
 ) -> TrainResult:
-    """Train ``model`` with AdamW and cosine annealing, keeping the best validation loss.
+    """Train ``model`` with AdamW and cosine annealing, keeping the best validation epoch.
 
     Args:
         model: freshly built network (its initial weights should come from a seeded
@@ -319,7 +344,7 @@ def train_model(
     )
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
     history: list[dict] = []
-    best_loss, best_epoch, start_epoch = math.inf, 0, 0
+    best_score, best_epoch, start_epoch = -math.inf, 0, 0
 
     if last_path.is_file():
         state = torch.load(last_path, map_location=device, weights_only=True)
@@ -335,7 +360,11 @@ def train_model(
         history = [
             dict(zip(state["history_columns"], row, strict=True)) for row in state["history"]
         ]
-        best_loss, best_epoch, start_epoch = state["best_loss"], state["best_epoch"], state["epoch"]
+        best_score, best_epoch, start_epoch = (
+            state["best_score"],
+            state["best_epoch"],
+            state["epoch"],
+        )
 
     epochs = tqdm(
         range(start_epoch + 1, config.epochs + 1),
@@ -363,21 +392,23 @@ def train_model(
             seen += len(batch)
         learning_rate = optimizer.param_groups[0]["lr"]
         scheduler.step()
-        validation_loss = _validation_loss(
+        validation_loss, validation_auc = _validate(
             model, task, validation_inputs, validation_targets, config, device
         )
-        improved = validation_loss < best_loss
+        score = selection_score(task, validation_loss, validation_auc)
+        improved = score > best_score
         row = {
             "epoch": epoch,
             "train_loss": running / max(seen, 1),
             "validation_loss": validation_loss,
+            "validation_auc": validation_auc,
             "learning_rate": learning_rate,
             "seconds": time.perf_counter() - started,
             "best": improved,
         }
         history.append(row)
         if improved:
-            best_loss, best_epoch = validation_loss, epoch
+            best_score, best_epoch = score, epoch
             _save(
                 {
                     "model": model.state_dict(),
@@ -395,7 +426,7 @@ def train_model(
                 "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(),
                 "epoch": epoch,
-                "best_loss": best_loss,
+                "best_score": best_score,
                 "best_epoch": best_epoch,
                 "history_columns": columns,
                 "history": [[r[c] for c in columns] for r in history],

@@ -1,0 +1,130 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Study A: results over the five splits
+#
+# This chapter gathers the five training-validation splits of the D-SPECT ResNet18 study
+# and sets them beside the paper's published tables. Each split was run twice: with
+# **patient-level** splits (no patient's images on both sides) and with **image-level**
+# splits (single images drawn at random, as the paper most likely did; slices of one heart
+# then appear in training and validation). Rows labelled *paper* are the published values
+# (103 patients, 5008 images); rows labelled *this run* come from the dataset named below.
+# On the synthetic cohort the numbers show that the pipeline works, not how a network does
+# on patients.
+
+# %% tags=["parameters"]
+dataset = "synthetic-a"
+profile = "quick"
+out_dir = "build/runs"
+seed = 0
+run_missing = True
+
+# %%
+from mpirad.notebook import setup
+
+setup()
+
+from mpirad.tomo import plots, report
+from mpirad.tomo.run import resolve_dataset, run_all_splits
+
+dataset_root, dataset_name = resolve_dataset(dataset)
+if run_missing:  # splits already run (e.g. by split_run.py) are read back, not retrained
+    run_all_splits(dataset_root, profile=profile, out_dir=out_dir, dataset_name=dataset_name,
+                   seed=seed, progress=False)  # fmt: skip
+runs = report.collect_runs(out_dir, dataset_name)
+
+# %% [markdown]
+# ## Table 1: cohort
+#
+# Patients, the segments with ischemia and their semi-quantitative scores (0 normal,
+# 1 equivocal, 2 moderate, 3 severe, 4 absent), and the manual classification of the
+# images, as "n (%)". The paper's segment list calls segments 4 and 10 "basal lateral" and
+# "mid lateral" (AHA: basal and mid inferior) and its segment counts add up to 410 while
+# its score table has 408 abnormal segments.
+
+# %%
+report.table1_cohort(dataset_root)
+
+# %% [markdown]
+# ## Table 2: classification results
+#
+# Validation confusion matrices (TP = network 1 and manual 1, FP = network 1 and manual 0,
+# ...) and McNemar's exact test of the discordant cells. The paper's footnote marks splits
+# 1-4 "P < 0.05" and split 5 "P > 0.05" without naming the test; McNemar's test on its own
+# counts gives the reverse (column *McNemar P* of the paper rows).
+
+# %%
+report.table2_confusion(runs)
+
+# %% [markdown]
+# ## Table 3: evaluation indexes
+#
+# Sensitivity (SE), specificity (SP), likelihood ratios (+LR, -LR), predictive values (PPV,
+# NPV), Youden's index (YI), agreement rate (AR) and Cohen's kappa, with 95% confidence
+# intervals (Wilson for proportions, log method for likelihood ratios), and the AUC with
+# DeLong's interval. *undefined* marks an index whose denominator is zero (e.g. NPV when
+# no image is called negative). The paper prints no AUCs, only that all exceed 0.95.
+
+# %%
+report.table3_indexes(runs)
+
+# %% [markdown]
+# Two values of the paper's Table 3 contradict its own Table 2:
+
+# %%
+report.misprints_table()
+
+# %% [markdown]
+# ## Figure 1: ROC curves
+#
+# Every split's validation ROC curve with the AUC and its DeLong 95% interval.
+
+# %%
+plots.plot_roc_curves(runs["roc"], runs["classification_metrics"])
+# %% [markdown]
+# ## Table 4: segmentation
+#
+# Minimum/P25/median/P75/maximum of IoU, Dice and Hausdorff distance over the ischemic
+# validation images of each split. This run's Hausdorff distances are in pixels of the
+# network input (see the profile), the paper's in pixels of its 512 x 512 crops, so only
+# the overlap indexes compare directly. An empty prediction has Dice = IoU = 0 and no
+# Hausdorff distance; *empty predictions* counts them.
+
+# %%
+report.table4_segmentation(runs)
+
+# %% [markdown]
+# ## Figure 2: distribution of the segmentation indexes
+#
+# Histograms per split, patient-level splits first, then image-level splits.
+
+# %%
+plots.plot_segmentation_histograms(runs["segmentation_per_image"], unit="patient")
+# %%
+plots.plot_segmentation_histograms(runs["segmentation_per_image"], unit="image")
+# %% [markdown]
+# ## Figure 3: original, manual and predicted outlines
+#
+# Validation images of the first patient-level and image-level split, from the best to the
+# worst Dice.
+
+# %%
+first = runs["overlays"][runs["overlays"]["split"] == 1]
+plots.plot_overlays(first.groupby("unit", sort=False).head(2), max_rows=4)
+# %% [markdown]
+# ## Patient-level against image-level splits
+#
+# Mean (range) over the five splits. Image-level splits let the network see other slices of
+# a validation patient's heart during training, which is expected to flatter the
+# validation results; patient-level splits estimate how the method does on new patients.
+
+# %%
+report.unit_comparison(runs)

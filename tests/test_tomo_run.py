@@ -1,0 +1,159 @@
+"""One Study A split end to end, its outputs, the report tables and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+from test_tomo_fixtures import write_ring_dataset
+from typer.testing import CliRunner
+
+from mpirad.cli import app
+from mpirad.tomo import plots, report
+from mpirad.tomo.profiles import get_profile
+from mpirad.tomo.run import SPLIT_TABLES, load_split_outputs, run_split
+
+torch.set_num_threads(1)
+
+TINY = get_profile(
+    "quick",
+    preprocess={"crop_size": 40, "input_size": 32},
+    classifier={"epochs": 1, "batch_size": 8},
+    segmenter={"epochs": 1, "batch_size": 8},
+    n_overlays=2,
+)
+
+
+@pytest.fixture(scope="module")
+def finished_split(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run")
+    root = folder / "rings"
+    write_ring_dataset(root, patients=5, images_per_patient=4, size=48, seed=2)
+    outputs = run_split(
+        root, 1, unit="patient", profile=TINY, out_dir=folder / "runs", progress=False
+    )
+    return root, folder / "runs", outputs
+
+
+def test_a_split_writes_every_output(finished_split):
+    root, runs_dir, outputs = finished_split
+    directory = runs_dir / "rings" / "study_a" / "patient" / "split_1"
+    assert outputs.directory == directory
+    for name in SPLIT_TABLES:
+        assert (directory / f"{name}.parquet").is_file(), name
+    assert (directory / "run.json").is_file()
+    assert (directory.parent / "splits.parquet").is_file()
+    for task in ("classifier", "segmenter"):
+        assert (directory / "checkpoints" / task / "best.pt").is_file()
+
+    splits = pd.read_parquet(directory.parent / "splits.parquet")
+    validation = splits[(splits["split"] == 1) & (splits["subset"] == "validation")]
+    predictions = outputs["predictions"]
+    assert sorted(zip(predictions["patient_id"], predictions["image"], strict=True)) == sorted(
+        zip(validation["patient_id"], validation["image"], strict=True)
+    )
+    assert predictions["probability"].between(0, 1).all()
+    assert (predictions["predicted"] == (predictions["probability"] >= 0.5)).all()
+
+    confusion = outputs["confusion"].iloc[0]
+    assert confusion[["tp", "fp", "fn", "tn"]].sum() == len(predictions)
+    assert confusion["tp"] == ((predictions["label"] == 1) & (predictions["predicted"] == 1)).sum()
+    metrics = outputs["classification_metrics"].set_index("metric")["estimate"]
+    assert metrics["AUC"] == pytest.approx(
+        roc_auc_score(predictions["label"], predictions["probability"])
+    )
+
+    per_image = outputs["segmentation_per_image"]
+    ischemic = predictions[predictions["label"] == 1]
+    assert len(per_image) == len(ischemic)
+    assert per_image["dice"].between(0, 1).all()
+    np.testing.assert_allclose(
+        per_image["dice"], 2 * per_image["iou"] / (1 + per_image["iou"]), atol=1e-12
+    )
+    assert (per_image["manual_pixels"] > 0).all()
+
+    overlays = outputs["overlays"]
+    assert len(overlays) == 2
+    with Image.open(directory / overlays["file"].iloc[0]) as image:
+        assert image.mode == "RGB" and image.width > 2 * image.height
+
+    record = json.loads((directory / "run.json").read_text())
+    assert record["counts"]["validation"] == len(predictions)
+    assert record["settings"]["profile"]["preprocess"]["input_size"] == 32
+
+
+def test_a_finished_split_is_read_back_and_a_forced_rerun_is_identical(finished_split):
+    root, runs_dir, outputs = finished_split
+    predictions_file = outputs.directory / "predictions.parquet"
+    stamp = predictions_file.stat().st_mtime_ns
+    again = run_split(root, 1, unit="patient", profile=TINY, out_dir=runs_dir, progress=False)
+    assert predictions_file.stat().st_mtime_ns == stamp
+    pd.testing.assert_frame_equal(again["predictions"], outputs["predictions"])
+    forced = run_split(
+        root, 1, unit="patient", profile=TINY, out_dir=runs_dir, progress=False, force=True
+    )
+    pd.testing.assert_frame_equal(forced["predictions"], outputs["predictions"])
+    pd.testing.assert_frame_equal(
+        forced["segmentation_per_image"], outputs["segmentation_per_image"]
+    )
+    assert load_split_outputs(outputs.directory).record["settings"] == outputs.record["settings"]
+
+
+def test_report_tables_and_figures(finished_split):
+    root, runs_dir, _ = finished_split
+    with pytest.raises(report.MissingRunsError, match="image split 1"):
+        report.collect_runs(runs_dir, "rings", units=("patient", "image"), n_splits=1)
+    runs = report.collect_runs(runs_dir, "rings", units=("patient",), n_splits=1)
+
+    table2 = report.table2_confusion(runs)
+    ours = table2.loc[(report.UNIT_LABELS["patient"], 1)]
+    assert ours["N"] == len(runs["predictions"])
+    paper = table2.loc[(report.PAPER_LABEL, 5)]
+    assert (paper["TP"], paper["FN"], paper["paper footnote"]) == (388, 63, "P>0.05")
+    assert paper["McNemar P"] < 0.001
+
+    table3 = report.table3_indexes(runs)
+    assert list(table3.columns)[-1] == "AUC" and len(table3) == 6
+    numbers = report.table3_indexes(runs, ci=False)
+    assert numbers.loc[(report.PAPER_LABEL, 1), "NPV"] == 94.31  # as printed (a misprint)
+    assert report.misprints_table().loc[(1, "NPV (%)"), "correct"] == 94.13
+
+    table4 = report.table4_segmentation(runs)
+    assert table4.loc[(report.PAPER_LABEL, 1), "DICE"] == "0.00/0.73/0.82/0.86/0.95"
+    assert table4.loc[(report.UNIT_LABELS["patient"], 1), "n"] == len(
+        runs["segmentation_per_image"]
+    )
+
+    table1 = report.table1_cohort(root)
+    assert table1.loc[("images (manual classification)", "total"), "this dataset"] == "20"
+    assert table1.loc[("images (manual classification)", "total"), "paper"] == "5008"
+    assert report.unit_comparison(runs).shape == (8, 1)
+
+    figures = [
+        plots.plot_roc_curves(runs["roc"], runs["classification_metrics"]),
+        plots.plot_segmentation_histograms(runs["segmentation_per_image"], unit="patient"),
+        plots.plot_overlays(runs["overlays"]),
+        plots.plot_training_history(runs["history"]),
+    ]
+    assert figures[0].axes[0].get_xlabel().startswith("1 - specificity")
+    assert "Hausdorff" in figures[1].axes[2].get_xlabel()
+    for figure in figures:
+        plt.close(figure)
+
+
+def test_cli_rejects_bad_arguments(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["train-a", "--root", str(tmp_path), "--split", "9"])
+    assert result.exit_code != 0 and "1..5" in result.output
+    result = runner.invoke(
+        app, ["train-a", "--root", str(tmp_path), "--unit", "slice", "--split", "1"]
+    )
+    assert result.exit_code != 0 and "patient, image or both" in result.output
+    result = runner.invoke(app, ["train-a", "--root", str(tmp_path)])
+    assert result.exit_code != 0 and "--all-splits" in result.output
