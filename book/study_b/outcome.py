@@ -243,7 +243,8 @@ top.pivot_table(index="roi", columns="pool", values="term", aggfunc=" / ".join).
 # first in the fit"):
 
 # %%
-report.first_terms(result.inner).groupby("pool").head(3).style.format({"share": "{:.0%}"})
+firsts = report.first_terms(result.inner).groupby("pool").head(3)
+firsts.style.format({"share": "{:.0%}"}).hide(axis="index")
 
 # %% [markdown]
 # ## A high-CAC patient across test sets (Figure 10)

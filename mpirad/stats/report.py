@@ -172,14 +172,15 @@ def reading_comparison(fisher_by_reading: Mapping[str, pd.DataFrame]) -> pd.Data
         fisher_by_reading: label (e.g. "aic 0.05/0.2") -> :meth:`ProtocolResult.fisher_table`.
 
     Returns:
-        One row per ROI x pool; per reading its X and whether it is significant.
+        One row per ROI x pool of the first reading (in its order); per reading its X and
+        whether it is significant.
     """
     merged = None
     for label, table in fisher_by_reading.items():
         part = table[["roi", "pool", "fisher_x", "significant"]].rename(
             columns={"fisher_x": f"X ({label})", "significant": f"significant ({label})"}
         )
-        merged = part if merged is None else merged.merge(part, on=["roi", "pool"], how="outer")
+        merged = part if merged is None else merged.merge(part, on=["roi", "pool"], how="left")
     if merged is None:
         raise ValueError("no readings given")
     return merged
