@@ -49,6 +49,13 @@ def setup(*, chdir: bool = True, quiet: bool = True) -> Path:
         for category in (DeprecationWarning, FutureWarning, PendingDeprecationWarning):
             warnings.filterwarnings("ignore", category=category)
         warnings.filterwarnings("ignore", message=".*[Tt]qdm.*")
+        warnings.filterwarnings("ignore", message=".*IProgress not found.*")
+        try:
+            from tqdm import TqdmWarning
+
+            warnings.filterwarnings("ignore", category=TqdmWarning)
+        except ImportError:  # pragma: no cover
+            pass
         os.environ.setdefault("TQDM_DISABLE", "1")
         logging.getLogger("radiomics").setLevel(logging.ERROR)
     import pandas as pd

@@ -4,7 +4,8 @@
    manifest's checksum when one is recorded);
 2. Study A: ``book/study_a/split_run.py`` per split and split unit, through papermill
    (executed notebooks in ``build/runs/<dataset>/split_run/``, results beside them);
-3. Study B: the radiomic feature table of every patient x ROI x bin number.
+3. Study B: the radiomic feature table of every patient x ROI x bin number, and its
+   blind-to-outcome selection (the funnel), which the outcome chapter reads.
 
 A step whose output exists is skipped, so an interrupted ``make book`` resumes where it
 stopped. Each step's wall-clock time goes to ``build/timings.json`` for the
@@ -46,6 +47,11 @@ def features_path(dataset: str) -> Path:
     return project_root() / "build" / "features" / dataset / "features.parquet"
 
 
+def selection_dir(dataset: str) -> Path:
+    """The blind-to-outcome selection (``selected.txt``, ``n_bins.txt``) the chapters read."""
+    return features_path(dataset).parent / "selection"
+
+
 def build_book_inputs(
     *,
     profile: str = "quick",
@@ -84,3 +90,10 @@ def build_book_inputs(
 
         with _timed(f"study B features {ds_b.name}", engine="numpy"):
             extract_cohort(ds_b.root, features, engine="numpy", n_jobs=n_jobs, progress=True)
+    selection = selection_dir(ds_b.name)
+    if not (selection / "selected.txt").exists():
+        from mpirad.io.tables import read_parquet
+        from mpirad.radiomics.funnel import run_funnel
+
+        with _timed(f"study B feature selection {ds_b.name}"):
+            run_funnel(read_parquet(features)).save(selection)
