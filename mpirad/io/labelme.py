@@ -29,6 +29,9 @@ from PIL import Image, ImageDraw
 from mpirad.io.png import ImageReadError, decode_image, read_png
 
 SUPPORTED_SHAPES = ("polygon", "rectangle", "circle")
+#: Largest ``imageHeight * imageWidth`` accepted: Pillow's decompression-bomb limit
+#: (``2 * Image.MAX_IMAGE_PIXELS``), so a corrupt size cannot exhaust memory in ``mask``.
+MAX_IMAGE_PIXELS = 2 * 89_478_485
 
 
 class LabelmeError(ValueError):
@@ -201,12 +204,14 @@ def read_labelme(path: str | Path, *, validate: bool = True) -> LabelmeAnnotatio
     if raw.get("imageData"):
         try:
             image_data = base64.b64decode(raw["imageData"], validate=False)
-        except (binascii.Error, TypeError) as exc:
+        except (binascii.Error, TypeError, ValueError) as exc:  # ValueError: non-ASCII
             raise LabelmeError(f"{path}: imageData is not valid base64 ({exc})") from exc
     image_path = None
     if raw.get("imagePath"):
-        if not isinstance(raw["imagePath"], str):
-            raise LabelmeError(f"{path}: 'imagePath' must be a string")
+        if not isinstance(raw["imagePath"], str) or "\x00" in raw["imagePath"]:
+            raise LabelmeError(
+                f"{path}: 'imagePath' must be a file name, got {raw['imagePath']!r:.80}"
+            )
         # Labelme on Windows writes backslashes; keep only the file name's relative parts.
         rel = (
             PureWindowsPath(raw["imagePath"]).as_posix()
@@ -215,16 +220,25 @@ def read_labelme(path: str | Path, *, validate: bool = True) -> LabelmeAnnotatio
         )
         image_path = (path.parent / rel).resolve()
 
+    flags = raw.get("flags") or {}
+    if not isinstance(flags, dict):
+        raise LabelmeError(f"{path}: 'flags' must be an object, got {type(flags).__name__}")
+
     height, width = raw.get("imageHeight"), raw.get("imageWidth")
     if height is None or width is None:  # labelme 3.x files may lack them
         if image_data is not None:
-            shape = decode_image(image_data, source=f"{path} (imageData)").shape
+            try:
+                shape = decode_image(image_data, source=f"{path} (imageData)").shape
+            except ImageReadError as exc:
+                raise LabelmeError(str(exc)) from exc
         elif image_path is not None and image_path.exists():
             try:
                 with Image.open(image_path) as img:
                     shape = (img.height, img.width)
-            except OSError as exc:
-                raise ImageReadError(f"{image_path}: not a readable image ({exc})") from exc
+            except (OSError, Image.DecompressionBombError) as exc:
+                raise LabelmeError(
+                    f"{path}: imagePath {image_path}: not a readable image ({exc})"
+                ) from exc
         else:
             raise LabelmeError(
                 f"{path}: no imageHeight/imageWidth and no image to take the size from"
@@ -233,6 +247,10 @@ def read_labelme(path: str | Path, *, validate: bool = True) -> LabelmeAnnotatio
     for key, value in (("imageHeight", height), ("imageWidth", width)):
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise LabelmeError(f"{path}: '{key}' must be a positive integer, got {value!r}")
+    if height * width > MAX_IMAGE_PIXELS:
+        raise LabelmeError(
+            f"{path}: image size {width}x{height} exceeds {MAX_IMAGE_PIXELS} pixels (corrupt size?)"
+        )
 
     shapes = [_parse_shape(path, i, s) for i, s in enumerate(raw["shapes"])]
     annotation = LabelmeAnnotation(
@@ -241,7 +259,7 @@ def read_labelme(path: str | Path, *, validate: bool = True) -> LabelmeAnnotatio
         image_shape=(height, width),
         shapes=shapes,
         image_path=image_path,
-        flags=dict(raw.get("flags") or {}),
+        flags=dict(flags),
         _image_data=image_data,
     )
     if validate:
@@ -262,7 +280,7 @@ def _parse_shape(path: Path, index: int, raw: object) -> Shape:
     points = raw.get("points")
     try:
         array = np.asarray(points, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a huge JSON integer
         array = None
     if array is None or array.ndim != 2 or array.shape[1] != 2 or array.shape[0] == 0:
         raise LabelmeError(
@@ -290,10 +308,10 @@ def _validate_shape(path: Path, shape: Shape, image_shape: tuple[int, int]) -> N
     if shape.shape_type in ("rectangle", "circle") and n != 2:
         raise LabelmeError(f"{path}: {_shape_name(shape)} has {n} points; expected 2")
     height, width = image_shape
-    x, y = shape.points[:, 0], shape.points[:, 1]
-    if shape.shape_type != "circle" and (
-        x.min() < -1 or y.min() < -1 or x.max() > width or y.max() > height
-    ):
+    # A circle's rim point may lie outside the image; its centre may not.
+    checked = shape.points[:1] if shape.shape_type == "circle" else shape.points
+    x, y = checked[:, 0], checked[:, 1]
+    if x.min() < -1 or y.min() < -1 or x.max() > width or y.max() > height:
         raise LabelmeError(
             f"{path}: {_shape_name(shape)} has points outside the {width}x{height} image "
             f"(x {x.min():.1f}..{x.max():.1f}, y {y.min():.1f}..{y.max():.1f})"

@@ -51,6 +51,8 @@ def read_label_csv(csv_path: str | Path, image_dir: str | Path | None = None) ->
     csv_path = Path(csv_path)
     table = read_label_csv_unchecked(csv_path)
     folder = Path(image_dir) if image_dir is not None else csv_path.parent
+    if not folder.is_dir():
+        raise LabelTableError(f"{csv_path}: image folder {folder} does not exist")
     present = {
         p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
     }
@@ -76,13 +78,17 @@ def read_label_csv_unchecked(csv_path: str | Path) -> pd.DataFrame:
         raise LabelTableError(f"{csv_path}: no such label file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise LabelTableError(f"{csv_path}: not a readable CSV ({exc})") from exc
+    if not isinstance(raw.index, pd.RangeIndex):  # pandas took surplus fields as the index
+        raise LabelTableError(
+            f"{csv_path}: rows have more fields than the header {list(raw.columns)}"
+        )
     image_col = _pick(list(raw.columns), IMAGE_COLUMNS, csv_path, "image")
     label_col = _pick(list(raw.columns), LABEL_COLUMNS, csv_path, "label")
-    images = raw[image_col].str.strip()
-    if (images == "").any():
-        rows = [int(i) + 2 for i in images.index[images == ""]]
+    images = raw[image_col].str.strip().map(lambda s: Path(s.replace("\\", "/")).name)
+    no_name = images.isin(["", ".", ".."])
+    if no_name.any():
+        rows = [int(i) + 2 for i in images.index[no_name]]
         raise LabelTableError(f"{csv_path}: empty image name on line(s) {rows}")
-    images = images.map(lambda s: Path(s.replace("\\", "/")).name)
     labels = raw[label_col].str.strip()
     bad = ~labels.isin(["0", "1", "0.0", "1.0"])
     if bad.any():

@@ -31,6 +31,10 @@ def decode_image(
         ImageReadError: the bytes are not a complete, decodable image.
     """
     try:
+        # verify() checks every chunk's CRC; load() alone skips the CRC of PNG pixel data
+        # (IDAT), so a flipped byte there could decode silently to wrong pixels.
+        with Image.open(io.BytesIO(data)) as img:
+            img.verify()
         with Image.open(io.BytesIO(data)) as img:
             img.load()  # forces a full decode: truncated files fail here
             if grayscale:
@@ -44,7 +48,13 @@ def decode_image(
                     array = np.asarray(img.convert("L"))
             else:
                 array = np.asarray(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,  # a (corrupt) header claiming a huge size
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as exc:
         raise ImageReadError(f"{source}: not a readable image ({exc})") from exc
     return np.array(array)
 
