@@ -131,8 +131,9 @@ def feature_matrices(features: pd.DataFrame) -> FeatureMatrices:
         The :class:`FeatureMatrices`.
 
     Raises:
-        FunnelInputError: missing columns, duplicate rows, fewer than 3 patients, or a
-            patient without values in some stratum (named).
+        FunnelInputError: missing columns, duplicate rows, fewer than 3 patients, a
+            patient without values in some stratum, or NaN / infinite values (features
+            undefined on a degenerate ROI, e.g. a single voxel; the first case is named).
     """
     missing = [c for c in _REQUIRED_COLUMNS if c not in features.columns]
     if missing:
@@ -170,6 +171,17 @@ def feature_matrices(features: pd.DataFrame) -> FeatureMatrices:
     strata = features.groupby(["roi", "n_bins"], observed=True, sort=True).ngroup().to_numpy()
     stratum_rows = np.unique(strata, return_index=True)[1]
     values = features["value"].to_numpy(dtype=np.float64)
+    not_finite = np.flatnonzero(~np.isfinite(values))
+    if not_finite.size:
+        first = not_finite[0]
+        cases = features.iloc[not_finite][["patient_id", "roi"]].astype(str).drop_duplicates()
+        raise FunnelInputError(
+            f"{not_finite.size} feature values are NaN or infinite in {len(cases)} patient x "
+            f"ROI case(s), e.g. patient {patient_labels[first]}, ROI {features['roi'].iloc[first]}, "
+            f"n_bins {features['n_bins'].iloc[first]}, feature {keys[column[first]]}; such "
+            "features are undefined on degenerate ROIs (a single voxel, a constant intensity): "
+            "fix those masks or leave the cases out"
+        )
     matrices = {}
     for stratum, first in enumerate(stratum_rows):
         roi, n_bins = str(features["roi"].iloc[first]), int(features["n_bins"].iloc[first])

@@ -218,7 +218,8 @@ def _distribution_features(x: np.ndarray) -> dict[str, float]:
         "iqr": p75 - p25,
         "range": float(x.max() - x.min()),
         "mad": float(np.mean(np.abs(deviation))),
-        "rmad": float(np.mean(np.abs(robust - robust.mean()))),
+        # NaN (as mirp) when no voxel lies within [p10, p90], e.g. two distinct values
+        "rmad": float(np.mean(np.abs(robust - robust.mean()))) if robust.size else np.nan,
         "medad": float(np.mean(np.abs(x - median))),
         "cov": float(np.sqrt(var) / mean) if mean != 0 else np.nan,
         "qcod": (p75 - p25) / (p75 + p25) if (p75 + p25) != 0 else np.nan,
@@ -333,7 +334,8 @@ def intensity_volume_histogram_features(
 
 
 def _group_sum(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    return np.bincount(group, weights=values, minlength=n_groups)
+    # float64 even when ``group`` is empty (np.bincount then returns int64)
+    return np.bincount(group, weights=values, minlength=n_groups).astype(np.float64, copy=False)
 
 
 def _cells(group: np.ndarray, i: np.ndarray, j: np.ndarray, n_i: int, n_j: int):
