@@ -50,7 +50,9 @@ def validate_roi(
 
     Raises:
         ValueError: for a non-3D image, a shape mismatch, a non-binary or empty mask,
-            non-finite intensities inside the mask, or a bad spacing.
+            non-finite intensities inside the mask, a bad spacing, or an image that is
+            constant inside the mask (a single-voxel mask included): texture features are
+            then undefined, and engines disagree on the values they return.
     """
     image = np.asarray(image)
     mask = np.asarray(mask)
@@ -80,8 +82,14 @@ def validate_roi(
     if not all(math.isfinite(s) and s > 0 for s in spacing_triple):
         raise ValueError(f"{what}: spacing must be positive and finite, got {spacing_triple}")
     image = image.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(image[mask])):
+    inside = image[mask]
+    if not np.all(np.isfinite(inside)):
         raise ValueError(f"{what}: image has non-finite intensities inside the mask")
+    if inside.min() == inside.max():
+        raise ValueError(
+            f"{what}: image is constant ({inside[0]:g}) on all {inside.size} voxel(s) of the "
+            "mask; texture features are undefined (a single-voxel mask, or a blank image?)"
+        )
     return image, mask, spacing_triple  # type: ignore[return-value]
 
 
