@@ -28,10 +28,9 @@
 # (`mpirad synth --study all --out build/data --seed 0`).
 
 # %% tags=["parameters"]
-dataset_a_root = "build/data/synthetic-a"
-dataset_b_root = "build/data/synthetic-b"
-seed = 0
-profile = "quick"
+dataset_a = "synthetic-a"
+dataset_b = "synthetic-b"
+seed = 0  # which examples to show
 
 # %%
 import json
@@ -41,11 +40,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from mpirad.notebook import setup
-from mpirad.phantom import ensure_cohort, plots, summaries
+from mpirad.manifest import get_dataset
+from mpirad.phantom import plots, summaries
 
 setup()
-root_a = ensure_cohort("a", dataset_a_root, seed=seed, profile=profile)
-root_b = ensure_cohort("b", dataset_b_root, seed=seed, profile=profile)
+root_a = get_dataset(dataset_a).ensure().root
+root_b = get_dataset(dataset_b).ensure().root
 
 # %% [markdown]
 # ## Study A: D-SPECT LV tomograms

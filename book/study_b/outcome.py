@@ -257,7 +257,12 @@ firsts.style.format({"share": "{:.0%}"}).hide(axis="index")
 # `log1p` outcome is the parameter to try when that matters.
 
 # %%
-case = report.case_study(result.predictions, roi="myocardium", pool="combined", min_predictions=5)
+case = report.case_study(
+    result.predictions,
+    roi="myocardium",
+    pool="combined",
+    min_predictions=max(1, min(5, n_repeats // 10)),
+)
 fig = plots.plot_case_study(case)
 plt.show()
 pd.Series(
