@@ -39,8 +39,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from mpirad.notebook import setup
 from mpirad.manifest import get_dataset
+from mpirad.notebook import setup
 from mpirad.phantom import plots, summaries
 
 setup()
