@@ -296,13 +296,29 @@ def _protocol(folder: Path, clinical: pd.DataFrame, cac: pd.DataFrame):
 
 
 CLINICAL_DAMAGE = {
-    "age missing": ("clinical", "age", np.nan, r"column 'age' has 1 missing value.*B004"),
-    "sex missing": ("clinical", "sex", np.nan, r"column 'sex' has 1 missing value.*B004"),
-    "age not a number": ("clinical", "age", "unknown", r"column 'age' is not numeric"),
-    "bmi infinite": ("clinical", "bmi", np.inf, r"column 'bmi' has non-finite values.*B004"),
-    "CAC missing": ("cac", "cac_total", np.nan, r"'cac_total' missing for patients \['B004'\]"),
-    "CAC 'n/a'": ("cac", "cac_total", "n/a", r"'cac_total' missing for patients \['B004'\]"),
-    "CAC duplicate": ("cac", "patient_id", "B001", r"CAC table: duplicate patient_id \['B001'\]"),
+    "age missing": ("clinical", "age", np.nan, r"clinical\.csv: column 'age' has a missing.*B004"),
+    "sex missing": (
+        "clinical",
+        "sex",
+        np.nan,
+        r"clinical\.csv: column 'sex' has a missing value.*B004",
+    ),
+    "age not a number": (
+        "clinical",
+        "age",
+        "unknown",
+        r"clinical\.csv: column 'age'.*non-numeric.*B004",
+    ),
+    "bmi infinite": ("clinical", "bmi", np.inf, r"clinical\.csv: column 'bmi'.*infinite.*B004"),
+    "CAC missing": (
+        "cac",
+        "cac_total",
+        np.nan,
+        r"cac\.csv: column 'cac_total' has a missing.*B004",
+    ),
+    "CAC 'n/a'": ("cac", "cac_total", "n/a", r"cac\.csv: column 'cac_total'.*non-numeric.*B004"),
+    "CAC negative": ("cac", "cac_lad", -5.0, r"cac\.csv: column 'cac_lad'.*negative.*B004"),
+    "CAC duplicate": ("cac", "patient_id", "B001", r"cac\.csv: duplicate patient_id \['B001'\]"),
     "patient without CAC": ("cac", "patient_id", "X999", r"no CAC score for patients \['B004'\]"),
 }
 
@@ -324,11 +340,6 @@ def test_bad_clinical_and_cac_values_are_named(kind: str, tables, tmp_path: Path
         _protocol(tmp_path, clinical, cac)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: mpirad.stats.inputs.read_cohort_tables checks columns only; missing "
-    "values, negative or non-numeric CAC surface later, without the file's name, or not at all",
-)
 @pytest.mark.parametrize(
     ("which", "column", "value"),
     [
@@ -419,11 +430,6 @@ def test_selection_does_not_depend_on_feature_units(seed: int, exponent: int) ->
         assert stepwise_fit(scaled, y, criterion="aic").terms == stepwise_fit(X, y, "aic").terms
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: with an exact fit (SSE ~ 0) the partial F of a useless column is inf "
-    "(0/0 rounding), so it enters (mpirad.stats.stepwise)",
-)
 def test_an_exact_fit_adds_nothing_after_the_exact_term() -> None:
     chosen = {}
     for seed in range(10):

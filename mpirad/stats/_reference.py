@@ -20,6 +20,7 @@ import statsmodels.api as sm
 
 from mpirad.stats.stepwise import (
     COLLINEARITY_TOL,
+    EXACT_FIT_TOL,
     StepRecord,
     StepwiseCycleError,
     resolve_thresholds,
@@ -128,7 +129,8 @@ def reference_stepwise_fit(
         current = fit(model)
         base = _design(X, model, cat)
         best: tuple[str, float, float, float] | None = None
-        for term in candidates:
+        exact = current.ssr <= EXACT_FIT_TOL * float(np.sum((y - np.mean(y)) ** 2))
+        for term in candidates if not exact else []:
             if term in model:
                 continue
             new = _term_frame(X, term, cat)

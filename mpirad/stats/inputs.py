@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from mpirad.constants import CLINICAL_FEATURES, ROI_CAC
+from mpirad.constants import CLINICAL_CATEGORICAL, CLINICAL_FEATURES, ROI_CAC
 
 _TIDY_COLUMNS = ("patient_id", "roi", "n_bins", "family", "name", "aggregation", "value")
 
@@ -83,27 +84,69 @@ def wide_features(
 
 
 def read_cohort_tables(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read ``clinical.csv`` and ``cac.csv`` of a Study B dataset (``volumes`` layout).
+    """Read and check ``clinical.csv`` and ``cac.csv`` of a Study B dataset (``volumes`` layout).
+
+    Checks, each failure naming the file, the column and (up to five) patients:
+
+    * both files exist and have the needed columns (:data:`CLINICAL_FEATURES`, the CAC
+      columns of :data:`ROI_CAC`), and ``patient_id`` is present, non-empty and unique;
+    * no clinical value is missing (the paper analysed complete cases; impute or drop
+      patients before running mpirad, and say so);
+    * the numeric clinical features (``age``, ``bmi``, ``lvef``) and every CAC column are
+      finite numbers, and CAC scores are not negative.
 
     Returns:
         ``(clinical, cac)`` with ``patient_id`` as string column.
 
     Raises:
-        ValueError: a file is missing or lacks columns (file and columns named).
+        ValueError: any of the problems above.
     """
     root = Path(root)
     tables = []
-    for name, needed in (
-        ("clinical.csv", ("patient_id", *CLINICAL_FEATURES)),
-        ("cac.csv", ("patient_id", *sorted(set(ROI_CAC.values())))),
+    cac_columns = tuple(sorted(set(ROI_CAC.values())))
+    numeric_clinical = tuple(c for c in CLINICAL_FEATURES if c not in CLINICAL_CATEGORICAL)
+    for name, needed, numeric in (
+        ("clinical.csv", ("patient_id", *CLINICAL_FEATURES), numeric_clinical),
+        ("cac.csv", ("patient_id", *cac_columns), cac_columns),
     ):
         path = root / name
         if not path.is_file():
             raise ValueError(f"{path}: file not found (Study B layout needs {name})")
-        table = pd.read_csv(path, dtype={"patient_id": str})
+        try:
+            table = pd.read_csv(path, dtype={"patient_id": str})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable CSV ({exc})") from exc
         missing = [c for c in needed if c not in table.columns]
         if missing:
             raise ValueError(f"{path}: missing columns {missing}")
+        ids = table["patient_id"]
+        if ids.isna().any() or (ids.astype(str).str.strip() == "").any():
+            rows = [
+                int(i) + 2 for i in table.index[ids.isna() | (ids.astype(str).str.strip() == "")]
+            ]
+            raise ValueError(f"{path}: empty patient_id on line(s) {rows[:5]}")
+        dupes = sorted(ids[ids.duplicated()].unique())
+        if dupes:
+            raise ValueError(f"{path}: duplicate patient_id {dupes[:5]}")
+        for column in needed[1:]:
+            values = table[column]
+            if column in numeric:
+                as_number = pd.to_numeric(values, errors="coerce")
+                bad = ~np.isfinite(as_number.to_numpy(dtype=float))
+                what = "a missing, non-numeric or infinite value"
+                if column in cac_columns:
+                    bad |= as_number.to_numpy(dtype=float) < 0
+                    what = "a missing, non-numeric, infinite or negative score"
+                table[column] = as_number
+            else:
+                bad = values.isna().to_numpy()
+                what = "a missing value"
+            if bad.any():
+                patients = list(ids[bad][:5])
+                raise ValueError(
+                    f"{path}: column {column!r} has {what} for {int(bad.sum())} patient(s), "
+                    f"e.g. {patients}"
+                )
         tables.append(table)
     return tables[0], tables[1]
 

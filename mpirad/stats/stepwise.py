@@ -47,6 +47,9 @@ DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
 #: the intercept), is below this fraction of its centred sum of squares is collinear with
 #: the model and never enters it. Equivalently: R^2 on the model above 1 - 1e-10.
 COLLINEARITY_TOL = 1e-10
+#: A model whose residual sum of squares is at most this fraction of the total (centred)
+#: sum of squares fits exactly; nothing is added to it (partial F would be 0/0 there).
+EXACT_FIT_TOL = 1e-10
 
 #: Separator of term names in the protocol's text columns (``"age + bmi"``).
 TERM_SEPARATOR = " + "
@@ -440,6 +443,8 @@ class _Search:
     ) -> tuple[int, float, float, float] | None:
         y = self.y_index
         sse = float(S[y, y])
+        if sse <= EXACT_FIT_TOL:  # exact fit: no candidate can explain anything more
+            return None
         best_term, best_pos, best_score = -1, -1, math.inf
         best_delta, best_dof = math.nan, 1.0
         df_single = float(self.n - n_params - 1)
@@ -825,7 +830,9 @@ def stepwise_fit(
     forever. Ties go to the first column in ``X``'s column order. A candidate collinear
     with the current model (R^2 on it above ``1 - 1e-10``, see
     :data:`COLLINEARITY_TOL`) is never added, nor one that would leave no residual degree of
-    freedom; of two identical columns only the first can ever enter. Categorical columns
+    freedom; of two identical columns only the first can ever enter. Once the model fits
+    exactly (SSE at most :data:`EXACT_FIT_TOL` of the total sum of squares) nothing more
+    is added: the partial F there is 0/0 and would let noise columns in. Categorical columns
     enter and leave as one term of reference-coded dummies (first level as reference,
     see the module docstring). Only main effects are searched (MATLAB's ``'Upper',
     'linear'``).
