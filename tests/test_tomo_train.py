@@ -10,6 +10,7 @@ from mpirad.tomo.train import (
     CheckpointMismatchError,
     TrainConfig,
     epoch_batches,
+    flip_augment,
     load_weights,
     seed_everything,
     segmentation_loss,
@@ -72,6 +73,9 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path):
         assert torch.equal(value, resumed_model.state_dict()[key]), key
     assert resumed.history.drop(columns="seconds").equals(result.history.drop(columns="seconds"))
     assert resumed.best_epoch == result.best_epoch
+    saved_best = torch.load(result.best_path, weights_only=True)
+    assert saved_best["epoch"] == result.best_epoch  # best.pt holds the best epoch's state
+    assert result.history.loc[result.history["best"], "epoch"].iloc[-1] == result.best_epoch
     best_a = load_weights(build_classifier(), result.best_path).state_dict()
     best_b = load_weights(build_classifier(), resumed.best_path).state_dict()
     assert all(torch.equal(best_a[k], best_b[k]) for k in best_a)
@@ -140,3 +144,20 @@ def test_segmentation_loss_is_small_for_a_perfect_prediction():
     wrong = -perfect
     assert float(segmentation_loss(perfect, masks)) < 1e-3
     assert float(segmentation_loss(wrong, masks)) > 10
+
+
+def test_flip_augment_moves_masks_with_images_and_is_seeded():
+    images = torch.zeros(64, 1, 8, 8)
+    images[:, 0, 1, 2] = 1.0  # one bright pixel, off-centre
+    masks = images[:, 0] > 0
+    labels = torch.arange(64) % 2
+    flipped, flipped_masks = flip_augment(images, masks, seed=3, epoch=1, step=0)
+    assert torch.equal(flipped_masks, flipped[:, 0] > 0)  # masks follow their images
+    positions = {tuple(torch.nonzero(m)[0].tolist()) for m in flipped_masks}
+    assert positions == {(1, 2), (1, 5), (6, 2), (6, 5)}  # all four flips drawn
+    assert torch.equal(images[:, 0, 1, 2], torch.ones(64))  # the input is untouched
+    _, same_labels = flip_augment(images, labels, seed=3, epoch=1, step=0)
+    assert torch.equal(same_labels, labels)
+    again, _ = flip_augment(images, masks, seed=3, epoch=1, step=0)
+    other, _ = flip_augment(images, masks, seed=3, epoch=1, step=1)
+    assert torch.equal(again, flipped) and not torch.equal(other, flipped)

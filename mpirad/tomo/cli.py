@@ -14,8 +14,12 @@ def register(app: typer.Typer) -> None:
     @app.command("train-a")
     def train_a_cmd(
         dataset: Annotated[
-            str | None, typer.Option(help="dataset name in data_manifest.yaml")
-        ] = "synthetic-a",
+            str | None,
+            typer.Option(
+                help="dataset name in data_manifest.yaml (default synthetic-a); with --root, "
+                "the name its outputs are filed under (default: the folder's name)"
+            ),
+        ] = None,
         root: Annotated[
             Path | None, typer.Option(help="labelme-export folder (instead of --dataset)")
         ] = None,
@@ -56,7 +60,9 @@ def register(app: typer.Typer) -> None:
             except ValueError:
                 out_dir = Path("build") / "runs"
         try:
-            dataset_root, name = resolve_dataset(None if root else dataset, root)
+            dataset_root, name = resolve_dataset(
+                dataset or ("synthetic-a" if root is None else None), root
+            )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
         units = ("patient", "image") if unit == "both" else (unit,)

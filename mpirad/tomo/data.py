@@ -48,7 +48,7 @@ NON_PATIENT_FOLDERS = ("truth",)
 PARALLEL_FROM = 1000
 
 #: Bumped whenever preprocessing changes, so old caches are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 class DatasetLayoutError(ValueError):

@@ -5,8 +5,8 @@ setting                    quick                  paper
 =========================  =====================  ===========================
 LV-centred crop            96 source pixels       512 source pixels (paper)
 network input              64 x 64                512 x 512 (paper)
-classifier                 6 epochs, batch 32     40 epochs, batch 32
-segmenter                  8 epochs, batch 16     60 epochs, batch 16
+classifier                 10 epochs, batch 32    40 epochs, batch 32
+segmenter                  10 epochs, batch 16    60 epochs, batch 16
 splits                     5 random 8:2           5 random 8:2 (paper)
 =========================  =====================  ===========================
 
@@ -61,8 +61,8 @@ PROFILES: dict[str, StudyAProfile] = {
     "quick": StudyAProfile(
         name="quick",
         preprocess=PreprocessConfig(crop_size=96, input_size=64),
-        classifier=TrainConfig(epochs=6, batch_size=32, learning_rate=1e-3),
-        segmenter=TrainConfig(epochs=8, batch_size=16, learning_rate=1e-3),
+        classifier=TrainConfig(epochs=10, batch_size=32, learning_rate=1e-3),
+        segmenter=TrainConfig(epochs=10, batch_size=16, learning_rate=1e-3),
     ),
     "paper": StudyAProfile(
         name="paper",

@@ -7,9 +7,9 @@
   order of epoch *e* does not depend on what ran before it, and cuDNN is put in
   deterministic mode (cheap). On the CPU the same seed gives bit-identical weights.
 - Checkpoints: after every epoch ``last.pt`` (model, optimiser, scheduler, scaler,
-  history) and, when the validation result improves (:func:`selection_score`: AUC for
-  the classifier, loss for the segmenter), ``best.pt`` (weights only) are written
-  atomically. Choosing the epoch on the validation images that are then reported makes
+  history) is written atomically on a background thread (:class:`CheckpointWriter`)
+  and, when the validation result improves (:func:`selection_score`: AUC for the
+  classifier, loss for the segmenter), ``best.pt`` becomes a hard link to it. Choosing the epoch on the validation images that are then reported makes
   those results slightly optimistic, as in the paper's train/validation design. A rerun with the same checkpoint folder, task, configuration
   and seed resumes after the last finished epoch and ends with the same weights as an
   uninterrupted run.
@@ -24,11 +24,13 @@ import dataclasses
 import math
 import os
 import random
+import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -59,6 +61,9 @@ class TrainConfig:
         weight_decay: AdamW weight decay.
         eval_batch_size: images per forward pass when evaluating.
         mixed_precision: autocast on CUDA (ignored on the CPU).
+        augment: flip each training image (and its mask) left-right and up-down, each
+            with probability 1/2 (:func:`flip_augment`); whether a slice shows
+            ischemia, and where, does not depend on the display orientation.
     """
 
     epochs: int = 10
@@ -67,6 +72,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     eval_batch_size: int = 64
     mixed_precision: bool = True
+    augment: bool = True
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2 or self.eval_batch_size < 1:
@@ -165,6 +171,37 @@ def epoch_batches(
         if len(batch) < 2 and n_items > 1:
             break
         yield batch
+
+
+def flip_augment(
+    images: torch.Tensor, targets: torch.Tensor, *, seed: int, epoch: int, step: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random left-right and up-down flips of a batch (masks flipped with their images).
+
+    Args:
+        images: ``(N, C, H, W)`` batch.
+        targets: ``(N,)`` labels (unchanged) or ``(N, H, W)`` masks (flipped alike).
+        seed: run seed; with ``epoch`` and ``step`` it seeds the flips, so a resumed
+            run draws the same flips.
+        epoch: epoch number.
+        step: batch number within the epoch.
+
+    Returns:
+        The flipped ``(images, targets)`` (new tensors).
+    """
+    generator = torch.Generator().manual_seed(
+        (int(seed) * 1_000_003 + int(epoch)) * 10_007 + int(step) + 7
+    )
+    flips = torch.rand(2, len(images), generator=generator) < 0.5
+    images = images.clone()
+    targets = targets.clone()
+    is_mask = targets.dim() == 3
+    for axis, chosen in ((-1, flips[0]), (-2, flips[1])):
+        if chosen.any():
+            images[chosen] = images[chosen].flip(axis)
+            if is_mask:
+                targets[chosen] = targets[chosen].flip(axis)
+    return images, targets
 
 
 def _autocast(device: torch.device, enabled: bool) -> torch.autocast:
@@ -267,6 +304,71 @@ def _fingerprint(task: Task, config: TrainConfig, seed: int, n_train: int, n_val
 def _save(obj: dict, path: Path) -> None:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+def _cpu_copy(obj: Any) -> Any:
+    """A copy of nested dicts/lists whose tensors are cloned to the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {key: _cpu_copy(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_cpu_copy(value) for value in obj)
+    return obj
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Make ``target`` a hard link to ``source`` (a copy where links are unsupported), atomically.
+
+    ``source`` is later replaced by a new file (``os.replace``), so the link keeps the
+    contents it had now.
+    """
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    try:
+        os.link(source, temporary)
+    except OSError:
+        shutil.copyfile(source, temporary)
+    os.replace(temporary, target)
+
+
+class CheckpointWriter:
+    """Writes checkpoints on one background thread, in order, while training goes on.
+
+    :meth:`submit` snapshots the state (tensors copied to the CPU) before returning, so
+    the next optimisation steps cannot change what is written; it first waits for the
+    previous write. ``last.pt`` is written atomically; ``best.pt`` is then made a hard
+    link to it, which costs no second write. :meth:`close` (also on an exception) waits
+    for the last write, so an interrupted run leaves its last finished epoch on disk.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._pending: Future | None = None
+
+    def submit(self, state: dict, last_path: Path, best_path: Path | None) -> None:
+        """Queue ``state`` for ``last_path`` (and ``best_path`` when given)."""
+        self.wait()
+        self._pending = self._executor.submit(self._write, _cpu_copy(state), last_path, best_path)
+
+    @staticmethod
+    def _write(state: dict, last_path: Path, best_path: Path | None) -> None:
+        _save(state, last_path)
+        if best_path is not None:
+            _link_or_copy(last_path, best_path)
+
+    def wait(self) -> None:
+        """Block until the queued write is on disk (re-raising its error, if any)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for the queued write and stop the thread."""
+        try:
+            self.wait()
+        finally:
+            self._executor.shutdown(wait=True)
 
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
@@ -374,70 +476,70 @@ def train_model(
         initial=start_epoch,
         total=config.epochs,
     )
-    for epoch in epochs:
-        started = time.perf_counter()
-        model.train()
-        running, seen = 0.0, 0
-        for batch in epoch_batches(len(train_inputs), config.batch_size, seed=seed, epoch=epoch):
-            x = _to(train_inputs[batch], device)
-            y = _to(train_targets[batch], device)
-            optimizer.zero_grad(set_to_none=True)
-            with _autocast(device, config.mixed_precision):
-                logits = model(x)
-            loss = task_loss(task, logits, y)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            running += float(loss.detach()) * len(batch)
-            seen += len(batch)
-        learning_rate = optimizer.param_groups[0]["lr"]
-        scheduler.step()
-        validation_loss, validation_auc = _validate(
-            model, task, validation_inputs, validation_targets, config, device
-        )
-        score = selection_score(task, validation_loss, validation_auc)
-        improved = score > best_score
-        row = {
-            "epoch": epoch,
-            "train_loss": running / max(seen, 1),
-            "validation_loss": validation_loss,
-            "validation_auc": validation_auc,
-            "learning_rate": learning_rate,
-            "seconds": time.perf_counter() - started,
-            "best": improved,
-        }
-        history.append(row)
-        if improved:
-            best_score, best_epoch = score, epoch
-            _save(
+    writer = CheckpointWriter()
+    try:
+        for epoch in epochs:
+            started = time.perf_counter()
+            model.train()
+            running, seen = 0.0, 0
+            batches = epoch_batches(len(train_inputs), config.batch_size, seed=seed, epoch=epoch)
+            for step, batch in enumerate(batches):
+                x, y = train_inputs[batch], train_targets[batch]
+                if config.augment:
+                    x, y = flip_augment(x, y, seed=seed, epoch=epoch, step=step)
+                x, y = _to(x, device), _to(y, device)
+                optimizer.zero_grad(set_to_none=True)
+                with _autocast(device, config.mixed_precision):
+                    logits = model(x)
+                loss = task_loss(task, logits, y)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                running += float(loss.detach()) * len(batch)
+                seen += len(batch)
+            learning_rate = optimizer.param_groups[0]["lr"]
+            scheduler.step()
+            validation_loss, validation_auc = _validate(
+                model, task, validation_inputs, validation_targets, config, device
+            )
+            score = selection_score(task, validation_loss, validation_auc)
+            improved = score > best_score
+            row = {
+                "epoch": epoch,
+                "train_loss": running / max(seen, 1),
+                "validation_loss": validation_loss,
+                "validation_auc": validation_auc,
+                "learning_rate": learning_rate,
+                "seconds": time.perf_counter() - started,
+                "best": improved,
+            }
+            history.append(row)
+            if improved:
+                best_score, best_epoch = score, epoch
+            columns = list(row)
+            writer.submit(
                 {
                     "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
                     "epoch": epoch,
-                    "validation_loss": validation_loss,
+                    "best_score": best_score,
+                    "best_epoch": best_epoch,
+                    "history_columns": columns,
+                    "history": [[r[c] for c in columns] for r in history],
                     "fingerprint": fingerprint,
                 },
-                best_path,
+                last_path,
+                best_path if improved else None,
             )
-        columns = list(row)
-        _save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "epoch": epoch,
-                "best_score": best_score,
-                "best_epoch": best_epoch,
-                "history_columns": columns,
-                "history": [[r[c] for c in columns] for r in history],
-                "fingerprint": fingerprint,
-            },
-            last_path,
-        )
-        epochs.set_postfix(train=f"{row['train_loss']:.3f}", val=f"{validation_loss:.3f}")
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, row)
-    epochs.close()
+            epochs.set_postfix(train=f"{row['train_loss']:.3f}", val=f"{validation_loss:.3f}")
+            if on_epoch_end is not None:
+                writer.wait()  # the callback sees this epoch's checkpoint on disk
+                on_epoch_end(epoch, row)
+    finally:
+        writer.close()
+        epochs.close()
     return TrainResult(
         history=pd.DataFrame(history),
         best_epoch=best_epoch,
