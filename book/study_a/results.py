@@ -25,21 +25,23 @@ dataset = "synthetic-a"
 profile = "quick"
 out_dir = "build/runs"
 seed = 0
-run_missing = True
+profile_overrides = {}  # e.g. {"classifier": {"epochs": 2}}: changes to the profile
+run_missing = True  # train the splits not yet run (False: only read build/)
 
 # %%
 from mpirad.notebook import setup
 
 setup()
 
-from mpirad.tomo import plots, report
+from mpirad.tomo import get_profile, plots, report
 from mpirad.tomo.run import resolve_dataset, run_all_splits
 
 dataset_root, dataset_name = resolve_dataset(dataset)
+settings = get_profile(profile, **profile_overrides)
 if run_missing:  # splits already run (e.g. by split_run.py) are read back, not retrained
-    run_all_splits(dataset_root, profile=profile, out_dir=out_dir, dataset_name=dataset_name,
+    run_all_splits(dataset_root, profile=settings, out_dir=out_dir, dataset_name=dataset_name,
                    seed=seed, progress=False)  # fmt: skip
-runs = report.collect_runs(out_dir, dataset_name)
+runs = report.collect_runs(out_dir, dataset_name, n_splits=settings.n_splits)
 
 # %% [markdown]
 # ## Table 1: cohort

@@ -28,18 +28,20 @@ unit = "patient"
 profile = "quick"
 out_dir = "build/runs"
 seed = 0
+profile_overrides = {}  # e.g. {"classifier": {"epochs": 2}}: changes to the profile
 
 # %%
 from mpirad.notebook import setup
 
 setup()
 
-from mpirad.tomo import plots, report
+from mpirad.tomo import get_profile, plots, report
 from mpirad.tomo.run import resolve_dataset, run_split
 
 dataset_root, dataset_name = resolve_dataset(dataset)
+settings = get_profile(profile, **profile_overrides)
 outputs = run_split(
-    dataset_root, split, unit=unit, profile=profile, out_dir=out_dir,
+    dataset_root, split, unit=unit, profile=settings, out_dir=out_dir,
     dataset_name=dataset_name, seed=seed, progress=False,
 )  # fmt: skip
 

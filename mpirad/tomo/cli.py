@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="recompute finished splits")] = False,
     ) -> None:
         """Train the ResNet18 classifier and segmenter on Study A split(s); write results."""
+        from mpirad.tomo.data import load_tomo_dataset
         from mpirad.tomo.profiles import PROFILES, get_profile
         from mpirad.tomo.run import resolve_dataset, run_split
 
@@ -67,6 +68,12 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(exc)) from exc
         units = ("patient", "image") if unit == "both" else (unit,)
         splits = range(1, n_splits + 1) if all_splits else [split]
+        settings = get_profile(profile)
+        data = load_tomo_dataset(
+            dataset_root,
+            settings.preprocess,
+            cache_dir=Path(out_dir) / name / "study_a" / "cache",
+        )
         for which in units:
             for k in splits:
                 outputs = run_split(
@@ -80,6 +87,7 @@ def register(app: typer.Typer) -> None:
                     weights=weights,
                     device=device,
                     force=force,
+                    data=data,
                 )
                 metrics = outputs["classification_metrics"].set_index("metric")["estimate"]
                 dice = outputs["segmentation_summary"].set_index("metric").loc["DICE", "median"]

@@ -1,0 +1,83 @@
+"""The Study A book chapters run under papermill (tiny cohort, tiny profile)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mpirad.runner import run_notebook
+
+BOOK = Path(__file__).resolve().parents[1] / "book" / "study_a"
+MANIFEST = """\
+version: 1
+datasets:
+  synthetic-a:
+    study: a
+    format: labelme-export
+    root: build/data/synthetic-a
+    provenance: synthetic
+    synthetic: {seed: 0, patients: 6, image_size: 64}
+"""
+TINY = {
+    "preprocess": {"crop_size": 48, "input_size": 32},
+    "classifier": {"epochs": 1, "batch_size": 8},
+    "segmenter": {"epochs": 1, "batch_size": 8},
+    "n_splits": 2,
+    "n_overlays": 2,
+}
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks")]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study_a_project")
+    (root / "data_manifest.yaml").write_text(MANIFEST)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MPIRAD_MANIFEST", str(root / "data_manifest.yaml"))
+    patch.setenv("TQDM_DISABLE", "1")
+    yield root
+    patch.undo()
+
+
+def _outputs(path: Path) -> list[dict]:
+    notebook = nbformat.read(path, 4)
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    for output in outputs:
+        assert output.get("output_type") != "error", f"{path.name}: error output"
+        if output.get("name") == "stderr":
+            text = output.get("text", "")
+            assert "Warning" not in text and "Traceback" not in text, f"{path.name}: {text[:300]}"
+    return outputs
+
+
+def test_split_run_then_results(project):
+    executed = project / "executed"
+    split_run = run_notebook(
+        BOOK / "split_run.py",
+        parameters={"split": 1, "unit": "patient", "profile_overrides": TINY},
+        output=executed / "split_run.ipynb",
+    )
+    outputs = _outputs(split_run)
+    assert (
+        sum("image/png" in o.get("data", {}) for o in outputs) >= 4
+    )  # history, ROC, hist, overlays
+    assert (project / "build/runs/synthetic-a/study_a/patient/split_1/run.json").is_file()
+
+    results = run_notebook(
+        BOOK / "results.py",
+        parameters={"profile_overrides": TINY},
+        output=executed / "results.ipynb",
+    )
+    outputs = _outputs(results)
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    for label in ("patient-level splits", "image-level splits", "paper (image-level splits?)"):
+        assert label in html
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4  # Figures 1, 2 (x2), 3
+    for unit in ("patient", "image"):
+        for split in (1, 2):
+            assert (
+                project / f"build/runs/synthetic-a/study_a/{unit}/split_{split}/run.json"
+            ).is_file()
