@@ -119,3 +119,15 @@ def test_layout_errors_name_the_folder(tmp_path):
     (tmp_path / "P001" / "slice_00.png").unlink()
     with pytest.raises(LabelTableError, match="slice_00.png"):
         scan_labelme_export(tmp_path)
+
+
+def test_outlines_outside_the_crop_are_reported_not_dropped(tmp_path, caplog):
+    root = tmp_path
+    truth = write_ring_dataset(root, patients=1, images_per_patient=4, size=96)  # ring radius 16
+    with caplog.at_level("WARNING", logger="mpirad.tomo.data"):
+        data = load_tomo_dataset(root, PreprocessConfig(crop_size=8, input_size=8), progress=False)
+    assert len(data) == len(truth)  # every image stays for the classification
+    lost = data.index[~data.index["outline_in_crop"]]
+    assert (lost["label"] == 1).all() and len(lost) == int(truth["label"].sum()) == 2
+    assert "outside the 8-pixel" in caplog.text and "P001/slice_01.png" in caplog.text
+    assert data.index.loc[data.index["label"] == 0, "outline_in_crop"].all()

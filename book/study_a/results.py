@@ -90,7 +90,7 @@ report.misprints_table()
 # Every split's validation ROC curve with the AUC and its DeLong 95% interval.
 
 # %%
-plots.plot_roc_curves(runs["roc"], runs["classification_metrics"])
+figure_1 = plots.plot_roc_curves(runs["roc"], runs["classification_metrics"])
 # %% [markdown]
 # ## Table 4: segmentation
 #
@@ -109,18 +109,20 @@ report.table4_segmentation(runs)
 # Histograms per split, patient-level splits first, then image-level splits.
 
 # %%
-plots.plot_segmentation_histograms(runs["segmentation_per_image"], unit="patient")
+figure_2_patient = plots.plot_segmentation_histograms(
+    runs["segmentation_per_image"], unit="patient"
+)
 # %%
-plots.plot_segmentation_histograms(runs["segmentation_per_image"], unit="image")
+figure_2_image = plots.plot_segmentation_histograms(runs["segmentation_per_image"], unit="image")
 # %% [markdown]
 # ## Figure 3: original, manual and predicted outlines
 #
-# Validation images of the first patient-level and image-level split, from the best to the
-# worst Dice.
+# The best and the worst validation image (by Dice) of the first patient-level and the first
+# image-level split.
 
 # %%
 first = runs["overlays"][runs["overlays"]["split"] == 1]
-plots.plot_overlays(first.groupby("unit", sort=False).head(2), max_rows=4)
+figure_3 = plots.plot_overlays(first.groupby("unit", sort=False).nth([0, -1]), max_rows=4)
 # %% [markdown]
 # ## Patient-level against image-level splits
 #

@@ -56,7 +56,7 @@ outputs = run_split(
 report.split_summary(outputs.record)
 
 # %%
-plots.plot_training_history(outputs["history"])
+history_figure = plots.plot_training_history(outputs["history"])
 # %% [markdown]
 # ## Classification
 #
@@ -74,7 +74,9 @@ outputs["classification_metrics"][["metric", "estimate", "ci_low", "ci_high", "m
 ).round(3)
 
 # %%
-plots.plot_roc_curves(outputs["roc"], outputs["classification_metrics"], paper_auc_floor=None)
+roc_figure = plots.plot_roc_curves(
+    outputs["roc"], outputs["classification_metrics"], paper_auc_floor=None
+)
 # %% [markdown]
 # ## Segmentation
 #
@@ -88,9 +90,9 @@ plots.plot_roc_curves(outputs["roc"], outputs["classification_metrics"], paper_a
 outputs["segmentation_summary"].drop(columns=["split", "unit"]).set_index("metric").round(2)
 
 # %%
-plots.plot_segmentation_histograms(outputs["segmentation_per_image"], unit=unit)
+histogram_figure = plots.plot_segmentation_histograms(outputs["segmentation_per_image"], unit=unit)
 # %%
 overlays = outputs["overlays"].assign(
     path=lambda t: [str(outputs.directory / f) for f in t["file"]]
 )
-plots.plot_overlays(overlays, max_rows=3)
+overlay_figure = plots.plot_overlays(overlays, max_rows=3)

@@ -48,7 +48,7 @@ NON_PATIENT_FOLDERS = ("truth",)
 PARALLEL_FROM = 1000
 
 #: Bumped whenever preprocessing changes, so old caches are not reused.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 class DatasetLayoutError(ValueError):
@@ -62,7 +62,9 @@ class TomoDataset:
     Attributes:
         index: one row per image: ``patient_id``, ``image`` (file name), ``label``
             (0/1), ``centre_row``, ``centre_col`` (LV centre found in the source image,
-            pixels), ``source_height``, ``source_width``.
+            pixels), ``source_height``, ``source_width``, ``outline_in_crop`` (False for
+            an ischemic image whose outline lies wholly outside the crop; such images
+            are logged and left out of the segmentation).
         images: ``(N, 1, S, S)`` float32 tensor, each image scaled to [0, 1] by its
             maximum after cropping and resizing.
         masks: ``(N, S, S)`` bool tensor, the Labelme ischemia polygons after the same
@@ -224,9 +226,13 @@ def prepare_slice(
         ``(image, mask, centre, source_shape)``: ``(S, S)`` float32 image, ``(S, S)``
         bool mask, ``(row, col)`` LV centre in source pixels, ``(H, W)`` of the source.
 
+    The mask of an ischemic image comes back empty when its outline lies outside the
+    crop (a centre found far from the LV); :func:`load_tomo_dataset` reports such
+    images.
+
     Raises:
-        ValueError: see :func:`read_slice`; also an ischemic outline that falls outside
-            the crop, or a blank image (:class:`~mpirad.tomo.preprocess.LVNotFoundError`).
+        ValueError: see :func:`read_slice`; also a blank image
+            (:class:`~mpirad.tomo.preprocess.LVNotFoundError`).
     """
     image, mask = read_slice(png_path, json_path, label)
     centre = find_lv_centre(
@@ -234,11 +240,6 @@ def prepare_slice(
     )
     crop = crop_centred(image, centre, config.crop_size, fill=0.0)
     mask_crop = crop_centred(mask, centre, config.crop_size, fill=False)
-    if label == 1 and not mask_crop.any():
-        raise ValueError(
-            f"{json_path}: the ischemic outline lies outside the {config.crop_size}-pixel "
-            f"crop around the LV centre ({centre[0]:.0f}, {centre[1]:.0f}); enlarge crop_size"
-        )
     small = normalise_intensity(resize_stack(crop[None], config.input_size)[0])
     small_mask = resize_stack(mask_crop[None], config.input_size, is_mask=True)[0]
     return small, small_mask, centre, (int(image.shape[0]), int(image.shape[1]))
@@ -325,6 +326,17 @@ def load_tomo_dataset(
     table["centre_col"] = [c[1] for c in centres]
     table["source_height"] = [s[0] for s in shapes]
     table["source_width"] = [s[1] for s in shapes]
+    table["outline_in_crop"] = (table["label"] == 0) | masks.reshape(len(masks), -1).any(axis=1)
+    lost = table[~table["outline_in_crop"]]
+    if len(lost):
+        log.warning(
+            "%d ischemic image(s) whose outline lies outside the %d-pixel LV-centred crop "
+            "(LV centre found away from the LV?); they stay in the classification but not in "
+            "the segmentation: %s",
+            len(lost),
+            config.crop_size,
+            ", ".join(f"{p}/{i}" for p, i in zip(lost["patient_id"], lost["image"], strict=True)),
+        )
     dataset = TomoDataset(
         index=table,
         images=torch.from_numpy(images),

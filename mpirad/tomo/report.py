@@ -253,7 +253,8 @@ def table3_indexes(runs: dict[str, pd.DataFrame], *, ci: bool = True) -> pd.Data
     else:
         metrics["value"] = metrics["estimate"]
     ours = metrics.pivot(index=["source", "split"], columns="metric", values="value")
-    ours = ours.reindex(metrics[["source", "split"]].drop_duplicates())[labels]
+    ours = ours.reindex(pd.MultiIndex.from_frame(metrics[["source", "split"]].drop_duplicates()))
+    ours = ours[labels]
     paper = PAPER_TABLE3.copy()
     paper.columns = [c.replace(" (%)", "") for c in paper.columns]
     paper["AUC"] = "> 0.95 (not printed)" if ci else np.nan
@@ -293,9 +294,8 @@ def table4_segmentation(runs: dict[str, pd.DataFrame], *, decimals: int = 2) -> 
     )
     summary["source"] = summary["unit"].map(UNIT_LABELS)
     ours = summary.pivot(index=["source", "split"], columns="metric", values="cell")
-    ours = ours.reindex(summary[["source", "split"]].drop_duplicates())[
-        ["IOU", "DICE", "Hausdorff"]
-    ]
+    ours = ours.reindex(pd.MultiIndex.from_frame(summary[["source", "split"]].drop_duplicates()))
+    ours = ours[["IOU", "DICE", "Hausdorff"]]
     per_image = runs["segmentation_per_image"]
     grouped = per_image.assign(source=per_image["unit"].map(UNIT_LABELS)).groupby(
         ["source", "split"], sort=False

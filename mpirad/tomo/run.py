@@ -198,7 +198,9 @@ def run_split(
     """Train and evaluate both Study A networks on one random 8:2 split.
 
     Classification uses every image; segmentation trains on the ischemic training
-    images and is evaluated on the ischemic validation images, as in the paper.
+    images and is evaluated on the ischemic validation images, as in the paper
+    (ischemic images whose outline falls outside the LV-centred crop are left out of
+    the segmentation; their number is in ``run.json``).
 
     Args:
         dataset_root: a ``labelme-export`` dataset folder.
@@ -300,9 +302,10 @@ def run_split(
     classified = time.perf_counter()
 
     # Segmentation: ischemic images only.
-    labels = data.labels.numpy()
-    seg_train = train_rows[labels[train_rows] == 1]
-    seg_validation = validation_rows[labels[validation_rows] == 1]
+    segmentable = (data.labels.numpy() == 1) & data.index["outline_in_crop"].to_numpy(dtype=bool)
+    seg_train = train_rows[segmentable[train_rows]]
+    seg_validation = validation_rows[segmentable[validation_rows]]
+    outline_outside = int(((data.labels.numpy() == 1) & ~segmentable).sum())
     segmenter, segmenter_result = _train_task(
         "segmentation",
         data,
@@ -386,6 +389,7 @@ def run_split(
             "validation": len(validation_rows),
             "segmentation_train": len(seg_train),
             "segmentation_validation": len(seg_validation),
+            "ischemic_outline_outside_crop": outline_outside,
             "train_patients": int(this.loc[this["subset"] == "train", "patient_id"].nunique()),
             "validation_patients": int(
                 this.loc[this["subset"] == "validation", "patient_id"].nunique()
