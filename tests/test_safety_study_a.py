@@ -82,11 +82,6 @@ def test_label_csv_with_a_bad_label_is_named(cohort: Path) -> None:
         scan_labelme_export(cohort)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: mpirad.tomo.data.read_slice draws every Labelme shape into the "
-    "ischemia mask, whatever its label (should select the ischemia label or refuse others)",
-)
 def test_a_polygon_with_another_label_is_not_taken_for_ischemia(cohort: Path) -> None:
     _, png = _first(cohort, 1)
     annotation = png.with_suffix(".json")

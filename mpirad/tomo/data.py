@@ -168,6 +168,11 @@ def scan_labelme_export(root: str | Path) -> pd.DataFrame:
     return index
 
 
+#: Labelme label(s) that mark ischemia. A shape with any other label is refused by name
+#: (rather than silently drawn into, or left out of, the ischemia mask).
+ISCHEMIA_LABELS: tuple[str, ...] = ("ischemia",)
+
+
 def read_slice(
     png_path: str | Path, json_path: str | Path | None, label: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -182,8 +187,9 @@ def read_slice(
         ``(image, mask)``: ``(H, W)`` float64 intensities and ``(H, W)`` bool mask.
 
     Raises:
-        ValueError: the JSON's image size differs from the PNG's, an image labelled 0
-            has an outline, or an image labelled 1 has an empty outline.
+        ValueError: the JSON's image size differs from the PNG's, a shape's label is not
+            one of :data:`ISCHEMIA_LABELS`, an image labelled 0 has an outline, or an
+            image labelled 1 has an empty outline.
     """
     image = to_float_image(read_png(png_path), source=str(png_path))
     mask = np.zeros(image.shape, dtype=bool)
@@ -194,7 +200,13 @@ def read_slice(
                 f"{json_path}: Labelme image size {annotation.image_shape} differs from "
                 f"{Path(png_path).name} {image.shape}"
             )
-        mask = annotation.mask()
+        other = [name for name in annotation.labels if name not in ISCHEMIA_LABELS]
+        if other:
+            raise ValueError(
+                f"{json_path}: shape label(s) {other} are not ischemia labels "
+                f"{list(ISCHEMIA_LABELS)}; relabel or remove those shapes"
+            )
+        mask = annotation.mask(labels=list(ISCHEMIA_LABELS)) if annotation.shapes else mask
     if label == 0 and mask.any():
         raise ValueError(
             f"{json_path}: image labelled 0 (no ischemia) but its Labelme file outlines "
