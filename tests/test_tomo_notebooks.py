@@ -38,6 +38,7 @@ def project(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("MPIRAD_MANIFEST", str(root / "data_manifest.yaml"))
     patch.setenv("TQDM_DISABLE", "1")
+    patch.setenv("OMP_NUM_THREADS", "1")  # one torch thread per kernel, as in the other tests
     yield root
     patch.undo()
 
