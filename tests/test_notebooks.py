@@ -99,5 +99,5 @@ def test_every_book_notebook_is_tested():
     assert notebooks <= covered, f"untested notebooks: {sorted(notebooks - covered)}"
 
 
-#: Study A notebooks are run in tests/test_notebooks_study_a.py (they train networks).
+#: Study A notebooks are run in tests/test_tomo_notebooks.py (they train networks).
 STUDY_A = {"study_a/split_run.py", "study_a/results.py"}
