@@ -256,3 +256,16 @@ def test_scan_report_counts(tmp_path):
     assert report.files == 1 and report.missing == [tmp_path / "missing"]
     assert [i.value for i in report.too_short] == ["ab"]
     assert report.findings == []
+
+
+def test_exclude_patterns_skip_files(tmp_path):
+    from mpirad.privacy.guard import scan_paths
+
+    (tmp_path / "runs" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "runs" / "table.csv").write_text("patient_id\nDOE^JOHN\n")
+    (tmp_path / "runs" / "checkpoints" / "last.pt").write_text("DOE^JOHN")
+    everything = scan_paths([tmp_path / "runs"], ["DOE^JOHN"])
+    assert everything.files == 2 and len({f.path for f in everything.findings}) == 2
+    skipped = scan_paths([tmp_path / "runs"], ["DOE^JOHN"], exclude=["*/checkpoints/*"])
+    assert skipped.files == 1
+    assert {Path(f.path).name for f in skipped.findings} == {"table.csv"}

@@ -102,6 +102,13 @@ def register(app: typer.Typer) -> None:
                 "columns of CSV tables); repeatable",
             ),
         ] = None,
+        exclude: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--exclude",
+                help="shell pattern of files not to scan, e.g. '*/checkpoints/*'; repeatable",
+            ),
+        ] = None,
     ) -> None:
         """Fail if any file under PATHS holds a patient identifier or a DICOM-header leak.
 
@@ -128,7 +135,7 @@ def register(app: typer.Typer) -> None:
                     typer.echo(f"warning: {problem}", err=True)
         except (OSError, ValueError) as exc:
             raise _fail(str(exc)) from None
-        report = scan_paths(paths, known)
+        report = scan_paths(paths, known, exclude or ())
         for missing in report.missing:
             typer.echo(f"guard: {missing} does not exist, nothing to scan there", err=True)
         if report.too_short:

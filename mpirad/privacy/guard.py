@@ -467,20 +467,33 @@ def _layers(name: str, data: bytes, options: _Options) -> Iterator[_Layer]:
 # --------------------------------------------------------------------------- scanning
 
 
-def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+def iter_files(
+    paths: Iterable[str | os.PathLike[str]], exclude: Iterable[str] = ()
+) -> Iterator[Path]:
     """Every regular file under ``paths`` (files are taken as they are; ``.git`` skipped).
 
-    Paths that do not exist are skipped (the caller reports them).
+    Paths that do not exist are skipped (the caller reports them). A file whose path (as
+    given, POSIX form) matches one of the ``exclude`` shell patterns (fnmatch; ``*``
+    crosses ``/``) is skipped.
     """
+    import fnmatch
+
+    patterns = tuple(exclude)
+
+    def excluded(path: Path) -> bool:
+        text = path.as_posix()
+        return any(fnmatch.fnmatch(text, pattern) for pattern in patterns)
+
     for root in map(Path, paths):
         if root.is_file():
-            yield root
+            if not excluded(root):
+                yield root
         elif root.is_dir():
             for folder, dirnames, filenames in os.walk(root):
                 dirnames[:] = sorted(d for d in dirnames if d != ".git")
                 for file_name in sorted(filenames):
                     path = Path(folder) / file_name
-                    if path.is_file() and not path.is_symlink():
+                    if path.is_file() and not path.is_symlink() and not excluded(path):
                         yield path
 
 
@@ -567,7 +580,9 @@ class ScanReport:
 
 
 def scan_paths(
-    paths: Iterable[str | os.PathLike[str]], identifiers: Iterable[Identifier | str] = ()
+    paths: Iterable[str | os.PathLike[str]],
+    identifiers: Iterable[Identifier | str] = (),
+    exclude: Iterable[str] = (),
 ) -> ScanReport:
     """Scan files and folders for identifiers and DICOM-header-like patterns.
 
@@ -575,6 +590,7 @@ def scan_paths(
         paths: files or folders; those that do not exist are listed in
             :attr:`ScanReport.missing`.
         identifiers: :class:`Identifier` objects or bare strings (kind ``identifier``).
+        exclude: shell patterns of files not to scan (see :func:`iter_files`).
 
     Returns:
         The report; it holds masked values only.
@@ -586,7 +602,7 @@ def scan_paths(
     paths = [Path(p) for p in paths]
     report = ScanReport(too_short=list(matcher.too_short))
     report.missing = [p for p in paths if not p.exists()]
-    for path in iter_files(paths):
+    for path in iter_files(paths, exclude):
         report.files += 1
         try:
             report.findings += scan_file(path, matcher)
