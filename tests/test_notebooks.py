@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
+from conftest import notebook_outputs, notebook_project
 
 from mpirad.runner import run_notebook
 
@@ -40,11 +40,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks")]
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A tiny project: manifest, datasets, a Study B feature table and its selection."""
-    root = tmp_path_factory.mktemp("project")
-    (root / "data_manifest.yaml").write_text(MANIFEST)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MPIRAD_MANIFEST", str(root / "data_manifest.yaml"))
-    mp.setenv("TQDM_DISABLE", "1")
+    projects = notebook_project(tmp_path_factory, MANIFEST)
+    root = next(projects)
     from mpirad.manifest import get_dataset
     from mpirad.radiomics.cohort import extract_cohort
 
@@ -59,19 +56,7 @@ def project(tmp_path_factory):
         progress=False,
     )
     yield root
-    mp.undo()
-
-
-def _check_outputs(path: Path) -> None:
-    nb = nbformat.read(path, 4)
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            assert output.get("output_type") != "error", f"{path.name}: error output"
-            if output.get("name") == "stderr":
-                text = output.get("text", "")
-                assert "Warning" not in text and "Traceback" not in text, (
-                    f"{path.name}: {text[:300]}"
-                )
+    projects.close()
 
 
 CASES = {
@@ -90,7 +75,7 @@ def test_notebook_runs(project, name):
     out = run_notebook(
         notebook, parameters=parameters, output=project / "executed" / f"{name}.ipynb"
     )
-    _check_outputs(out)
+    notebook_outputs(out)
 
 
 def test_every_book_notebook_is_tested():

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mpirad.constants import CAC_FIGURE4_PAPER_COUNTS
+from mpirad.radiomics.cohort import COHORT_COLUMNS
 from mpirad.radiomics.ibsi import AGG_3D, AGG_3D_AVERAGED, feature_key
 from mpirad.stats import ProtocolConfig, fisher_combine, plots, run_protocol, univariate_spearman
 from mpirad.stats.inputs import read_cohort_tables, wide_features
@@ -72,19 +73,7 @@ def test_wide_features_from_tidy_table():
                 ):
                     value = hash((patient, roi, n_bins, name)) % 1000 / 10
                     rows.append((patient, roi, n_bins, family, name, "XXXX", agg, value))
-    tidy = pd.DataFrame(
-        rows,
-        columns=[
-            "patient_id",
-            "roi",
-            "n_bins",
-            "family",
-            "name",
-            "ibsi_code",
-            "aggregation",
-            "value",
-        ],
-    )
+    tidy = pd.DataFrame(rows, columns=list(COHORT_COLUMNS))
     with pytest.raises(ValueError, match="pass n_bins"):
         wide_features(tidy)
     tables = wide_features(tidy, n_bins=64)

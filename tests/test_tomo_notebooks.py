@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
+from conftest import notebook_outputs, notebook_project
 
 from mpirad.runner import run_notebook
 
@@ -33,25 +33,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks")]
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("study_a_project")
-    (root / "data_manifest.yaml").write_text(MANIFEST)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("MPIRAD_MANIFEST", str(root / "data_manifest.yaml"))
-    patch.setenv("TQDM_DISABLE", "1")
-    patch.setenv("OMP_NUM_THREADS", "1")  # one torch thread per kernel, as in the other tests
-    yield root
-    patch.undo()
-
-
-def _outputs(path: Path) -> list[dict]:
-    notebook = nbformat.read(path, 4)
-    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
-    for output in outputs:
-        assert output.get("output_type") != "error", f"{path.name}: error output"
-        if output.get("name") == "stderr":
-            text = output.get("text", "")
-            assert "Warning" not in text and "Traceback" not in text, f"{path.name}: {text[:300]}"
-    return outputs
+    yield from notebook_project(tmp_path_factory, MANIFEST, "study_a_project")
 
 
 def test_split_run_then_results(project):
@@ -61,7 +43,7 @@ def test_split_run_then_results(project):
         parameters={"split": 1, "unit": "patient", "profile_overrides": TINY},
         output=executed / "split_run.ipynb",
     )
-    outputs = _outputs(split_run)
+    outputs = notebook_outputs(split_run)
     assert (
         sum("image/png" in o.get("data", {}) for o in outputs) >= 4
     )  # history, ROC, hist, overlays
@@ -72,7 +54,7 @@ def test_split_run_then_results(project):
         parameters={"profile_overrides": TINY},
         output=executed / "results.ipynb",
     )
-    outputs = _outputs(results)
+    outputs = notebook_outputs(results)
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     for label in ("patient-level splits", "image-level splits", "paper (image-level splits?)"):
         assert label in html
