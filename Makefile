@@ -1,5 +1,5 @@
 # mpirad: every target sets itself up on a fresh machine.
-#   make book   build the Jupyter Book (HTML in _build/html) on the synthetic default
+#   make book   build the Jupyter Book (HTML in _build/html); DATASET_A=, DATASET_B= (none: leave out), PROFILE=
 #   make test   run the test suite
 #   make lab    JupyterLab; the jupytext .py notebooks in book/ open as notebooks
 #   make bench  print the benchmark tables
@@ -11,6 +11,10 @@ STAMP := $(VENV)/.mpirad-installed
 # torch/torchvision are pinned once, in pyproject.toml; read the pair from there.
 TORCH_PINS := $(shell grep -oE '"torch(vision)?==[^"]+"' pyproject.toml | tr -d '"' | tr '\n' ' ')
 JOBS ?= 2
+# The book's datasets (names in data_manifest.yaml; `none` leaves a study out) and profile.
+DATASET_A ?= synthetic-a
+DATASET_B ?= synthetic-b
+PROFILE ?= quick
 
 .PHONY: help venv test book book-check lab bench lint format run-all clean distclean
 
@@ -43,11 +47,13 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# The book: generate the synthetic cohort, run the per-split notebooks with papermill into
-# build/, then build the HTML with Jupyter Book 1 (warnings are errors).
+# The book: make its inputs for the chosen datasets (per-split notebooks with papermill,
+# features, selection; steps whose record is current are reused), write build/book/
+# (table of contents, dataset page), then build the HTML with Jupyter Book 1 (warnings
+# are errors).
 book: $(STAMP)
-	$(VENV)/bin/mpirad book-inputs --profile quick
-	$(VENV)/bin/jupyter-book build . -W --keep-going
+	$(VENV)/bin/mpirad book-inputs --profile $(PROFILE) --dataset-a $(DATASET_A) --dataset-b $(DATASET_B)
+	$(VENV)/bin/jupyter-book build . -W --keep-going --toc build/book/_toc.yml
 	@# model weights and the generated synthetic cohorts hold no source identifiers; skip them
 	$(VENV)/bin/mpirad guard build _build/html --exclude '*/checkpoints/*' --exclude 'build/data/*' --exclude 'build/bench/*'
 

@@ -13,11 +13,11 @@
 #
 # Everything in this book is computed from a seed. The same seed, options and package
 # versions give the same tables; the synthetic datasets are byte-identical from run to
-# run, and their checksums can be recorded in `data_manifest.yaml`.
+# run, and every dataset's checksum can be recorded in `data_manifest.yaml`.
 
 # %% tags=["parameters"]
-dataset_a = "synthetic-a"
-dataset_b = "synthetic-b"
+dataset_a = ""  # "": the book's Study A dataset
+dataset_b = ""  # "": the book's Study B dataset
 
 # %%
 from mpirad.notebook import setup
@@ -38,7 +38,9 @@ environment_table()
 # ## Seeds and options
 
 # %%
-seeds_table([dataset_a, dataset_b])
+from mpirad.pipeline.book import book_datasets
+
+seeds_table([ds.name for ds in book_datasets(dataset_a, dataset_b, ensure=False)])
 
 # %% [markdown]
 # ## Measured run times

@@ -54,7 +54,7 @@ def checksum_cmd(
 @app.command("run")
 def run_cmd(
     notebook: Annotated[Path, typer.Argument(help="jupytext .py notebook (or .ipynb)")],
-    dataset: Annotated[str, typer.Option(help="dataset name in the manifest")] = "synthetic-a",
+    dataset: Annotated[str, typer.Option(help="dataset name in the manifest")],
     split: Annotated[int | None, typer.Option(help="split number (1-based)")] = None,
     all_splits: Annotated[bool, typer.Option("--all-splits", help="run splits 1..N")] = False,
     n_splits: Annotated[int, typer.Option(help="N for --all-splits")] = 5,
@@ -63,26 +63,63 @@ def run_cmd(
         list[str] | None,
         typer.Option("--param", "-p", help="extra parameter KEY=VALUE (JSON values)"),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="run again even if an identical run exists")
+    ] = False,
 ) -> None:
-    """Run a book notebook with papermill (per split), into build/runs/."""
-    from mpirad.runner import run_notebook
+    """Run a book notebook with papermill (per split) into build/runs/<dataset>/<profile>/.
 
+    A run whose notebook, data, profile and parameters are those of an earlier run is read
+    back, not repeated (the message says which); --force runs it again.
+    """
+    from mpirad.manifest import get_dataset
+    from mpirad.runner import executed_path, notebook_parameters, run_recorded
+
+    declared = notebook_parameters(notebook)
+    extra = _parse_params(param or [], declared, notebook)
+    ds = get_dataset(dataset).ensure()
+    target = "dataset" if "dataset" in declared else f"dataset_{ds.study}"
+    if target not in declared:
+        raise typer.BadParameter(
+            f"{notebook} takes no dataset parameter (it has {sorted(declared)})"
+        )
+    base = {target: dataset}
+    if "profile" in declared:
+        base["profile"] = profile
+    if force and "force" in declared:
+        base["force"] = True
+    splits = list(range(1, n_splits + 1)) if all_splits else [split]
+    for k in splits:
+        params = {**base, **extra}
+        if k is not None:
+            if "split" not in declared:
+                raise typer.BadParameter(f"{notebook} has no split parameter")
+            params["split"] = k
+        unit = str(params.get("unit", "")) if "unit" in declared else ""
+        out = executed_path(notebook, dataset=dataset, split=k, tag=unit, profile=profile)
+        label = f"{Path(notebook).stem} split {k}" if k is not None else Path(notebook).stem
+        run_recorded(
+            notebook, params, output=out, dataset=ds, profile=profile, force=force, label=label
+        )
+        typer.echo(f"{label}: {out}")
+
+
+def _parse_params(items: list[str], declared: dict, notebook: Path) -> dict:
+    """``KEY=VALUE`` pairs (JSON values, else strings), refusing keys the notebook lacks."""
     extra = {}
-    for item in param or []:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise typer.BadParameter(f"--param {item!r}: expected KEY=VALUE")
+            raise typer.BadParameter(f"--param {item!r}: expected KEY=VALUE, e.g. -p unit=image")
+        if key not in declared:
+            raise typer.BadParameter(
+                f"--param {key}: {notebook} has no such parameter (it has {sorted(declared)})"
+            )
         try:
             extra[key] = json.loads(value)
         except json.JSONDecodeError:
             extra[key] = value
-    splits = list(range(1, n_splits + 1)) if all_splits else [split]
-    for k in splits:
-        params = {"dataset": dataset, "profile": profile, **extra}
-        if k is not None:
-            params["split"] = k
-        out = run_notebook(notebook, parameters=params)
-        typer.echo(f"{notebook} split {k}: {out}")
+    return extra
 
 
 def _register_plugins() -> None:

@@ -69,6 +69,9 @@ ROI_CAC: dict[str, str] = {
 #: The paper's eight fixed bin numbers.
 BIN_NUMBERS: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 512)
 
+#: Study A's split units: no patient on both sides of a split, or images drawn freely.
+SPLIT_UNITS: tuple[str, ...] = ("patient", "image")
+
 #: Berman et al. (JACC 2004) CAC categories used in the paper's Figure 4:
 #: label -> (lower exclusive bound, upper inclusive bound); category 0 is CAC == 0.
 BERMAN_CATEGORIES: dict[str, tuple[float, float]] = {
@@ -91,7 +94,12 @@ CAC_FIGURE4_BINS: dict[str, tuple[float, float]] = {
 }
 #: The paper's published counts in those bins (428 patients).
 CAC_FIGURE4_PAPER_COUNTS: dict[str, int] = {
-    "0": 178, "1-10": 32, "11-100": 77, "101-400": 80, "401-1000": 38, ">1000": 23,
+    "0": 178,
+    "1-10": 32,
+    "11-100": 77,
+    "101-400": 80,
+    "401-1000": 38,
+    ">1000": 23,
 }
 
 #: The paper's ten clinical features (column names in a Study B ``clinical.csv``).

@@ -64,7 +64,7 @@ def test_run_notebook_injects_parameters_and_runs_in_project_root(tmp_path, monk
     nb_path = tmp_path / "nb.py"
     nb_path.write_text(NOTEBOOK)
     out = run_notebook(nb_path, parameters={"dataset": "site-x", "split": 4, "out_dir": "build/r"})
-    assert out == tmp_path / "build" / "runs" / "site-x" / "nb" / "split_4.ipynb"
+    assert out == tmp_path / "build" / "runs" / "site-x" / "quick" / "nb" / "split_4.ipynb"
     executed = nbformat.read(out, 4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     # relative out_dir resolved against the project root (the manifest's folder)

@@ -144,7 +144,10 @@ def test_synthetic_dataset_is_generated_verified_and_regenerated_on_new_options(
     )
     path = _manifest(tmp_path, body)
     ds = get_dataset("syn", path).ensure()
-    assert sorted(p.name for p in ds.root.iterdir() if p.is_dir() and p.name != "truth") == ["A001", "A002"]
+    assert sorted(p.name for p in ds.root.iterdir() if p.is_dir() and p.name != "truth") == [
+        "A001",
+        "A002",
+    ]
     digest = ds.checksum()
     # recorded checksum: accepted as is; a tampered file is refused by name
     path.write_text(body + f"    checksum: {digest}\n")

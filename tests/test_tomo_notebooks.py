@@ -47,7 +47,7 @@ def test_split_run_then_results(project):
     assert (
         sum("image/png" in o.get("data", {}) for o in outputs) >= 4
     )  # history, ROC, hist, overlays
-    assert (project / "build/runs/synthetic-a/study_a/patient/split_1/run.json").is_file()
+    assert (project / "build/runs/synthetic-a/quick/study_a/patient/split_1/run.json").is_file()
 
     results = run_notebook(
         BOOK / "results.py",
@@ -62,5 +62,5 @@ def test_split_run_then_results(project):
     for unit in ("patient", "image"):
         for split in (1,):
             assert (
-                project / f"build/runs/synthetic-a/study_a/{unit}/split_{split}/run.json"
+                project / f"build/runs/synthetic-a/quick/study_a/{unit}/split_{split}/run.json"
             ).is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -43,7 +44,7 @@ def finished_split(tmp_path_factory):
 
 def test_a_split_writes_every_output(finished_split):
     root, runs_dir, outputs = finished_split
-    directory = runs_dir / "rings" / "study_a" / "patient" / "split_1"
+    directory = runs_dir / "rings" / "quick" / "study_a" / "patient" / "split_1"
     assert outputs.directory == directory
     for name in SPLIT_TABLES:
         assert (directory / f"{name}.parquet").is_file(), name
@@ -157,3 +158,19 @@ def test_cli_rejects_bad_arguments(tmp_path):
     assert result.exit_code != 0 and "patient, image or both" in result.output
     result = runner.invoke(app, ["train-a", "--root", str(tmp_path)])
     assert result.exit_code != 0 and "--all-splits" in result.output
+
+
+def test_other_settings_recompute_a_finished_split_without_manual_deletion(finished_split):
+    """Runs last in this module: it replaces the finished split of the tests above."""
+    root, runs_dir, outputs = finished_split
+    longer = get_profile(TINY, classifier={"epochs": 2, "batch_size": 8})
+    again = run_split(root, 1, unit="patient", profile=longer, out_dir=runs_dir, progress=False)
+    assert again.directory == outputs.directory
+    assert again.record["settings"]["profile"]["classifier"]["epochs"] == 2
+    assert (again["history"]["task"] == "classification").sum() == 2
+    stamp = (again.directory / "run.json").stat().st_mtime_ns
+    run_split(root, 1, unit="patient", profile=longer, out_dir=runs_dir, progress=False)
+    assert (again.directory / "run.json").stat().st_mtime_ns == stamp  # same record: read back
+    os.utime(next(root.rglob("*.png")), ns=(1, 1))  # a data file changed: recomputed
+    run_split(root, 1, unit="patient", profile=longer, out_dir=runs_dir, progress=False)
+    assert (again.directory / "run.json").stat().st_mtime_ns != stamp

@@ -17,12 +17,12 @@
 # splits (single images drawn at random, as the paper most likely did; slices of one heart
 # then appear in training and validation). Rows labelled *paper* are the published values
 # (103 patients, 5008 images); rows labelled *this run* come from the dataset named below.
-# On the synthetic cohort the numbers show that the pipeline works, not how a network does
+# On a synthetic cohort the numbers show that the pipeline works, not how a network does
 # on patients.
 
 # %% tags=["parameters"]
-dataset = "synthetic-a"
-profile = "quick"
+dataset = ""  # "": the book's Study A dataset (synthetic-a unless `make book DATASET_A=...`)
+profile = ""  # "": the book's profile (quick unless `make book PROFILE=paper`)
 out_dir = "build/runs"
 seed = 0
 profile_overrides = {}  # e.g. {"classifier": {"epochs": 2}}: changes to the profile
@@ -33,15 +33,17 @@ from mpirad.notebook import setup
 
 setup()
 
-from mpirad.tomo import get_profile, plots, report
+from mpirad.pipeline.book import book_profile
+from mpirad.tomo import plots, report
 from mpirad.tomo.run import resolve_dataset, run_all_splits
 
 dataset_root, dataset_name = resolve_dataset(dataset)
-settings = get_profile(profile, **profile_overrides)
+settings = book_profile(profile, profile_overrides)
 if run_missing:  # splits already run (e.g. by split_run.py) are read back, not retrained
     run_all_splits(dataset_root, profile=settings, out_dir=out_dir, dataset_name=dataset_name,
                    seed=seed, progress=False)  # fmt: skip
-runs = report.collect_runs(out_dir, dataset_name, n_splits=settings.n_splits)
+runs = report.collect_runs(out_dir, dataset_name, profile=settings.name, n_splits=settings.n_splits)
+print(f"Dataset {dataset_name!r}, profile {settings.name!r}")
 
 # %% [markdown]
 # ## Table 1: cohort

@@ -19,30 +19,33 @@
 # over all splits, next to the paper's tables, is in the chapter *Study A: results*.
 #
 # The parameters below are what papermill replaces per run, e.g.
-# `mpirad run book/study_a/split_run.py --all-splits -p unit '"image"'`.
+# `mpirad run book/study_a/split_run.py --dataset synthetic-a --all-splits -p unit=image`.
+# A split already run with the same data and settings is read back, not retrained.
 
 # %% tags=["parameters"]
-dataset = "synthetic-a"
+dataset = ""  # "": the book's Study A dataset (synthetic-a unless `make book DATASET_A=...`)
 split = 1
 unit = "patient"
-profile = "quick"
-out_dir = "build/runs"
+profile = ""  # "": the book's profile (quick unless `make book PROFILE=paper`)
+out_dir = "build/runs"  # results go to <out_dir>/<dataset>/<profile>/study_a/<unit>/split_<k>
 seed = 0
 profile_overrides = {}  # e.g. {"classifier": {"epochs": 2}}: changes to the profile
+force = False  # True: retrain even if this split was run with the same data and settings
 
 # %%
 from mpirad.notebook import setup
 
 setup()
 
-from mpirad.tomo import get_profile, plots, report
+from mpirad.pipeline.book import book_profile
+from mpirad.tomo import plots, report
 from mpirad.tomo.run import resolve_dataset, run_split
 
 dataset_root, dataset_name = resolve_dataset(dataset)
-settings = get_profile(profile, **profile_overrides)
+settings = book_profile(profile, profile_overrides)
 outputs = run_split(
     dataset_root, split, unit=unit, profile=settings, out_dir=out_dir,
-    dataset_name=dataset_name, seed=seed, progress=False,
+    dataset_name=dataset_name, seed=seed, progress=False, force=force,
 )  # fmt: skip
 
 # %% [markdown]

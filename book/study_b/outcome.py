@@ -15,19 +15,16 @@
 # the CAC distribution (Figure 4), univariate Spearman correlations with
 # Benjamini-Hochberg correction (Figures 6-7), the repeated-split stepwise regression judged
 # with Fisher's method (Table 3, Figures 8-9), the terms that win, and a Figure 10-style
-# case. It runs on the synthetic cohort by default; the paper's published values are shown
-# next to ours. On synthetic data the comparison checks the *method*, not the biology: the
-# cohort's planted signal decides how strong each pool can be.
+# case. It runs on the book's Study B dataset (named in the first table); the paper's
+# published values are shown next to ours. On a synthetic cohort the comparison checks the
+# *method*, not the biology: the cohort's planted signal decides how strong each pool can be.
 
 # %% tags=["parameters"]
-dataset = "synthetic-b"
-profile = "quick"
-features_path = "build/features/synthetic-b/features.parquet"
-selection_path = (
-    ""  # "": the radiomics chapter's saved selection next to the features, else the funnel
-)
+dataset = ""  # "": the book's Study B dataset (synthetic-b unless `make book DATASET_B=...`)
+features_path = ""  # "": the dataset's own table, build/features/<dataset>/features.parquet
+selection_path = ""  # "": the dataset's own blind-to-outcome selection (the radiomics chapter's)
 n_bins = 0  # 0: the funnel's choice (the paper: 64)
-out_dir = "build/stats/synthetic-b"
+out_dir = ""  # "": build/stats/<dataset>; one folder per stepwise criterion inside
 criterion = "aic"
 p_enter = 0.05
 p_remove = 0.2
@@ -48,8 +45,10 @@ import pandas as pd
 from IPython.display import display
 from tqdm import TqdmWarning
 
-from mpirad.manifest import get_dataset
 from mpirad.notebook import setup
+from mpirad.pipeline.book import book_dataset
+from mpirad.pipeline.paths import refuse_other_dataset, stats_dir
+from mpirad.pipeline.steps import outcome_sources, save_outcome
 from mpirad.stats import (
     POOL_LABELS,
     ProtocolConfig,
@@ -73,14 +72,16 @@ warnings.filterwarnings("ignore", category=TqdmWarning)  # tqdm's notebook-widge
 # Each ROI is paired with the CAC of its artery (myocardium: the total).
 
 # %%
-ds = get_dataset(dataset).ensure()
-inputs = outcome_inputs(
-    ds.root,
-    features_path,
-    n_bins=n_bins or None,
-    selection_path=selection_path or None,
-    n_jobs=n_jobs,
+ds = book_dataset(dataset, "b")
+features_file, selection, sources = outcome_sources(
+    ds, features_path=features_path, selection_path=selection_path, n_jobs=n_jobs
 )
+inputs = outcome_inputs(
+    ds.root, features_file, n_bins=n_bins or None, selection_path=selection,
+    extract_if_missing=False,
+)  # fmt: skip
+out_dir = refuse_other_dataset(out_dir, ds.name, parameter="out_dir") if out_dir else None
+out_dir = Path(out_dir or stats_dir(ds.name, criterion).parent)
 pd.Series(
     {
         "patients": len(inputs.clinical),
@@ -90,7 +91,7 @@ pd.Series(
         "bin number": inputs.n_bins,
         "clinical features": len(inputs.clinical.columns) - 1,
     },
-    name=dataset,
+    name=ds.name,
 ).to_frame()
 
 # %% [markdown]
@@ -173,7 +174,7 @@ config = ProtocolConfig(
 started = time.perf_counter()
 result = run_protocol(inputs.radiomic, inputs.clinical, inputs.cac, config=config, n_jobs=n_jobs)
 elapsed = time.perf_counter() - started
-result.to_parquet(Path(out_dir) / criterion)
+save_outcome(result, out_dir / criterion, sources, config)
 fisher = result.fisher_table()
 print(f"{len(result.inner)} train/dev fits, {len(result.runs)} test sets in {elapsed:.0f} s")
 
@@ -284,11 +285,11 @@ pd.Series(
 
 # %%
 other = "sse" if criterion != "sse" else "aic"
+other_config = ProtocolConfig(**{**config.__dict__, "criterion": other})
 other_result = run_protocol(
-    inputs.radiomic, inputs.clinical, inputs.cac,
-    config=ProtocolConfig(**{**config.__dict__, "criterion": other}), n_jobs=n_jobs,
-)  # fmt: skip
-other_result.to_parquet(Path(out_dir) / other)
+    inputs.radiomic, inputs.clinical, inputs.cac, config=other_config, n_jobs=n_jobs
+)
+save_outcome(other_result, out_dir / other, sources, other_config)
 labels = {"aic": "AIC change 0.05/0.2", "sse": "partial F p 0.05/0.2"}
 readings = {labels[criterion]: fisher, labels[other]: other_result.fisher_table()}
 fig = plots.plot_reading_comparison(readings)

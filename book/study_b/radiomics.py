@@ -15,28 +15,27 @@
 # regions of interest (ROIs) of 428 normal stress perfusion SPECT scans, each at eight
 # fixed bin numbers (4 to 512), and reduced them to 56 features at 64 bins *without looking
 # at the outcome* (coronary calcium). This chapter repeats the extraction and the
-# selection funnel of sections 2.4.1 and 3.2 on the synthetic cohort and compares every
-# step with the paper: the counts, the averaged-vs-merged comparison of Figure 5, the
+# selection funnel of sections 2.4.1 and 3.2 on this book's Study B dataset and compares
+# every step with the paper: the counts, the averaged-vs-merged comparison of Figure 5, the
 # final list of Table 2 and the choice of bin number.
 
 # %% tags=["parameters"]
-dataset = "synthetic-b"
-profile = "quick"
-features_path = "build/features/synthetic-b/features.parquet"
-out_dir = "build/features/synthetic-b/selection"
+dataset = ""  # "": the book's Study B dataset (synthetic-b unless `make book DATASET_B=...`)
+features_path = ""  # "": the dataset's own table, build/features/<dataset>/features.parquet
+out_dir = ""  # "": the dataset's own selection folder, build/features/<dataset>/selection
 engine = "numpy"
 n_jobs = 2
 
 # %%
 import time
-from pathlib import Path
 
 import pandas as pd
 from IPython.display import display
 
-from mpirad.manifest import get_dataset
 from mpirad.notebook import setup
-from mpirad.radiomics import extract_cohort, paper_b, plots, run_funnel
+from mpirad.pipeline.book import book_dataset
+from mpirad.pipeline.steps import cohort_features, cohort_selection
+from mpirad.radiomics import paper_b, plots
 from mpirad.radiomics.cohort import summarise_features
 from mpirad.radiomics.funnel import feature_matrices, variety_correlation
 
@@ -45,23 +44,21 @@ root = setup()
 # %% [markdown]
 # ## Features of every patient, ROI and bin number
 #
-# `mpirad extract --dataset synthetic-b` writes one tidy table (`patient_id, roi, n_bins,
-# family, name, ibsi_code, aggregation, value`); this cell reuses it if present. Only the
+# `mpirad extract --dataset NAME` writes one tidy table (`patient_id, roi, n_bins,
+# family, name, ibsi_code, aggregation, value`); this cell reuses it when it was made from
+# the dataset's current files with the same settings, and extracts it otherwise. Only the
 # 166 features of the families the paper keeps are computed, and no resampling,
 # re-segmentation or rounding is done, as in the paper. The `numpy` engine matches mirp,
 # the IBSI reference implementation (see the IBSI conformance chapter), at a fraction of
 # its cost.
 
 # %%
-ds = get_dataset(dataset).ensure()
+ds = book_dataset(dataset, "b")
 start = time.perf_counter()
-if Path(features_path).is_file():
-    features = pd.read_parquet(features_path)
-else:
-    features = extract_cohort(ds.root, features_path, engine=engine, n_jobs=n_jobs, progress=False)
+features, features_record = cohort_features(ds, path=features_path, engine=engine, n_jobs=n_jobs)
 summary = summarise_features(features)
 summary["seconds (read or extract)"] = round(time.perf_counter() - start, 1)
-summary.to_frame()
+summary.to_frame(ds.name)
 
 # %% [markdown]
 # ## The funnel, step by step
@@ -76,8 +73,7 @@ summary.to_frame()
 # across patients within each ROI and bin number and summarised by their median.
 
 # %%
-result = run_funnel(features)
-result.save(out_dir)
+result, _ = cohort_selection(ds, features, features_record, out_dir=out_dir)
 paper_b.compare_counts(result.counts)
 
 # %%

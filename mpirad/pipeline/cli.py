@@ -1,4 +1,4 @@
-"""``mpirad book-inputs``: everything the book's summary chapters read, under ``build/``."""
+"""``mpirad book-inputs``: everything the book's chapters read, under ``build/``."""
 
 from __future__ import annotations
 
@@ -11,14 +11,34 @@ def register(app: typer.Typer) -> None:
     @app.command("book-inputs")
     def book_inputs(
         profile: Annotated[str, typer.Option(help="quick or paper")] = "quick",
-        dataset_a: Annotated[str, typer.Option(help="Study A dataset")] = "synthetic-a",
-        dataset_b: Annotated[str, typer.Option(help="Study B dataset")] = "synthetic-b",
+        dataset_a: Annotated[
+            str, typer.Option(help="Study A dataset ('none' leaves Study A out)")
+        ] = "synthetic-a",
+        dataset_b: Annotated[
+            str, typer.Option(help="Study B dataset ('none' leaves Study B out)")
+        ] = "synthetic-b",
         n_jobs: Annotated[int, typer.Option(help="parallel workers")] = 2,
+        force: Annotated[bool, typer.Option("--force", help="recompute every step")] = False,
+        profile_overrides: Annotated[
+            str,
+            typer.Option(help="JSON changes to the Study A profile, e.g. '{\"n_splits\": 2}'"),
+        ] = "",
     ) -> None:
-        """Generate/verify the datasets and run the per-split notebooks and extraction.
+        """Make the book's inputs for two datasets: split runs, features, selection, TOC.
 
-        Steps whose outputs exist are skipped, so an interrupted run resumes.
+        Each step reruns when (and only when) its record differs: other data, profile,
+        settings or mpirad version; otherwise it is reused and says so. An interrupted run
+        resumes. Writes build/book/ (table of contents, dataset page) for `make book`.
         """
+        import json
+
         from mpirad.pipeline.steps import build_book_inputs
 
-        build_book_inputs(profile=profile, dataset_a=dataset_a, dataset_b=dataset_b, n_jobs=n_jobs)
+        try:
+            overrides = json.loads(profile_overrides) if profile_overrides else None
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"--profile-overrides: not JSON ({exc})") from None
+        build_book_inputs(
+            profile=profile, dataset_a=dataset_a, dataset_b=dataset_b, n_jobs=n_jobs,
+            force=force, profile_overrides=overrides,
+        )  # fmt: skip

@@ -1,15 +1,17 @@
-"""The steps ``make book`` runs before Jupyter Book renders the summary chapters.
+"""The steps ``make book`` runs before Jupyter Book renders the chapters.
 
-1. the two datasets (generated on first use when synthetic, verified against the
-   manifest's checksum when one is recorded);
+1. the book's datasets (generated on first use when synthetic, verified against the
+   manifest's checksum when one is recorded); a study left out (``none``) needs none;
 2. Study A: ``book/study_a/split_run.py`` per split and split unit, through papermill
-   (executed notebooks in ``build/runs/<dataset>/split_run/``, results beside them);
-3. Study B: the radiomic feature table of every patient x ROI x bin number, and its
-   blind-to-outcome selection (the funnel), which the outcome chapter reads.
+   (executed notebooks in ``build/runs/<dataset>/<profile>/split_run/``);
+3. Study B: the radiomic feature table of every patient x ROI x bin number
+   (:func:`cohort_features`), and its blind-to-outcome selection (:func:`cohort_selection`);
+4. the book's generated files (:mod:`mpirad.pipeline.book`).
 
-A step whose output exists is skipped, so an interrupted ``make book`` resumes where it
-stopped. Each step's wall-clock time goes to ``build/timings.json`` for the
-reproducibility appendix.
+Every step records what produced its output (:mod:`mpirad.provenance`) and reruns when,
+and only when, that record differs (other data, profile, settings or mpirad version); it
+reuses the output otherwise and says so. An interrupted run resumes. Each computed step's
+wall-clock time goes to ``build/timings.json`` for the reproducibility appendix.
 """
 
 from __future__ import annotations
@@ -18,38 +20,267 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from mpirad.manifest import get_dataset, project_root
-from mpirad.pipeline.report import record_timing
+import pandas as pd
 
-STUDY_A_NOTEBOOK = Path("book/study_a/split_run.py")
-SPLIT_UNITS = ("patient", "image")
+from mpirad.manifest import Dataset, get_dataset, project_root
+from mpirad.pipeline.book import (
+    STUDY_A_NOTEBOOK,
+    BookContext,
+    split_notebooks,
+    write_book_files,
+)
+from mpirad.pipeline.paths import (
+    executed_notebook,
+    refuse_other_dataset,
+    selection_dir,
+)
+from mpirad.pipeline.paths import (
+    features_path as default_features_path,
+)
+from mpirad.pipeline.report import record_timing
+from mpirad.provenance import (
+    StepRecord,
+    dataset_fingerprint,
+    plan,
+    read_record,
+    require_dataset,
+    say,
+    write_record,
+)
 
 
 @contextmanager
 def _timed(step: str, **details: object):
     start = time.perf_counter()
-    print(f"[mpirad] {step} ...", flush=True)
     yield
     seconds = time.perf_counter() - start
     record_timing(step, seconds, **details)
     print(f"[mpirad] {step}: {seconds:.1f} s", flush=True)
 
 
-def study_a_executed(dataset: str, split: int, unit: str) -> Path:
-    """Executed per-split notebook of Study A (also listed in ``_toc.yml``)."""
-    from mpirad.runner import executed_path
+def study_a_split(
+    ds: Dataset,
+    split: int,
+    unit: str,
+    *,
+    profile: str,
+    profile_overrides: dict | None = None,
+    force: bool = False,
+) -> StepRecord:
+    """Run (or reuse) one Study A split notebook through papermill; return its record."""
+    from mpirad.runner import run_recorded
 
-    return executed_path(STUDY_A_NOTEBOOK, dataset=dataset, split=split, tag=unit)
+    output = executed_notebook(
+        STUDY_A_NOTEBOOK, dataset=ds.name, profile=profile, split=split, tag=unit
+    )
+    step = f"study A split {split} ({unit} unit)"
+    start = time.perf_counter()
+    _, computed = run_recorded(
+        project_root() / STUDY_A_NOTEBOOK,
+        {
+            "dataset": ds.name,
+            "split": split,
+            "unit": unit,
+            "profile": profile,
+            **({"profile_overrides": profile_overrides} if profile_overrides else {}),
+        },
+        output=output,
+        dataset=ds,
+        profile=profile,
+        force=force,
+        label=step,
+    )
+    if computed:
+        record_timing(step, time.perf_counter() - start, profile=profile)
+    return read_record(output)
 
 
-def features_path(dataset: str) -> Path:
-    """The cohort feature table that Study B's chapters read."""
-    return project_root() / "build" / "features" / dataset / "features.parquet"
+def cohort_features(
+    ds: Dataset,
+    *,
+    path: str | Path | None = None,
+    out: str | Path | None = None,
+    engine: str = "numpy",
+    n_jobs: int = 2,
+    force: bool = False,
+    progress: bool = False,
+    **extract_options: object,
+) -> tuple[pd.DataFrame, StepRecord | None]:
+    """The Study B feature table of ``ds``: read back when current, else extracted.
+
+    Args:
+        ds: a Study B dataset (files in place).
+        path: a feature table to use instead of the dataset's own
+            (``build/features/<dataset>/features.parquet``); refused when it belongs to
+            another dataset or an older state of this one. It is read, never recomputed.
+        out: where to write the dataset's table instead of the default (refused when it
+            lies in another dataset's folder).
+        engine: extraction engine (:func:`mpirad.radiomics.extract_cohort`).
+        n_jobs: parallel workers.
+        force: extract even when the recorded table is current.
+        progress: progress bar.
+        **extract_options: further options of ``extract_cohort`` (``bin_numbers``,
+            ``rois``, ``allow_failures``), recorded as settings.
+
+    Returns:
+        ``(table, record)``; the record is ``None`` for a given table made outside mpirad.
+    """
+    from mpirad.radiomics.cohort import extract_cohort
+
+    if path:
+        path = refuse_other_dataset(path, ds.name, parameter="features_path")
+        record = require_dataset(path, ds, what="feature table")
+        print(f"[mpirad] study B features: read from {path}", flush=True)
+        return _read_table(Path(path)), record
+    target = (
+        Path(refuse_other_dataset(out, ds.name, parameter="--out"))
+        if out
+        else default_features_path(ds.name)
+    )
+    wanted = StepRecord(
+        step="study_b.extract",
+        dataset=ds.name,
+        fingerprint=dataset_fingerprint(ds),
+        settings=_extraction_settings(engine, extract_options),
+    )
+    decision = plan(target, wanted, force=force)
+    say(f"study B features {ds.name}", decision)
+    if decision.reuse:
+        return _read_table(target), decision.previous
+    with _timed(f"study B features {ds.name}", engine=engine):
+        table = extract_cohort(
+            ds.root, target, engine=engine, n_jobs=n_jobs, progress=progress, **extract_options
+        )
+    write_record(target, wanted)
+    return table, wanted
 
 
-def selection_dir(dataset: str) -> Path:
-    """The blind-to-outcome selection (``selected.txt``, ``n_bins.txt``) the chapters read."""
-    return features_path(dataset).parent / "selection"
+def _extraction_settings(engine: str, options: dict) -> dict:
+    """What decides the feature table: the engine and the options, defaults filled in."""
+    from mpirad.constants import BIN_NUMBERS, ROI_NAMES
+
+    settings = {"engine": engine, "bin_numbers": BIN_NUMBERS, "rois": ROI_NAMES}
+    settings.update({k: v for k, v in options.items() if v is not None and k != "cache_dir"})
+    settings["allow_failures"] = bool(settings.get("allow_failures", False))
+    settings["bin_numbers"] = [int(b) for b in settings["bin_numbers"]]
+    settings["rois"] = list(settings["rois"])
+    return settings
+
+
+def cohort_selection(
+    ds: Dataset,
+    features: pd.DataFrame,
+    features_record: StepRecord | None,
+    *,
+    out_dir: str | Path | None = None,
+    force: bool = False,
+    need_result: bool = True,
+):
+    """The blind-to-outcome selection (the funnel) of ``ds``'s feature table, saved with a record.
+
+    Args:
+        ds: the Study B dataset.
+        features: its feature table (:func:`cohort_features`).
+        features_record: the table's record (its digest is part of the selection's).
+        out_dir: folder to save to (default ``build/features/<dataset>/selection``).
+        force: recompute even when the saved selection is current.
+        need_result: run the funnel even when the saved selection is current (the
+            chapters show its steps); ``False`` returns ``None`` for the result then.
+
+    Returns:
+        ``(result, record)``: a :class:`mpirad.radiomics.funnel.FunnelResult` and the
+        selection's record.
+    """
+    from mpirad.radiomics.funnel import run_funnel
+
+    folder = (
+        Path(refuse_other_dataset(out_dir, ds.name, parameter="out_dir"))
+        if out_dir
+        else selection_dir(ds.name)
+    )
+    wanted = StepRecord(
+        step="study_b.selection",
+        dataset=ds.name,
+        fingerprint=features_record.fingerprint if features_record else dataset_fingerprint(ds),
+        settings={"features": features_record.digest() if features_record else "unrecorded"},
+    )
+    decision = plan(folder, wanted, force=force)
+    say(f"study B feature selection {ds.name}", decision)
+    if decision.reuse and not need_result:
+        return None, decision.previous
+    with _timed(f"study B feature selection {ds.name}"):
+        result = run_funnel(features)
+    if not decision.reuse:
+        result.save(folder)
+        write_record(folder, wanted)
+    return result, wanted
+
+
+def outcome_sources(
+    ds: Dataset, *, features_path: str = "", selection_path: str = "", n_jobs: int = 2
+) -> tuple[Path, Path | None, StepRecord]:
+    """The feature table and selection the outcome analysis of ``ds`` reads, made current.
+
+    Args:
+        ds: the Study B dataset.
+        features_path: ``""`` for the dataset's own table (extracted if missing or out of
+            date), else a table to read (refused when it belongs to another dataset).
+        selection_path: ``""`` for the dataset's own saved selection (recomputed if out of
+            date; with a given ``features_path``: the funnel run on that table), else a
+            file or folder to read (refused when it belongs to another dataset).
+        n_jobs: workers for an extraction.
+
+    Returns:
+        ``(features file, selection file or folder or None, record)``: ``None`` means "run
+        the funnel on the table"; the record says what the outcome analysis is based on
+        (its ``settings`` hold the digests of the features and the selection).
+    """
+    table, features_record = cohort_features(ds, path=features_path or None, n_jobs=n_jobs)
+    features_file = Path(features_path) if features_path else default_features_path(ds.name)
+    if selection_path:
+        selection = refuse_other_dataset(selection_path, ds.name, parameter="selection_path")
+        selection_record = require_dataset(selection, ds, what="selection")
+    elif features_path:
+        selection, selection_record = None, None
+    else:
+        _, selection_record = cohort_selection(ds, table, features_record, need_result=False)
+        selection = selection_dir(ds.name)
+    record = StepRecord(
+        step="study_b.outcome_inputs",
+        dataset=ds.name,
+        fingerprint=dataset_fingerprint(ds),
+        settings={
+            "features": features_record.digest() if features_record else str(features_file),
+            "selection": selection_record.digest() if selection_record else str(selection),
+        },
+    )
+    return features_file, selection, record
+
+
+def outcome_record(sources: StepRecord, config) -> StepRecord:
+    """The record of a protocol run: its inputs' record plus the protocol's settings."""
+    from dataclasses import asdict
+
+    return StepRecord(
+        step="study_b.outcome",
+        dataset=sources.dataset,
+        fingerprint=sources.fingerprint,
+        settings={**sources.settings, "config": asdict(config)},
+    )
+
+
+def save_outcome(result, folder: str | Path, sources: StepRecord, config) -> Path:
+    """Write a protocol result's tables to ``folder`` with the record of what produced them."""
+    folder = Path(folder)
+    result.to_parquet(folder)
+    write_record(folder, outcome_record(sources, config))
+    return folder
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype={"patient_id": str})
+    return pd.read_parquet(path)
 
 
 def build_book_inputs(
@@ -58,42 +289,57 @@ def build_book_inputs(
     dataset_a: str = "synthetic-a",
     dataset_b: str = "synthetic-b",
     n_jobs: int = 2,
-    n_splits: int = 5,
-) -> None:
-    """Run every step whose output is missing (see the module docstring)."""
-    from mpirad.runner import run_notebook
+    force: bool = False,
+    profile_overrides: dict | None = None,
+) -> BookContext:
+    """Run every step whose record differs (module docstring); write the book's files.
 
-    root = project_root()
-    with _timed(f"dataset {dataset_a}"):
-        ds_a = get_dataset(dataset_a).ensure()
-    with _timed(f"dataset {dataset_b}"):
-        ds_b = get_dataset(dataset_b).ensure()
-    for unit in SPLIT_UNITS:
-        for split in range(1, n_splits + 1):
-            out = study_a_executed(ds_a.name, split, unit)
-            if out.exists():
-                continue
-            with _timed(f"study A split {split} ({unit} unit)", profile=profile):
-                run_notebook(
-                    root / STUDY_A_NOTEBOOK,
-                    parameters={
-                        "dataset": ds_a.name,
-                        "split": split,
-                        "unit": unit,
-                        "profile": profile,
-                    },
-                    output=out,
-                )
-    features = features_path(ds_b.name)
-    if not features.exists():
-        from mpirad.radiomics.cohort import extract_cohort
+    Args:
+        profile: ``quick`` or ``paper``.
+        dataset_a: Study A's dataset, or ``none`` to leave Study A out.
+        dataset_b: Study B's dataset, or ``none`` to leave Study B out.
+        n_jobs: parallel workers of the extraction.
+        force: recompute every step.
+        profile_overrides: changes to the Study A profile (as the split notebook's
+            parameter of that name; e.g. a test's tiny book).
 
-        with _timed(f"study B features {ds_b.name}", engine="numpy"):
-            extract_cohort(ds_b.root, features, engine="numpy", n_jobs=n_jobs, progress=True)
-    selection = selection_dir(ds_b.name)
-    if not (selection / "selected.txt").exists():
-        from mpirad.io.tables import read_parquet
-        from mpirad.radiomics.funnel import run_funnel
-
-        with _timed(f"study B feature selection {ds_b.name}"):
-            run_funnel(read_parquet(features)).save(selection)
+    Returns:
+        The book's context (also written to ``build/book/context.json``).
+    """
+    context = BookContext.from_names(dataset_a, dataset_b, profile)
+    n_splits = (profile_overrides or {}).get("n_splits")
+    fingerprints, inputs = {}, {}
+    for study in ("a", "b"):
+        name = context.dataset(study)
+        if not name:
+            print(f"[mpirad] study {study.upper()}: left out of the book", flush=True)
+            continue
+        ds = get_dataset(name)
+        if ds.study != study:
+            raise ValueError(f"--dataset-{study} {name!r} is a Study {ds.study.upper()} dataset")
+        with _timed(f"dataset {name}"):
+            ds.ensure()
+        fingerprints[name] = dataset_fingerprint(ds)
+        if study == "a":
+            for split, unit, _ in split_notebooks(name, profile, n_splits):
+                record = study_a_split(
+                    ds, split, unit, profile=profile, profile_overrides=profile_overrides,
+                    force=force,
+                )  # fmt: skip
+                inputs[f"study_a/{unit}/split_{split}"] = record.digest()
+        else:
+            features, record = cohort_features(ds, n_jobs=n_jobs, force=force, progress=True)
+            _, selection = cohort_selection(ds, features, record, force=force, need_result=False)
+            inputs["study_b/features"] = record.digest()
+            inputs["study_b/selection"] = selection.digest()
+    context = BookContext(
+        dataset_a=context.dataset_a,
+        dataset_b=context.dataset_b,
+        profile=profile,
+        profile_overrides=profile_overrides or {},
+        fingerprints=fingerprints,
+        inputs=inputs,
+    )
+    folder = write_book_files(context)
+    print(f"[mpirad] book files for {', '.join(context.datasets()) or 'no dataset'}: {folder}")
+    return context

@@ -23,6 +23,30 @@ def _parse_ints(text: str, what: str) -> tuple[int, ...]:
     return values
 
 
+def _extract_dataset(name: str, out: Path | None, force: bool, options: dict):
+    """Extract (or read back) a manifest dataset's table with its record."""
+    from mpirad.manifest import get_dataset
+    from mpirad.pipeline.paths import features_path
+    from mpirad.pipeline.steps import cohort_features
+
+    ds = get_dataset(name)
+    if ds.study != "b":
+        raise typer.BadParameter(f"dataset {name!r} is study {ds.study!r}; extract needs study b")
+    ds.ensure()
+    options = dict(options)
+    engine, n_jobs, cache_dir = (
+        options.pop("engine"),
+        options.pop("n_jobs"),
+        options.pop("cache_dir"),
+    )
+    if cache_dir is not None:
+        options["cache_dir"] = cache_dir
+    table, _ = cohort_features(
+        ds, out=out, engine=engine, n_jobs=n_jobs, force=force, progress=True, **options
+    )
+    return table, out or features_path(name)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``extract`` verb to the ``mpirad`` command."""
 
@@ -60,42 +84,38 @@ def register(app: typer.Typer) -> None:
         allow_failures: Annotated[
             bool, typer.Option("--allow-failures", help="write the table without failed cases")
         ] = False,
+        force: Annotated[
+            bool, typer.Option("--force", help="extract even if the recorded table is current")
+        ] = False,
     ) -> None:
-        """Extract IBSI features of every patient x ROI x bin number into one parquet table."""
+        """Extract IBSI features of every patient x ROI x bin number into one parquet table.
+
+        With --dataset, the table is read back when it was made from the dataset's current
+        files with the same settings (the message says so), and extracted otherwise.
+        """
         from mpirad.constants import ROI_NAMES
         from mpirad.radiomics.cohort import CohortExtractionError, extract_cohort
 
         if (dataset is None) == (root is None):
             raise typer.BadParameter("give exactly one of --dataset NAME or --root DIR")
-        if dataset is not None:
-            from mpirad.manifest import get_dataset
-
-            entry = get_dataset(dataset)
-            if entry.study != "b":
-                raise typer.BadParameter(
-                    f"dataset {dataset!r} is study {entry.study!r}; extract needs study b"
-                )
-            data_root = entry.ensure().root
-            name = dataset
-        else:
-            data_root = root
-            name = root.name
-        target = out if out is not None else Path(DEFAULT_OUT.format(dataset=name))
         roi_names = tuple(r.strip() for r in rois.split(",")) if rois else ROI_NAMES
         unknown = [r for r in roi_names if r not in ROI_NAMES]
         if unknown:
             raise typer.BadParameter(f"unknown ROI names {unknown}; known: {list(ROI_NAMES)}")
+        options = {
+            "bin_numbers": _parse_ints(bins, "--bins"),
+            "rois": roi_names,
+            "engine": engine,
+            "n_jobs": n_jobs,
+            "cache_dir": cache_dir,
+            "allow_failures": allow_failures,
+        }
         try:
-            table = extract_cohort(
-                data_root,
-                target,
-                bin_numbers=_parse_ints(bins, "--bins"),
-                rois=roi_names,
-                engine=engine,
-                n_jobs=n_jobs,
-                cache_dir=cache_dir,
-                allow_failures=allow_failures,
-            )
+            if dataset is not None:
+                table, target = _extract_dataset(dataset, out, force, options)
+            else:
+                target = out if out is not None else Path(DEFAULT_OUT.format(dataset=root.name))
+                table = extract_cohort(root, target, **options)
         except CohortExtractionError as error:
             typer.echo(str(error), err=True)
             raise typer.Exit(code=1) from error

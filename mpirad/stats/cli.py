@@ -51,50 +51,92 @@ def register(app: typer.Typer) -> None:
         outcome: Annotated[str, typer.Option(help="raw or log1p CAC")] = "raw",
         seed: Annotated[int, typer.Option(help="seed of the splits")] = 0,
         n_jobs: Annotated[int, typer.Option(help="joblib workers")] = 2,
+        force: Annotated[
+            bool, typer.Option("--force", help="run even if the recorded tables are current")
+        ] = False,
     ) -> None:
-        """Run the 50 x 20 stepwise protocol for every ROI x pool; write parquet tables."""
+        """Run the 50 x 20 stepwise protocol for every ROI x pool; write parquet tables.
+
+        With --dataset, the inputs are the dataset's own feature table and selection
+        (made or refreshed as needed); tables made from the same inputs and settings are
+        read back (the message says so), otherwise the protocol runs.
+        """
         from mpirad.stats import ProtocolConfig, run_protocol
         from mpirad.stats.inputs import outcome_inputs
+        from mpirad.stats.protocol import ProtocolResult
 
         if (dataset is None) == (root is None):
             raise typer.BadParameter("give exactly one of --dataset and --root")
-        if dataset is not None:
-            from mpirad.manifest import get_dataset
-
-            entry = get_dataset(dataset)
-            if entry.study != "b":
-                raise typer.BadParameter(f"dataset {dataset!r} is study {entry.study}, not b")
-            root = entry.ensure().root
-        name = dataset or root.name
         try:
             config = ProtocolConfig(
                 criterion=criterion, p_enter=p_enter, p_remove=p_remove, n_repeats=repeats,
                 n_inner=inner, select_by=select_by, outcome_transform=outcome, seed=seed,
             )  # fmt: skip
-            inputs = outcome_inputs(
-                root,
-                features or Path("build") / "features" / name / "features.parquet",
-                n_bins=n_bins,
-                selection_path=selected,
-                extract_if_missing=False,
-            )
+            if dataset is not None:
+                root, features, selected, target, record = _dataset_sources(
+                    dataset, features, selected, out, criterion, n_jobs, config
+                )
+            else:
+                name = root.name
+                features = features or Path("build") / "features" / name / "features.parquet"
+                target, record = out or Path("build") / "stats" / name / criterion, None
+            decision = _plan(target, record, force)
+            if decision is not None and decision.reuse:
+                result = ProtocolResult.from_parquet(target)
+            else:
+                inputs = outcome_inputs(
+                    root, features, n_bins=n_bins, selection_path=selected,
+                    extract_if_missing=False,
+                )  # fmt: skip
+                typer.echo(
+                    f"{len(inputs.selected)} radiomic features ({inputs.selection_source}), "
+                    f"n_bins {inputs.n_bins}"
+                )
+                result = run_protocol(
+                    inputs.radiomic, inputs.clinical, inputs.cac, config=config,
+                    n_jobs=n_jobs, progress=True,
+                )  # fmt: skip
+                result.to_parquet(target)
+                if record is not None:
+                    from mpirad.provenance import write_record
+
+                    write_record(target, record)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        typer.echo(
-            f"{len(inputs.selected)} radiomic features ({inputs.selection_source}), "
-            f"n_bins {inputs.n_bins}"
-        )
-        result = run_protocol(
-            inputs.radiomic,
-            inputs.clinical,
-            inputs.cac,
-            config=config,
-            n_jobs=n_jobs,
-            progress=True,
-        )
-        target = out or Path("build") / "stats" / name / criterion
-        result.to_parquet(target)
         fisher = result.fisher_table()
         columns = ["roi", "pool", "fisher_x", "significant", "median_abs_r"]
         typer.echo(fisher[columns].to_string(index=False))
-        typer.echo(f"tables written to {target}")
+        typer.echo(f"tables in {target}")
+
+
+def _dataset_sources(name, features, selected, out, criterion, n_jobs, config):
+    """Inputs, output folder and record of ``mpirad outcome --dataset NAME``."""
+    from mpirad.manifest import get_dataset
+    from mpirad.pipeline.paths import refuse_other_dataset, stats_dir
+    from mpirad.pipeline.steps import outcome_record, outcome_sources
+
+    ds = get_dataset(name)
+    if ds.study != "b":
+        raise typer.BadParameter(f"dataset {name!r} is study {ds.study}, not b")
+    ds.ensure()
+    features, selection, sources = outcome_sources(
+        ds,
+        features_path=str(features or ""),
+        selection_path=str(selected or ""),
+        n_jobs=n_jobs,
+    )
+    target = (
+        refuse_other_dataset(out, name, parameter="--out") if out else stats_dir(name, criterion)
+    )
+    return ds.root, features, selection, Path(target), outcome_record(sources, config)
+
+
+def _plan(target: Path, record, force: bool):
+    """Reuse or compute (``None`` when there is no record to compare: always compute)."""
+    from mpirad.provenance import plan, say
+
+    if record is None:
+        return None
+    decision = plan(target, record, force=force)
+    say(f"outcome {record.dataset} ({target.name})", decision)
+    return decision

@@ -58,6 +58,7 @@ def collect_runs(
     out_dir: str | Path,
     dataset: str,
     *,
+    profile: str = "quick",
     units: tuple[str, ...] = SPLIT_UNITS,
     n_splits: int = 5,
 ) -> dict[str, pd.DataFrame]:
@@ -66,6 +67,7 @@ def collect_runs(
     Args:
         out_dir: the runs folder given to :func:`~mpirad.tomo.run.run_split`.
         dataset: the dataset's output name.
+        profile: the run profile's name (runs of each profile have their own folder).
         units: split units to gather.
         n_splits: splits per unit.
 
@@ -79,7 +81,7 @@ def collect_runs(
     missing, frames = [], {name: [] for name in SPLIT_TABLES}
     for unit in units:
         for split in range(1, n_splits + 1):
-            directory = split_dir(out_dir, dataset, unit, split)  # type: ignore[arg-type]
+            directory = split_dir(out_dir, dataset, unit, split, profile)  # type: ignore[arg-type]
             if not (directory / "run.json").is_file():
                 missing.append(f"{unit} split {split}")
                 continue
@@ -90,8 +92,8 @@ def collect_runs(
                 frames[name].append(table)
     if missing:
         raise MissingRunsError(
-            f"{out_dir}/{dataset}/study_a: not run yet: {', '.join(missing)}. Run e.g. "
-            f"`mpirad train-a --dataset {dataset} --all-splits --unit both`."
+            f"{out_dir}/{dataset}/{profile}/study_a: not run yet: {', '.join(missing)}. Run "
+            f"e.g. `mpirad train-a --dataset {dataset} --profile {profile} --all-splits --unit both`."
         )
     return {name: pd.concat(parts, ignore_index=True) for name, parts in frames.items()}
 

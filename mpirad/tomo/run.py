@@ -1,6 +1,6 @@
 """One Study A split end to end: data, split, classifier, segmenter, outputs.
 
-:func:`run_split` writes, under ``<out_dir>/<dataset>/study_a/<unit>/split_<k>/``:
+:func:`run_split` writes, under ``<out_dir>/<dataset>/<profile>/study_a/<unit>/split_<k>/``:
 
 =================================  ========================================================
 file                               contents
@@ -18,10 +18,15 @@ file                               contents
                                    ``overlays.parquet``
 ``checkpoints/<task>/*.pt``        last and best weights (resumable)
 ``run.json``                       profile, seeds, device, timings, counts (written last)
+``run.json.record.json``           what produced the split (:mod:`mpirad.provenance`)
 =================================  ========================================================
 
-The splits themselves are saved once per dataset and unit as
-``<out_dir>/<dataset>/study_a/<unit>/splits.parquet`` (+ ``.json``), and the
+A finished split is read back when its record (dataset fingerprint, profile, settings,
+mpirad version) matches the run asked for, and recomputed otherwise (its old checkpoints
+removed first); an interrupted split resumes from its checkpoints.
+
+The splits themselves are saved once per dataset, profile and unit as
+``<out_dir>/<dataset>/<profile>/study_a/<unit>/splits.parquet`` (+ ``.json``), and the
 preprocessed tensors are cached in ``<out_dir>/<dataset>/study_a/cache/``.
 
 Seeds: the splits use ``seed``; the classifier of split *k* uses
@@ -43,6 +48,7 @@ import pandas as pd
 import torch
 
 from mpirad.io import atomic_write, read_parquet, write_parquet
+from mpirad.provenance import StepRecord, file_stamp, plan, say, write_record
 from mpirad.tomo.data import TomoDataset, load_tomo_dataset
 from mpirad.tomo.evaluate import (
     classification_tables,
@@ -75,16 +81,18 @@ SPLIT_TABLES: tuple[str, ...] = (
 )
 
 
-def unit_dir(out_dir: str | Path, dataset: str, unit: SplitUnit) -> Path:
-    """``<out_dir>/<dataset>/study_a/<unit>``: the splits file and one folder per split."""
+def unit_dir(out_dir: str | Path, dataset: str, unit: SplitUnit, profile: str = "quick") -> Path:
+    """``<out_dir>/<dataset>/<profile>/study_a/<unit>``: the splits file, one folder per split."""
     if unit not in SPLIT_UNITS:
         raise ValueError(f"unit must be one of {SPLIT_UNITS}, got {unit!r}")
-    return Path(out_dir) / dataset / "study_a" / unit
+    return Path(out_dir) / dataset / profile / "study_a" / unit
 
 
-def split_dir(out_dir: str | Path, dataset: str, unit: SplitUnit, split: int) -> Path:
-    """``<out_dir>/<dataset>/study_a/<unit>/split_<k>``: one split's outputs."""
-    return unit_dir(out_dir, dataset, unit) / f"split_{split}"
+def split_dir(
+    out_dir: str | Path, dataset: str, unit: SplitUnit, split: int, profile: str = "quick"
+) -> Path:
+    """``<out_dir>/<dataset>/<profile>/study_a/<unit>/split_<k>``: one split's outputs."""
+    return unit_dir(out_dir, dataset, unit, profile) / f"split_{split}"
 
 
 @dataclass
@@ -215,8 +223,9 @@ def run_split(
             ``None`` trains from scratch. Never downloaded.
         device: ``"cuda"``, ``"cpu"``; default CUDA when available.
         progress: tqdm bars.
-        force: recompute a split that has already finished (its checkpoints are
-            removed first); by default a finished split is read back.
+        force: recompute a split even when its record matches (its checkpoints are
+            removed first); by default a finished split with the same record is read
+            back, and one with another record is recomputed.
         data: the dataset already loaded with this profile's preprocessing (saves
             reading it again when running several splits).
 
@@ -233,8 +242,7 @@ def run_split(
         raise ValueError(f"split must be in 1..{profile.n_splits}, got {split}")
     dataset_root = Path(dataset_root)
     dataset_name = dataset_name or dataset_root.resolve().name
-    directory = split_dir(out_dir, dataset_name, unit, split)
-    record_path = directory / "run.json"
+    directory = split_dir(out_dir, dataset_name, unit, split, profile.name)
     settings = {
         "dataset": dataset_name,
         "unit": unit,
@@ -243,13 +251,19 @@ def run_split(
         "profile": profile.to_dict(),
         "weights": str(weights) if weights is not None else None,
     }
-    if record_path.is_file() and not force:
-        finished = load_split_outputs(directory)
-        if finished.record.get("settings") == settings:
-            return finished
-    if force:
-        for stale in directory.glob("checkpoints/*/*.pt"):
-            stale.unlink()
+    wanted = StepRecord(
+        step="study_a.split",
+        dataset=dataset_name,
+        fingerprint=file_stamp(dataset_root),
+        profile=profile.name,
+        settings=settings,
+    )
+    decision = plan(directory / "run.json", wanted, force=force)
+    if progress or decision.previous is not None:
+        say(f"{dataset_name} {unit} split {split}", decision)
+    if decision.reuse:
+        return load_split_outputs(directory)
+    _clear_stale_checkpoints(directory, wanted, force=force)
     started = time.perf_counter()
     device = select_device(device)
     if data is None or data.config != profile.preprocess:
@@ -262,7 +276,7 @@ def run_split(
     loaded = time.perf_counter()
     splits = ensure_splits(
         data.index,
-        unit_dir(out_dir, dataset_name, unit) / "splits.parquet",
+        unit_dir(out_dir, dataset_name, unit, profile.name) / "splits.parquet",
         n_splits=profile.n_splits,
         validation_fraction=profile.validation_fraction,
         unit=unit,
@@ -407,10 +421,27 @@ def run_split(
             "total": round(finished - started, 3),
         },
     }
-    with atomic_write(record_path, "w", encoding="utf-8") as handle:
+    with atomic_write(directory / "run.json", "w", encoding="utf-8") as handle:
         json.dump(record, handle, indent=1, sort_keys=True)
         handle.write("\n")
+    write_record(directory / "run.json", wanted)
     return SplitOutputs(directory=directory, tables=tables, record=record)
+
+
+def _clear_stale_checkpoints(directory: Path, wanted: StepRecord, *, force: bool) -> None:
+    """Remove checkpoints left by another run in ``directory``; keep those of this run.
+
+    The run about to start is written to ``started.json``; checkpoints of an interrupted
+    run with the same record are kept, so training resumes from them.
+    """
+    started = directory / "started.json"
+    previous = json.loads(started.read_text(encoding="utf-8")) if started.is_file() else None
+    if force or previous != wanted.key():
+        for stale in directory.glob("checkpoints/*/*.pt"):
+            stale.unlink()
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_write(started, "w", encoding="utf-8") as handle:
+        json.dump(wanted.key(), handle, indent=1, sort_keys=True)
 
 
 def run_all_splits(
@@ -465,7 +496,8 @@ def resolve_dataset(dataset: str | None = None, root: str | Path | None = None) 
 
     Args:
         dataset: a name in ``data_manifest.yaml`` (a synthetic dataset is generated if
-            absent, see :meth:`mpirad.manifest.Dataset.ensure`).
+            absent, see :meth:`mpirad.manifest.Dataset.ensure`); ``""``: the book's
+            Study A dataset (:func:`mpirad.pipeline.book.book_dataset`).
         root: a ``labelme-export`` folder; wins over the manifest when given.
 
     Returns:
@@ -481,7 +513,11 @@ def resolve_dataset(dataset: str | None = None, root: str | Path | None = None) 
     if dataset is None:
         raise ValueError("give a dataset name from data_manifest.yaml or a dataset folder")
     from mpirad.manifest import get_dataset
+    from mpirad.pipeline.book import read_context
 
+    dataset = dataset or read_context().dataset("a")
+    if not dataset:
+        raise ValueError("Study A is left out of this book; give the dataset parameter a name")
     entry = get_dataset(dataset)
     if entry.study != "a" or entry.format != "labelme-export":
         raise ValueError(

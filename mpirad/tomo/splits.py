@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
 
+from mpirad.constants import SPLIT_UNITS
 from mpirad.io import atomic_write, read_parquet, write_parquet
 
 SplitUnit = Literal["patient", "image"]
-SPLIT_UNITS: tuple[str, ...] = ("patient", "image")
 SUBSETS: tuple[str, ...] = ("train", "validation")
 
 
