@@ -1,9 +1,16 @@
 """DICOM PS3.15 Annex E, Table E.1-1: the Basic Application Level Confidentiality Profile.
 
-This module is data only: for every standard attribute that Table E.1-1 lists, the action
-of the *Basic Profile* column (no options), keyed by the attribute's DICOM keyword as
-pydicom spells it (the tag is in the comment). Transcribed from the table of the DICOM
-standard, 2025 edition. The action codes (PS3.15 Table E.1-1a):
+This module is data: for every standard attribute that Table E.1-1 lists, the action of
+the *Basic Profile* column (no options). Attributes that pydicom's data dictionary knows
+are keyed by their DICOM keyword as pydicom spells it (:data:`BASIC_PROFILE_ACTIONS`, the
+tag in the comment); the few that are newer than pydicom's dictionary are keyed by tag
+(:data:`BASIC_PROFILE_ACTIONS_BY_TAG`, the standard's name in the comment).
+:data:`ACTIONS_BY_TAG` joins the two, by tag, for the code that applies the profile.
+
+Edition: :data:`EDITION` (DICOM 2026c). The table is encoded by this project and checked,
+row by row, against an independent machine-readable copy (the ``dicom-anonymizer``
+package's, a test-only dependency): see ``tests/test_privacy_annex_e.py`` and SECURITY.md
+for how to update it to a new edition. The action codes (PS3.15 Table E.1-1a):
 
 - ``D``: replace with a non-zero-length dummy value consistent with the VR;
 - ``Z``: replace with a zero-length value, or a non-zero-length dummy value;
@@ -15,23 +22,29 @@ standard, 2025 edition. The action codes (PS3.15 Table E.1-1a):
 - ``Z/D``, ``X/Z``, ``X/D``, ``X/Z/D``, ``X/Z/U*``: the choice depends on the IOD's type
   for the attribute (``U*`` applies to UIDs inside a sequence that is kept).
 
-Four rows of the table are not single attributes and are handled by rule, not by this
-mapping: Curve Data ``(50xx,xxxx)``, Overlay Data ``(60xx,3000)`` and Overlay Comments
-``(60xx,4000)``, all ``X`` (see :data:`REPEATING_GROUPS_REMOVED`), and private attributes
-``(gggg,eeee)`` with odd ``gggg``, ``X``.
+Four rows of the table are not single attributes and are handled by rule, not by these
+mappings: Curve Data ``(50xx,xxxx)``, Overlay Data ``(60xx,3000)`` and Overlay Comments
+``(60xx,4000)``, all ``X`` (see :data:`REPEATING_GROUPS_REMOVED`: mpirad removes the whole
+50xx and 60xx groups), and private attributes ``(gggg,eeee)`` with odd ``gggg``, ``X``.
 """
 
 from __future__ import annotations
 
+from pydicom.datadict import tag_for_keyword
+
+#: The edition of the DICOM standard whose Table E.1-1 this module encodes.
+EDITION = "2026c"
+
 #: Repeating groups whose elements the profile removes: curves (50xx) and overlays (60xx).
 REPEATING_GROUPS_REMOVED: tuple[int, ...] = (0x5000, 0x6000)
 
-#: Action codes allowed in :data:`BASIC_PROFILE_ACTIONS`.
+#: Action codes allowed in :data:`BASIC_PROFILE_ACTIONS` and :data:`BASIC_PROFILE_ACTIONS_BY_TAG`.
 ACTION_CODES: frozenset[str] = frozenset(
     {"D", "Z", "X", "U", "Z/D", "X/Z", "X/D", "X/Z/D", "X/Z/U*"}
 )
 
-#: keyword -> Basic Profile action, for every attribute of PS3.15 Table E.1-1.
+#: keyword -> Basic Profile action, for every attribute of PS3.15 Table E.1-1 that pydicom's
+#: data dictionary knows (retired ones included, e.g. Curve Date).
 BASIC_PROFILE_ACTIONS: dict[str, str] = {
     "AffectedSOPInstanceUID": "X",  # (0000,1000)
     "RequestedSOPInstanceUID": "U",  # (0000,1001)
@@ -130,6 +143,7 @@ BASIC_PROFILE_ACTIONS: dict[str, str] = {
     "PatientTelephoneNumbers": "X",  # (0010,2154)
     "PatientTelecomInformation": "X",  # (0010,2155)
     "EthnicGroup": "X",  # (0010,2160)
+    "EthnicGroupCodeSequence": "X",  # (0010,2161)
     "Occupation": "X",  # (0010,2180)
     "SmokingStatus": "X",  # (0010,21A0)
     "AdditionalPatientHistory": "X",  # (0010,21B0)
@@ -215,6 +229,8 @@ BASIC_PROFILE_ACTIONS: dict[str, str] = {
     "UniqueDeviceIdentifier": "X",  # (0018,1009)
     "UDISequence": "X",  # (0018,100A)
     "ManufacturerDeviceClassUID": "U",  # (0018,100B)
+    "SecondaryCaptureDeviceID": "X",  # (0018,1010)
+    "HardcopyCreationDeviceID": "X",  # (0018,1011)
     "DateOfSecondaryCapture": "X",  # (0018,1012)
     "TimeOfSecondaryCapture": "X",  # (0018,1014)
     "ProtocolName": "X/D",  # (0018,1030)
@@ -325,6 +341,9 @@ BASIC_PROFILE_ACTIONS: dict[str, str] = {
     "PatientInstitutionResidence": "X",  # (0038,0400)
     "PatientState": "X",  # (0038,0500)
     "VisitComments": "X",  # (0038,4000)
+    "MultiplexGroupLabel": "X",  # (003A,0020)
+    "ChannelLabel": "X",  # (003A,0203)
+    "ChannelDerivationDescription": "X",  # (003A,020C)
     "MultiplexGroupUID": "U",  # (003A,0310)
     "ImpedanceMeasurementDateTime": "D",  # (003A,0314)
     "WaveformFilterDescription": "X",  # (003A,0329)
@@ -360,6 +379,7 @@ BASIC_PROFILE_ACTIONS: dict[str, str] = {
     "SpecimenIdentifier": "D",  # (0040,0551)
     "SpecimenUID": "U",  # (0040,0554)
     "AcquisitionContextSequence": "X/Z",  # (0040,0555)
+    "AcquisitionContextDescription": "X",  # (0040,0556)
     "IssuerOfTheSpecimenIdentifierSequence": "Z",  # (0040,0562)
     "SpecimenShortDescription": "X",  # (0040,0600)
     "SpecimenDetailedDescription": "X",  # (0040,0602)
@@ -436,6 +456,7 @@ BASIC_PROFILE_ACTIONS: dict[str, str] = {
     "VerbalSourceIdentifierCodeSequenceTrial": "X",  # (0040,A358)
     "ObservationSubjectUIDTrial": "U",  # (0040,A402)
     "ContentSequence": "D",  # (0040,A730)
+    "WaveformAnnotationSequence": "X/D",  # (0040,B020)
     "TemplateVersion": "X",  # (0040,DB06)
     "TemplateLocalVersion": "X",  # (0040,DB07)
     "TemplateExtensionOrganizationUID": "U",  # (0040,DB0C)
@@ -458,6 +479,7 @@ BASIC_PROFILE_ACTIONS: dict[str, str] = {
     "AnnotationGroupLabel": "D",  # (006A,0005)
     "AnnotationGroupDescription": "X",  # (006A,0006)
     "GraphicAnnotationSequence": "D",  # (0070,0001)
+    "UnformattedTextValue": "D",  # (0070,0006)
     "PresentationCreationDate": "X",  # (0070,0082)
     "PresentationCreationTime": "X",  # (0070,0083)
     "ContentCreatorName": "Z/D",  # (0070,0084)
@@ -551,6 +573,7 @@ BASIC_PROFILE_ACTIONS: dict[str, str] = {
     "PrescriptionDescription": "X",  # (300A,000E)
     "DoseReferenceUID": "U",  # (300A,0013)
     "DoseReferenceDescription": "X",  # (300A,0016)
+    "TableTopPositionAlignmentUID": "U",  # (300A,0054)
     "FractionGroupDescription": "X",  # (300A,0072)
     "ReferencedDoseReferenceUID": "U",  # (300A,0083)
     "TreatmentMachineName": "X/Z",  # (300A,00B2)
@@ -650,4 +673,41 @@ BASIC_PROFILE_ACTIONS: dict[str, str] = {
     "ResultsComments": "X",  # (4008,4000)
     "DigitalSignaturesSequence": "X",  # (FFFA,FFFA)
     "DataSetTrailingPadding": "X",  # (FFFC,FFFC)
+}
+
+#: tag -> Basic Profile action, for the attributes of PS3.15 Table E.1-1 that pydicom's data
+#: dictionary (3.0) does not know yet (added to the standard in 2024-2026). Keyed by tag so
+#: that they are found whether or not the installed pydicom names them.
+BASIC_PROFILE_ACTIONS_BY_TAG: dict[int, str] = {
+    0x00081301: "X",  # (0008,1301) Principal Diagnosis Code Sequence
+    0x00081302: "X",  # (0008,1302) Primary Diagnosis Code Sequence
+    0x00081303: "X",  # (0008,1303) Secondary Diagnoses Code Sequence
+    0x00081304: "X",  # (0008,1304) Histological Diagnoses Code Sequence
+    0x00100011: "X",  # (0010,0011) Person Names to Use Sequence
+    0x00100012: "X",  # (0010,0012) Name to Use
+    0x00100013: "X",  # (0010,0013) Name to Use Comment
+    0x00100014: "X",  # (0010,0014) Third Person Pronouns Sequence
+    0x00100015: "X",  # (0010,0015) Pronoun Code Sequence
+    0x00100016: "X",  # (0010,0016) Pronoun Comment
+    0x00100041: "X",  # (0010,0041) Gender Identity Sequence
+    0x00100042: "X",  # (0010,0042) Sex Parameters for Clinical Use Category Comment
+    0x00100043: "X",  # (0010,0043) Sex Parameters for Clinical Use Category Sequence
+    0x00100044: "X",  # (0010,0044) Gender Identity Code Sequence
+    0x00100045: "X",  # (0010,0045) Gender Identity Comment
+    0x00100046: "X",  # (0010,0046) Sex Parameters for Clinical Use Category Code Sequence
+    0x00100047: "X",  # (0010,0047) Sex Parameters for Clinical Use Category Reference
+    0x00102162: "X",  # (0010,2162) Ethnic Groups
+    0x0040A034: "X",  # (0040,A034) Effective Start DateTime
+    0x0040A035: "X",  # (0040,A035) Effective Stop DateTime
+    0x0040B034: "X",  # (0040,B034) Annotation DateTime
+    0x0040B036: "X",  # (0040,B036) Segment Definition DateTime
+    0x0040B03B: "X",  # (0040,B03B) Montage Name
+    0x0040B03F: "X",  # (0040,B03F) Montage Channel Label
+    0x0040E012: "X",  # (0040,E012) Display URI
+}
+
+#: tag -> Basic Profile action, for every attribute of the table (both mappings above).
+ACTIONS_BY_TAG: dict[int, str] = {
+    **{int(tag_for_keyword(keyword)): code for keyword, code in BASIC_PROFILE_ACTIONS.items()},
+    **BASIC_PROFILE_ACTIONS_BY_TAG,
 }

@@ -3,11 +3,12 @@
 :func:`deidentify_dataset` applies the Basic Application Level Confidentiality Profile to
 a copy of a :class:`pydicom.dataset.Dataset`:
 
-- every attribute of :data:`mpirad.privacy.annex_e.BASIC_PROFILE_ACTIONS`, at any depth
-  of nesting, gets its action: ``X`` removed; ``Z`` emptied; ``D`` a dummy value of its
-  VR; ``U`` a keyed UID (:meth:`Pseudonymizer.uid`, the same source UID always gives the
-  same replacement); the conditional codes take their strictest branch (``X/...`` ->
-  removed, ``Z/D`` -> emptied);
+- every attribute of Table E.1-1 (:data:`mpirad.privacy.annex_e.ACTIONS_BY_TAG`, looked
+  up by tag, so also attributes newer than pydicom's dictionary), at any depth of
+  nesting, gets its action: ``X`` removed; ``Z`` emptied; ``D`` a dummy value of its VR
+  (a keyed UID for a UID); ``U`` a keyed UID (:meth:`Pseudonymizer.uid`, the same source
+  UID always gives the same replacement); the conditional codes take their strictest
+  branch (``X/...`` -> removed, ``Z/D`` -> emptied);
 - PatientID and PatientName (``Z/D`` and ``Z``) become the keyed patient pseudonym (the
   "dummy value" that the profile allows), so a de-identified set still groups by patient;
 - private attributes are removed (:meth:`Dataset.remove_private_tags`), as are all curve
@@ -33,7 +34,7 @@ from pydicom.multival import MultiValue
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian
 
 from mpirad import __version__
-from mpirad.privacy.annex_e import BASIC_PROFILE_ACTIONS, REPEATING_GROUPS_REMOVED
+from mpirad.privacy.annex_e import ACTIONS_BY_TAG, REPEATING_GROUPS_REMOVED
 from mpirad.privacy.secret import Pseudonymizer
 
 #: Dummy values for action ``D``, by VR (PS3.5 Table 6.2-1 formats).
@@ -151,7 +152,7 @@ def _apply(elem: DataElement, action: str, pseudonymizer: Pseudonymizer) -> bool
             elem.value = []
         # "D" on a sequence: keep it; its items are de-identified as the walk recurses.
         return False
-    if action == "U":
+    if action == "U" or (action == "D" and elem.VR == "UI"):
         elem.value = _replace_uids(elem.value, pseudonymizer)
     elif action == "Z":
         elem.value = b"" if elem.VR in ("OB", "OW", "OD", "OF", "OL", "OV", "UN") else None
@@ -183,13 +184,12 @@ def deidentify_dataset(ds: Dataset, pseudonymizer: Pseudonymizer) -> Dataset:
         if tag.is_private or (tag.group & 0xFF00) in REPEATING_GROUPS_REMOVED:
             del dataset[tag]
             return
-        keyword = elem.keyword
-        if not keyword and tag.element != 0x0000:
-            # a public attribute unknown to the dictionary: its meaning cannot be judged
-            del dataset[tag]
-            return
-        code = BASIC_PROFILE_ACTIONS.get(keyword)
+        code = ACTIONS_BY_TAG.get(int(tag))
         if code is None:
+            if not elem.keyword and tag.element != 0x0000:
+                # a public attribute unknown to the dictionary: its meaning cannot be judged
+                del dataset[tag]
+                return
             if elem.VR != "PN":
                 return  # not listed in Table E.1-1: retained
             code = "Z"

@@ -51,6 +51,7 @@ from pydicom.dataset import Dataset
 from mpirad.privacy.identifiers import (
     IDENTIFYING_COLUMNS,
     IDENTIFYING_KEYWORDS,
+    IDENTIFYING_TAGS,
     Identifier,
     mask,
     normalize_column,
@@ -93,7 +94,11 @@ PLACEHOLDERS: frozenset[str] = frozenset(
 )
 _PSEUDONYM = re.compile(r"(?:P|ST|SE|I)[0-9a-f]{16}|2\.25\.\d{1,39}")
 
-_DUMP_KEYWORDS = sorted(IDENTIFYING_KEYWORDS) + ["PatientsName", "PatientsBirthDate"]
+_DUMP_KEYWORDS = (
+    sorted(IDENTIFYING_KEYWORDS)
+    + [keyword for keyword, _kind in IDENTIFYING_TAGS.values()]
+    + ["PatientsName", "PatientsBirthDate"]
+)
 _KEYWORD_VALUE = re.compile(
     r"(?<![A-Za-z])(?P<key>"
     + "|".join(sorted(_DUMP_KEYWORDS, key=len, reverse=True))
@@ -104,7 +109,7 @@ _IDENTIFYING_TAGS = {
     tag: keyword
     for keyword in IDENTIFYING_KEYWORDS
     if (tag := tag_for_keyword(keyword)) is not None
-}
+} | {tag: keyword for tag, (keyword, _kind) in IDENTIFYING_TAGS.items()}
 _DUMP_LINE = re.compile(
     r"\((?P<group>[0-9A-Fa-f]{4}),\s?(?P<element>[0-9A-Fa-f]{4})\)[ \t]+[^\n]{1,80}?[ \t]"
     r"(?P<vr>[A-Z]{2}):[ \t]*(?P<value>[^\n]*)"

@@ -5,8 +5,8 @@ reach ``build/`` or the book. They are never stored under ``build/``; they come 
 
 - the source DICOM headers, read again by :func:`collect_identifiers` (patient and staff
   names, patient IDs, birth date, accession and order numbers, institution, device
-  serial, addresses and telephone numbers, and every UID that the Annex E profile
-  replaces);
+  serial and IDs, addresses and telephone numbers, and every UID that the Annex E
+  profile removes or replaces);
 - the identifying columns of a site's tables (:data:`IDENTIFYING_COLUMNS`, e.g.
   ``patient_name``, ``mrn``, ``date_of_birth``) under a dataset root;
 - a private identifiers file that the site keeps outside the repository
@@ -41,7 +41,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.valuerep import PersonName
 
-from mpirad.privacy.annex_e import BASIC_PROFILE_ACTIONS
+from mpirad.privacy.annex_e import ACTIONS_BY_TAG
 
 #: DICOM keywords whose values are identifiers, and the kind reported for each.
 IDENTIFYING_KEYWORDS: dict[str, str] = {
@@ -70,6 +70,14 @@ IDENTIFYING_KEYWORDS: dict[str, str] = {
     "ReferringPhysicianTelephoneNumbers": "telephone",
     "StationName": "device",
     "DeviceSerialNumber": "device",
+    "SecondaryCaptureDeviceID": "device",
+    "HardcopyCreationDeviceID": "device",
+}
+
+#: Identifying attributes that pydicom's data dictionary (3.0) does not know yet, by tag:
+#: their keyword in the standard and the kind reported (see :data:`IDENTIFYING_KEYWORDS`).
+IDENTIFYING_TAGS: dict[int, tuple[str, str]] = {
+    0x00100012: ("NameToUse", "patient_name"),  # (0010,0012), PS3.15 Table E.1-1: X
 }
 
 #: Column names (lower case, spaces and hyphens as ``_``) of a site's tables that hold
@@ -227,11 +235,20 @@ def _kind_of(elem: DataElement) -> str | None:
     keyword = elem.keyword
     if keyword in IDENTIFYING_KEYWORDS:
         return IDENTIFYING_KEYWORDS[keyword]
+    if int(elem.tag) in IDENTIFYING_TAGS:
+        return IDENTIFYING_TAGS[int(elem.tag)][1]
     if elem.VR == "PN":
         return "person_name"
-    if elem.VR == "UI" and "U" in BASIC_PROFILE_ACTIONS.get(keyword, ""):
-        return "uid"
+    if elem.VR == "UI" and int(elem.tag) in ACTIONS_BY_TAG:
+        return "uid"  # a UID that the profile removes or replaces
     return None
+
+
+def _decoded(elem: DataElement) -> object:
+    """The value of ``elem``; text for an attribute read as UN (unknown to pydicom)."""
+    if elem.VR == "UN" and isinstance(elem.value, bytes):
+        return elem.value.decode("utf-8", "replace").strip(" \x00")
+    return elem.value
 
 
 def identifiers_from_dataset(ds: Dataset) -> set[Identifier]:
@@ -241,8 +258,9 @@ def identifiers_from_dataset(ds: Dataset) -> set[Identifier]:
         ds: a header as read by pydicom.
 
     Returns:
-        One :class:`Identifier` per identifying value (see :data:`IDENTIFYING_KEYWORDS`;
-        any person name; any UID that Annex E replaces). Private attributes are skipped.
+        One :class:`Identifier` per identifying value (see :data:`IDENTIFYING_KEYWORDS`
+        and :data:`IDENTIFYING_TAGS`; any person name; any UID that Annex E removes or
+        replaces). Private attributes are skipped.
     """
     found: set[Identifier] = set()
 
@@ -252,7 +270,7 @@ def identifiers_from_dataset(ds: Dataset) -> set[Identifier]:
         kind = _kind_of(elem)
         if kind is None:
             return
-        for value in _iter_values(elem.value):
+        for value in _iter_values(_decoded(elem)):
             found.add(Identifier(kind, value))
 
     with quiet_pydicom():
