@@ -36,7 +36,7 @@ from IPython.display import display
 
 from mpirad.manifest import get_dataset
 from mpirad.notebook import setup
-from mpirad.radiomics import extract_cohort, paper_b, plots, run_funnel
+from mpirad.radiomics import complete_cases, extract_cohort, paper_b, plots, run_funnel
 from mpirad.radiomics.cohort import summarise_features
 from mpirad.radiomics.funnel import feature_matrices, variety_correlation
 
@@ -78,6 +78,7 @@ summary.to_frame()
 # %%
 result = run_funnel(features)
 result.save(out_dir)
+print(f"{result.patients} patients; {result.left_out_note}")
 paper_b.compare_counts(result.counts)
 
 # %%
@@ -110,7 +111,7 @@ pd.DataFrame(
 # gives the family-level comparison and the variety kept (the one with the larger range).
 
 # %%
-data = feature_matrices(features)
+data = feature_matrices(complete_cases(features).features)
 kept = result.steps["identical"].kept
 fig = plots.plot_variety_heatmaps(
     {"GLCM": variety_correlation(data, "cm", kept), "GLRLM": variety_correlation(data, "rlm", kept)}

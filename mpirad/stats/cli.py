@@ -77,9 +77,12 @@ def register(app: typer.Typer) -> None:
                 n_bins=n_bins,
                 selection_path=selected,
                 extract_if_missing=False,
+                config=config,
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
+        for line in inputs.cohort.lines():
+            typer.echo(line)
         typer.echo(
             f"{len(inputs.selected)} radiomic features ({inputs.selection_source}), "
             f"n_bins {inputs.n_bins}"
