@@ -262,7 +262,12 @@ def _check_study_a(root: Path, out: _Collector, summary: dict[str, object]) -> N
 # --------------------------------------------------------------------------------------
 
 
-def _check_study_b(root: Path, out: _Collector, summary: dict[str, object]) -> None:
+def _check_b_patient(root: Path, patient: str) -> tuple[str, list[tuple], bool]:
+    """Image, seven masks and stray files of one patient (a joblib task).
+
+    Returns:
+        ``(patient, problems as Problem fields, usable)``; usable: image and every mask valid.
+    """
     from mpirad.constants import ROI_NAMES
     from mpirad.radiomics.rois import (
         VOLUME_SUFFIXES,
@@ -270,6 +275,35 @@ def _check_study_b(root: Path, out: _Collector, summary: dict[str, object]) -> N
         read_patient_image,
         read_roi_mask,
     )
+
+    out = _Collector(root)
+    child = root / patient
+    image = out.attempt(patient, find_volume(child, "image"), read_patient_image, root, patient)
+    ok = image is not None
+    masks = child / "masks"
+    if not masks.is_dir():
+        out.add(patient, masks, "no masks/ folder (one <roi>.nii.gz per ROI)")
+        ok = False
+    elif image is not None:
+        for roi in ROI_NAMES:
+            mask_path = find_volume(masks, roi) or masks / f"{roi}.nii.gz"
+            if out.attempt(patient, mask_path, read_roi_mask, root, patient, roi, image) is None:
+                ok = False
+    for path in sorted(child.iterdir()):
+        if path.name.startswith(".") or path.name == "masks":
+            continue
+        if not any(path.name == f"image{suffix}" for suffix in VOLUME_SUFFIXES):
+            out.add(patient, path, "unexpected file in the patient folder", "warning")
+    fields = [(p.patient, p.file, p.severity, p.message) for p in out.problems]
+    return patient, fields, ok
+
+
+def _check_study_b(
+    root: Path, out: _Collector, summary: dict[str, object], n_jobs: int = 1
+) -> None:
+    from joblib import Parallel, delayed
+
+    from mpirad.radiomics.rois import find_volume
     from mpirad.stats.inputs import cohort_table_problems
     from mpirad.stats.protocol import minimum_cohort_size
 
@@ -289,26 +323,10 @@ def _check_study_b(root: Path, out: _Collector, summary: dict[str, object]) -> N
             out.add(patient, child, "patient folder without an image volume (image.nii.gz)")
             continue
         with_images.append(patient)
-        ok = True
-        image = out.attempt(patient, find_volume(child, "image"), read_patient_image, root, patient)
-        masks = child / "masks"
-        if not masks.is_dir():
-            out.add(patient, masks, "no masks/ folder (one <roi>.nii.gz per ROI)")
-            ok = False
-        elif image is not None:
-            for roi in ROI_NAMES:
-                mask_path = find_volume(masks, roi) or masks / f"{roi}.nii.gz"
-                if (
-                    out.attempt(patient, mask_path, read_roi_mask, root, patient, roi, image)
-                    is None
-                ):
-                    ok = False
-        for path in sorted(child.iterdir()):
-            if path.name.startswith(".") or path.name == "masks":
-                continue
-            if not any(path.name == f"image{suffix}" for suffix in VOLUME_SUFFIXES):
-                out.add(patient, path, "unexpected file in the patient folder", "warning")
-        if ok and image is not None:
+    tasks = (delayed(_check_b_patient)(root, patient) for patient in with_images)
+    for patient, problems, usable in Parallel(n_jobs=n_jobs)(tasks):
+        out.problems.extend(Problem(*fields) for fields in problems)
+        if usable:
             usable_volumes.add(patient)
 
     clinical, cac, table_problems = cohort_table_problems(root)
@@ -378,13 +396,15 @@ def _check_study_b(root: Path, out: _Collector, summary: dict[str, object]) -> N
 # --------------------------------------------------------------------------------------
 
 
-def check_root(root: str | Path, study: str, *, name: str = "") -> CheckReport:
+def check_root(root: str | Path, study: str, *, name: str = "", n_jobs: int = 1) -> CheckReport:
     """Check a dataset folder of study ``"a"`` (labelme-export) or ``"b"`` (volumes).
 
     Args:
         root: the dataset folder.
         study: ``"a"`` or ``"b"``.
         name: the dataset's name, for the report.
+        n_jobs: joblib workers over Study B patients (volumes are the slow part); the
+            report is the same for any number.
 
     Returns:
         The :class:`CheckReport` (nothing is raised for problems of the data).
@@ -402,16 +422,22 @@ def check_root(root: str | Path, study: str, *, name: str = "") -> CheckReport:
     elif study == "a":
         _check_study_a(root, out, summary)
     else:
-        _check_study_b(root, out, summary)
+        _check_study_b(root, out, summary, n_jobs)
     return CheckReport(root=root, study=study, problems=out.problems, summary=summary, name=name)
 
 
-def check_dataset(dataset: object) -> CheckReport:
+def check_dataset(dataset: object, *, n_jobs: int = 1) -> CheckReport:
     """Check a manifest dataset (:class:`mpirad.manifest.Dataset`) in one pass.
 
     The readers are called with the dataset's root folder.
 
+    Args:
+        dataset: the dataset.
+        n_jobs: see :func:`check_root`.
+
     Returns:
         The :class:`CheckReport`.
     """
-    return check_root(dataset.root, dataset.study, name=dataset.name)  # type: ignore[attr-defined]
+    return check_root(  # type: ignore[attr-defined]
+        dataset.root, dataset.study, name=dataset.name, n_jobs=n_jobs
+    )

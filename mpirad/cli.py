@@ -115,6 +115,7 @@ def check_cmd(
     name: Annotated[str, typer.Argument(help="dataset name in the manifest")],
     manifest: Annotated[Path | None, typer.Option(help="data_manifest.yaml to read")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="exit 1 on warnings too")] = False,
+    n_jobs: Annotated[int, typer.Option("--n-jobs", help="parallel workers (-1 = all cores)")] = 2,
 ) -> None:
     """Validate a whole dataset in one pass; list every problem, grouped by patient."""
     from mpirad.check import check_dataset
@@ -123,7 +124,7 @@ def check_cmd(
     ds = get_dataset(name, manifest)
     if ds.provenance == "synthetic":
         ds.ensure(verify=False)
-    report = check_dataset(ds)
+    report = check_dataset(ds, n_jobs=n_jobs)
     typer.echo(report.format())
     if report.errors or (strict and report.warnings):
         raise typer.Exit(code=1)

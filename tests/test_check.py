@@ -187,6 +187,7 @@ def test_study_b_lists_every_seeded_problem_by_patient(clean_b: Path, tmp_path: 
     assert (
         text.index("\ndataset\n") < text.index("\npatient B003\n") < text.index("\npatient X999\n")
     )
+    assert check_root(root, "b", n_jobs=2).problems == report.problems  # same in parallel
     table = report.table()
     assert list(table.columns) == ["patient", "file", "severity", "message"]
     assert set(table["severity"]) == {"error", "warning"}
