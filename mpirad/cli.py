@@ -47,17 +47,59 @@ def format_error(error: BaseException) -> str:
     return f"error: {message}"
 
 
+def _show_click_error(error: Exception) -> None:
+    """Print a click usage error as typer would (usage line, boxed message)."""
+    try:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(error)  # type: ignore[arg-type]
+    except ImportError:  # pragma: no cover - typer without rich
+        error.show()  # type: ignore[attr-defined]
+
+
 class _Command(typer.Typer):
-    """The Typer app, called as a program: known errors become one line and exit 1."""
+    """The Typer app, called as a program: known errors become one line.
+
+    * an error of the package (:func:`_known_error_types`) prints ``error: <message>``
+      and exits 1;
+    * a verb's own ``typer.BadParameter`` about the data (not about an option) prints
+      ``error: <message>`` and exits 2, click's status for bad input;
+    * usage mistakes (an unknown option, a missing argument) keep click's usage message.
+
+    ``--debug`` or ``MPIRAD_DEBUG=1`` lets the package's errors through with their
+    traceback. Tests calling the app through ``typer.testing.CliRunner`` see the
+    exceptions themselves (the runner does not go through ``__call__``).
+    """
 
     def __call__(self, *args, **kwargs):
-        try:
+        # typer vendors click: take its exception classes from typer's own BadParameter.
+        bad_parameter, abort = typer.BadParameter, typer.Abort
+        click_exception = next(c for c in bad_parameter.__mro__ if c.__name__ == "ClickException")
+        if kwargs.get("standalone_mode", True) is False:  # the caller handles click itself
             return super().__call__(*args, **kwargs)
+        try:
+            result = super().__call__(*args, standalone_mode=False, **kwargs)
+        except bad_parameter as error:
+            if error.param is None and not debug_enabled():
+                typer.echo(f"error: {error.message}", err=True)
+            else:
+                _show_click_error(error)
+            raise SystemExit(error.exit_code) from None
+        except click_exception as error:
+            _show_click_error(error)
+            raise SystemExit(error.exit_code) from None
+        except abort:
+            typer.echo("Aborted!", err=True)
+            raise SystemExit(1) from None
         except Exception as error:
             if debug_enabled() or not isinstance(error, _known_error_types()):
                 raise
             typer.echo(format_error(error), err=True)
             raise SystemExit(1) from None
+        # Without standalone mode click returns the exit code of typer.Exit / ctx.exit.
+        if isinstance(result, int) and not isinstance(result, bool):
+            raise SystemExit(result)
+        return result
 
 
 app = _Command(

@@ -200,6 +200,9 @@ def test_check_command_prints_grouped_report_and_exits_1(clean_a: Path, tmp_path
     result = CliRunner().invoke(app, ["check", "site", "--manifest", str(manifest)])
     assert result.exit_code == 1, result.output
     assert "patient A003" in result.output and "not valid JSON" in result.output
+    program = _mpirad("check", "site", env={"MPIRAD_MANIFEST": str(manifest)})
+    assert program.returncode == 1 and "patient A005" in program.stdout
+    assert program.stderr == ""  # the report is the output, not an error
     clean = _manifest(tmp_path, clean_a, "a")
     result = CliRunner().invoke(app, ["check", "site", "--manifest", str(clean)])
     assert result.exit_code == 0 and "no problems found" in result.output
@@ -235,6 +238,14 @@ def test_a_known_error_is_one_line_without_traceback_and_debug_shows_it() -> Non
     assert "Traceback" in debug.stderr and "ManifestError" in debug.stderr
     env = _mpirad("checksum", "no-such-dataset", env={"MPIRAD_DEBUG": "1"})
     assert "Traceback" in env.stderr
+
+
+def test_a_verbs_bad_parameter_about_the_data_is_one_line(tmp_path: Path) -> None:
+    result = _mpirad("extract", "--root", str(tmp_path / "absent"))
+    assert result.returncode == 2  # click's status for bad input
+    assert result.stderr.strip() == f"error: {tmp_path / 'absent'}: dataset folder does not exist"
+    usage = _mpirad("datasets", "--bogus")  # a usage mistake keeps click's usage message
+    assert usage.returncode == 2 and "Usage: mpirad datasets" in usage.stderr
 
 
 def test_format_error_of_package_errors() -> None:
