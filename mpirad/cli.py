@@ -8,18 +8,119 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-app = typer.Typer(
+#: Set ``MPIRAD_DEBUG=1`` (or pass ``mpirad --debug``) to see the traceback of an error.
+DEBUG_ENV = "MPIRAD_DEBUG"
+
+
+def debug_enabled() -> bool:
+    """Whether errors should show their traceback (``--debug`` or ``MPIRAD_DEBUG=1``)."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _known_error_types() -> tuple[type[BaseException], ...]:
+    """Errors that are the input's fault: one readable line, no traceback.
+
+    Every reader and validator of the package raises a ``ValueError`` subclass
+    (``ManifestError``, ``RoiError``, ``LabelmeError``, ``VolumeError``, ...); files that
+    are missing or unreadable raise ``OSError``; the rest are named here.
+    """
+    from mpirad.radiomics.cohort import CohortExtractionError
+    from mpirad.runner import NotebookRunError
+
+    return (ValueError, OSError, KeyError, CohortExtractionError, NotebookRunError)
+
+
+def format_error(error: BaseException) -> str:
+    """The one- or two-line ``error: ...`` text printed for a known error."""
+    if isinstance(error, KeyError) and len(error.args) == 1:
+        message = str(error.args[0])  # str(KeyError) quotes its message
+    else:
+        message = str(error).strip() or type(error).__name__
+    if isinstance(error, OSError) and not isinstance(error, FileNotFoundError | PermissionError):
+        message = f"{type(error).__name__}: {message}"
+    return f"error: {message}"
+
+
+def _show_click_error(error: Exception) -> None:
+    """Print a click usage error as typer would (usage line, boxed message)."""
+    try:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(error)  # type: ignore[arg-type]
+    except ImportError:  # pragma: no cover - typer without rich
+        error.show()  # type: ignore[attr-defined]
+
+
+class _Command(typer.Typer):
+    """The Typer app, called as a program: known errors become one line.
+
+    * an error of the package (:func:`_known_error_types`) prints ``error: <message>``
+      and exits 1;
+    * a verb's own ``typer.BadParameter`` about the data (not about an option) prints
+      ``error: <message>`` and exits 2, click's status for bad input;
+    * usage mistakes (an unknown option, a missing argument) keep click's usage message.
+
+    ``--debug`` or ``MPIRAD_DEBUG=1`` lets the package's errors through with their
+    traceback. Tests calling the app through ``typer.testing.CliRunner`` see the
+    exceptions themselves (the runner does not go through ``__call__``).
+    """
+
+    def __call__(self, *args, **kwargs):
+        # typer vendors click: take its exception classes from typer's own BadParameter.
+        bad_parameter, abort = typer.BadParameter, typer.Abort
+        click_exception = next(c for c in bad_parameter.__mro__ if c.__name__ == "ClickException")
+        if kwargs.get("standalone_mode", True) is False:  # the caller handles click itself
+            return super().__call__(*args, **kwargs)
+        try:
+            result = super().__call__(*args, standalone_mode=False, **kwargs)
+        except bad_parameter as error:
+            if error.param is None and not debug_enabled():
+                typer.echo(f"error: {error.message}", err=True)
+            else:
+                _show_click_error(error)
+            raise SystemExit(error.exit_code) from None
+        except click_exception as error:
+            _show_click_error(error)
+            raise SystemExit(error.exit_code) from None
+        except abort:
+            typer.echo("Aborted!", err=True)
+            raise SystemExit(1) from None
+        except Exception as error:
+            if debug_enabled() or not isinstance(error, _known_error_types()):
+                raise
+            typer.echo(format_error(error), err=True)
+            raise SystemExit(1) from None
+        # Without standalone mode click returns the exit code of typer.Exit / ctx.exit.
+        if isinstance(result, int) and not isinstance(result, bool):
+            raise SystemExit(result)
+        return result
+
+
+app = _Command(
     name="mpirad",
     help="AI and radiomics on myocardial perfusion imaging: datasets, runs and the book.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global_options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help=f"show tracebacks of errors (or {DEBUG_ENV}=1)")
+    ] = False,
+) -> None:
+    """AI and radiomics on myocardial perfusion imaging: datasets, runs and the book."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+
 
 #: Subpackages that may contribute verbs via ``<pkg>.cli.register(app)``.
 PLUGINS = ("phantom", "tomo", "radiomics", "stats", "privacy", "pipeline")
@@ -49,6 +150,26 @@ def checksum_cmd(
     if not ds.exists:
         raise typer.BadParameter(f"dataset {name!r}: {ds.root} is absent")
     typer.echo(ds.checksum())
+
+
+@app.command("check")
+def check_cmd(
+    name: Annotated[str, typer.Argument(help="dataset name in the manifest")],
+    manifest: Annotated[Path | None, typer.Option(help="data_manifest.yaml to read")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="exit 1 on warnings too")] = False,
+    n_jobs: Annotated[int, typer.Option("--n-jobs", help="parallel workers (-1 = all cores)")] = 2,
+) -> None:
+    """Validate a whole dataset in one pass; list every problem, grouped by patient."""
+    from mpirad.check import check_dataset
+    from mpirad.manifest import get_dataset
+
+    ds = get_dataset(name, manifest)
+    if ds.provenance == "synthetic":
+        ds.ensure(verify=False)
+    report = check_dataset(ds, n_jobs=n_jobs)
+    typer.echo(report.format())
+    if report.errors or (strict and report.warnings):
+        raise typer.Exit(code=1)
 
 
 @app.command("run")

@@ -24,6 +24,70 @@ from typing import Any
 from mpirad.manifest import project_root
 
 
+class NotebookRunError(RuntimeError):
+    """A notebook failed under papermill; the message names notebook, cell and error.
+
+    Attributes:
+        notebook: the notebook that was run.
+        cell_index: index of the failing cell in the executed copy (papermill's count,
+            which includes the injected-parameters cell), or None.
+        first_line: the failing cell's first non-empty source line.
+        error_type: the exception's type name in the kernel (e.g. ``ValueError``).
+        error_message: its message.
+        failed_copy: the executed notebook with the error output, left for inspection.
+    """
+
+    def __init__(
+        self,
+        notebook: Path,
+        *,
+        cell_index: int | None,
+        first_line: str,
+        error_type: str,
+        error_message: str,
+        failed_copy: Path | None,
+    ) -> None:
+        self.notebook = Path(notebook)
+        self.cell_index = cell_index
+        self.first_line = first_line
+        self.error_type = error_type
+        self.error_message = error_message
+        self.failed_copy = failed_copy
+        super().__init__(describe_notebook_failure(self))
+
+    @classmethod
+    def from_papermill(
+        cls, error: BaseException, notebook: str | Path, failed_copy: str | Path | None
+    ) -> NotebookRunError:
+        """Build from a ``papermill.PapermillExecutionError`` (or any kernel error)."""
+        source = str(getattr(error, "source", "") or "")
+        first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+        message = str(getattr(error, "evalue", "") or "").strip()
+        return cls(
+            Path(notebook),
+            cell_index=getattr(error, "cell_index", None),
+            first_line=first,
+            error_type=str(getattr(error, "ename", "") or type(error).__name__),
+            error_message=message.splitlines()[0] if message else "",
+            failed_copy=Path(failed_copy) if failed_copy is not None else None,
+        )
+
+
+def describe_notebook_failure(error: NotebookRunError) -> str:
+    """Two lines: notebook, failing cell (index and first line) and error; the failed copy."""
+    first = error.first_line if len(error.first_line) <= 60 else error.first_line[:57] + "..."
+    cell = "a cell" if error.cell_index is None else f"cell {error.cell_index}"
+    text = f"notebook {error.notebook} failed in {cell}"
+    if first:
+        text += f" ({first})"
+    text += f": {error.error_type}"
+    if error.error_message:
+        text += f": {error.error_message}"
+    if error.failed_copy is not None:
+        text += f"\n  the executed copy with the error is {error.failed_copy}"
+    return text
+
+
 def executed_path(
     notebook: str | Path,
     *,
@@ -124,9 +188,12 @@ def run_notebook(
         progress: show papermill's cell progress bar.
 
     Returns:
-        The executed notebook's path. It is written atomically; a notebook that fails
-        raises ``papermill.PapermillExecutionError`` and leaves the failing copy beside it
-        as ``<name>.failed.ipynb`` for inspection.
+        The executed notebook's path. It is written atomically.
+
+    Raises:
+        NotebookRunError: a cell failed (a subclass of ``RuntimeError`` whose message
+            names the notebook, the cell and the error); the failing copy is left beside
+            the output as ``<name>.failed.ipynb`` for inspection.
     """
     import jupytext
     import nbformat
@@ -161,6 +228,8 @@ def run_notebook(
             progress_bar=progress,
             log_output=False,
         )
+    except pm.PapermillExecutionError as error:
+        raise NotebookRunError.from_papermill(error, notebook, failed) from error
     finally:
         source.unlink(missing_ok=True)
     os.replace(failed, output)

@@ -261,7 +261,7 @@ def test_funnel_refuses_undefined_feature_values_by_case(
 # ---------------------------------------------------------------------------------------
 # clinical.csv and cac.csv
 
-N_CLINICAL = 40
+N_CLINICAL = 60  # at least the protocol minimum (mpirad.stats.minimum_cohort_size: 55)
 PATIENTS = [f"B{i:03d}" for i in range(1, N_CLINICAL + 1)]
 
 

@@ -95,6 +95,14 @@ pd.Series(
 ).to_frame()
 
 # %% [markdown]
+# Patients enter the analysis when they have features for every ROI, a clinical row and a
+# CAC row; the others are left out and counted here (by reason, never by id). On the
+# synthetic cohort nobody is left out.
+
+# %%
+inputs.cohort.table()
+
+# %% [markdown]
 # ## The outcome: CAC scores (Figure 4)
 #
 # The paper's 428 patients fall into the six bins below (178 / 32 / 77 / 80 / 38 / 23); the

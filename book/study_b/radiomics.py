@@ -35,7 +35,7 @@ from IPython.display import display
 from mpirad.notebook import setup
 from mpirad.pipeline.book import book_dataset
 from mpirad.pipeline.steps import cohort_features, cohort_selection
-from mpirad.radiomics import paper_b, plots
+from mpirad.radiomics import complete_cases, paper_b, plots
 from mpirad.radiomics.cohort import summarise_features
 from mpirad.radiomics.funnel import feature_matrices, variety_correlation
 
@@ -74,6 +74,7 @@ summary.to_frame(ds.name)
 
 # %%
 result, _ = cohort_selection(ds, features, features_record, out_dir=out_dir)
+print(f"{result.patients} patients; {result.left_out_note}")
 paper_b.compare_counts(result.counts)
 
 # %%
@@ -106,7 +107,7 @@ pd.DataFrame(
 # gives the family-level comparison and the variety kept (the one with the larger range).
 
 # %%
-data = feature_matrices(features)
+data = feature_matrices(complete_cases(features).features)
 kept = result.steps["identical"].kept
 fig = plots.plot_variety_heatmaps(
     {"GLCM": variety_correlation(data, "cm", kept), "GLRLM": variety_correlation(data, "rlm", kept)}

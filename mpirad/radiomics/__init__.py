@@ -19,6 +19,8 @@ from mpirad.radiomics.cohort import (
     COHORT_COLUMNS,
     STUDY_B_FAMILIES,
     CohortExtractionError,
+    CompleteCases,
+    complete_cases,
     extract_cohort,
 )
 from mpirad.radiomics.extract import FEATURE_COLUMNS, extract_features, extract_features_multi
@@ -31,11 +33,13 @@ __all__ = [
     "FEATURE_COLUMNS",
     "STUDY_B_FAMILIES",
     "CohortExtractionError",
+    "CompleteCases",
     "ExtractionSettings",
     "FunnelInputError",
     "FunnelResult",
     "PatientRois",
     "RoiError",
+    "complete_cases",
     "extract_cohort",
     "extract_features",
     "extract_features_multi",

@@ -381,6 +381,62 @@ def extract_cohort(
     return table
 
 
+@dataclass(frozen=True)
+class CompleteCases:
+    """A feature table restricted to the patients with every case extracted.
+
+    Attributes:
+        features: the rows of the patients kept.
+        left_out: patients that lack at least one (ROI, bin number) case of the table,
+            i.e. whose extraction failed for some ROI (``mpirad extract --allow-failures``);
+            sorted. Keep them out of notebook outputs: report :attr:`note` instead.
+    """
+
+    features: pd.DataFrame
+    left_out: tuple[str, ...]
+
+    @property
+    def note(self) -> str:
+        """A line with the count only, e.g. ``"2 patients without features ... left out"``."""
+        n = len(self.left_out)
+        if not n:
+            return "every patient has features for every ROI and bin number"
+        return f"{n} patient{'s' if n != 1 else ''} without features (extraction failed) left out"
+
+
+def complete_cases(features: pd.DataFrame) -> CompleteCases:
+    """Keep the patients that have every (ROI, bin number) case of a cohort feature table.
+
+    A case whose extraction failed is absent from the table as a whole (all its rows);
+    selection and the outcome analysis need every patient in every stratum, so such
+    patients are left out (and counted) rather than refused. A case with only some of
+    its features is a damaged table and is left for :func:`mpirad.radiomics.funnel.
+    feature_matrices` to refuse by name.
+
+    Args:
+        features: tidy table with ``patient_id``, ``roi`` and ``n_bins``.
+
+    Returns:
+        :class:`CompleteCases`.
+    """
+    if features.empty:
+        return CompleteCases(features, ())
+    patient = features["patient_id"].astype(str)
+    cases = pd.DataFrame(
+        {"patient_id": patient, "roi": features["roi"].astype(str), "n_bins": features["n_bins"]}
+    ).drop_duplicates()
+    n_strata = len(cases[["roi", "n_bins"]].drop_duplicates())
+    per_patient = cases.groupby("patient_id").size()
+    left_out = tuple(sorted(per_patient.index[per_patient < n_strata]))
+    if not left_out:
+        return CompleteCases(features, ())
+    kept = features[~patient.isin(left_out).to_numpy()]
+    if isinstance(kept["patient_id"].dtype, pd.CategoricalDtype):
+        kept = kept.assign(patient_id=kept["patient_id"].cat.remove_unused_categories())
+    logger.info("%d patient(s) without features (extraction failed) left out", len(left_out))
+    return CompleteCases(kept.reset_index(drop=True), left_out)
+
+
 def summarise_features(features: pd.DataFrame) -> pd.Series:
     """A cohort table in a few numbers: patients, ROIs, bin numbers, features, values."""
     per_case = features.groupby(["patient_id", "roi", "n_bins"], observed=True).size()

@@ -663,6 +663,9 @@ class FunnelResult:
         removed: step id -> feature keys removed there.
         steps: step id -> :class:`StepResult` (with diagnostics).
         identity: per feature key: family, name, aggregation, ibsi_code.
+        patients: patients the selection was made on.
+        left_out: patients left out because some of their cases failed extraction
+            (:func:`mpirad.radiomics.cohort.complete_cases`); ids, for the site's own use.
     """
 
     counts: dict[str, int]
@@ -672,6 +675,15 @@ class FunnelResult:
     removed: dict[str, list[str]] = field(default_factory=dict)
     steps: dict[str, StepResult] = field(default_factory=dict)
     identity: pd.DataFrame | None = None
+    patients: int = 0
+    left_out: tuple[str, ...] = ()
+
+    @property
+    def left_out_note(self) -> str:
+        """How many patients were left out because their extraction failed (a count)."""
+        from mpirad.radiomics.cohort import CompleteCases
+
+        return CompleteCases(pd.DataFrame(), self.left_out).note
 
     def counts_table(self) -> pd.DataFrame:
         """The counts as a table with step labels."""
@@ -738,6 +750,9 @@ def run_funnel(
         preferred_n_bins: bin number preferred among equivalent ones (paper: 64).
         transitive: see :func:`recursive_correlation_filter`.
 
+    Patients whose extraction failed for some ROI (absent from a stratum as a whole) are
+    left out and counted (:attr:`FunnelResult.left_out`), not refused.
+
     Returns:
         The :class:`FunnelResult`.
 
@@ -745,10 +760,13 @@ def run_funnel(
         FunnelInputError: unusable table (see :func:`feature_matrices`), or no feature of
             the a priori kept families.
     """
+    from mpirad.radiomics.cohort import complete_cases
+
     del identical_rtol  # the tolerance of is_constant; kept in the signature for clarity
     pre = precomputation_selection()
     kept_catalogue = set(pre["a_priori"]["key"])
-    data = feature_matrices(features)
+    complete = complete_cases(features)
+    data = feature_matrices(complete.features)
     computed = [k for k in data.keys if k in kept_catalogue]
     if not computed:
         raise FunnelInputError(
@@ -789,4 +807,6 @@ def run_funnel(
         removed={s: r.removed for s, r in steps.items()},
         steps=steps,
         identity=data.identity,
+        patients=len(next(iter(data.matrices.values()))),
+        left_out=complete.left_out,
     )

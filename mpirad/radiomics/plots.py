@@ -1,4 +1,8 @@
-"""Figures of the Study B radiomics chapter, one function each (matplotlib)."""
+"""Figures of the Study B radiomics chapter, one function each (matplotlib).
+
+Empty input gives an explanatory "no data" panel (:func:`mpirad.figures.no_data_figure`)
+instead of a matplotlib error.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from mpirad.figures import has_finite, no_data_figure
 from mpirad.radiomics.funnel import STEP_LABELS
 
 
@@ -26,6 +31,8 @@ def plot_funnel_counts(
         A horizontal bar chart, steps top to bottom, features per bin number on x.
     """
     steps = [s for s in STEP_LABELS if s in this_run]
+    if not steps:
+        return no_data_figure("Blind-to-outcome feature selection funnel", "no funnel counts")
     labels = [STEP_LABELS[s] for s in steps]
     y = np.arange(len(steps))
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(steps) + 1.2))
@@ -72,7 +79,12 @@ def plot_variety_heatmaps(correlations: Mapping[str, pd.DataFrame]) -> Figure:
     Returns:
         One heatmap per panel with a shared colour bar (rho from -1 to 1).
     """
-    panels = list(correlations.items())
+    panels = [(t, m) for t, m in correlations.items() if len(m) and has_finite(m.to_numpy())]
+    if not panels:
+        return no_data_figure(
+            "3D averaged vs 3D merged features",
+            "no GLCM/GLRLM feature pair left to compare (all removed as identical?)",
+        )
     sizes = [len(m) for _, m in panels]
     fig, axes = plt.subplots(
         1,
@@ -106,6 +118,8 @@ def plot_per_bin_statistics(stats: pd.DataFrame) -> Figure:
     Returns:
         Three panels sharing a log2 bin-number axis; the chosen bin number is marked.
     """
+    if stats.empty:
+        return no_data_figure("Selected features per bin number", "no bin number was compared")
     panels = [
         ("identical", "identical features"),
         ("low_range", "low-range features"),
@@ -144,6 +158,8 @@ def plot_phantom(image: np.ndarray, mask: np.ndarray) -> Figure:
     Returns:
         One panel per slice (z), x to the right, y downwards.
     """
+    if not np.any(mask):
+        return no_data_figure("IBSI digital phantom", "the ROI mask is empty")
     n_slices = image.shape[0]
     fig, axes = plt.subplots(1, n_slices, figsize=(2.6 * n_slices, 2.8))
     colours = plt.get_cmap("Blues").copy()

@@ -12,10 +12,14 @@ from mpirad.stats.fisher import FisherResult, fisher_combine
 from mpirad.stats.protocol import (
     POOL_LABELS,
     POOLS,
+    CohortTooSmallError,
     ProtocolConfig,
     ProtocolResult,
+    check_cohort_size,
     make_splits,
+    minimum_cohort_size,
     run_protocol,
+    split_sizes,
     transform_outcome,
 )
 from mpirad.stats.stepwise import (
@@ -35,6 +39,7 @@ from mpirad.stats.univariate import (
 __all__ = [
     "POOLS",
     "POOL_LABELS",
+    "CohortTooSmallError",
     "FisherResult",
     "ProtocolConfig",
     "ProtocolResult",
@@ -43,11 +48,14 @@ __all__ = [
     "StepwiseResult",
     "UnknownLevelError",
     "benjamini_hochberg",
+    "check_cohort_size",
     "fisher_combine",
     "make_splits",
+    "minimum_cohort_size",
     "run_protocol",
     "spearman_candidates",
     "spearman_columns",
+    "split_sizes",
     "stepwise_fit",
     "transform_outcome",
     "univariate_spearman",

@@ -86,8 +86,10 @@ def register(app: typer.Typer) -> None:
             else:
                 inputs = outcome_inputs(
                     root, features, n_bins=n_bins, selection_path=selected,
-                    extract_if_missing=False,
+                    extract_if_missing=False, config=config,
                 )  # fmt: skip
+                for line in inputs.cohort.lines():
+                    typer.echo(line)
                 typer.echo(
                     f"{len(inputs.selected)} radiomic features ({inputs.selection_source}), "
                     f"n_bins {inputs.n_bins}"

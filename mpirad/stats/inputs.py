@@ -83,6 +83,116 @@ def wide_features(
     return tables
 
 
+#: How to fix a missing clinical or CAC value (part of the error message).
+MISSING_VALUE_FIX = (
+    "fill the value in, or remove the patient's row from clinical.csv and cac.csv (the "
+    "paper analysed complete cases; report how many you removed)"
+)
+
+
+@dataclass(frozen=True)
+class TableProblem:
+    """One problem of ``clinical.csv`` or ``cac.csv``.
+
+    Attributes:
+        path: the file.
+        message: what is wrong, naming the file, the column and (up to five) patients.
+        patients: every patient the problem concerns (empty for file-level problems).
+        column: the column concerned, or ``""``.
+        what: the problem without file and patients (e.g. ``"a missing value"``).
+    """
+
+    path: Path
+    message: str
+    patients: tuple[str, ...] = ()
+    column: str = ""
+    what: str = ""
+
+
+def _check_cohort_table(
+    path: Path, needed: tuple[str, ...], numeric: tuple[str, ...], cac_columns: tuple[str, ...]
+) -> tuple[pd.DataFrame | None, list[TableProblem]]:
+    """Read one cohort table and list all its problems (none raised)."""
+    name = path.name
+    if not path.is_file():
+        return None, [TableProblem(path, f"{path}: file not found (Study B layout needs {name})")]
+    try:
+        table = pd.read_csv(path, dtype={"patient_id": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        return None, [TableProblem(path, f"{path}: not a readable CSV ({exc})")]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        return None, [TableProblem(path, f"{path}: missing columns {missing}")]
+    problems = []
+    ids = table["patient_id"]
+    empty_id = ids.isna() | (ids.astype(str).str.strip() == "")
+    if empty_id.any():
+        rows = [int(i) + 2 for i in table.index[empty_id]]
+        problems.append(
+            TableProblem(path, f"{path}: empty patient_id on line(s) {rows[:5]}", what="empty id")
+        )
+    dupes = sorted(ids[ids.duplicated() & ~empty_id].unique())
+    if dupes:
+        problems.append(
+            TableProblem(
+                path,
+                f"{path}: duplicate patient_id {dupes[:5]}",
+                tuple(dupes),
+                "patient_id",
+                "patient_id listed more than once",
+            )
+        )
+    for column in needed[1:]:
+        values = table[column]
+        if column in numeric:
+            as_number = pd.to_numeric(values, errors="coerce")
+            bad = ~np.isfinite(as_number.to_numpy(dtype=float))
+            what = "a missing, non-numeric or infinite value"
+            if column in cac_columns:
+                bad |= as_number.to_numpy(dtype=float) < 0
+                what = "a missing, non-numeric, infinite or negative score"
+            table[column] = as_number
+        else:
+            bad = values.isna().to_numpy()
+            what = "a missing value"
+        if bad.any():
+            patients = tuple(str(p) for p in ids[bad])
+            problems.append(
+                TableProblem(
+                    path,
+                    f"{path}: column {column!r} has {what} for {int(bad.sum())} patient(s), "
+                    f"e.g. {list(patients[:5])}; {MISSING_VALUE_FIX}",
+                    patients,
+                    column,
+                    what,
+                )
+            )
+    return table, problems
+
+
+def cohort_table_problems(
+    root: str | Path,
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[TableProblem]]:
+    """Every problem of a Study B dataset's ``clinical.csv`` and ``cac.csv``, none raised.
+
+    The non-raising form of :func:`read_cohort_tables` (the same checks), for
+    ``mpirad check``.
+
+    Returns:
+        ``(clinical, cac, problems)``; a table is None when it could not be read at all.
+    """
+    root = Path(root)
+    cac_columns = tuple(sorted(set(ROI_CAC.values())))
+    numeric_clinical = tuple(c for c in CLINICAL_FEATURES if c not in CLINICAL_CATEGORICAL)
+    clinical, clinical_problems = _check_cohort_table(
+        root / "clinical.csv", ("patient_id", *CLINICAL_FEATURES), numeric_clinical, cac_columns
+    )
+    cac, cac_problems = _check_cohort_table(
+        root / "cac.csv", ("patient_id", *cac_columns), cac_columns, cac_columns
+    )
+    return clinical, cac, clinical_problems + cac_problems
+
+
 def read_cohort_tables(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and check ``clinical.csv`` and ``cac.csv`` of a Study B dataset (``volumes`` layout).
 
@@ -91,64 +201,103 @@ def read_cohort_tables(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     * both files exist and have the needed columns (:data:`CLINICAL_FEATURES`, the CAC
       columns of :data:`ROI_CAC`), and ``patient_id`` is present, non-empty and unique;
     * no clinical value is missing (the paper analysed complete cases; impute or drop
-      patients before running mpirad, and say so);
+      patients before running mpirad, and say so: the message says how);
     * the numeric clinical features (``age``, ``bmi``, ``lvef``) and every CAC column are
       finite numbers, and CAC scores are not negative.
+
+    ``mpirad check`` lists every such problem at once (:func:`cohort_table_problems`).
 
     Returns:
         ``(clinical, cac)`` with ``patient_id`` as string column.
 
     Raises:
-        ValueError: any of the problems above.
+        ValueError: the first of the problems above.
     """
-    root = Path(root)
-    tables = []
-    cac_columns = tuple(sorted(set(ROI_CAC.values())))
-    numeric_clinical = tuple(c for c in CLINICAL_FEATURES if c not in CLINICAL_CATEGORICAL)
-    for name, needed, numeric in (
-        ("clinical.csv", ("patient_id", *CLINICAL_FEATURES), numeric_clinical),
-        ("cac.csv", ("patient_id", *cac_columns), cac_columns),
-    ):
-        path = root / name
-        if not path.is_file():
-            raise ValueError(f"{path}: file not found (Study B layout needs {name})")
-        try:
-            table = pd.read_csv(path, dtype={"patient_id": str})
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path}: not a readable CSV ({exc})") from exc
-        missing = [c for c in needed if c not in table.columns]
-        if missing:
-            raise ValueError(f"{path}: missing columns {missing}")
-        ids = table["patient_id"]
-        if ids.isna().any() or (ids.astype(str).str.strip() == "").any():
-            rows = [
-                int(i) + 2 for i in table.index[ids.isna() | (ids.astype(str).str.strip() == "")]
-            ]
-            raise ValueError(f"{path}: empty patient_id on line(s) {rows[:5]}")
-        dupes = sorted(ids[ids.duplicated()].unique())
-        if dupes:
-            raise ValueError(f"{path}: duplicate patient_id {dupes[:5]}")
-        for column in needed[1:]:
-            values = table[column]
-            if column in numeric:
-                as_number = pd.to_numeric(values, errors="coerce")
-                bad = ~np.isfinite(as_number.to_numpy(dtype=float))
-                what = "a missing, non-numeric or infinite value"
-                if column in cac_columns:
-                    bad |= as_number.to_numpy(dtype=float) < 0
-                    what = "a missing, non-numeric, infinite or negative score"
-                table[column] = as_number
-            else:
-                bad = values.isna().to_numpy()
-                what = "a missing value"
-            if bad.any():
-                patients = list(ids[bad][:5])
-                raise ValueError(
-                    f"{path}: column {column!r} has {what} for {int(bad.sum())} patient(s), "
-                    f"e.g. {patients}"
-                )
-        tables.append(table)
-    return tables[0], tables[1]
+    clinical, cac, problems = cohort_table_problems(root)
+    if problems:
+        raise ValueError(problems[0].message)
+    return clinical, cac
+
+
+@dataclass(frozen=True)
+class CohortIntersection:
+    """Which patients the outcome analysis uses, and how many were left out and why.
+
+    Patient ids are pseudonymous site ids but stay out of the book: this holds counts
+    (and :attr:`analysed`, the ids used, for the site's own checks).
+
+    Attributes:
+        analysed: patients with complete features, a clinical row and a CAC row (sorted).
+        left_out: reason -> number of patients, only reasons that occurred, e.g.
+            ``{"without features (extraction failed)": 2}``.
+    """
+
+    analysed: tuple[str, ...]
+    left_out: dict[str, int]
+
+    def lines(self) -> list[str]:
+        """One line per reason with its count, then the number analysed."""
+        lines = [
+            f"{n} patient{'s' if n != 1 else ''} {reason} left out"
+            for reason, n in self.left_out.items()
+        ]
+        return [*lines, f"{len(self.analysed)} patients analysed"]
+
+    def table(self) -> pd.DataFrame:
+        """Counts as a table (``reason``, ``patients``), the analysed patients last."""
+        rows = [*self.left_out.items(), ("analysed", len(self.analysed))]
+        return pd.DataFrame(rows, columns=["reason", "patients"])
+
+
+def intersect_cohort(
+    feature_patients: Sequence[str],
+    clinical: pd.DataFrame,
+    cac: pd.DataFrame,
+    *,
+    image_patients: Sequence[str] | None = None,
+    failed_patients: Sequence[str] = (),
+) -> CohortIntersection:
+    """Intersect the patients of the features, ``clinical.csv``, ``cac.csv`` and images.
+
+    Args:
+        feature_patients: patients with complete features (every ROI, bin number).
+        clinical: ``clinical.csv`` (``patient_id`` column).
+        cac: ``cac.csv`` (``patient_id`` column).
+        image_patients: patients with an image folder (None when the volumes are not at
+            hand, e.g. a wide feature table computed elsewhere).
+        failed_patients: patients whose extraction failed for some ROI (left out of the
+            features by :func:`mpirad.radiomics.cohort.complete_cases`).
+
+    Returns:
+        :class:`CohortIntersection`.
+    """
+    features = set(map(str, feature_patients))
+    clinical_ids = set(clinical["patient_id"].astype(str))
+    cac_ids = set(cac["patient_id"].astype(str))
+    failed = set(map(str, failed_patients))
+    imaged = set(map(str, image_patients)) if image_patients is not None else None
+    with_tables = clinical_ids & cac_ids
+    left_out: dict[str, int] = {}
+
+    def count(reason: str, patients: set[str]) -> None:
+        if patients:
+            left_out[reason] = len(patients)
+
+    count("without features (extraction failed)", (failed & with_tables) - features)
+    if imaged is not None:
+        count(
+            "with an image but without features (not extracted)",
+            (imaged & with_tables) - features - failed,
+        )
+    count("with features but no clinical.csv row", features - clinical_ids)
+    count("with features but no cac.csv row", (features & clinical_ids) - cac_ids)
+    known = features | failed | (imaged if imaged is not None else set())
+    count("with clinical.csv/cac.csv rows but no image or features", with_tables - known)
+    count(
+        "with a row in only one of clinical.csv and cac.csv",
+        (clinical_ids ^ cac_ids) - features,
+    )
+    return CohortIntersection(tuple(sorted(features & with_tables)), left_out)
 
 
 @dataclass
@@ -157,11 +306,12 @@ class OutcomeInputs:
 
     Attributes:
         radiomic: ROI -> (patients x selected features), indexed by ``patient_id``.
-        clinical: the dataset's ``clinical.csv``.
-        cac: the dataset's ``cac.csv``.
+        clinical: the dataset's ``clinical.csv`` (analysed patients only).
+        cac: the dataset's ``cac.csv`` (analysed patients only).
         selected: the feature columns used.
         n_bins: the bin number used (None for a wide table without one).
         selection_source: where ``selected`` came from ("file ...", "funnel" or "all").
+        cohort: which patients are analysed and how many were left out, by reason.
     """
 
     radiomic: dict[str, pd.DataFrame]
@@ -170,6 +320,7 @@ class OutcomeInputs:
     selected: list[str]
     n_bins: int | None
     selection_source: str
+    cohort: CohortIntersection | None = None
 
 
 def _read_selection_file(path: Path) -> list[str]:
@@ -194,6 +345,7 @@ def outcome_inputs(
     selection_path: str | Path | None = None,
     extract_if_missing: bool = True,
     n_jobs: int = 2,
+    config: object | None = None,
 ) -> OutcomeInputs:
     """Load (or make) the inputs of the outcome analysis of a Study B dataset.
 
@@ -211,13 +363,24 @@ def outcome_inputs(
         extract_if_missing: if ``features_path`` does not exist, extract it from the
             dataset's volumes (numpy engine, the paper's eight bin numbers) and write it there.
         n_jobs: workers for that extraction.
+        config: the :class:`mpirad.stats.ProtocolConfig` the protocol will run with (its
+            split fractions set the minimum cohort size; default the paper's).
+
+    Patients whose extraction failed for some ROI, clinical/CAC rows without images or
+    features, and features without clinical/CAC rows are left out and counted
+    (:attr:`OutcomeInputs.cohort`), not refused; the funnel runs on the complete cases.
 
     Returns:
         :class:`OutcomeInputs`.
 
     Raises:
+        CohortTooSmallError: fewer analysable patients than
+            :func:`mpirad.stats.minimum_cohort_size` (the message states the minimum).
         ValueError: missing files (named) or unusable tables.
     """
+    from mpirad.radiomics.cohort import complete_cases
+    from mpirad.stats.protocol import check_cohort_size
+
     root, features_path = Path(root), Path(features_path)
     clinical, cac = read_cohort_tables(root)
     if not features_path.is_file():
@@ -231,6 +394,10 @@ def outcome_inputs(
     else:
         table = pd.read_csv(features_path, dtype={"patient_id": str})
     tidy = all(c in table.columns for c in _TIDY_COLUMNS)
+    failed: tuple[str, ...] = ()
+    if tidy:
+        complete = complete_cases(table)
+        table, failed = complete.features, complete.left_out
     saved = features_path.parent / "selection"
     if not selection_path and (saved / "selected.txt").is_file():
         selection_path = saved  # written by FunnelResult.save (the radiomics chapter)
@@ -252,4 +419,31 @@ def outcome_inputs(
     radiomic = wide_features(table, n_bins=n_bins, selected=selected)
     if selected is None:
         selected = list(next(iter(radiomic.values())).columns)
-    return OutcomeInputs(radiomic, clinical, cac, selected, n_bins, source)
+    cohort = intersect_cohort(
+        sorted(set.intersection(*(set(t.index) for t in radiomic.values()))),
+        clinical,
+        cac,
+        image_patients=_image_patients(root),
+        failed_patients=failed,
+    )
+    keep = list(cohort.analysed)
+    radiomic = {roi: t.loc[t.index.isin(keep)] for roi, t in radiomic.items()}
+    clinical = _rows_of(clinical, keep)
+    cac = _rows_of(cac, keep)
+    check_cohort_size(len(keep), config, what=f"{root.name}: the analysable cohort")
+    return OutcomeInputs(radiomic, clinical, cac, selected, n_bins, source, cohort)
+
+
+def _rows_of(table: pd.DataFrame, patients: list[str]) -> pd.DataFrame:
+    ids = table["patient_id"].astype(str)
+    return table[ids.isin(patients).to_numpy()].reset_index(drop=True)
+
+
+def _image_patients(root: Path) -> list[str] | None:
+    """Patients with an image volume, or None when the dataset holds no volumes."""
+    from mpirad.radiomics.rois import RoiError, list_patients
+
+    try:
+        return list_patients(root)
+    except RoiError:
+        return None

@@ -1,6 +1,8 @@
 """Figures of the Study B outcome chapter (the paper's Figures 4 and 6-10), one function each.
 
-Every function returns a matplotlib ``Figure`` sized to be readable at page width.
+Every function returns a matplotlib ``Figure`` sized to be readable at page width. Empty
+or all-NaN input (a small or imperfect cohort) gives an explanatory "no data" panel
+(:func:`mpirad.figures.no_data_figure`) instead of a matplotlib error.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from mpirad.constants import BERMAN_CATEGORIES, CAC_FIGURE4_PAPER_COUNTS
+from mpirad.figures import finite_values, has_finite, no_data_figure
 from mpirad.stats.protocol import POOL_LABELS
 from mpirad.stats.report import TABLE3_ROIS, figure4_table, table3
 
@@ -29,16 +32,27 @@ def plot_cac_distribution(cac: object, title: str = "CAC scores (Figure 4 bins)"
     """Figure 4: patients per CAC bin, this cohort next to the paper (scaled to its size).
 
     Args:
-        cac: total CAC (Agatston) per patient.
+        cac: total CAC (Agatston) per patient; missing (NaN) scores are left out and
+            counted in the legend.
         title: figure title.
     """
-    table = figure4_table(cac)
+    raw = np.ravel(np.asarray(cac, dtype=object))
+    scores = finite_values(raw)
+    if not scores.size:
+        return no_data_figure(title, "no patient has a CAC score")
+    n_missing = raw.size - scores.size
+    table = figure4_table(scores)
     n = int(table["this cohort"].sum())
     paper_scaled = table["paper"] * n / sum(CAC_FIGURE4_PAPER_COUNTS.values())
     x = np.arange(len(table))
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    missing_note = f", {n_missing} without a score left out" if n_missing else ""
     ax.bar(
-        x - 0.2, table["this cohort"], width=0.4, label=f"this cohort (n = {n})", color="#4C72B0"
+        x - 0.2,
+        table["this cohort"],
+        width=0.4,
+        label=f"this cohort (n = {n}{missing_note})",
+        color="#4C72B0",
     )
     ax.bar(x + 0.2, paper_scaled, width=0.4, label=f"paper, scaled to n = {n}", color="#BBBBBB")
     for xi, count in zip(x, table["this cohort"], strict=True):
@@ -68,9 +82,15 @@ def plot_spearman_heatmap(
     """
     if value not in ("abs_rho", "p"):
         raise ValueError(f"value must be 'abs_rho' or 'p', got {value!r}")
+    default = "Spearman |rho|" if value == "abs_rho" else "Spearman p-value"
+    title = title or f"{default}, features vs CAC of the same ROI ({scale} CAC)"
+    if univariate.empty:
+        return no_data_figure(title, "no feature was tested (no selected features)")
     table = univariate[univariate["scale"] == scale]
     if table.empty:
         raise ValueError(f"no rows with scale {scale!r}")
+    if not has_finite(table[value]):
+        return no_data_figure(title, f"every {value} is NaN (constant features or outcome?)")
     wide = table.pivot(index="feature", columns="roi", values=value)
     wide = wide.loc[list(dict.fromkeys(table["feature"])), _roi_order(table["roi"])]
     height = max(3.0, 0.16 * len(wide) + 1.6)
@@ -86,13 +106,14 @@ def plot_spearman_heatmap(
     ax.set_xlabel("ROI")
     ax.set_ylabel("feature")
     fig.colorbar(image, ax=ax, label=label, fraction=0.05, pad=0.02)
-    default = "Spearman |rho|" if value == "abs_rho" else "Spearman p-value"
-    ax.set_title(title or f"{default}, features vs CAC of the same ROI ({scale} CAC)")
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 
 
 def _distribution(runs: pd.DataFrame, column: str, ylabel: str, title: str, log: bool) -> Figure:
+    if runs.empty or column not in runs or not has_finite(runs[column]):
+        return no_data_figure(title, "no test set had a winning model with at least one term")
     rois = _roi_order(runs["roi"])
     pools = [p for p in POOL_LABELS if p in set(runs["pool"])]
     fig, ax = plt.subplots(figsize=(8.5, 3.8))
@@ -146,7 +167,7 @@ def plot_p_distribution(runs: pd.DataFrame, critical_p: float | None = None) -> 
         "Test-set p-values of the winning models",
         log=True,
     )
-    if critical_p is not None:
+    if critical_p is not None and fig.axes[0].get_label() != "no data":
         fig.axes[0].axhline(critical_p, color="grey", lw=0.8, ls="--")
     return fig
 
@@ -161,6 +182,9 @@ def plot_table3(
         paper: the paper's Table 3 (:func:`mpirad.stats.paper_b.paper_table3`), optional.
         critical: chi-square critical value (default: from ``fisher``).
     """
+    title = "Fisher's combined test over the test sets (Table 3)"
+    if fisher.empty or not has_finite(fisher["fisher_x"]):
+        return no_data_figure(title, "no Fisher statistic (no test set had a winning model)")
     ours = table3(fisher)
     label_to_pool = {label: pool for pool, label in POOL_LABELS.items()}
     critical = float(fisher["critical"].iloc[0]) if critical is None else critical
@@ -185,7 +209,7 @@ def plot_table3(
     ax.set_xticks(x, ours.columns)
     ax.set_xlabel("ROI")
     ax.set_ylabel("Fisher's X = -2 sum(log p)")
-    ax.set_title("Fisher's combined test over the test sets (Table 3)")
+    ax.set_title(title)
     ax.set_ylim(0, max(ax.get_ylim()[1], critical * 1.15))
     ax.legend(frameon=False, ncols=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     fig.tight_layout()
@@ -200,9 +224,11 @@ def plot_term_frequencies(frequencies: pd.DataFrame, roi: str, top: int = 12) ->
         roi: the ROI to show.
         top: terms per panel.
     """
-    table = frequencies[frequencies["roi"] == roi]
+    table = frequencies[frequencies["roi"] == roi] if not frequencies.empty else frequencies
     if table.empty:
-        raise ValueError(f"no terms for ROI {roi!r}")
+        return no_data_figure(
+            f"Terms of the winning models, {roi}", f"no winning model of ROI {roi} had a term"
+        )
     pools = [p for p in POOL_LABELS if p in set(table["pool"])]
     fig, axes = plt.subplots(
         len(pools), 1, figsize=(7.5, (0.22 * top + 0.9) * len(pools)), squeeze=False
@@ -228,6 +254,10 @@ def plot_case_study(case: pd.DataFrame, outcome_label: str = "CAC score (Agatsto
         case: :func:`mpirad.stats.report.case_study` rows.
         outcome_label: y-axis label.
     """
+    if case.empty or not has_finite(case["y_pred"]):
+        return no_data_figure(
+            "Predictions for one patient", "the patient was in no test set with a winning model"
+        )
     truth = float(case["y_true"].iloc[0])
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     ax.set_yscale("symlog", linthresh=10)  # CAC categories are about logarithmic
@@ -270,6 +300,10 @@ def plot_reading_comparison(fisher_by_reading: Mapping[str, pd.DataFrame]) -> Fi
         raise ValueError("give exactly two readings")
     (label_a, a), (label_b, b) = fisher_by_reading.items()
     merged = a.merge(b, on=["roi", "pool"], suffixes=("_a", "_b"))
+    if merged.empty or not has_finite(merged[["fisher_x_a", "fisher_x_b"]]):
+        return no_data_figure(
+            "Two readings of the stepwise criterion", "no ROI x pool has a Fisher statistic"
+        )
     critical = float(a["critical"].iloc[0])
     fig, ax = plt.subplots(figsize=(5.5, 5.0))
     for pool, group in merged.groupby("pool", sort=False):

@@ -260,6 +260,92 @@ def _round(x: float) -> int:
     return int(math.floor(x + 0.5))
 
 
+#: Smallest test set: Pearson's r between prediction and truth, with its p-value, needs
+#: three pairs (:meth:`_PoolRunner.run` records nothing for fewer).
+MIN_TEST_PATIENTS = 3
+
+
+class CohortTooSmallError(ValueError):
+    """A cohort with fewer patients than the protocol's minimum; the message states it."""
+
+
+def split_sizes(n_patients: int, config: ProtocolConfig | None = None) -> tuple[int, int, int]:
+    """Sizes of the test, train and dev sets the protocol draws from ``n_patients``.
+
+    ``test = round(test_fraction * n)``, ``train = round(train_fraction * (n - test))``,
+    ``dev = n - test - train`` (halves round up), as :func:`make_splits` draws them.
+    """
+    config = config or ProtocolConfig()
+    n_test = _round(config.test_fraction * n_patients)
+    n_rest = n_patients - n_test
+    n_train = _round(config.train_fraction * n_rest)
+    return n_test, n_train, n_rest - n_train
+
+
+def minimum_cohort_size(
+    config: ProtocolConfig | None = None, n_candidates: int = len(CLINICAL_FEATURES)
+) -> int:
+    """The fewest patients the repeated-split protocol can be run on.
+
+    Every split must leave
+
+    * a test set of at least :data:`MIN_TEST_PATIENTS` (3) patients, so Pearson's r and
+      its p-value exist for Fisher's method, and
+    * train and dev sets of at least ``n_candidates + 2`` patients each: the stepwise
+      search only tries a term while a residual degree of freedom is left after it
+      (``n - n_params - 1 >= 1`` in :mod:`mpirad.stats.stepwise`), so a set of
+      ``n_candidates + 2`` rows is the smallest on which the intercept plus every
+      candidate term can be fitted.
+
+    The default ``n_candidates`` is the ten clinical features of the clinical pool, the
+    one pool whose size is fixed before any data are seen (and part of the combined
+    pool): on smaller cohorts the clinical baseline itself cannot be fitted in full on a
+    dev set, so the radiomic/clinical/combined comparison of Table 3 is not the paper's.
+    With the paper's split design (15% test, 75/25 train/dev) this is 55 patients
+    (test/train/dev 8/35/12); one candidate gives the bare minimum of 17 (3/11/3).
+
+    Args:
+        config: split fractions (default the paper's :class:`ProtocolConfig`).
+        n_candidates: candidate terms every train and dev set must be able to hold.
+
+    Returns:
+        The smallest cohort size ``n`` with :func:`split_sizes` meeting both conditions
+        (the sizes never shrink as ``n`` grows, so every larger cohort meets them too).
+    """
+    config = config or ProtocolConfig()
+    fit_rows = max(int(n_candidates), 1) + 2
+    n = MIN_TEST_PATIENTS
+    while True:
+        n_test, n_train, n_dev = split_sizes(n, config)
+        if n_test >= MIN_TEST_PATIENTS and n_train >= fit_rows and n_dev >= fit_rows:
+            return n
+        n += 1
+
+
+def check_cohort_size(
+    n_patients: int,
+    config: ProtocolConfig | None = None,
+    n_candidates: int = len(CLINICAL_FEATURES),
+    *,
+    what: str = "the cohort",
+) -> None:
+    """Refuse a cohort smaller than :func:`minimum_cohort_size`, saying the minimum.
+
+    Raises:
+        CohortTooSmallError: ``n_patients`` is below the minimum.
+    """
+    config = config or ProtocolConfig()
+    minimum = minimum_cohort_size(config, n_candidates)
+    if n_patients < minimum:
+        n_test, n_train, n_dev = split_sizes(n_patients, config)
+        raise CohortTooSmallError(
+            f"{what} has {n_patients} patients; the {config.n_repeats} x {config.n_inner} "
+            f"stepwise protocol needs at least {minimum} (test/train/dev sets of at least "
+            f"{MIN_TEST_PATIENTS}/{n_candidates + 2}/{n_candidates + 2} patients for "
+            f"{n_candidates} candidate terms; {n_patients} give {n_test}/{n_train}/{n_dev})"
+        )
+
+
 def make_splits(
     n_patients: int, config: ProtocolConfig
 ) -> list[tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]]:
@@ -269,9 +355,8 @@ def make_splits(
         One ``(test, inner)`` pair per repeat; ``inner`` holds ``n_inner`` (train, dev)
         pairs. All index arrays are sorted.
     """
-    n_test = _round(config.test_fraction * n_patients)
-    n_rest = n_patients - n_test
-    n_train = _round(config.train_fraction * n_rest)
+    n_test, n_train, n_dev = split_sizes(n_patients, config)
+    n_rest = n_train + n_dev
     if n_test < 3 or n_train < 3 or n_rest - n_train < 3:
         raise ValueError(
             f"{n_patients} patients give test/train/dev sets of {n_test}/{n_train}/"
@@ -717,6 +802,8 @@ def run_protocol(
         :class:`ProtocolResult`.
 
     Raises:
+        CohortTooSmallError: fewer patients than :func:`minimum_cohort_size` (with the
+            clinical features as candidates when a clinical or combined pool is run).
         ValueError: inconsistent patients, missing values, zero-variance columns in a pool
             (named with the ROI and pool), linearly dependent columns with
             ``collinear="error"``, unknown ROI/pool.
@@ -736,6 +823,8 @@ def run_protocol(
             rois += [r for r in radiomic if r not in rois]
     cac = _index_by_patient(cac, "CAC table")
     categorical = [c for c in categorical if c in clinical_features]
+    # The clinical terms every dev set must be able to hold (see minimum_cohort_size).
+    n_clinical = len(clinical_features) if set(pools) & {"clinical", "combined"} else 1
     tasks: dict[tuple, dict] = {}
     aliases: list[tuple[tuple, dict[str, object]]] = []
     for roi in rois:
@@ -751,6 +840,7 @@ def run_protocol(
             if key in tasks:
                 continue
             X = pool_table(radiomic, clinical, roi, pool, clinical_features)
+            check_cohort_size(len(X), config, n_clinical, what=f"ROI {roi!r}, pool {pool!r}")
             missing = X.index.difference(cac.index)
             if len(missing):
                 raise ValueError(f"ROI {roi!r}: no CAC score for patients {list(missing[:5])}")

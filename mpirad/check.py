@@ -1,0 +1,443 @@
+"""``mpirad check``: validate a whole dataset in one pass and list every problem at once.
+
+The package's readers raise at the first problem of a file, which is right for analysis
+but slow for fixing a site's export: one run per mistake. :func:`check_dataset` calls
+the same readers and validators on every file (:mod:`mpirad.io`,
+:mod:`mpirad.tomo.data`, :mod:`mpirad.radiomics.rois`, :mod:`mpirad.stats.inputs`),
+collects their errors instead of stopping, and adds what only a whole-dataset view can
+see: files that belong nowhere, patients with images but no clinical/CAC row (and the
+reverse), and whether the cohort is large enough for each chapter:
+
+- Study A (``labelme-export``): the five 8:2 splits, by patient and by image, must
+  each have both labels on both sides (:func:`mpirad.tomo.splits.make_splits`);
+- Study B (``volumes``): the usable patients (image, seven valid masks, clinical and CAC
+  rows) must reach :func:`mpirad.stats.minimum_cohort_size`.
+
+The report is a list of :class:`Problem` (patient, file, severity, message); a problem
+of the whole dataset has patient ``""``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+#: Severities, worst first. ``error``: a chapter would refuse the dataset or a patient;
+#: ``warning``: the dataset runs, but something is probably not what you meant.
+SEVERITIES: tuple[str, ...] = ("error", "warning")
+
+#: Files beside the patient folders that belong to the layout (not problems).
+STUDY_A_ROOT_FILES = ("patients.csv", "README.md", "synthetic_cohort.json")
+STUDY_B_ROOT_FILES = (
+    "clinical.csv",
+    "cac.csv",
+    "README.md",
+    "synthetic_cohort.json",
+    "truth.json",
+)
+#: Folders beside the patient folders that are not patients.
+NON_PATIENT_FOLDERS = ("truth",)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a dataset.
+
+    Attributes:
+        patient: the patient id (folder name or table id), ``""`` for the whole dataset.
+        file: the file concerned, relative to the dataset root (``""`` if none).
+        severity: ``"error"`` or ``"warning"``.
+        message: what is wrong (and, where the reader says it, how to fix it).
+    """
+
+    patient: str
+    file: str
+    severity: str
+    message: str
+
+
+@dataclass
+class CheckReport:
+    """The result of :func:`check_dataset`.
+
+    Attributes:
+        root: the dataset folder.
+        study: ``"a"`` or ``"b"``.
+        problems: every problem found, in dataset order.
+        summary: counts (patients, images, usable patients, the protocol minimum, ...).
+        name: the dataset's name in the manifest, or ``""``.
+    """
+
+    root: Path
+    study: str
+    problems: list[Problem] = field(default_factory=list)
+    summary: dict[str, object] = field(default_factory=dict)
+    name: str = ""
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        """No errors (warnings allowed)."""
+        return not self.errors
+
+    def table(self) -> pd.DataFrame:
+        """The problems as a DataFrame: ``patient``, ``file``, ``severity``, ``message``."""
+        return pd.DataFrame(
+            [(p.patient, p.file, p.severity, p.message) for p in self.problems],
+            columns=["patient", "file", "severity", "message"],
+        )
+
+    def by_patient(self) -> dict[str, list[Problem]]:
+        """Problems grouped by patient: the dataset's own first (key ``""``), then by id."""
+        groups: dict[str, list[Problem]] = {}
+        for problem in self.problems:
+            groups.setdefault(problem.patient, []).append(problem)
+        return {key: groups[key] for key in sorted(groups, key=lambda k: (k != "", k))}
+
+    def format(self) -> str:
+        """The report as text, grouped by patient (what ``mpirad check`` prints)."""
+        label = self.name or str(self.root)
+        lines = [f"dataset {label} (study {self.study.upper()}, {self.root})"]
+        lines += [f"  {key}: {value}" for key, value in self.summary.items()]
+        for patient, problems in self.by_patient().items():
+            lines.append("dataset" if patient == "" else f"patient {patient}")
+            for problem in problems:
+                where = f"{problem.file}: " if problem.file else ""
+                lines.append(f"  {problem.severity:7s} {where}{problem.message}")
+        n_err, n_warn = len(self.errors), len(self.warnings)
+        patients = len({p.patient for p in self.problems if p.patient})
+        if self.problems:
+            lines.append(
+                f"{n_err} error(s), {n_warn} warning(s) in {patients} patient(s) and "
+                f"{sum(1 for p in self.problems if not p.patient)} dataset-level problem(s)"
+            )
+        else:
+            lines.append("no problems found")
+        return "\n".join(lines)
+
+
+class _Collector:
+    """Collects problems; :meth:`attempt` runs a reader and records its error."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def rel(self, path: Path | str | None) -> str:
+        if path is None or path == "":
+            return ""
+        path = Path(path)
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            try:
+                return path.resolve().relative_to(self.root.resolve()).as_posix()
+            except ValueError:
+                return str(path)
+
+    def add(self, patient: str, file: Path | str | None, message: str, severity: str = "error"):
+        self.problems.append(Problem(patient, self.rel(file), severity, self._short(message)))
+
+    def _short(self, message: str) -> str:
+        """Drop the absolute dataset root from a reader's message (the file is named)."""
+        for prefix in (str(self.root.resolve()) + "/", str(self.root) + "/"):
+            message = message.replace(prefix, "")
+        return message
+
+    def attempt(self, patient: str, file: Path | str | None, call: Callable, *args, **kwargs):
+        """``call(*args, **kwargs)``, or None with its error recorded (ValueError, OSError)."""
+        try:
+            return call(*args, **kwargs)
+        except (ValueError, OSError) as error:
+            self.add(patient, file, str(error))
+            return None
+
+
+# --------------------------------------------------------------------------------------
+# Study A
+# --------------------------------------------------------------------------------------
+
+
+def _check_study_a(root: Path, out: _Collector, summary: dict[str, object]) -> None:
+    from mpirad.io.labels import IMAGE_SUFFIXES, read_label_csv, read_label_csv_unchecked
+    from mpirad.tomo.data import read_slice
+    from mpirad.tomo.splits import make_splits
+
+    rows = []
+    patients = []
+    for child in sorted(root.iterdir()):
+        if child.name.startswith("."):
+            continue
+        if child.is_file():
+            if child.name not in STUDY_A_ROOT_FILES:
+                out.add("", child, "unexpected file beside the patient folders", "warning")
+            continue
+        if child.name in NON_PATIENT_FOLDERS:
+            continue
+        patient = child.name
+        patients.append(patient)
+        labels_path = child / "labels.csv"
+        if not labels_path.is_file():
+            out.add(
+                patient,
+                child,
+                "patient folder without labels.csv (labelme-export layout: "
+                "<root>/<patient_id>/labels.csv, *.png, *.json)",
+            )
+            continue
+        # The checked reader reports listed-but-missing and present-but-unlisted images.
+        checked = out.attempt(patient, labels_path, read_label_csv, labels_path, child)
+        table = checked
+        if table is None:
+            try:
+                table = read_label_csv_unchecked(labels_path)
+            except ValueError:
+                continue  # the content error is already recorded
+        known = {"labels.csv"}
+        for image, label in zip(table["image"], table["label"], strict=True):
+            png_path = child / image
+            json_path = png_path.with_suffix(".json")
+            known.update({png_path.name, json_path.name})
+            if not png_path.is_file():
+                continue  # named by read_label_csv above
+            has_json = json_path.is_file()
+            if label == 1 and not has_json:
+                out.add(
+                    patient,
+                    png_path,
+                    f"labelled 1 (ischemia) in labels.csv but {json_path.name} "
+                    "(the Labelme outline) is missing",
+                )
+                continue
+            where = json_path if has_json else png_path
+            read = out.attempt(
+                patient, where, read_slice, png_path, json_path if has_json else None, int(label)
+            )
+            if read is not None:
+                rows.append({"patient_id": patient, "image": image, "label": int(label)})
+        for path in sorted(child.iterdir()):
+            if path.name in known or path.name.startswith("."):
+                continue
+            if path.suffix.lower() == ".json" and path.with_suffix(".png").name not in known:
+                out.add(patient, path, "Labelme file without an image listed in labels.csv")
+            elif path.suffix.lower() not in IMAGE_SUFFIXES:  # unlisted images: named above
+                out.add(patient, path, "unexpected file in the patient folder", "warning")
+    if not patients:
+        out.add("", "", "no patient folders (labelme-export layout: <root>/<patient_id>/...)")
+    index = pd.DataFrame(rows, columns=["patient_id", "image", "label"])
+    positive = index[index["label"] == 1]
+    summary.update(
+        {
+            "patients": len(patients),
+            "readable images": len(index),
+            "images labelled 1": len(positive),
+            "patients with an image labelled 1": positive["patient_id"].nunique(),
+        }
+    )
+    if index.empty:
+        return
+    for unit in ("patient", "image"):
+        try:
+            make_splits(index, unit=unit)
+        except ValueError as error:
+            out.add(
+                "",
+                "",
+                f"too small for the Study A chapter's 5 random 8:2 splits by {unit}: {error}",
+            )
+
+
+# --------------------------------------------------------------------------------------
+# Study B
+# --------------------------------------------------------------------------------------
+
+
+def _check_b_patient(root: Path, patient: str) -> tuple[str, list[tuple], bool]:
+    """Image, seven masks and stray files of one patient (a joblib task).
+
+    Returns:
+        ``(patient, problems as Problem fields, usable)``; usable: image and every mask valid.
+    """
+    from mpirad.constants import ROI_NAMES
+    from mpirad.radiomics.rois import (
+        VOLUME_SUFFIXES,
+        find_volume,
+        read_patient_image,
+        read_roi_mask,
+    )
+
+    out = _Collector(root)
+    child = root / patient
+    image = out.attempt(patient, find_volume(child, "image"), read_patient_image, root, patient)
+    ok = image is not None
+    masks = child / "masks"
+    if not masks.is_dir():
+        out.add(patient, masks, "no masks/ folder (one <roi>.nii.gz per ROI)")
+        ok = False
+    elif image is not None:
+        for roi in ROI_NAMES:
+            mask_path = find_volume(masks, roi) or masks / f"{roi}.nii.gz"
+            if out.attempt(patient, mask_path, read_roi_mask, root, patient, roi, image) is None:
+                ok = False
+    for path in sorted(child.iterdir()):
+        if path.name.startswith(".") or path.name == "masks":
+            continue
+        if not any(path.name == f"image{suffix}" for suffix in VOLUME_SUFFIXES):
+            out.add(patient, path, "unexpected file in the patient folder", "warning")
+    fields = [(p.patient, p.file, p.severity, p.message) for p in out.problems]
+    return patient, fields, ok
+
+
+def _check_study_b(
+    root: Path, out: _Collector, summary: dict[str, object], n_jobs: int = 1
+) -> None:
+    from joblib import Parallel, delayed
+
+    from mpirad.radiomics.rois import find_volume
+    from mpirad.stats.inputs import cohort_table_problems
+    from mpirad.stats.protocol import minimum_cohort_size
+
+    with_images: list[str] = []
+    usable_volumes: set[str] = set()
+    for child in sorted(root.iterdir()):
+        if child.name.startswith("."):
+            continue
+        if child.is_file():
+            if child.name not in STUDY_B_ROOT_FILES:
+                out.add("", child, "unexpected file beside the patient folders", "warning")
+            continue
+        if child.name in NON_PATIENT_FOLDERS:
+            continue
+        patient = child.name
+        if find_volume(child, "image") is None:
+            out.add(patient, child, "patient folder without an image volume (image.nii.gz)")
+            continue
+        with_images.append(patient)
+    tasks = (delayed(_check_b_patient)(root, patient) for patient in with_images)
+    for patient, problems, usable in Parallel(n_jobs=n_jobs)(tasks):
+        out.problems.extend(Problem(*fields) for fields in problems)
+        if usable:
+            usable_volumes.add(patient)
+
+    clinical, cac, table_problems = cohort_table_problems(root)
+    bad_rows: set[str] = set()
+    for problem in table_problems:
+        if not problem.patients:
+            out.add("", problem.path, problem.message)
+            continue
+        for patient in problem.patients:
+            message = f"column {problem.column!r}: {problem.what}"
+            if problem.column == "patient_id":
+                message = problem.what
+            elif "missing" in problem.what:
+                from mpirad.stats.inputs import MISSING_VALUE_FIX
+
+                message += f"; {MISSING_VALUE_FIX}"
+            out.add(patient, problem.path, message)
+            bad_rows.add(patient)
+    image_ids = set(with_images)
+    table_ids: dict[str, set[str]] = {}
+    for name, table in (("clinical.csv", clinical), ("cac.csv", cac)):
+        if table is None:
+            continue
+        ids = set(table["patient_id"].dropna().astype(str))
+        table_ids[name] = ids
+        for patient in sorted(image_ids - ids):
+            out.add(
+                patient,
+                name,
+                f"has an image but no row in {name}: left out of the outcome analysis",
+                "warning",
+            )
+        for patient in sorted(ids - image_ids):
+            out.add(
+                patient,
+                name,
+                f"row in {name} but no image folder: left out of the outcome analysis",
+                "warning",
+            )
+    usable = usable_volumes - bad_rows
+    for ids in table_ids.values():
+        usable &= ids
+    if len(table_ids) < 2:
+        usable = set()
+    minimum = minimum_cohort_size()
+    summary.update(
+        {
+            "patients with an image": len(with_images),
+            "patients with valid image and masks": len(usable_volumes),
+            "usable patients (valid volumes, clinical and CAC rows)": len(usable),
+            "protocol minimum (50 x 20 stepwise)": minimum,
+        }
+    )
+    if not with_images:
+        out.add("", "", "no patient folder with an image volume (<patient_id>/image.nii.gz)")
+    if len(usable) < minimum:
+        out.add(
+            "",
+            "",
+            f"{len(usable)} usable patients; the Study B outcome chapter's 50 x 20 stepwise "
+            f"protocol needs at least {minimum} (mpirad.stats.minimum_cohort_size)",
+        )
+
+
+# --------------------------------------------------------------------------------------
+# entry points
+# --------------------------------------------------------------------------------------
+
+
+def check_root(root: str | Path, study: str, *, name: str = "", n_jobs: int = 1) -> CheckReport:
+    """Check a dataset folder of study ``"a"`` (labelme-export) or ``"b"`` (volumes).
+
+    Args:
+        root: the dataset folder.
+        study: ``"a"`` or ``"b"``.
+        name: the dataset's name, for the report.
+        n_jobs: joblib workers over Study B patients (volumes are the slow part); the
+            report is the same for any number.
+
+    Returns:
+        The :class:`CheckReport` (nothing is raised for problems of the data).
+
+    Raises:
+        ValueError: an unknown study.
+    """
+    if study not in ("a", "b"):
+        raise ValueError(f"study must be 'a' or 'b', got {study!r}")
+    root = Path(root)
+    out = _Collector(root)
+    summary: dict[str, object] = {}
+    if not root.is_dir():
+        out.add("", "", f"{root}: dataset folder does not exist")
+    elif study == "a":
+        _check_study_a(root, out, summary)
+    else:
+        _check_study_b(root, out, summary, n_jobs)
+    return CheckReport(root=root, study=study, problems=out.problems, summary=summary, name=name)
+
+
+def check_dataset(dataset: object, *, n_jobs: int = 1) -> CheckReport:
+    """Check a manifest dataset (:class:`mpirad.manifest.Dataset`) in one pass.
+
+    The readers are called with the dataset's root folder.
+
+    Args:
+        dataset: the dataset.
+        n_jobs: see :func:`check_root`.
+
+    Returns:
+        The :class:`CheckReport`.
+    """
+    return check_root(  # type: ignore[attr-defined]
+        dataset.root, dataset.study, name=dataset.name, n_jobs=n_jobs
+    )
