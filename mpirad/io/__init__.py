@@ -21,13 +21,20 @@ from mpirad.io.labelme import LabelmeAnnotation, LabelmeError, Shape, read_label
 from mpirad.io.labels import LabelTableError, read_label_csv, write_label_csv
 from mpirad.io.png import ImageReadError, read_png, write_png
 from mpirad.io.tables import read_parquet, write_parquet
-from mpirad.io.volumes import Volume, VolumeError, read_volume, write_nifti
+from mpirad.io.volumes import (
+    MissingSpacingError,
+    Volume,
+    VolumeError,
+    read_volume,
+    write_nifti,
+)
 
 __all__ = [
     "ImageReadError",
     "LabelTableError",
     "LabelmeAnnotation",
     "LabelmeError",
+    "MissingSpacingError",
     "Shape",
     "Volume",
     "VolumeError",
