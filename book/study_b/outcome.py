@@ -75,7 +75,7 @@ warnings.filterwarnings("ignore", category=TqdmWarning)  # tqdm's notebook-widge
 # %%
 ds = get_dataset(dataset).ensure()
 inputs = outcome_inputs(
-    ds.root,
+    ds,
     features_path,
     n_bins=n_bins or None,
     selection_path=selection_path or None,

@@ -58,7 +58,7 @@ start = time.perf_counter()
 if Path(features_path).is_file():
     features = pd.read_parquet(features_path)
 else:
-    features = extract_cohort(ds.root, features_path, engine=engine, n_jobs=n_jobs, progress=False)
+    features = extract_cohort(ds, features_path, engine=engine, n_jobs=n_jobs, progress=False)
 summary = summarise_features(features)
 summary["seconds (read or extract)"] = round(time.perf_counter() - start, 1)
 summary.to_frame()

@@ -10,6 +10,7 @@ Study A label CSV         :func:`read_label_csv`, :func:`write_label_csv`  panda
 PNG                       :func:`read_png`, :func:`write_png`            Pillow
 NIfTI / NRRD / MAT        :func:`read_volume`, :func:`write_nifti`       nibabel, pynrrd, scipy/h5py
 DICOM series              :func:`mpirad.io.dicom.read_dicom_series`      pydicom
+dataset layouts           :mod:`mpirad.io.layouts` (files of a dataset)  (patterns, manifest)
 parquet tables            :func:`read_parquet`, :func:`write_parquet`    pyarrow
 ========================  =============================================  ==================
 """

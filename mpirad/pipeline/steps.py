@@ -89,7 +89,7 @@ def build_book_inputs(
         from mpirad.radiomics.cohort import extract_cohort
 
         with _timed(f"study B features {ds_b.name}", engine="numpy"):
-            extract_cohort(ds_b.root, features, engine="numpy", n_jobs=n_jobs, progress=True)
+            extract_cohort(ds_b, features, engine="numpy", n_jobs=n_jobs, progress=True)
     selection = selection_dir(ds_b.name)
     if not (selection / "selected.txt").exists():
         from mpirad.io.tables import read_parquet

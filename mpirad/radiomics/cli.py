@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter(
                     f"dataset {dataset!r} is study {entry.study!r}; extract needs study b"
                 )
-            data_root = entry.ensure().root
+            data_root = entry.ensure()  # the Dataset: its file mapping and spacing apply
             name = dataset
         else:
             data_root = root

@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
             entry = get_dataset(dataset)
             if entry.study != "b":
                 raise typer.BadParameter(f"dataset {dataset!r} is study {entry.study}, not b")
-            root = entry.ensure().root
+            root = entry.ensure()  # the Dataset: its file mapping applies
         name = dataset or root.name
         try:
             config = ProtocolConfig(

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mpirad.constants import CLINICAL_CATEGORICAL, CLINICAL_FEATURES, ROI_CAC
+from mpirad.io.layouts import VolumesLayout
+
+if TYPE_CHECKING:
+    from mpirad.manifest import Dataset
 
 _TIDY_COLUMNS = ("patient_id", "roi", "n_bins", "family", "name", "aggregation", "value")
 
@@ -83,8 +89,13 @@ def wide_features(
     return tables
 
 
-def read_cohort_tables(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_cohort_tables(
+    root: str | os.PathLike[str] | Dataset | VolumesLayout,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and check ``clinical.csv`` and ``cac.csv`` of a Study B dataset (``volumes`` layout).
+
+    ``root`` is the dataset folder (tables at its top) or a manifest
+    :class:`~mpirad.manifest.Dataset`, whose ``files.clinical``/``files.cac`` say where they are.
 
     Checks, each failure naming the file, the column and (up to five) patients:
 
@@ -101,15 +112,19 @@ def read_cohort_tables(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     Raises:
         ValueError: any of the problems above.
     """
-    root = Path(root)
+    layout = VolumesLayout.of(root)
     tables = []
     cac_columns = tuple(sorted(set(ROI_CAC.values())))
     numeric_clinical = tuple(c for c in CLINICAL_FEATURES if c not in CLINICAL_CATEGORICAL)
-    for name, needed, numeric in (
-        ("clinical.csv", ("patient_id", *CLINICAL_FEATURES), numeric_clinical),
-        ("cac.csv", ("patient_id", *cac_columns), cac_columns),
+    for name, path, needed, numeric in (
+        (
+            "clinical.csv",
+            layout.clinical_path,
+            ("patient_id", *CLINICAL_FEATURES),
+            numeric_clinical,
+        ),
+        ("cac.csv", layout.cac_path, ("patient_id", *cac_columns), cac_columns),
     ):
-        path = root / name
         if not path.is_file():
             raise ValueError(f"{path}: file not found (Study B layout needs {name})")
         try:
@@ -187,7 +202,7 @@ def _read_selection_file(path: Path) -> list[str]:
 
 
 def outcome_inputs(
-    root: str | Path,
+    root: str | os.PathLike[str] | Dataset | VolumesLayout,
     features_path: str | Path,
     *,
     n_bins: int | None = None,
@@ -198,7 +213,8 @@ def outcome_inputs(
     """Load (or make) the inputs of the outcome analysis of a Study B dataset.
 
     Args:
-        root: the dataset folder (``clinical.csv``, ``cac.csv``, volumes).
+        root: the dataset folder (``clinical.csv``, ``cac.csv``, volumes) or manifest
+            :class:`~mpirad.manifest.Dataset` (its file mapping is used).
         features_path: a feature table, tidy (:func:`mpirad.radiomics.extract_cohort`) or
             wide (``patient_id``, ``roi``, feature columns); parquet or CSV.
         n_bins: bin number to use; default the funnel's choice (tidy table) or the only one.
@@ -218,7 +234,7 @@ def outcome_inputs(
     Raises:
         ValueError: missing files (named) or unusable tables.
     """
-    root, features_path = Path(root), Path(features_path)
+    root, features_path = VolumesLayout.of(root), Path(features_path)
     clinical, cac = read_cohort_tables(root)
     if not features_path.is_file():
         if not extract_if_missing:
