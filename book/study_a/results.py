@@ -33,6 +33,7 @@ from mpirad.notebook import setup
 
 setup()
 
+from mpirad.manifest import get_dataset
 from mpirad.tomo import get_profile, plots, report
 from mpirad.tomo.run import resolve_dataset, run_all_splits
 
@@ -40,7 +41,7 @@ dataset_root, dataset_name = resolve_dataset(dataset)
 settings = get_profile(profile, **profile_overrides)
 if run_missing:  # splits already run (e.g. by split_run.py) are read back, not retrained
     run_all_splits(dataset_root, profile=settings, out_dir=out_dir, dataset_name=dataset_name,
-                   seed=seed, progress=False)  # fmt: skip
+                   seed=seed, progress=False, labels=get_dataset(dataset).entry.labels)  # fmt: skip
 runs = report.collect_runs(out_dir, dataset_name, n_splits=settings.n_splits)
 
 # %% [markdown]

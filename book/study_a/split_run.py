@@ -35,6 +35,7 @@ from mpirad.notebook import setup
 
 setup()
 
+from mpirad.manifest import get_dataset
 from mpirad.tomo import get_profile, plots, report
 from mpirad.tomo.run import resolve_dataset, run_split
 
@@ -43,6 +44,7 @@ settings = get_profile(profile, **profile_overrides)
 outputs = run_split(
     dataset_root, split, unit=unit, profile=settings, out_dir=out_dir,
     dataset_name=dataset_name, seed=seed, progress=False,
+    labels=get_dataset(dataset).entry.labels,  # the Labelme labels drawn as ischemia
 )  # fmt: skip
 
 # %% [markdown]

@@ -18,7 +18,14 @@ parquet tables            :func:`read_parquet`, :func:`write_parquet`    pyarrow
 from __future__ import annotations
 
 from mpirad.io.atomic import atomic_path, atomic_write
-from mpirad.io.labelme import LabelmeAnnotation, LabelmeError, Shape, read_labelme
+from mpirad.io.labelme import (
+    LabelmeAnnotation,
+    LabelmeError,
+    Shape,
+    ShapeTally,
+    read_labelme,
+    tally_shapes,
+)
 from mpirad.io.labels import LabelTableError, read_label_csv, write_label_csv
 from mpirad.io.png import ImageReadError, read_png, write_png
 from mpirad.io.tables import read_parquet, write_parquet
@@ -37,6 +44,7 @@ __all__ = [
     "LabelmeError",
     "MissingSpacingError",
     "Shape",
+    "ShapeTally",
     "Volume",
     "VolumeError",
     "atomic_path",
@@ -46,6 +54,7 @@ __all__ = [
     "read_parquet",
     "read_png",
     "read_volume",
+    "tally_shapes",
     "write_label_csv",
     "write_nifti",
     "write_parquet",

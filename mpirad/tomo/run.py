@@ -194,6 +194,7 @@ def run_split(
     progress: bool = True,
     force: bool = False,
     data: TomoDataset | None = None,
+    labels: tuple[str, ...] | list[str] | None = None,
 ) -> SplitOutputs:
     """Train and evaluate both Study A networks on one random 8:2 split.
 
@@ -219,6 +220,8 @@ def run_split(
             removed first); by default a finished split is read back.
         data: the dataset already loaded with this profile's preprocessing (saves
             reading it again when running several splits).
+        labels: the Labelme labels drawn into the ischemia masks (the manifest's
+            ``labels``); default ``["ischemia"]`` (see :func:`load_tomo_dataset`).
 
     Returns:
         The :class:`SplitOutputs`.
@@ -252,10 +255,15 @@ def run_split(
             stale.unlink()
     started = time.perf_counter()
     device = select_device(device)
-    if data is None or data.config != profile.preprocess:
+    if (
+        data is None
+        or data.config != profile.preprocess
+        or (labels is not None and data.shape_labels != tuple(labels))
+    ):
         data = load_tomo_dataset(
             dataset_root,
             profile.preprocess,
+            labels=labels,
             cache_dir=Path(out_dir) / dataset_name / "study_a" / "cache",
             progress=progress,
         )
@@ -425,6 +433,7 @@ def run_all_splits(
     device: str | torch.device | None = None,
     progress: bool = True,
     force: bool = False,
+    labels: tuple[str, ...] | list[str] | None = None,
 ) -> dict[tuple[str, int], SplitOutputs]:
     """:func:`run_split` for every split of every unit, reading the dataset once.
 
@@ -437,6 +446,7 @@ def run_all_splits(
     data = load_tomo_dataset(
         dataset_root,
         profile.preprocess,
+        labels=labels,
         cache_dir=Path(out_dir) / dataset_name / "study_a" / "cache",
         progress=progress,
     )
