@@ -121,6 +121,12 @@ class DatasetEntry(BaseModel):
     files: VolumeFiles | None = None
     #: Study B: voxel size in mm, (z, y, x), of files that carry none (MATLAB, bare NRRD).
     spacing: tuple[float, float, float] | None = None
+    #: Study B: the dimensions of MATLAB arrays, in order, e.g. [y, x, z] for (row, column, slice).
+    mat_axes: tuple[Literal["z", "y", "x"], Literal["z", "y", "x"], Literal["z", "y", "x"]] = (
+        "z",
+        "y",
+        "x",
+    )
     #: Study A: the Labelme labels drawn into the ischemia mask (others are counted, not drawn).
     labels: list[str] = Field(default_factory=lambda: ["ischemia"])
 
@@ -133,6 +139,13 @@ class DatasetEntry(BaseModel):
             raise ValueError(
                 f"must be three positive voxel sizes in mm (z, y, x), got {list(value)}"
             )
+        return value
+
+    @field_validator("mat_axes")
+    @classmethod
+    def _axes_permutation(cls, value: tuple[str, str, str]) -> tuple[str, str, str]:
+        if sorted(value) != ["x", "y", "z"]:
+            raise ValueError(f"must name z, y and x once each, got {list(value)}")
         return value
 
     @field_validator("labels")
@@ -349,7 +362,7 @@ def load_manifest(path: str | Path | None = None) -> dict[str, Dataset]:
                 f"{path}: dataset {name!r}, key 'synthetic': only synthetic datasets take "
                 "generator options"
             )
-        for key, study in (("files", "b"), ("spacing", "b"), ("labels", "a")):
+        for key, study in (("files", "b"), ("spacing", "b"), ("mat_axes", "b"), ("labels", "a")):
             if key in entry.model_fields_set and entry.study != study:
                 raise ManifestError(
                     f"{path}: dataset {name!r}, key {key!r}: only study {study!r} datasets "

@@ -106,6 +106,12 @@ def _save(kind: str, reference: Path, patients: list[str], out: Path) -> None:
             scipy.io.savemat(folder / "image.mat", {"img": image.array})
             for roi, mask in masks.items():
                 scipy.io.savemat(folder / "masks" / f"{roi}.mat", {"mask": mask.astype(bool)})
+        elif kind == "mat-yxz":  # MATLAB's A(row, column, slice)
+            (folder / "masks").mkdir(parents=True)
+            yxz = lambda a: np.transpose(a, (1, 2, 0))  # noqa: E731
+            scipy.io.savemat(folder / "image.mat", {"img": yxz(image.array)})
+            for roi, mask in masks.items():
+                scipy.io.savemat(folder / "masks" / f"{roi}.mat", {"mask": yxz(mask.astype(bool))})
         elif kind == "mat-v7.3":
             _write_mat73(folder / "image.mat", {"img": image.array})
             for roi, mask in masks.items():
@@ -129,6 +135,7 @@ LAYOUTS = {
     "nrrd": None,
     "nhdr-bare": "spacing: [4.8, 4.8, 4.8]",
     "mat-v5": "spacing: [4.8, 4.8, 4.8]",
+    "mat-yxz": "spacing: [4.8, 4.8, 4.8]\nmat_axes: [y, x, z]",
     "mat-v7.3": "spacing: [4.8, 4.8, 4.8]",
     "sera": (
         "spacing: [4.8, 4.8, 4.8]\nfiles:\n  image: '{patient_id}/PETimg.mat:vol_vals'\n"
@@ -196,6 +203,10 @@ def test_mat_v73_axis_order_is_matlabs(tmp_path):
     np.testing.assert_array_equal(read.array, volume)
     scipy.io.savemat(tmp_path / "b.mat", {"A": volume})
     np.testing.assert_array_equal(read_volume(tmp_path / "b.mat", spacing=(1, 2, 3)).array, volume)
+    # a file holding (y, x, z), named as such
+    scipy.io.savemat(tmp_path / "c.mat", {"A": np.transpose(volume, (1, 2, 0))})
+    read = read_volume(tmp_path / "c.mat", spacing=(1, 2, 3), mat_axes="yxz")
+    np.testing.assert_array_equal(read.array, volume)
 
 
 # --------------------------------------------------------------------------- errors
@@ -335,6 +346,8 @@ def test_bad_variable_names_dataset_patient_file_and_variable(
         ),
         ("spacing: [4.8, 0, 4.8]", "three positive voxel sizes"),
         ("spacing: [4.8, 4.8]", "spacing"),
+        ("mat_axes: [z, z, x]", "must name z, y and x once each"),
+        ("mat_axes: [z, y, t]", "mat_axes"),
         ("labels: [ischemia]", "key 'labels': only study 'a' datasets"),
     ],
 )

@@ -212,6 +212,7 @@ class VolumesLayout:
         image: the image pattern, or None for the default layout.
         masks: one pattern with ``{roi}``, or ROI -> pattern; None for the default layout.
         spacing: voxel size in mm ``(z, y, x)`` for files that carry none, or None.
+        mat_axes: the dimensions of the MATLAB arrays, in order (default ``"zyx"``).
         clinical: ``clinical.csv`` path relative to ``root``.
         cac: ``cac.csv`` path relative to ``root``.
         dataset: the manifest name (for messages), or None for a plain folder.
@@ -222,6 +223,7 @@ class VolumesLayout:
     image: FilePattern | None = None
     masks: FilePattern | Mapping[str, FilePattern] | None = None
     spacing: tuple[float, float, float] | None = None
+    mat_axes: str = "zyx"
     clinical: str = "clinical.csv"
     cac: str = "cac.csv"
     dataset: str | None = None
@@ -266,6 +268,7 @@ class VolumesLayout:
             image=image,
             masks=masks,
             spacing=spacing,  # type: ignore[arg-type]
+            mat_axes="".join(entry.mat_axes),
             clinical=clinical,
             cac=cac,
             dataset=source.name,
@@ -427,7 +430,9 @@ class VolumesLayout:
         """
         prefix = f"dataset {self.dataset!r}: " if self.dataset else ""
         try:
-            return read_volume(source.path, variable=source.variable, spacing=spacing)
+            return read_volume(
+                source.path, variable=source.variable, spacing=spacing, mat_axes=self.mat_axes
+            )
         except MissingSpacingError as error:
             raise LayoutError(
                 f"{prefix}{source}: carries no voxel size; {self._spacing_hint()}"
@@ -445,7 +450,8 @@ class VolumesLayout:
         return self.read(self.mask_source(patient_id, roi), spacing=fallback)
 
     def case_stamp(self, patient_id: str, roi: str) -> str:
-        """Image and mask names, sizes and times (and the manifest spacing): a cache key."""
+        """Image and mask names, sizes and times (and the manifest's spacing and
+        mat_axes): a cache key."""
         parts = []
         for find in (
             lambda: self.image_source(patient_id),
@@ -457,6 +463,8 @@ class VolumesLayout:
                 parts.append("missing")
         if self.spacing is not None:
             parts.append("spacing=" + ",".join(f"{s:g}" for s in self.spacing))
+        if self.mat_axes != "zyx":
+            parts.append(f"mat_axes={self.mat_axes}")
         return "|".join(parts)
 
 

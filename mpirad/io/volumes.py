@@ -9,6 +9,8 @@ voxel at ``array[k, j, i]`` is the file's voxel ``(i, j, k)``. ``write_nifti`` d
 inverse, so a write/read round trip is exact. MATLAB matrices are taken with MATLAB's own
 index order: ``A(k, j, i)`` in MATLAB is ``array[k, j, i]`` = ``(z, y, x)``, whether the file is
 v5 (scipy) or v7.3 (HDF5, whose column-major storage h5py sees transposed; mpirad undoes it).
+A MATLAB volume stored as ``A(row, column, slice)`` = ``(y, x, z)`` is read with
+``mat_axes="yxz"``, which names the file's dimensions in order.
 
 Voxel size: NIfTI, DICOM and NRRD with ``space directions``/``spacings`` carry their own.
 MATLAB files and bare NRRD files carry none; for them ``read_volume(spacing=...)`` supplies it
@@ -69,6 +71,7 @@ def read_volume(
     *,
     variable: str | None = None,
     spacing: tuple[float, float, float] | None = None,
+    mat_axes: str = "zyx",
 ) -> Volume:
     """Read a 3D volume or mask as ``(z, y, x)`` with its spacing in mm.
 
@@ -83,6 +86,9 @@ def read_volume(
         spacing: the voxel size in mm ``(z, y, x)`` for files that carry none (``.mat``,
             NRRD without ``space directions``/``spacings``); ignored for files that carry
             their own. For ``.mat`` files a ``spacing`` variable is used when this is None.
+        mat_axes: for ``.mat`` files, what the array's dimensions are, in order: a
+            permutation of ``"zyx"`` (default: as stored), e.g. ``"yxz"`` for MATLAB's
+            ``(row, column, slice)``. Ignored for other formats.
 
     Returns:
         The :class:`Volume`.
@@ -105,7 +111,7 @@ def read_volume(
         elif suffix in _NRRD_SUFFIXES:
             vol = _read_nrrd(path, spacing=spacing)
         elif suffix == ".mat":
-            vol = _read_mat(path, variable=variable, spacing=spacing)
+            vol = _read_mat(path, variable=variable, spacing=spacing, mat_axes=mat_axes)
         else:
             raise VolumeError(
                 f"{path}: unknown volume format {suffix!r} "
@@ -188,8 +194,14 @@ def _mat_load(path: Path, name: str) -> np.ndarray:
 
 
 def _read_mat(
-    path: Path, *, variable: str | None, spacing: tuple[float, float, float] | None
+    path: Path,
+    *,
+    variable: str | None,
+    spacing: tuple[float, float, float] | None,
+    mat_axes: str = "zyx",
 ) -> Volume:
+    if sorted(mat_axes) != ["x", "y", "z"]:
+        raise VolumeError(f"{path}: mat_axes must be a permutation of 'zyx', got {mat_axes!r}")
     variables = _mat_variables(path)
     if variable is not None:
         if variable not in variables:
@@ -203,6 +215,8 @@ def _read_mat(
             )
         name = arrays[0]
     array = _mat_load(path, name)
+    if array.ndim == 3 and mat_axes != "zyx":  # to (z, y, x)
+        array = np.transpose(array, [mat_axes.index(axis) for axis in "zyx"])
     if spacing is None:
         if "spacing" not in variables:
             raise MissingSpacingError(
