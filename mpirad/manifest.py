@@ -10,9 +10,13 @@ Each entry has ``study`` (``a`` or ``b``), ``format`` (``labelme-export`` for St
 ``volumes`` for Study B; layouts in CONTRIBUTING.md and the book's "Your own data"),
 ``root`` (relative to the manifest file, or absolute), ``provenance`` (``synthetic`` or
 ``site``), an optional ``checksum`` (``sha256:<hex>`` over the dataset's files, see
-:func:`tree_checksum`) and, for synthetic datasets, the generator options. The file is
-validated with pydantic; a bad manifest raises :class:`ManifestError` naming the
-dataset, the key and the problem.
+:func:`tree_checksum`) and, for synthetic datasets, the generator options. Study B
+(``volumes``) entries may map their files by pattern (``files``, :class:`VolumeFiles`) and
+give the voxel size of files that carry none (``spacing: [z, y, x]`` in mm); Study A
+entries may name the Labelme labels drawn into the ischemia mask (``labels``, default
+``[ischemia]``). :mod:`mpirad.io.layouts` reads these. The file is validated with
+pydantic; a bad manifest raises :class:`ManifestError` naming the dataset, the key and
+the problem.
 
 The manifest is found from ``$MPIRAD_MANIFEST``, else the first ``data_manifest.yaml``
 in the current folder or its parents.
@@ -21,6 +25,7 @@ in the current folder or its parents.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from pathlib import Path
 from typing import Literal
@@ -49,6 +54,58 @@ class SyntheticOptions(BaseModel):
     profile: Literal["quick", "paper"] = "quick"
 
 
+class VolumeFiles(BaseModel):
+    """Where a ``volumes`` dataset keeps its files, by pattern (:mod:`mpirad.io.layouts`).
+
+    Patterns are relative to the dataset root, use ``{patient_id}`` (and ``{roi}`` in a
+    single masks pattern) and, after a ``.mat`` file, ``:variable`` for the MATLAB variable.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    image: str
+    masks: str | dict[str, str]
+    clinical: str = "clinical.csv"
+    cac: str = "cac.csv"
+
+    @field_validator("image")
+    @classmethod
+    def _image_pattern(cls, value: str) -> str:
+        from mpirad.io.layouts import FilePattern
+
+        FilePattern.parse(value, require=("patient_id",))
+        return value
+
+    @field_validator("masks")
+    @classmethod
+    def _mask_patterns(cls, value: str | dict[str, str]) -> str | dict[str, str]:
+        from mpirad.io.layouts import FilePattern, check_roi_name
+
+        if isinstance(value, str):
+            FilePattern.parse(
+                value, placeholders=("patient_id", "roi"), require=("patient_id", "roi")
+            )
+            return value
+        if not value:
+            raise ValueError("map at least one ROI to a pattern, or give one pattern with {roi}")
+        for roi, text in value.items():
+            check_roi_name(roi)
+            try:
+                FilePattern.parse(text, require=("patient_id",))
+            except ValueError as error:
+                raise ValueError(f"ROI {roi!r}: {error}") from None
+        return value
+
+    @field_validator("clinical", "cac")
+    @classmethod
+    def _table_path(cls, value: str) -> str:
+        from mpirad.io.layouts import FilePattern
+
+        pattern = FilePattern.parse(value, placeholders=())
+        if pattern.variable is not None:
+            raise ValueError(f"{value!r}: a table is a CSV file, not a MATLAB variable")
+        return value
+
+
 class DatasetEntry(BaseModel):
     """One dataset of the manifest (validated)."""
 
@@ -60,6 +117,47 @@ class DatasetEntry(BaseModel):
     description: str = ""
     checksum: str | None = None
     synthetic: SyntheticOptions | None = None
+    #: Study B: file patterns instead of the default layout.
+    files: VolumeFiles | None = None
+    #: Study B: voxel size in mm, (z, y, x), of files that carry none (MATLAB, bare NRRD).
+    spacing: tuple[float, float, float] | None = None
+    #: Study B: the dimensions of MATLAB arrays, in order, e.g. [y, x, z] for (row, column, slice).
+    mat_axes: tuple[Literal["z", "y", "x"], Literal["z", "y", "x"], Literal["z", "y", "x"]] = (
+        "z",
+        "y",
+        "x",
+    )
+    #: Study A: the Labelme labels drawn into the ischemia mask (others are counted, not drawn).
+    labels: list[str] = Field(default_factory=lambda: ["ischemia"])
+
+    @field_validator("spacing")
+    @classmethod
+    def _spacing_positive(
+        cls, value: tuple[float, float, float] | None
+    ) -> tuple[float, float, float] | None:
+        if value is not None and not all(math.isfinite(s) and s > 0 for s in value):
+            raise ValueError(
+                f"must be three positive voxel sizes in mm (z, y, x), got {list(value)}"
+            )
+        return value
+
+    @field_validator("mat_axes")
+    @classmethod
+    def _axes_permutation(cls, value: tuple[str, str, str]) -> tuple[str, str, str]:
+        if sorted(value) != ["x", "y", "z"]:
+            raise ValueError(f"must name z, y and x once each, got {list(value)}")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_form(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("give at least one Labelme label (default: [ischemia])")
+        if any(not label.strip() for label in value):
+            raise ValueError(f"labels must be non-empty strings, got {value}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"duplicate labels in {value}")
+        return value
 
     @field_validator("checksum")
     @classmethod
@@ -263,6 +361,16 @@ def load_manifest(path: str | Path | None = None) -> dict[str, Dataset]:
             raise ManifestError(
                 f"{path}: dataset {name!r}, key 'synthetic': only synthetic datasets take "
                 "generator options"
+            )
+        for key, study in (("files", "b"), ("spacing", "b"), ("mat_axes", "b"), ("labels", "a")):
+            if key in entry.model_fields_set and entry.study != study:
+                raise ManifestError(
+                    f"{path}: dataset {name!r}, key {key!r}: only study {study!r} datasets "
+                    f"take it (this one is study {entry.study!r})"
+                )
+        if entry.provenance == "synthetic" and entry.files is not None:
+            raise ManifestError(
+                f"{path}: dataset {name!r}, key 'files': a synthetic dataset has the default layout"
             )
     base = path.resolve().parent
     return {name: Dataset(name, entry, base, path) for name, entry in model.datasets.items()}

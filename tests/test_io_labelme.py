@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mpirad.io import LabelmeError, read_labelme, write_png
+from mpirad.io import LabelmeError, ShapeTally, read_labelme, tally_shapes, write_png
 
 
 def _write(tmp_path, payload, name="img.json"):
@@ -76,10 +76,57 @@ def test_two_point_polygon_names_file_and_shape(tmp_path):
         read_labelme(path)
 
 
-@pytest.mark.parametrize("kind", ["line", "linestrip", "point", "points", "mask"])
-def test_unsupported_shape_types_raise(tmp_path, kind):
-    path = _write(tmp_path, _v5([("x", kind, [[1, 1], [2, 2], [3, 1]])]))
-    with pytest.raises(LabelmeError, match=f"'{kind}'.*not supported"):
+@pytest.mark.parametrize("kind", ["line", "linestrip", "point", "points", "mask", "cubic_bezier"])
+def test_shapes_without_area_are_read_kept_and_never_drawn(tmp_path, kind):
+    polygon = ("ischemia", "polygon", [[1, 1], [6, 1], [6, 5]])
+    alone = read_labelme(_write(tmp_path, _v5([polygon]), "alone.json"))
+    # any type without an area, even labelled ischemia and even reaching outside the image
+    extra = ("ischemia", kind, [[0, 0], [11, 9], [30, 40]])
+    mixed = read_labelme(_write(tmp_path, _v5([extra, polygon]), "mixed.json"))
+    assert [s.shape_type for s in mixed.shapes] == [kind, "polygon"]
+    np.testing.assert_array_equal(mixed.mask("ischemia"), alone.mask("ischemia"))
+    np.testing.assert_array_equal(mixed.mask(), alone.mask())
+    tally = tally_shapes(mixed.shapes, ["ischemia"])
+    assert (tally.drawn, dict(tally.no_area), dict(tally.other_labels)) == (1, {kind: 1}, {})
+
+
+def test_tally_counts_other_labels_and_shapes_without_area(tmp_path):
+    shapes = [
+        ("ischemia", "polygon", [[1, 1], [6, 1], [6, 5]]),
+        ("ischemia", "rectangle", [[7, 1], [9, 3]]),
+        ("tumour", "polygon", [[1, 6], [4, 6], [4, 8]]),
+        ("tumour", "circle", [[8, 7], [9, 7]]),
+        ("artefact", "line", [[0, 0], [3, 3]]),
+        ("ischemia", "line", [[0, 9], [5, 9]]),
+        ("ischemia", "point", [[2, 2]]),
+    ]
+    ann = read_labelme(_write(tmp_path, _v5(shapes)))
+    tally = tally_shapes(ann.shapes, ["ischemia"])
+    assert tally.drawn == 2 and tally.skipped == 5
+    assert tally.other_labels == {"tumour": 2, "artefact": 1}
+    assert tally.no_area == {"line": 1, "point": 1}
+    assert tally.summary() == (
+        "labelme: 2 shapes drawn; 3 shapes with other labels (tumour x2, artefact x1) and "
+        "2 shapes without area (line x1, point x1) not drawn"
+    )
+    assert (tally + tally).other_labels == {"tumour": 4, "artefact": 2}
+    assert ShapeTally(drawn=1).summary() == "labelme: 1 shape drawn"
+
+
+@pytest.mark.parametrize(
+    "kind, points, message",
+    [
+        ("polygon", [[1, 1], [4, 1]], "2 points; a polygon needs at least 3"),
+        ("rectangle", [[1, 1], [4, 1], [4, 4]], "3 points; expected 2"),
+        ("circle", [[1, 1]], "1 points; expected 2"),
+    ],
+)
+def test_malformed_shapes_with_an_area_are_refused_whatever_their_label(
+    tmp_path, kind, points, message
+):
+    # labelme's own shape_to_mask asserts the same point counts
+    path = _write(tmp_path, _v5([("artefact", kind, points)]))
+    with pytest.raises(LabelmeError, match=rf"img\.json: shape #0 \('{kind}'.*{message}"):
         read_labelme(path)
 
 

@@ -102,3 +102,43 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
             raise RuntimeError("interrupted")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_nrrd_without_geometry_takes_the_given_spacing(tmp_path, volume):
+    import nrrd
+
+    from mpirad.io import MissingSpacingError
+
+    nrrd.write(str(tmp_path / "bare.nrrd"), np.transpose(volume, (2, 1, 0)))
+    with pytest.raises(MissingSpacingError, match=r"bare\.nrrd: NRRD header has neither"):
+        read_volume(tmp_path / "bare.nrrd")
+    vol = read_volume(tmp_path / "bare.nrrd", spacing=(4.8, 2.0, 1.0))
+    np.testing.assert_array_equal(vol.array, volume)
+    assert vol.spacing == (4.8, 2.0, 1.0)
+    # a file's own voxel size wins over the argument
+    nrrd.write(
+        str(tmp_path / "geo.nrrd"),
+        np.transpose(volume, (2, 1, 0)),
+        {"space directions": np.diag([1.0, 2.0, 3.0]), "space": "left-posterior-superior"},
+    )
+    assert read_volume(tmp_path / "geo.nrrd", spacing=(9.0, 9.0, 9.0)).spacing == (3.0, 2.0, 1.0)
+
+
+@pytest.mark.parametrize("version", ["v5", "v7.3"])
+def test_mat_named_variable_among_several(tmp_path, volume, version):
+    import h5py
+
+    arrays = {"vol_vals": volume, "total": volume > 0.5, "notes": np.arange(3.0)}
+    path = tmp_path / "c.mat"
+    if version == "v5":
+        scipy.io.savemat(path, arrays)
+    else:  # as MATLAB writes v7.3: a 512-byte user block, column-major data
+        with h5py.File(path, "w", userblock_size=512) as handle:
+            for name, array in arrays.items():
+                handle[name] = np.asarray(array, dtype=np.uint8 if array.dtype == bool else None).T
+    total = read_volume(path, variable="total", spacing=(1.0, 1.0, 1.0))
+    np.testing.assert_array_equal(total.array.astype(bool), volume > 0.5)
+    with pytest.raises(VolumeError, match=r"c\.mat: no variable 'totl' \(variables: \['notes', "):
+        read_volume(path, variable="totl", spacing=(1.0, 1.0, 1.0))
+    with pytest.raises(VolumeError, match=r"2 3D arrays \(\['total', 'vol_vals'\]\)"):
+        read_volume(path, spacing=(1.0, 1.0, 1.0))

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from mpirad.constants import ROI_NAMES
 from mpirad.manifest import (
     ChecksumMismatch,
     ManifestError,
@@ -40,6 +41,11 @@ def test_commented_site_examples_are_valid_when_uncommented(tmp_path):
     path.write_text("\n".join(lines))
     datasets = load_manifest(path)
     assert datasets["site-a"].provenance == "site" and datasets["site-b"].format == "volumes"
+    from mpirad.io.layouts import VolumesLayout
+
+    sera = VolumesLayout.of(datasets["site-b-sera"])  # the documented SERA mapping
+    assert sera.image.variable == "vol_vals" and sera.spacing == (4.8, 4.8, 4.8)
+    assert sorted(sera.masks) == sorted(ROI_NAMES) and sera.masks["myocardium"].variable == "total"
 
 
 @pytest.mark.parametrize(

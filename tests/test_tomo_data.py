@@ -131,3 +131,80 @@ def test_outlines_outside_the_crop_are_reported_not_dropped(tmp_path, caplog):
     assert (lost["label"] == 1).all() and len(lost) == int(truth["label"].sum()) == 2
     assert "outside the 8-pixel" in caplog.text and "P001/slice_01.png" in caplog.text
     assert data.index.loc[data.index["label"] == 0, "outline_in_crop"].all()
+
+
+def _add_shapes(root, extra_shapes, relabel=None):
+    """Add shapes to every Labelme file of a dataset (and optionally rename 'ischemia')."""
+    for path in sorted(root.glob("*/*.json")):
+        raw = json.loads(path.read_text())
+        if relabel:
+            for shape in raw["shapes"]:
+                shape["label"] = relabel
+        raw["shapes"] += extra_shapes
+        path.write_text(json.dumps(raw))
+
+
+OTHER_SHAPES = [
+    {"label": "ischemia", "shape_type": "line", "points": [[2, 2], [40, 40]]},
+    {"label": "ischemia", "shape_type": "point", "points": [[24, 24]]},
+    {"label": "tumour", "shape_type": "polygon", "points": [[20, 20], [30, 20], [30, 30]]},
+]
+
+
+def test_other_labels_lines_and_points_are_counted_not_drawn(ring_dataset, tmp_path, caplog):
+    import shutil
+
+    source, _ = ring_dataset
+    reference = load_tomo_dataset(source, CONFIG, progress=False)
+    root = tmp_path / "mixed"
+    shutil.copytree(source, root)
+    _add_shapes(root, OTHER_SHAPES)
+    ischemic = int(reference.labels.sum())
+    expected = (
+        f"labelme: {ischemic} shapes drawn; {ischemic} shapes with other labels (tumour "
+        f"x{ischemic}) and {2 * ischemic} shapes without area (line x{ischemic}, point "
+        f"x{ischemic}) not drawn"
+    )
+    for attempt in ("read", "cached"):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="mpirad.tomo.data"):
+            data = load_tomo_dataset(root, CONFIG, progress=False, cache_dir=tmp_path / "cache")
+        assert torch.equal(data.masks, reference.masks), attempt
+        assert torch.equal(data.images, reference.images), attempt
+        lines = [r.getMessage() for r in caplog.records if "labelme:" in r.getMessage()]
+        assert lines == [f"dataset mixed: {expected}"], attempt
+        assert data.shapes.other_labels == {"tumour": ischemic}
+    # asking for the other label too draws it (a separate cache entry)
+    both = load_tomo_dataset(
+        root, CONFIG, labels=["ischemia", "tumour"], progress=False, cache_dir=tmp_path / "cache"
+    )
+    assert both.shape_labels == ("ischemia", "tumour")
+    assert int(both.masks.sum()) > int(reference.masks.sum())
+    assert len(list((tmp_path / "cache").glob("tomo-*.pt"))) == 2
+
+
+def test_manifest_labels_choose_what_is_drawn(ring_dataset, tmp_path):
+    import shutil
+
+    from mpirad.manifest import load_manifest
+
+    source, _ = ring_dataset
+    reference = load_tomo_dataset(source, CONFIG, progress=False)
+    root = tmp_path / "lesions"
+    shutil.copytree(source, root)
+    _add_shapes(root, [], relabel="lesion")
+    manifest = tmp_path / "data_manifest.yaml"
+    manifest.write_text(
+        "datasets:\n"
+        "  site-a:\n"
+        "    {study: a, format: labelme-export, root: lesions, provenance: site,"
+        " labels: [lesion, infarct]}\n"
+    )
+    ds = load_manifest(manifest)["site-a"]
+    data = load_tomo_dataset(ds, CONFIG, progress=False)
+    assert torch.equal(data.masks, reference.masks)
+    assert data.shape_labels == ("lesion", "infarct")
+    assert scan_labelme_export(ds).equals(scan_labelme_export(root))
+    # the plain folder means the default label, which these files no longer carry
+    with pytest.raises(ValueError, match=r"labelled 1.*outlines nothing.*\['ischemia'\].*lesion"):
+        load_tomo_dataset(root, CONFIG, progress=False)

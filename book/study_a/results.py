@@ -33,15 +33,17 @@ from mpirad.notebook import setup
 
 setup()
 
+from mpirad.manifest import get_dataset
 from mpirad.pipeline.book import book_profile
 from mpirad.tomo import plots, report
 from mpirad.tomo.run import resolve_dataset, run_all_splits
 
 dataset_root, dataset_name = resolve_dataset(dataset)
 settings = book_profile(profile, profile_overrides)
+labels = get_dataset(dataset_name).entry.labels  # the Labelme labels drawn as ischemia
 if run_missing:  # splits already run (e.g. by split_run.py) are read back, not retrained
     run_all_splits(dataset_root, profile=settings, out_dir=out_dir, dataset_name=dataset_name,
-                   seed=seed, progress=False)  # fmt: skip
+                   seed=seed, progress=False, labels=labels)  # fmt: skip
 runs = report.collect_runs(out_dir, dataset_name, profile=settings.name, n_splits=settings.n_splits)
 print(f"Dataset {dataset_name!r}, profile {settings.name!r}")
 

@@ -37,6 +37,7 @@ from mpirad.notebook import setup
 
 setup()
 
+from mpirad.manifest import get_dataset
 from mpirad.pipeline.book import book_profile
 from mpirad.tomo import plots, report
 from mpirad.tomo.run import resolve_dataset, run_split
@@ -46,6 +47,7 @@ settings = book_profile(profile, profile_overrides)
 outputs = run_split(
     dataset_root, split, unit=unit, profile=settings, out_dir=out_dir,
     dataset_name=dataset_name, seed=seed, progress=False, force=force,
+    labels=get_dataset(dataset_name).entry.labels,  # the Labelme labels drawn as ischemia
 )  # fmt: skip
 
 # %% [markdown]

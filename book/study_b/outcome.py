@@ -77,7 +77,7 @@ features_file, selection, sources = outcome_sources(
     ds, features_path=features_path, selection_path=selection_path, n_jobs=n_jobs
 )
 inputs = outcome_inputs(
-    ds.root, features_file, n_bins=n_bins or None, selection_path=selection,
+    ds, features_file, n_bins=n_bins or None, selection_path=selection,
     extract_if_missing=False,
 )  # fmt: skip
 out_dir = refuse_other_dataset(out_dir, ds.name, parameter="out_dir") if out_dir else None

@@ -10,8 +10,13 @@ Pillow's ``ImageDraw`` with ``outline=1, fill=1`` (so boundary pixels are inside
 - ``circle``: centre and a point on the circle; ``ImageDraw.ellipse`` of the bounding
   square of radius ``|p1 - p0|``.
 
-Other shape types (line, linestrip, point, points, mask) raise :class:`LabelmeError`:
-nothing is silently dropped. Points are ``(x, y)`` = (column, row) in pixels.
+These are the shapes with an area (:data:`DRAWABLE_SHAPES`); they are validated on reading
+as labelme's ``shape_to_mask`` asserts (a polygon needs at least 3 points, a rectangle or
+circle exactly 2) and must lie within the image. Shapes of other types (``line``,
+``linestrip``, ``point``, ``points``, ``mask`` or any other) are read and kept but never
+drawn: they outline no area. :func:`tally_shapes` counts what a mask of given labels leaves
+out (other labels, shapes without area) so callers can report it. Points are
+``(x, y)`` = (column, row) in pixels.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import base64
 import binascii
 import json
 import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 
@@ -28,7 +35,10 @@ from PIL import Image, ImageDraw
 
 from mpirad.io.png import ImageReadError, decode_image, read_png
 
-SUPPORTED_SHAPES = ("polygon", "rectangle", "circle")
+#: Shape types with an area, drawn into masks (labelme's ``shape_to_mask`` semantics).
+DRAWABLE_SHAPES = ("polygon", "rectangle", "circle")
+#: Former name of :data:`DRAWABLE_SHAPES`.
+SUPPORTED_SHAPES = DRAWABLE_SHAPES
 #: Largest ``imageHeight * imageWidth`` accepted: Pillow's decompression-bomb limit
 #: (``2 * Image.MAX_IMAGE_PIXELS``), so a corrupt size cannot exhaust memory in ``mask``.
 MAX_IMAGE_PIXELS = 2 * 89_478_485
@@ -107,6 +117,9 @@ class LabelmeAnnotation:
     def mask(self, labels: str | list[str] | tuple[str, ...] | None = None) -> np.ndarray:
         """Rasterise shapes to a boolean ``(H, W)`` mask (union of the selected shapes).
 
+        Only shapes with an area (:data:`DRAWABLE_SHAPES`) are drawn; lines and points
+        are never drawn (see :func:`tally_shapes` to count them).
+
         Args:
             labels: a label or labels to include; None includes every shape.
 
@@ -114,8 +127,8 @@ class LabelmeAnnotation:
             Boolean array of shape ``image_shape``.
 
         Raises:
-            LabelmeError: a selected shape has an unsupported type or too few points,
-                or a requested label does not occur in the file.
+            LabelmeError: a selected shape has too few points, or a requested label does
+                not occur in the file.
         """
         if isinstance(labels, str):
             labels = [labels]
@@ -131,6 +144,8 @@ class LabelmeAnnotation:
         for shape in self.shapes:
             if labels is not None and shape.label not in labels:
                 continue
+            if shape.shape_type not in DRAWABLE_SHAPES:
+                continue  # no area: counted by tally_shapes, never drawn
             _draw_shape(draw, shape, self.path)
         return np.asarray(canvas, dtype=bool).copy()
 
@@ -164,9 +179,77 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: Shape, path: Path) -> None:
         draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], outline=1, fill=1)
     else:
         raise LabelmeError(
-            f"{path}: {_shape_name(shape)} is not supported "
-            f"(supported: {', '.join(SUPPORTED_SHAPES)})"
+            f"{path}: {_shape_name(shape)} has no area and cannot be drawn "
+            f"(drawable: {', '.join(DRAWABLE_SHAPES)})"
         )
+
+
+@dataclass
+class ShapeTally:
+    """What masks of given labels drew and left out, over one or more Labelme files.
+
+    Attributes:
+        drawn: shapes drawn (selected label, a type with an area).
+        other_labels: label -> number of shapes with a label not selected (not drawn).
+        no_area: shape type -> number of shapes of a selected label without an area
+            (line, point, ...; not drawn).
+    """
+
+    drawn: int = 0
+    other_labels: Counter[str] = field(default_factory=Counter)
+    no_area: Counter[str] = field(default_factory=Counter)
+
+    def __add__(self, other: ShapeTally) -> ShapeTally:
+        return ShapeTally(
+            self.drawn + other.drawn,
+            self.other_labels + other.other_labels,
+            self.no_area + other.no_area,
+        )
+
+    @property
+    def skipped(self) -> int:
+        """Shapes not drawn."""
+        return sum(self.other_labels.values()) + sum(self.no_area.values())
+
+    def summary(self) -> str:
+        """One line, e.g. ``labelme: 40 shapes drawn; 3 shapes with other labels (tumour
+        x2, artefact x1) and 2 shapes without area (line x1, point x1) not drawn``."""
+
+        def counts(counter: Counter[str]) -> str:
+            return ", ".join(f"{name} x{n}" for name, n in counter.most_common())
+
+        left_out = []
+        if self.other_labels:
+            n = sum(self.other_labels.values())
+            left_out.append(
+                f"{n} shape{'s' * (n != 1)} with other labels ({counts(self.other_labels)})"
+            )
+        if self.no_area:
+            n = sum(self.no_area.values())
+            left_out.append(f"{n} shape{'s' * (n != 1)} without area ({counts(self.no_area)})")
+        drawn = f"labelme: {self.drawn} shape{'s' * (self.drawn != 1)} drawn"
+        return drawn + ("; " + " and ".join(left_out) + " not drawn" if left_out else "")
+
+
+def tally_shapes(shapes: Iterable[Shape], labels: Sequence[str]) -> ShapeTally:
+    """Count which shapes a mask of ``labels`` draws and which it leaves out.
+
+    Args:
+        shapes: e.g. :attr:`LabelmeAnnotation.shapes`.
+        labels: the labels drawn.
+
+    Returns:
+        The :class:`ShapeTally`.
+    """
+    tally = ShapeTally()
+    for shape in shapes:
+        if shape.label not in labels:
+            tally.other_labels[shape.label] += 1
+        elif shape.shape_type not in DRAWABLE_SHAPES:
+            tally.no_area[shape.shape_type] += 1
+        else:
+            tally.drawn += 1
+    return tally
 
 
 def read_labelme(path: str | Path, *, validate: bool = True) -> LabelmeAnnotation:
@@ -174,17 +257,18 @@ def read_labelme(path: str | Path, *, validate: bool = True) -> LabelmeAnnotatio
 
     Args:
         path: the ``.json`` file.
-        validate: check every shape now (type supported, enough points, points within
-            the image bounds by at most one pixel) so a bad file fails on reading, not
-            later when a mask is drawn.
+        validate: check every shape with an area now (enough points, points within the
+            image bounds by at most one pixel) so a bad file fails on reading, not later
+            when a mask is drawn. Shapes without area (lines, points, ...) are only
+            parsed: they are never drawn.
 
     Returns:
         The :class:`LabelmeAnnotation`.
 
     Raises:
-        LabelmeError: not JSON, missing keys, wrong types, unsupported shapes, polygons
-            with fewer than 3 points, points outside the image. The message names the
-            file and the shape.
+        LabelmeError: not JSON, missing keys, wrong types, malformed points, polygons
+            with fewer than 3 points, rectangles or circles without exactly 2, points
+            outside the image. The message names the file and the shape.
     """
     path = Path(path)
     try:
@@ -295,11 +379,8 @@ def _parse_shape(path: Path, index: int, raw: object) -> Shape:
 
 
 def _validate_shape(path: Path, shape: Shape, image_shape: tuple[int, int]) -> None:
-    if shape.shape_type not in SUPPORTED_SHAPES:
-        raise LabelmeError(
-            f"{path}: {_shape_name(shape)} is not supported "
-            f"(supported: {', '.join(SUPPORTED_SHAPES)})"
-        )
+    if shape.shape_type not in DRAWABLE_SHAPES:
+        return  # never drawn, so nothing to check beyond parsing
     n = len(shape.points)
     if shape.shape_type == "polygon" and n < 3:
         raise LabelmeError(

@@ -6,8 +6,17 @@ Every reader returns a :class:`Volume` whose ``array`` is indexed ``(z, y, x)`` 
 Orientation convention: NIfTI and NRRD store arrays as ``(x, y, z)`` (first index fastest
 in the file); mpirad transposes them to ``(z, y, x)`` without flipping any axis, so the
 voxel at ``array[k, j, i]`` is the file's voxel ``(i, j, k)``. ``write_nifti`` does the
-inverse, so a write/read round trip is exact. MATLAB matrices are taken as they are stored
-(``(z, y, x)`` unless ``axes`` says otherwise).
+inverse, so a write/read round trip is exact. MATLAB matrices are taken with MATLAB's own
+index order: ``A(k, j, i)`` in MATLAB is ``array[k, j, i]`` = ``(z, y, x)``, whether the file is
+v5 (scipy) or v7.3 (HDF5, whose column-major storage h5py sees transposed; mpirad undoes it).
+A MATLAB volume stored as ``A(row, column, slice)`` = ``(y, x, z)`` is read with
+``mat_axes="yxz"``, which names the file's dimensions in order.
+
+Voxel size: NIfTI, DICOM and NRRD with ``space directions``/``spacings`` carry their own.
+MATLAB files and bare NRRD files carry none; for them ``read_volume(spacing=...)`` supplies it
+(a MATLAB ``spacing`` variable is used when no ``spacing`` is given), and without it
+:class:`MissingSpacingError` names the file. A ``spacing`` argument never overrides a file's
+own voxel size.
 """
 
 from __future__ import annotations
@@ -41,6 +50,10 @@ class VolumeError(ValueError):
     """A volume or mask file that cannot be read as asked; the message names the file."""
 
 
+class MissingSpacingError(VolumeError):
+    """A file that carries no voxel size, read without a ``spacing``; names the file."""
+
+
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
 _NRRD_SUFFIXES = (".nrrd", ".nhdr")
 
@@ -58,6 +71,7 @@ def read_volume(
     *,
     variable: str | None = None,
     spacing: tuple[float, float, float] | None = None,
+    mat_axes: str = "zyx",
 ) -> Volume:
     """Read a 3D volume or mask as ``(z, y, x)`` with its spacing in mm.
 
@@ -68,15 +82,20 @@ def read_volume(
     Args:
         path: file (or DICOM folder) to read.
         variable: for ``.mat`` files, the variable holding the array (default: the only
-            3D array in the file).
-        spacing: for ``.mat`` files, which carry no geometry, the voxel size in mm
-            ``(z, y, x)``; a ``spacing`` variable in the file is used when this is None.
+            3D array in the file). Only this variable is loaded.
+        spacing: the voxel size in mm ``(z, y, x)`` for files that carry none (``.mat``,
+            NRRD without ``space directions``/``spacings``); ignored for files that carry
+            their own. For ``.mat`` files a ``spacing`` variable is used when this is None.
+        mat_axes: for ``.mat`` files, what the array's dimensions are, in order: a
+            permutation of ``"zyx"`` (default: as stored), e.g. ``"yxz"`` for MATLAB's
+            ``(row, column, slice)``. Ignored for other formats.
 
     Returns:
         The :class:`Volume`.
 
     Raises:
-        VolumeError: unreadable file, not 3D, unknown format, missing spacing.
+        VolumeError: unreadable file, not 3D, unknown format, no such variable.
+        MissingSpacingError: a file without voxel size and no ``spacing``.
     """
     path = Path(path)
     if path.is_dir():
@@ -90,9 +109,9 @@ def read_volume(
         if suffix in _NIFTI_SUFFIXES:
             vol = _read_nifti(path)
         elif suffix in _NRRD_SUFFIXES:
-            vol = _read_nrrd(path)
+            vol = _read_nrrd(path, spacing=spacing)
         elif suffix == ".mat":
-            vol = _read_mat(path, variable=variable, spacing=spacing)
+            vol = _read_mat(path, variable=variable, spacing=spacing, mat_axes=mat_axes)
         else:
             raise VolumeError(
                 f"{path}: unknown volume format {suffix!r} "
@@ -123,58 +142,95 @@ def _read_nifti(path: Path) -> Volume:
     return Volume(array=array, spacing=(zooms[2], zooms[1], zooms[0]), source=path)
 
 
-def _read_nrrd(path: Path) -> Volume:
+def _read_nrrd(path: Path, *, spacing: tuple[float, float, float] | None) -> Volume:
     import nrrd
 
     data, header = nrrd.read(str(path))
-    if "space directions" in header and header["space directions"] is not None:
+    if header.get("space directions") is not None:
         directions = np.asarray(header["space directions"], dtype=float)
         sizes = np.linalg.norm(directions, axis=1)
-    elif "spacings" in header:
+    elif header.get("spacings") is not None:
         sizes = np.asarray(header["spacings"], dtype=float)
+    elif spacing is not None:
+        sizes = np.asarray(spacing, dtype=float)[::-1]  # (x, y, z) like the header's
     else:
-        raise VolumeError(f"{path}: NRRD header has neither 'space directions' nor 'spacings'")
+        raise MissingSpacingError(
+            f"{path}: NRRD header has neither 'space directions' nor 'spacings', so the voxel "
+            "size is unknown; pass spacing=(z, y, x) in mm"
+        )
+    if data.ndim != 3 or sizes.shape != (3,):
+        raise VolumeError(f"{path}: expected a 3D volume, got shape {data.shape}")
     array = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
-    return Volume(array=array, spacing=(sizes[2], sizes[1], sizes[0]), source=path)
+    return Volume(
+        array=array, spacing=(float(sizes[2]), float(sizes[1]), float(sizes[0])), source=path
+    )
 
 
-def _read_mat(
-    path: Path, *, variable: str | None, spacing: tuple[float, float, float] | None
-) -> Volume:
+def _mat_variables(path: Path) -> dict[str, tuple[int, ...]]:
+    """Variable name -> shape (MATLAB's order) of a .mat file, without loading the data."""
     import h5py
     import scipy.io
 
-    if not h5py.is_hdf5(str(path)):
-        contents = {k: v for k, v in scipy.io.loadmat(str(path)).items() if not k.startswith("__")}
-    else:  # MATLAB v7.3 files are HDF5
+    if h5py.is_hdf5(str(path)):  # MATLAB v7.3 files are HDF5
+        with h5py.File(path, "r") as handle:
+            return {
+                name: tuple(reversed(item.shape))
+                for name, item in handle.items()
+                if isinstance(item, h5py.Dataset)
+            }
+    return {name: tuple(shape) for name, shape, _ in scipy.io.whosmat(str(path))}
+
+
+def _mat_load(path: Path, name: str) -> np.ndarray:
+    """One variable of a .mat file, indexed as in MATLAB (see the module docstring)."""
+    import h5py
+    import scipy.io
+
+    if h5py.is_hdf5(str(path)):
         with h5py.File(path, "r") as handle:
             # h5py sees MATLAB's column-major arrays transposed: undo it.
-            contents = {
-                k: np.asarray(handle[k]).T
-                for k in handle.keys()
-                if isinstance(handle[k], h5py.Dataset)
-            }
-    arrays = {k: np.asarray(v) for k, v in contents.items() if np.asarray(v).ndim == 3}
+            return np.asarray(handle[name]).T
+    return np.asarray(scipy.io.loadmat(str(path), variable_names=[name])[name])
+
+
+def _read_mat(
+    path: Path,
+    *,
+    variable: str | None,
+    spacing: tuple[float, float, float] | None,
+    mat_axes: str = "zyx",
+) -> Volume:
+    if sorted(mat_axes) != ["x", "y", "z"]:
+        raise VolumeError(f"{path}: mat_axes must be a permutation of 'zyx', got {mat_axes!r}")
+    variables = _mat_variables(path)
     if variable is not None:
-        if variable not in contents:
-            raise VolumeError(f"{path}: no variable {variable!r} (variables: {sorted(contents)})")
-        array = np.asarray(contents[variable])
-    elif len(arrays) == 1:
-        array = next(iter(arrays.values()))
+        if variable not in variables:
+            raise VolumeError(f"{path}: no variable {variable!r} (variables: {sorted(variables)})")
+        name = variable
     else:
-        raise VolumeError(
-            f"{path}: {len(arrays)} 3D arrays ({sorted(arrays)}); say which with variable="
-        )
-    if spacing is None:
-        if "spacing" not in contents:
+        arrays = sorted(k for k, shape in variables.items() if len(shape) == 3)
+        if len(arrays) != 1:
             raise VolumeError(
+                f"{path}: {len(arrays)} 3D arrays ({arrays}); say which with variable="
+            )
+        name = arrays[0]
+    array = _mat_load(path, name)
+    if array.ndim == 3 and mat_axes != "zyx":  # to (z, y, x)
+        array = np.transpose(array, [mat_axes.index(axis) for axis in "zyx"])
+    if spacing is None:
+        if "spacing" not in variables:
+            raise MissingSpacingError(
                 f"{path}: a .mat file carries no voxel size; pass spacing=(z, y, x) in mm "
                 "or store a 'spacing' variable"
             )
-        spacing = tuple(float(s) for s in np.ravel(contents["spacing"]))  # type: ignore[assignment]
+        spacing = tuple(float(s) for s in np.ravel(_mat_load(path, "spacing")))  # type: ignore[assignment]
         if len(spacing) != 3:
             raise VolumeError(f"{path}: 'spacing' must have 3 values (z, y, x), got {spacing}")
-    return Volume(array=np.ascontiguousarray(array), spacing=tuple(spacing), source=path)  # type: ignore[arg-type]
+    return Volume(
+        array=np.ascontiguousarray(array),
+        spacing=tuple(float(s) for s in spacing),  # type: ignore[arg-type]
+        source=path,
+    )
 
 
 def write_nifti(path: str | Path, array: np.ndarray, spacing: tuple[float, float, float]) -> Path:

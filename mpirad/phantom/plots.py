@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -12,6 +13,9 @@ from matplotlib.patches import Patch, Wedge
 
 from mpirad.constants import CAC_FIGURE4_PAPER_COUNTS
 from mpirad.phantom.summaries import CLINICAL_TARGET_PERCENT, cac_bin_counts
+
+if TYPE_CHECKING:
+    from mpirad.manifest import Dataset
 
 ROI_COLOURS = {
     "myocardium": "gold",
@@ -72,26 +76,23 @@ def plot_tomogram_examples(
     return fig
 
 
-def plot_volume_rois(root: str | Path, patient_id: str) -> Figure:
+def plot_volume_rois(root: str | Path | Dataset, patient_id: str) -> Figure:
     """Three orthogonal slices of a Study B volume through the LV, with ROI contours.
 
     Top row: myocardium and the MIM vascular territories (with gaps); bottom row: the
-    17-segment territory groupings.
+    17-segment territory groupings. Useful to check a site's orientation (``mat_axes``).
 
     Args:
-        root: a Study B dataset.
+        root: a Study B dataset: folder (default layout) or manifest Dataset.
         patient_id: the patient.
 
     Returns:
         The figure.
     """
-    from mpirad.io.volumes import read_volume
+    from mpirad.radiomics.rois import load_patient_rois
 
-    folder = Path(root) / patient_id
-    volume = read_volume(folder / "image.nii.gz")
-    masks = {
-        name: read_volume(folder / "masks" / f"{name}.nii.gz").array > 0 for name in ROI_COLOURS
-    }
+    volume = load_patient_rois(root, patient_id, tuple(ROI_COLOURS))
+    masks = volume.masks
     centre = np.round(np.argwhere(masks["myocardium"]).mean(axis=0)).astype(int)
     voxel = volume.spacing[0]
     planes = [("axial (z)", 0), ("coronal (y)", 1), ("sagittal (x)", 2)]
@@ -103,7 +104,7 @@ def plot_volume_rois(root: str | Path, patient_id: str) -> Figure:
     for r, group in enumerate(groups):
         for c, (plane_name, axis) in enumerate(planes):
             ax = axes[r, c]
-            image = np.take(volume.array, centre[axis], axis=axis)
+            image = np.take(volume.image, centre[axis], axis=axis)
             ax.imshow(image, cmap="gray")
             ax.grid(False)
             for name in group:

@@ -149,7 +149,7 @@ def cohort_features(
         return _read_table(target), decision.previous
     with _timed(f"study B features {ds.name}", engine=engine):
         table = extract_cohort(
-            ds.root, target, engine=engine, n_jobs=n_jobs, progress=progress, **extract_options
+            ds, target, engine=engine, n_jobs=n_jobs, progress=progress, **extract_options
         )
     write_record(target, wanted)
     return table, wanted

@@ -18,6 +18,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from tqdm import tqdm
 
 from mpirad.constants import BIN_NUMBERS, ROI_NAMES
 from mpirad.io import atomic_path
+from mpirad.io.layouts import VolumesLayout
 from mpirad.radiomics.extract import (
     _code_or_none,
     _resolve_families,
@@ -35,12 +37,14 @@ from mpirad.radiomics.extract import (
 from mpirad.radiomics.ibsi import FAMILIES
 from mpirad.radiomics.rois import (
     RoiError,
-    find_volume,
     list_patients,
     read_patient_image,
     read_roi_mask,
 )
 from mpirad.radiomics.settings import ExtractionSettings
+
+if TYPE_CHECKING:
+    from mpirad.manifest import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +81,7 @@ class CohortExtractionError(RuntimeError):
 class _Job:
     """What every patient task needs (picklable)."""
 
-    root: str
+    layout: VolumesLayout
     rois: tuple[str, ...]
     bin_numbers: tuple[int, ...]
     engine: str
@@ -85,20 +89,8 @@ class _Job:
     cache_folder: str | None
 
 
-def _source_stamp(*paths: Path | None) -> str:
-    parts = []
-    for path in paths:
-        if path is None:
-            parts.append("missing")
-        else:
-            stat = path.stat()
-            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return "|".join(parts)
-
-
-def _case_stamp(root: Path, patient_id: str, roi: str) -> str:
-    folder = root / patient_id
-    return _source_stamp(find_volume(folder, "image"), find_volume(folder / "masks", roi))
+def _case_stamp(layout: VolumesLayout, patient_id: str, roi: str) -> str:
+    return layout.case_stamp(patient_id, roi)
 
 
 def _cache_file(cache_folder: str, patient_id: str, roi: str) -> Path:
@@ -148,17 +140,17 @@ def _patient_task(job: _Job, patient_id: str, rois: tuple[str, ...]):
         ``(patient_id, results, failures)`` with results ``[(roi, keys, values)]`` and
         failures ``[(patient_id, roi, message)]``.
     """
-    root = Path(job.root)
+    layout = job.layout
     results, failures = [], []
     settings_list = [ExtractionSettings(n_bins=b) for b in job.bin_numbers]
     try:
-        image = read_patient_image(root, patient_id)
+        image = read_patient_image(layout, patient_id)
     except (RoiError, OSError) as error:
         return patient_id, [], [(patient_id, roi, str(error)) for roi in rois]
     for roi in rois:
         try:
-            stamp = _case_stamp(root, patient_id, roi)
-            mask = read_roi_mask(root, patient_id, roi, image)
+            stamp = _case_stamp(layout, patient_id, roi)
+            mask = read_roi_mask(layout, patient_id, roi, image)
             array, mask, spacing = validate_roi(
                 image.array, mask, image.spacing, what=f"patient {patient_id}, ROI {roi}"
             )
@@ -246,7 +238,7 @@ def _assemble(results: list[tuple[str, str, np.ndarray, np.ndarray]]) -> pd.Data
 
 
 def extract_cohort(
-    root: str | Path,
+    root: str | os.PathLike[str] | Dataset | VolumesLayout,
     out: str | Path | None,
     *,
     bin_numbers: Sequence[int] = BIN_NUMBERS,
@@ -262,7 +254,8 @@ def extract_cohort(
     """Extract features of every patient x ROI x bin number into one tidy table.
 
     Args:
-        root: a Study B dataset folder (``volumes`` layout).
+        root: a Study B dataset: a folder (default ``volumes`` layout) or a manifest
+            :class:`~mpirad.manifest.Dataset` (its file mapping and spacing are used).
         out: parquet file to write (atomically); ``None`` writes nothing.
         bin_numbers: fixed bin numbers (default the paper's eight).
         rois: ROI names (default the paper's seven).
@@ -271,7 +264,7 @@ def extract_cohort(
         n_jobs: parallel workers (joblib; ``-1`` = all cores).
         cache_dir: where per-(patient, ROI) results are cached; default ``cache/`` next
             to ``out`` (no cache if both are ``None``).
-        patients: patient ids (default: every patient folder under ``root``).
+        patients: patient ids (default: every patient of the dataset).
         families: IBSI family ids (default :data:`STUDY_B_FAMILIES`).
         allow_failures: return (and write) the table without the failed cases instead
             of raising; failures are logged and written to ``failures.csv`` either way.
@@ -287,7 +280,7 @@ def extract_cohort(
         RoiError: ``root`` holds no patient, or a requested patient has no folder.
         ValueError: unknown engine, family or ROI name, or invalid bin numbers.
     """
-    root = Path(root)
+    layout = VolumesLayout.of(root)
     families_tuple = _resolve_families(
         engine, tuple(families) if families is not None else STUDY_B_FAMILIES
     )
@@ -299,21 +292,21 @@ def extract_cohort(
     rois = tuple(rois)
     if not rois:
         raise ValueError("rois is empty")
-    available = list_patients(root)
+    available = list_patients(layout)
     if patients is None:
         patient_ids = available
     else:
         patient_ids = list(dict.fromkeys(patients))
         unknown = [p for p in patient_ids if p not in available]
         if unknown:
-            raise RoiError(f"{root}: no image folder for patient(s) {unknown}")
+            raise RoiError(f"{layout.name}: no image folder or file for patient(s) {unknown}")
     if cache_dir is None and out is not None:
         cache_dir = Path(out).parent / "cache"
     cache_folder = (
         None if cache_dir is None else cache_folder_for(cache_dir, engine, families_tuple, bins)
     )
     job = _Job(
-        str(root),
+        layout,
         rois,
         bins,
         engine,
@@ -328,7 +321,7 @@ def extract_cohort(
             cached = None
             if cache_folder is not None:
                 try:
-                    stamp = _case_stamp(root, patient_id, roi)
+                    stamp = _case_stamp(layout, patient_id, roi)
                 except OSError:
                     stamp = ""
                 cached = _read_cache(_cache_file(str(cache_folder), patient_id, roi), stamp)

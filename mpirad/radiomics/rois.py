@@ -1,26 +1,45 @@
 """Study B ROIs: a patient's stress volume and its seven binary masks, validated.
 
-Dataset layout (``format: volumes``, see CONTRIBUTING.md)::
+Where the files are is the dataset's layout (:mod:`mpirad.io.layouts`): a plain folder
+has the default ``volumes`` layout (see CONTRIBUTING.md)::
 
-    <root>/<patient_id>/image.nii.gz
-    <root>/<patient_id>/masks/<roi>.nii.gz     roi in mpirad.constants.ROI_NAMES
+    <root>/<patient_id>/image.nii.gz              (.nii, .nrrd, .nhdr, .mat or image/ DICOM)
+    <root>/<patient_id>/masks/<roi>.nii.gz        roi in mpirad.constants.ROI_NAMES
 
-NRRD (``.nrrd``) and uncompressed NIfTI (``.nii``) files are accepted too.
+and a manifest :class:`~mpirad.manifest.Dataset` may map its files by pattern and MATLAB
+variable and give the voxel size of files that carry none. Every function taking ``root``
+accepts either. This module validates what is read: intensities, mask shape, spacing and
+values.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mpirad.constants import ROI_NAMES
-from mpirad.io.volumes import Volume, read_volume
+from mpirad.io.layouts import VOLUME_SUFFIXES, LayoutError, VolumesLayout
+from mpirad.io.volumes import Volume
 
-#: File name endings tried, in order, for the image and each mask.
-VOLUME_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd")
+if TYPE_CHECKING:
+    from mpirad.manifest import Dataset
+
+__all__ = [
+    "VOLUME_SUFFIXES",
+    "PatientRois",
+    "RoiError",
+    "check_mask",
+    "find_volume",
+    "list_patients",
+    "load_patient_rois",
+    "read_patient_image",
+    "read_roi_mask",
+]
 
 #: Relative tolerance for comparing mask and image voxel spacing.
 SPACING_RTOL = 1e-4
@@ -35,7 +54,7 @@ class PatientRois:
     """A patient's image and ROI masks.
 
     Attributes:
-        patient_id: the dataset's pseudonymous patient id (folder name).
+        patient_id: the dataset's pseudonymous patient id.
         image: ``(z, y, x)`` float intensities.
         spacing: voxel size in mm, ``(z, y, x)``.
         masks: ROI name -> ``(z, y, x)`` boolean mask (same shape as ``image``).
@@ -48,41 +67,38 @@ class PatientRois:
 
 
 def find_volume(folder: Path, stem: str) -> Path | None:
-    """The first ``folder/stem<suffix>`` that exists (suffixes :data:`VOLUME_SUFFIXES`)."""
+    """The first ``folder/stem<suffix>`` (suffixes :data:`VOLUME_SUFFIXES`) or DICOM folder
+    ``folder/stem/`` that exists (the default layout's file names)."""
     for suffix in VOLUME_SUFFIXES:
         candidate = folder / f"{stem}{suffix}"
         if candidate.is_file():
             return candidate
-    return None
+    return folder / stem if (folder / stem).is_dir() else None
 
 
-def list_patients(root: str | Path) -> list[str]:
-    """Patient ids of a ``volumes`` dataset: sub-folders holding an ``image`` volume.
+def _named(message: str, who: str, what: str = "") -> str:
+    """``message`` led by ``who`` (the patient, and ROI) unless it names them already."""
+    return message if f"{who}:" in message or f"{who}," in message else f"{who}: {what}{message}"
+
+
+def list_patients(root: str | os.PathLike[str] | Dataset | VolumesLayout) -> list[str]:
+    """Patient ids of a ``volumes`` dataset.
 
     Args:
-        root: dataset folder.
+        root: dataset folder (default layout: sub-folders holding an ``image`` volume) or
+            manifest Dataset (its ``files.image`` pattern, if any, finds the patients).
 
     Returns:
         Sorted patient ids.
 
     Raises:
-        RoiError: ``root`` is not a folder, holds no patient, or a folder has ``masks/``
-            but no image.
+        RoiError: ``root`` is not a folder, holds no patient, or (default layout) a folder
+            has ``masks/`` but no image, or two images; the message lists what was looked for.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise RoiError(f"{root}: dataset folder does not exist")
-    patients = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if find_volume(folder, "image") is not None:
-            patients.append(folder.name)
-        elif (folder / "masks").is_dir():
-            raise RoiError(f"patient {folder.name}: {folder} has masks/ but no image volume")
-    if not patients:
-        raise RoiError(
-            f"{root}: no patient folder with an image volume (<patient_id>/image.nii.gz)"
-        )
-    return patients
+    try:
+        return VolumesLayout.of(root).patients()
+    except LayoutError as error:
+        raise RoiError(str(error)) from error
 
 
 def check_mask(mask: Volume, image: Volume, *, patient_id: str, roi: str) -> np.ndarray:
@@ -123,55 +139,72 @@ def check_mask(mask: Volume, image: Volume, *, patient_id: str, roi: str) -> np.
     return binary
 
 
-def read_patient_image(root: str | Path, patient_id: str) -> Volume:
+def read_patient_image(
+    root: str | os.PathLike[str] | Dataset | VolumesLayout, patient_id: str
+) -> Volume:
     """Read a patient's image volume.
 
+    Args:
+        root: dataset folder or manifest Dataset (see :func:`list_patients`).
+        patient_id: the patient.
+
+    Returns:
+        The image: ``(z, y, x)`` float64 intensities, spacing in mm ``(z, y, x)``, and its
+        file (or DICOM folder) as ``source``.
+
     Raises:
-        RoiError: missing or unreadable image, or non-finite intensities.
+        RoiError: missing or unreadable image (listing the file names looked for), no
+            voxel size, or non-finite intensities.
     """
-    folder = Path(root) / patient_id
-    image_path = find_volume(folder, "image")
-    if image_path is None:
-        raise RoiError(f"patient {patient_id}: no image volume in {folder}")
+    layout = VolumesLayout.of(root)
     try:
-        image = read_volume(image_path)
-    except ValueError as error:
-        raise RoiError(f"patient {patient_id}: image: {error}") from error
+        source = layout.image_source(patient_id)
+        image = layout.read(source, spacing=layout.spacing)
+    except LayoutError as error:
+        raise RoiError(_named(str(error), f"patient {patient_id}", "image: ")) from error
     intensities = np.asarray(image.array, dtype=np.float64)
     if not np.all(np.isfinite(intensities)):
-        raise RoiError(f"patient {patient_id}: image has non-finite intensities ({image_path})")
+        raise RoiError(f"patient {patient_id}: image has non-finite intensities ({source})")
     return Volume(
-        array=intensities, spacing=tuple(float(s) for s in image.spacing), source=image_path
+        array=intensities, spacing=tuple(float(s) for s in image.spacing), source=source.path
     )
 
 
-def read_roi_mask(root: str | Path, patient_id: str, roi: str, image: Volume) -> np.ndarray:
+def read_roi_mask(
+    root: str | os.PathLike[str] | Dataset | VolumesLayout,
+    patient_id: str,
+    roi: str,
+    image: Volume,
+) -> np.ndarray:
     """Read and validate one ROI mask of a patient (see :func:`check_mask`).
+
+    A mask file that carries no voxel size (MATLAB, bare NRRD) takes the manifest's
+    ``spacing``, else its image's.
+
+    Returns:
+        The ``(z, y, x)`` boolean mask.
 
     Raises:
         RoiError: missing, unreadable or invalid mask; the message names patient and ROI.
     """
-    masks_folder = Path(root) / patient_id / "masks"
-    mask_path = find_volume(masks_folder, roi)
-    if mask_path is None:
-        raise RoiError(f"patient {patient_id}, ROI {roi}: no mask file {masks_folder / roi}.nii.gz")
+    layout = VolumesLayout.of(root)
     try:
-        mask = read_volume(mask_path)
-    except ValueError as error:
-        raise RoiError(f"patient {patient_id}, ROI {roi}: {error}") from error
+        mask = layout.read_mask(patient_id, roi, image)
+    except LayoutError as error:
+        raise RoiError(_named(str(error), f"patient {patient_id}, ROI {roi}")) from error
     return check_mask(mask, image, patient_id=patient_id, roi=roi)
 
 
 def load_patient_rois(
-    root: str | Path,
+    root: str | os.PathLike[str] | Dataset | VolumesLayout,
     patient_id: str,
     rois: Sequence[str] = ROI_NAMES,
 ) -> PatientRois:
     """Read and validate a patient's image and ROI masks.
 
     Args:
-        root: dataset folder.
-        patient_id: patient folder name.
+        root: dataset folder or manifest Dataset (see :func:`list_patients`).
+        patient_id: the patient.
         rois: ROI names (default: the seven of :data:`mpirad.constants.ROI_NAMES`).
 
     Returns:
@@ -181,6 +214,7 @@ def load_patient_rois(
         RoiError: a missing or unreadable image or mask, or a mask that fails
             :func:`check_mask`; the message names the patient and the ROI.
     """
-    image = read_patient_image(root, patient_id)
-    masks = {roi: read_roi_mask(root, patient_id, roi, image) for roi in rois}
+    layout = VolumesLayout.of(root)
+    image = read_patient_image(layout, patient_id)
+    masks = {roi: read_roi_mask(layout, patient_id, roi, image) for roi in rois}
     return PatientRois(patient_id=patient_id, image=image.array, spacing=image.spacing, masks=masks)

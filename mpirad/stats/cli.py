@@ -130,7 +130,7 @@ def _dataset_sources(name, features, selected, out, criterion, n_jobs, config):
     target = (
         refuse_other_dataset(out, name, parameter="--out") if out else stats_dir(name, criterion)
     )
-    return ds.root, features, selection, Path(target), outcome_record(sources, config)
+    return ds, features, selection, Path(target), outcome_record(sources, config)
 
 
 def _plan(target: Path, record, force: bool):

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mpirad.constants import CLINICAL_CATEGORICAL, CLINICAL_FEATURES, ROI_CAC
+from mpirad.io.layouts import VolumesLayout
+
+if TYPE_CHECKING:
+    from mpirad.manifest import Dataset
 
 _TIDY_COLUMNS = ("patient_id", "roi", "n_bins", "family", "name", "aggregation", "value")
 
@@ -171,7 +177,7 @@ def _check_cohort_table(
 
 
 def cohort_table_problems(
-    root: str | Path,
+    root: str | os.PathLike[str] | Dataset | VolumesLayout,
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[TableProblem]]:
     """Every problem of a Study B dataset's ``clinical.csv`` and ``cac.csv``, none raised.
 
@@ -181,20 +187,25 @@ def cohort_table_problems(
     Returns:
         ``(clinical, cac, problems)``; a table is None when it could not be read at all.
     """
-    root = Path(root)
+    layout = VolumesLayout.of(root)
     cac_columns = tuple(sorted(set(ROI_CAC.values())))
     numeric_clinical = tuple(c for c in CLINICAL_FEATURES if c not in CLINICAL_CATEGORICAL)
     clinical, clinical_problems = _check_cohort_table(
-        root / "clinical.csv", ("patient_id", *CLINICAL_FEATURES), numeric_clinical, cac_columns
+        layout.clinical_path, ("patient_id", *CLINICAL_FEATURES), numeric_clinical, cac_columns
     )
     cac, cac_problems = _check_cohort_table(
-        root / "cac.csv", ("patient_id", *cac_columns), cac_columns, cac_columns
+        layout.cac_path, ("patient_id", *cac_columns), cac_columns, cac_columns
     )
     return clinical, cac, clinical_problems + cac_problems
 
 
-def read_cohort_tables(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_cohort_tables(
+    root: str | os.PathLike[str] | Dataset | VolumesLayout,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and check ``clinical.csv`` and ``cac.csv`` of a Study B dataset (``volumes`` layout).
+
+    ``root`` is the dataset folder (tables at its top) or a manifest
+    :class:`~mpirad.manifest.Dataset`, whose ``files.clinical``/``files.cac`` say where they are.
 
     Checks, each failure naming the file, the column and (up to five) patients:
 
@@ -338,7 +349,7 @@ def _read_selection_file(path: Path) -> list[str]:
 
 
 def outcome_inputs(
-    root: str | Path,
+    root: str | os.PathLike[str] | Dataset | VolumesLayout,
     features_path: str | Path,
     *,
     n_bins: int | None = None,
@@ -350,7 +361,8 @@ def outcome_inputs(
     """Load (or make) the inputs of the outcome analysis of a Study B dataset.
 
     Args:
-        root: the dataset folder (``clinical.csv``, ``cac.csv``, volumes).
+        root: the dataset folder (``clinical.csv``, ``cac.csv``, volumes) or manifest
+            :class:`~mpirad.manifest.Dataset` (its file mapping is used).
         features_path: a feature table, tidy (:func:`mpirad.radiomics.extract_cohort`) or
             wide (``patient_id``, ``roi``, feature columns); parquet or CSV.
         n_bins: bin number to use; default the funnel's choice (tidy table) or the only one.
@@ -381,7 +393,7 @@ def outcome_inputs(
     from mpirad.radiomics.cohort import complete_cases
     from mpirad.stats.protocol import check_cohort_size
 
-    root, features_path = Path(root), Path(features_path)
+    root, features_path = VolumesLayout.of(root), Path(features_path)
     clinical, cac = read_cohort_tables(root)
     if not features_path.is_file():
         if not extract_if_missing:
@@ -439,7 +451,7 @@ def _rows_of(table: pd.DataFrame, patients: list[str]) -> pd.DataFrame:
     return table[ids.isin(patients).to_numpy()].reset_index(drop=True)
 
 
-def _image_patients(root: Path) -> list[str] | None:
+def _image_patients(root: VolumesLayout) -> list[str] | None:
     """Patients with an image volume, or None when the dataset holds no volumes."""
     from mpirad.radiomics.rois import RoiError, list_patients
 

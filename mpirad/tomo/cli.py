@@ -69,9 +69,16 @@ def register(app: typer.Typer) -> None:
         units = ("patient", "image") if unit == "both" else (unit,)
         splits = range(1, n_splits + 1) if all_splits else [split]
         settings = get_profile(profile)
+        if root is None:  # a manifest dataset: its Labelme labels
+            from mpirad.manifest import get_dataset
+
+            labels = get_dataset(name).entry.labels
+        else:
+            labels = None
         data = load_tomo_dataset(
             dataset_root,
             settings.preprocess,
+            labels=labels,
             cache_dir=Path(out_dir) / name / "study_a" / "cache",
         )
         for which in units:

@@ -202,6 +202,7 @@ def run_split(
     progress: bool = True,
     force: bool = False,
     data: TomoDataset | None = None,
+    labels: tuple[str, ...] | list[str] | None = None,
 ) -> SplitOutputs:
     """Train and evaluate both Study A networks on one random 8:2 split.
 
@@ -228,6 +229,8 @@ def run_split(
             back, and one with another record is recomputed.
         data: the dataset already loaded with this profile's preprocessing (saves
             reading it again when running several splits).
+        labels: the Labelme labels drawn into the ischemia masks (the manifest's
+            ``labels``); default ``["ischemia"]`` (see :func:`load_tomo_dataset`).
 
     Returns:
         The :class:`SplitOutputs`.
@@ -266,10 +269,15 @@ def run_split(
     _clear_stale_checkpoints(directory, wanted, force=force)
     started = time.perf_counter()
     device = select_device(device)
-    if data is None or data.config != profile.preprocess:
+    if (
+        data is None
+        or data.config != profile.preprocess
+        or (labels is not None and data.shape_labels != tuple(labels))
+    ):
         data = load_tomo_dataset(
             dataset_root,
             profile.preprocess,
+            labels=labels,
             cache_dir=Path(out_dir) / dataset_name / "study_a" / "cache",
             progress=progress,
         )
@@ -456,6 +464,7 @@ def run_all_splits(
     device: str | torch.device | None = None,
     progress: bool = True,
     force: bool = False,
+    labels: tuple[str, ...] | list[str] | None = None,
 ) -> dict[tuple[str, int], SplitOutputs]:
     """:func:`run_split` for every split of every unit, reading the dataset once.
 
@@ -468,6 +477,7 @@ def run_all_splits(
     data = load_tomo_dataset(
         dataset_root,
         profile.preprocess,
+        labels=labels,
         cache_dir=Path(out_dir) / dataset_name / "study_a" / "cache",
         progress=progress,
     )

@@ -1,0 +1,490 @@
+"""Where a dataset keeps its files: the documented layouts and the manifest's file mappings.
+
+This is the one place that turns "dataset + patient + ROI" into a file (and, for MATLAB
+files, a variable). Everything downstream (:mod:`mpirad.radiomics.rois`, the cohort
+extraction, the statistics) asks a :class:`VolumesLayout`, so files -> ``io`` -> tidy tables.
+
+Study B ``volumes`` datasets
+----------------------------
+**Default layout** (a plain folder, or a manifest entry without ``files``)::
+
+    <root>/clinical.csv, <root>/cac.csv
+    <root>/<patient_id>/image<suffix>            or  image/       (a DICOM series folder)
+    <root>/<patient_id>/masks/<roi><suffix>      or  masks/<roi>/ (a DICOM series folder)
+
+with ``<suffix>`` one of :data:`VOLUME_SUFFIXES` (NIfTI, NRRD, MATLAB v5 or v7.3). Patients
+are the sub-folders holding exactly one image; a folder with ``masks/`` but no image, or
+with two images, is an error naming what was looked for.
+
+**Mapped layout** (manifest ``files``, see ``data_manifest.yaml``): patterns relative to
+``root`` with the placeholders ``{patient_id}`` (and ``{roi}`` in a single masks pattern),
+and, for ``.mat`` files, ``:variable`` naming the MATLAB variable, e.g. the SERA export
+``{patient_id}/PETimg.mat:vol_vals``. Patients are the values of ``{patient_id}`` for which
+the image pattern matches an existing file or folder.
+
+**Voxel size**: files that carry none (MATLAB, NRRD without ``space directions``) take the
+manifest's ``spacing: [z, y, x]`` (mm); a mask without one takes its image's (a mask is
+always on its image's grid; shapes are still checked). Without either, the error names the
+file and says how to add the key.
+
+Study A ``labelme-export`` datasets keep their layout (:mod:`mpirad.tomo.data`); the manifest
+adds ``labels`` (the Labelme labels drawn into the ischemia mask), read by
+:func:`labelme_labels`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from mpirad.io.volumes import MissingSpacingError, Volume, read_volume
+
+if TYPE_CHECKING:
+    from mpirad.manifest import Dataset
+
+#: File name endings tried, in order, for a default-layout image or mask (a folder of the
+#: bare name, ``image/`` or ``masks/<roi>/``, is read as a DICOM series).
+VOLUME_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mat")
+
+#: The default Study B file names: ``image`` and ``masks/<roi>`` inside the patient folder.
+DEFAULT_IMAGE = "image"
+DEFAULT_MASKS = "masks"
+
+#: Default Labelme labels drawn into the Study A ischemia mask.
+DEFAULT_LABELME_LABELS: tuple[str, ...] = ("ischemia",)
+
+_VARIABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_ROI_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_roi_name(roi: object) -> str:
+    """An ROI name usable as a file and cache name (letters, digits, ``_.-``).
+
+    Raises:
+        ValueError: anything else.
+    """
+    if not isinstance(roi, str) or not _ROI_NAME.fullmatch(roi):
+        raise ValueError(f"ROI name {roi!r}: use letters, digits, '_', '.' or '-'")
+    return roi
+
+
+class LayoutError(ValueError):
+    """A dataset whose files cannot be found or read as its layout says; names what was sought."""
+
+
+@dataclass(frozen=True)
+class FilePattern:
+    """A manifest file pattern: ``path[:variable]`` relative to the dataset root.
+
+    Attributes:
+        text: the pattern as written in the manifest.
+        path: the path template (POSIX separators), e.g. ``{patient_id}/PETimg.mat``.
+        variable: the MATLAB variable (only for ``.mat`` paths), or None.
+    """
+
+    text: str
+    path: str
+    variable: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        text: object,
+        *,
+        placeholders: Sequence[str] = ("patient_id",),
+        require: Sequence[str] = (),
+    ) -> FilePattern:
+        """Parse and validate a pattern.
+
+        Args:
+            text: the manifest value.
+            placeholders: the ``{names}`` allowed.
+            require: the ``{names}`` that must appear.
+
+        Raises:
+            ValueError: not a string, absolute or ``..`` paths, unknown or missing
+                placeholders, a ``:variable`` on a non-``.mat`` file or a bad variable name.
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"a file pattern must be a non-empty string, got {text!r}")
+        path, variable = text, None
+        if ":" in text:
+            path, _, variable = text.rpartition(":")
+            if not path.lower().endswith(".mat"):
+                raise ValueError(
+                    f"{text!r}: ':' names a MATLAB variable and may only follow a .mat file "
+                    "(e.g. '{patient_id}/PETimg.mat:vol_vals')"
+                )
+            if not _VARIABLE.fullmatch(variable):
+                raise ValueError(f"{text!r}: {variable!r} is not a MATLAB variable name")
+        if "\\" in path:
+            raise ValueError(f"{text!r}: use '/' as the folder separator")
+        parts = PurePosixPath(path).parts
+        if path.startswith("/") or ".." in parts or not parts:
+            raise ValueError(f"{text!r}: must be a path inside the dataset root (no '/...', '..')")
+        try:
+            parsed = [
+                (f, spec, conv)
+                for _, f, spec, conv in string.Formatter().parse(path)
+                if f is not None
+            ]
+        except ValueError as error:
+            raise ValueError(f"{text!r}: unbalanced braces ({error})") from None
+        fields = [f for f, _, _ in parsed]
+        unknown = sorted({f for f in fields if f not in placeholders})
+        if unknown:
+            raise ValueError(
+                f"{text!r}: unknown placeholder(s) {unknown}; allowed: "
+                + ", ".join("{" + p + "}" for p in placeholders)
+            )
+        if any(spec or conv for _, spec, conv in parsed):
+            raise ValueError(f"{text!r}: placeholders take no format spec or conversion")
+        missing = [p for p in require if p not in fields]
+        if missing:
+            raise ValueError(f"{text!r}: must contain " + ", ".join("{" + p + "}" for p in missing))
+        return cls(text=text, path=path, variable=variable)
+
+    def resolve(self, root: Path, **values: str) -> VolumeSource:
+        """The file (and variable) for given placeholder values."""
+        return VolumeSource(root / self.path.format(**values), self.variable)
+
+    def glob(self) -> str:
+        """A glob matching every value of ``{patient_id}`` (literal parts escaped)."""
+        return "".join(
+            glob.escape(literal) + ("*" if name is not None else "")
+            for literal, name, _, _ in string.Formatter().parse(self.path)
+        )
+
+    def regex(self) -> re.Pattern[str]:
+        """A regex of the relative path whose group ``patient_id`` is the patient id."""
+        pieces, seen = [], False
+        for literal, name, _, _ in string.Formatter().parse(self.path):
+            pieces.append(re.escape(literal))
+            if name is not None:
+                pieces.append("(?P=patient_id)" if seen else "(?P<patient_id>[^/]+)")
+                seen = True
+        return re.compile("".join(pieces))
+
+
+@dataclass(frozen=True)
+class VolumeSource:
+    """One volume on disk: a file or DICOM folder, and the MATLAB variable if any."""
+
+    path: Path
+    variable: str | None = None
+
+    def __str__(self) -> str:
+        return str(self.path) + (f" (variable {self.variable!r})" if self.variable else "")
+
+    def stamp(self) -> str:
+        """Name, size and modification time (of every file, for a folder): for caches."""
+        if self.path.is_dir():
+            files = sorted(p for p in self.path.iterdir() if p.is_file())
+            size = sum(p.stat().st_size for p in files)
+            mtime = max((p.stat().st_mtime_ns for p in files), default=0)
+            text = f"{self.path.name}/:{len(files)}:{size}:{mtime}"
+        else:
+            stat = self.path.stat()
+            text = f"{self.path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+        return text + (f":{self.variable}" if self.variable else "")
+
+
+def _default_candidates(folder: Path, stem: str) -> list[Path]:
+    return [folder / f"{stem}{suffix}" for suffix in VOLUME_SUFFIXES] + [folder / stem]
+
+
+def _describe_candidates(stem: str) -> str:
+    return ", ".join(f"{stem}{s}" for s in VOLUME_SUFFIXES) + f", {stem}/ (a DICOM series folder)"
+
+
+@dataclass(frozen=True)
+class VolumesLayout:
+    """Where a Study B ``volumes`` dataset keeps its files (picklable, for parallel workers).
+
+    Attributes:
+        root: the dataset folder.
+        image: the image pattern, or None for the default layout.
+        masks: one pattern with ``{roi}``, or ROI -> pattern; None for the default layout.
+        spacing: voxel size in mm ``(z, y, x)`` for files that carry none, or None.
+        mat_axes: the dimensions of the MATLAB arrays, in order (default ``"zyx"``).
+        clinical: ``clinical.csv`` path relative to ``root``.
+        cac: ``cac.csv`` path relative to ``root``.
+        dataset: the manifest name (for messages), or None for a plain folder.
+        manifest_path: the manifest file (for messages), or None.
+    """
+
+    root: Path
+    image: FilePattern | None = None
+    masks: FilePattern | Mapping[str, FilePattern] | None = None
+    spacing: tuple[float, float, float] | None = None
+    mat_axes: str = "zyx"
+    clinical: str = "clinical.csv"
+    cac: str = "cac.csv"
+    dataset: str | None = None
+    manifest_path: Path | None = field(default=None, compare=False)
+
+    @classmethod
+    def of(cls, source: str | os.PathLike[str] | Dataset | VolumesLayout) -> VolumesLayout:
+        """The layout of a folder (default layout) or of a manifest :class:`~mpirad.manifest.Dataset`.
+
+        Raises:
+            LayoutError: a dataset that is not a Study B ``volumes`` dataset.
+        """
+        if isinstance(source, VolumesLayout):
+            return source
+        from mpirad.manifest import Dataset
+
+        if not isinstance(source, Dataset):
+            return cls(root=Path(source))
+        entry = source.entry
+        if entry.format != "volumes":
+            raise LayoutError(
+                f"dataset {source.name!r} is a {entry.format!r} dataset, not 'volumes' (Study B)"
+            )
+        files = entry.files
+        image = masks = None
+        clinical, cac = "clinical.csv", "cac.csv"
+        if files is not None:
+            image = FilePattern.parse(files.image, require=("patient_id",))
+            if isinstance(files.masks, str):
+                masks = FilePattern.parse(
+                    files.masks, placeholders=("patient_id", "roi"), require=("patient_id", "roi")
+                )
+            else:
+                masks = {
+                    roi: FilePattern.parse(text, require=("patient_id",))
+                    for roi, text in files.masks.items()
+                }
+            clinical, cac = files.clinical, files.cac
+        spacing = tuple(float(s) for s in entry.spacing) if entry.spacing is not None else None
+        return cls(
+            root=source.root,
+            image=image,
+            masks=masks,
+            spacing=spacing,  # type: ignore[arg-type]
+            mat_axes="".join(entry.mat_axes),
+            clinical=clinical,
+            cac=cac,
+            dataset=source.name,
+            manifest_path=source.manifest_path,
+        )
+
+    # ----------------------------------------------------------------- descriptions
+
+    @property
+    def name(self) -> str:
+        """How messages name the dataset: ``dataset 'NAME'`` or its folder."""
+        return f"dataset {self.dataset!r}" if self.dataset else str(self.root)
+
+    @property
+    def clinical_path(self) -> Path:
+        return self.root / self.clinical
+
+    @property
+    def cac_path(self) -> Path:
+        return self.root / self.cac
+
+    def _spacing_hint(self) -> str:
+        where = f"in {self.manifest_path}" if self.manifest_path else "in data_manifest.yaml"
+        if self.dataset:
+            return (
+                f"add the voxel size to dataset {self.dataset!r} {where}, e.g. "
+                "'spacing: [4.8, 4.8, 4.8]' (mm, z y x)"
+            )
+        return (
+            "describe the dataset in data_manifest.yaml with its voxel size, e.g. "
+            "'spacing: [4.8, 4.8, 4.8]' (mm, z y x), and pass it by name"
+        )
+
+    # ----------------------------------------------------------------- patients
+
+    def patients(self) -> list[str]:
+        """Patient ids, sorted.
+
+        Raises:
+            LayoutError: ``root`` is not a folder, no patient is found, or (default
+                layout) a folder has ``masks/`` but no image, or two images.
+        """
+        if not self.root.is_dir():
+            raise LayoutError(f"{self.name}: dataset folder {self.root} does not exist")
+        patients = self._default_patients() if self.image is None else self._mapped_patients()
+        if not patients:
+            wanted = (
+                f"<patient_id>/image.* ({_describe_candidates(DEFAULT_IMAGE)})"
+                if self.image is None
+                else f"files.image pattern {self.image.text!r}"
+            )
+            raise LayoutError(
+                f"{self.name}: no patient found under {self.root} (looked for {wanted})"
+            )
+        return patients
+
+    def _default_patients(self) -> list[str]:
+        patients = []
+        for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            if folder.name.startswith("."):
+                continue
+            found = [p for p in _default_candidates(folder, DEFAULT_IMAGE) if p.exists()]
+            if len(found) > 1:
+                raise LayoutError(
+                    f"patient {folder.name}: {len(found)} image volumes in {folder} "
+                    f"({', '.join(p.name for p in found)}); keep one"
+                )
+            if found:
+                patients.append(folder.name)
+            elif (folder / DEFAULT_MASKS).is_dir():
+                raise LayoutError(
+                    f"patient {folder.name}: {folder} has masks/ but no image volume "
+                    f"(looked for {_describe_candidates(DEFAULT_IMAGE)})"
+                )
+        return patients
+
+    def _mapped_patients(self) -> list[str]:
+        assert self.image is not None
+        regex = self.image.regex()
+        patients = set()
+        for path in self.root.glob(self.image.glob()):
+            match = regex.fullmatch(path.relative_to(self.root).as_posix())
+            if match and not match["patient_id"].startswith("."):
+                patients.add(match["patient_id"])
+        return sorted(patients)
+
+    # ----------------------------------------------------------------- sources
+
+    def image_source(self, patient_id: str) -> VolumeSource:
+        """The image file (or DICOM folder) of a patient.
+
+        Raises:
+            LayoutError: no image, or two (default layout); the message lists what was
+                looked for.
+        """
+        if self.image is not None:
+            source = self.image.resolve(self.root, patient_id=patient_id)
+            if not source.path.exists():
+                raise LayoutError(
+                    f"{self.name}, patient {patient_id}: no image: {source.path} does not "
+                    f"exist (files.image: {self.image.text!r})"
+                )
+            return source
+        folder = self.root / patient_id
+        return VolumeSource(self._default_file(folder, DEFAULT_IMAGE, f"patient {patient_id}"))
+
+    def mask_source(self, patient_id: str, roi: str) -> VolumeSource:
+        """The mask file (or DICOM folder) of one ROI of a patient.
+
+        Raises:
+            LayoutError: no mapping for the ROI, or no such file; names what was sought.
+        """
+        where = f"patient {patient_id}, ROI {roi}"
+        if self.masks is None:
+            folder = self.root / patient_id / DEFAULT_MASKS
+            return VolumeSource(self._default_file(folder, roi, where))
+        if isinstance(self.masks, FilePattern):
+            pattern = self.masks
+        elif roi in self.masks:
+            pattern = self.masks[roi]
+        else:
+            raise LayoutError(
+                f"{self.name}, {where}: files.masks has no entry for {roi!r} "
+                f"(it maps {sorted(self.masks)})"
+            )
+        source = pattern.resolve(self.root, patient_id=patient_id, roi=roi)
+        if not source.path.exists():
+            raise LayoutError(
+                f"{self.name}, {where}: no mask: {source.path} does not exist "
+                f"(files.masks: {pattern.text!r})"
+            )
+        return source
+
+    def _default_file(self, folder: Path, stem: str, where: str) -> Path:
+        found = [p for p in _default_candidates(folder, stem) if p.exists()]
+        if not found:
+            raise LayoutError(
+                f"{where}: no {'image' if stem == DEFAULT_IMAGE else 'mask'} file in {folder} "
+                f"(looked for {_describe_candidates(stem)})"
+            )
+        if len(found) > 1:
+            raise LayoutError(
+                f"{where}: {len(found)} candidate volumes in {folder} "
+                f"({', '.join(p.name for p in found)}); keep one"
+            )
+        return found[0]
+
+    # ----------------------------------------------------------------- reading
+
+    def read(
+        self, source: VolumeSource, *, spacing: tuple[float, float, float] | None = None
+    ) -> Volume:
+        """Read a source as ``(z, y, x)``; ``spacing`` (mm) for files that carry none.
+
+        Raises:
+            LayoutError: a file without voxel size and no ``spacing`` (says how to add
+                the manifest key), or any :class:`~mpirad.io.volumes.VolumeError`,
+                prefixed with the dataset's name.
+        """
+        prefix = f"dataset {self.dataset!r}: " if self.dataset else ""
+        try:
+            return read_volume(
+                source.path, variable=source.variable, spacing=spacing, mat_axes=self.mat_axes
+            )
+        except MissingSpacingError as error:
+            raise LayoutError(
+                f"{prefix}{source}: carries no voxel size; {self._spacing_hint()}"
+            ) from error
+        except ValueError as error:
+            raise LayoutError(f"{prefix}{error}") from error
+
+    def read_image(self, patient_id: str) -> Volume:
+        """A patient's image as read (``(z, y, x)``, spacing in mm); see :meth:`read`."""
+        return self.read(self.image_source(patient_id), spacing=self.spacing)
+
+    def read_mask(self, patient_id: str, roi: str, image: Volume) -> Volume:
+        """One ROI mask as read; a file without voxel size takes ``spacing`` or the image's."""
+        fallback = self.spacing if self.spacing is not None else image.spacing
+        return self.read(self.mask_source(patient_id, roi), spacing=fallback)
+
+    def case_stamp(self, patient_id: str, roi: str) -> str:
+        """Image and mask names, sizes and times (and the manifest's spacing and
+        mat_axes): a cache key."""
+        parts = []
+        for find in (
+            lambda: self.image_source(patient_id),
+            lambda: self.mask_source(patient_id, roi),
+        ):
+            try:
+                parts.append(find().stamp())
+            except LayoutError:
+                parts.append("missing")
+        if self.spacing is not None:
+            parts.append("spacing=" + ",".join(f"{s:g}" for s in self.spacing))
+        if self.mat_axes != "zyx":
+            parts.append(f"mat_axes={self.mat_axes}")
+        return "|".join(parts)
+
+
+def volumes_layout(source: str | os.PathLike[str] | Dataset | VolumesLayout) -> VolumesLayout:
+    """:meth:`VolumesLayout.of`: a folder means the default layout; a Dataset its manifest options."""
+    return VolumesLayout.of(source)
+
+
+def dataset_root(source: str | os.PathLike[str] | Dataset) -> Path:
+    """The folder of a path or of a manifest :class:`~mpirad.manifest.Dataset`."""
+    from mpirad.manifest import Dataset
+
+    return source.root if isinstance(source, Dataset) else Path(source)
+
+
+def labelme_labels(source: str | os.PathLike[str] | Dataset) -> tuple[str, ...]:
+    """The Labelme labels drawn into the ischemia mask: the manifest's ``labels``, else
+    :data:`DEFAULT_LABELME_LABELS` (a plain folder means the default)."""
+    from mpirad.manifest import Dataset
+
+    if isinstance(source, Dataset):
+        return tuple(source.entry.labels)
+    return DEFAULT_LABELME_LABELS

@@ -1,0 +1,384 @@
+"""Every documented Study B layout is read (issue 11): the same volumes, masks and features.
+
+A small synthetic cohort is re-saved in each layout (NIfTI, NRRD, bare NRRD + manifest
+spacing, MATLAB v5, MATLAB v7.3 written as MATLAB does, a SERA-style variable mapping,
+DICOM series) and must give what the default NIfTI layout gives.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import h5py
+import nrrd
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+from test_dicom_helpers import write_series
+
+from mpirad.io.layouts import FilePattern, LayoutError, VolumesLayout
+from mpirad.io.volumes import read_volume, write_nifti
+from mpirad.manifest import ManifestError, load_manifest
+from mpirad.phantom import synthesize
+from mpirad.radiomics import RoiError, extract_cohort, list_patients, load_patient_rois
+from mpirad.radiomics.rois import read_patient_image
+from mpirad.stats.inputs import read_cohort_tables
+
+ROIS = ("myocardium", "LAD17", "RCAMIM")
+FEATURE_ROIS = ("myocardium", "LAD17")
+BINS = (8, 32)
+SPACING = [4.8, 4.8, 4.8]
+#: DICOM stores integers: intensities are kept on a 1/128 grid, exact in every format.
+STEP = 2.0**-7
+SERA_VARIABLES = {"myocardium": "total", "LAD17": "lad17", "RCAMIM": "rca_mim"}
+
+
+def _manifest(folder: Path, entries: dict[str, str]) -> dict:
+    text = "version: 1\ndatasets:\n" + "".join(
+        f"  {name}:\n" + "".join(f"    {line}\n" for line in body.strip().splitlines())
+        for name, body in entries.items()
+    )
+    path = folder / "data_manifest.yaml"
+    path.write_text(text)
+    return load_manifest(path)
+
+
+def _site(root: str, extra: str = "") -> str:
+    return f"study: b\nformat: volumes\nroot: {root}\nprovenance: site\n{extra}"
+
+
+def _write_mat73(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """As MATLAB's save -v7.3: HDF5 after a 512-byte user block, arrays column-major."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w", userblock_size=512) as handle:
+        for name, array in arrays.items():
+            logical = array.dtype == bool
+            data = handle.create_dataset(
+                name, data=np.asarray(array, np.uint8 if logical else None).T
+            )
+            data.attrs["MATLAB_class"] = np.bytes_("logical" if logical else "single")
+    with open(path, "r+b") as handle:
+        handle.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, written by mpirad tests".ljust(116))
+
+
+def _write_dicom(folder: Path, volume: np.ndarray, patient_id: str, *, image: bool) -> None:
+    pixels = np.round(volume / STEP).astype(np.int16) if image else volume.astype(np.uint16)
+    write_series(
+        folder,
+        pixels,
+        spacing_z=SPACING[0],
+        pixel_spacing=(SPACING[1], SPACING[2]),
+        slope=STEP if image else None,
+        intercept=0.0,
+        patient={"PatientID": patient_id},
+    )
+
+
+def _save(kind: str, reference: Path, patients: list[str], out: Path) -> None:
+    """Re-save the reference cohort in one layout."""
+    out.mkdir(parents=True)
+    for table in ("clinical.csv", "cac.csv"):
+        shutil.copy(reference / table, out / table)
+    for pid in patients:
+        image = read_volume(reference / pid / "image.nii.gz")
+        masks = {r: read_volume(reference / pid / "masks" / f"{r}.nii.gz").array for r in ROIS}
+        folder, spacing = out / pid, image.spacing
+        xyz = lambda a: np.transpose(a, (2, 1, 0))  # noqa: E731 - NRRD stores (x, y, z)
+        if kind == "nii":
+            write_nifti(folder / "image.nii", image.array, spacing)
+            for roi, mask in masks.items():
+                write_nifti(folder / "masks" / f"{roi}.nii", mask, spacing)
+        elif kind in ("nrrd", "nhdr-bare"):
+            header = {
+                "space directions": np.diag(spacing[::-1]),
+                "space": "left-posterior-superior",
+            }
+            suffix = ".nrrd" if kind == "nrrd" else ".nhdr"
+            (folder / "masks").mkdir(parents=True)
+            use = header if kind == "nrrd" else {}
+            nrrd.write(str(folder / f"image{suffix}"), xyz(image.array), use)
+            for roi, mask in masks.items():
+                nrrd.write(str(folder / "masks" / f"{roi}{suffix}"), xyz(mask), use)
+        elif kind == "mat-v5":
+            (folder / "masks").mkdir(parents=True)
+            scipy.io.savemat(folder / "image.mat", {"img": image.array})
+            for roi, mask in masks.items():
+                scipy.io.savemat(folder / "masks" / f"{roi}.mat", {"mask": mask.astype(bool)})
+        elif kind == "mat-yxz":  # MATLAB's A(row, column, slice)
+            (folder / "masks").mkdir(parents=True)
+            yxz = lambda a: np.transpose(a, (1, 2, 0))  # noqa: E731
+            scipy.io.savemat(folder / "image.mat", {"img": yxz(image.array)})
+            for roi, mask in masks.items():
+                scipy.io.savemat(folder / "masks" / f"{roi}.mat", {"mask": yxz(mask.astype(bool))})
+        elif kind == "mat-v7.3":
+            _write_mat73(folder / "image.mat", {"img": image.array})
+            for roi, mask in masks.items():
+                _write_mat73(folder / "masks" / f"{roi}.mat", {"mask": mask.astype(bool)})
+        elif kind == "sera":  # one v5 file for the PET volume, one v7.3 file of contours
+            folder.mkdir(parents=True)
+            scipy.io.savemat(folder / "PETimg.mat", {"vol_vals": image.array, "notes": [1.0]})
+            contours = {SERA_VARIABLES[r]: m.astype(bool) for r, m in masks.items()}
+            _write_mat73(folder / "contours.mat", contours)
+        elif kind == "dicom":
+            _write_dicom(folder / "image", image.array, pid, image=True)
+            for roi, mask in masks.items():
+                _write_dicom(folder / "masks" / roi, mask, pid, image=False)
+        else:
+            raise AssertionError(kind)
+
+
+LAYOUTS = {
+    # kind: extra manifest lines (None: read as a plain folder)
+    "nii": None,
+    "nrrd": None,
+    "nhdr-bare": "spacing: [4.8, 4.8, 4.8]",
+    "mat-v5": "spacing: [4.8, 4.8, 4.8]",
+    "mat-yxz": "spacing: [4.8, 4.8, 4.8]\nmat_axes: [y, x, z]",
+    "mat-v7.3": "spacing: [4.8, 4.8, 4.8]",
+    "sera": (
+        "spacing: [4.8, 4.8, 4.8]\nfiles:\n  image: '{patient_id}/PETimg.mat:vol_vals'\n"
+        "  masks:\n"
+        + "".join(
+            f"    {roi}: '{{patient_id}}/contours.mat:{v}'\n" for roi, v in SERA_VARIABLES.items()
+        )
+    ),
+    "dicom": None,
+}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], pd.DataFrame]:
+    """The synthetic cohort (intensities on the 1/128 grid), its patients and features."""
+    root = tmp_path_factory.mktemp("reference") / "synthetic-b"
+    synthesize("b", root, patients=2, image_size=36)
+    patients = list_patients(root)
+    for pid in patients:
+        image = read_volume(root / pid / "image.nii.gz")
+        on_grid = (np.round(image.array / STEP) * STEP).astype(np.float32)
+        write_nifti(root / pid / "image.nii.gz", on_grid, image.spacing)
+    features = extract_cohort(
+        root, None, bin_numbers=BINS, rois=FEATURE_ROIS, engine="numpy", n_jobs=1, progress=False
+    )
+    return root, patients, features
+
+
+@pytest.mark.parametrize("kind", list(LAYOUTS))
+def test_each_layout_gives_the_same_volumes_masks_and_features(reference, tmp_path, kind):
+    root, patients, features = reference
+    _save(kind, root, patients, tmp_path / "data")
+    extra = LAYOUTS[kind]
+    source = (
+        tmp_path / "data"
+        if extra is None
+        else _manifest(tmp_path, {f"site-{kind}": _site("data", extra)})[f"site-{kind}"]
+    )
+    assert list_patients(source) == patients
+    for pid in patients:
+        expected = load_patient_rois(root, pid, ROIS)
+        got = load_patient_rois(source, pid, ROIS)
+        # exact: every format holds these float32 values (DICOM as integers x 1/128)
+        np.testing.assert_array_equal(got.image, expected.image)
+        np.testing.assert_allclose(got.spacing, expected.spacing, rtol=1e-6)
+        for roi in ROIS:
+            assert got.masks[roi].dtype == bool
+            np.testing.assert_array_equal(got.masks[roi], expected.masks[roi], err_msg=roi)
+    table = extract_cohort(
+        source, None, bin_numbers=BINS, rois=FEATURE_ROIS, engine="numpy", n_jobs=1, progress=False
+    )
+    pd.testing.assert_frame_equal(table, features, check_exact=False, rtol=1e-9)
+    clinical, cac = read_cohort_tables(source)
+    assert list(clinical["patient_id"]) == patients and len(cac) == len(patients)
+
+
+def test_mat_v73_axis_order_is_matlabs(tmp_path):
+    """A v7.3 file read by h5py comes transposed; mpirad gives MATLAB's A(k, j, i) order."""
+    volume = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+    _write_mat73(tmp_path / "a.mat", {"A": volume})
+    with h5py.File(tmp_path / "a.mat") as handle:
+        assert handle["A"].shape == (4, 3, 2)  # what MATLAB's column-major storage looks like
+    read = read_volume(tmp_path / "a.mat", spacing=(1.0, 2.0, 3.0))
+    assert read.shape == (2, 3, 4)
+    np.testing.assert_array_equal(read.array, volume)
+    scipy.io.savemat(tmp_path / "b.mat", {"A": volume})
+    np.testing.assert_array_equal(read_volume(tmp_path / "b.mat", spacing=(1, 2, 3)).array, volume)
+    # a file holding (y, x, z), named as such
+    scipy.io.savemat(tmp_path / "c.mat", {"A": np.transpose(volume, (1, 2, 0))})
+    read = read_volume(tmp_path / "c.mat", spacing=(1, 2, 3), mat_axes="yxz")
+    np.testing.assert_array_equal(read.array, volume)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_missing_image_lists_what_was_looked_for(reference, tmp_path):
+    root, patients, _ = reference
+    data = tmp_path / "data"
+    shutil.copytree(root, data)
+    (data / patients[1] / "image.nii.gz").unlink()
+    looked_for = (
+        "image.nii.gz, image.nii, image.nrrd, image.nhdr, image.mat, image/ (a DICOM series folder)"
+    )
+    with pytest.raises(
+        RoiError, match=rf"patient {patients[1]}: .* has masks/ but no image"
+    ) as info:
+        list_patients(data)
+    assert f"(looked for {looked_for})" in str(info.value)
+    with pytest.raises(RoiError, match=rf"patient {patients[1]}: no image file in ") as info:
+        read_patient_image(data, patients[1])
+    assert f"(looked for {looked_for})" in str(info.value)
+    (data / patients[0] / "image.nii").write_bytes(b"")
+    with pytest.raises(RoiError, match=r"2 image volumes .*\(image.nii.gz, image.nii\); keep one"):
+        list_patients(data)
+
+
+def test_mapped_layout_names_pattern_when_files_are_missing(tmp_path):
+    (tmp_path / "data" / "B001").mkdir(parents=True)
+    datasets = _manifest(
+        tmp_path,
+        {
+            "sera": _site(
+                "data",
+                "files: {image: 'pet/{patient_id}.mat:v', masks: 'm/{roi}/{patient_id}.nrrd'}",
+            )
+        },
+    )
+    with pytest.raises(
+        RoiError, match=r"dataset 'sera': no patient found .*'pet/\{patient_id\}.mat:v'"
+    ):
+        list_patients(datasets["sera"])
+    (tmp_path / "data" / "pet").mkdir()
+    (tmp_path / "data" / "pet" / "B007.mat").write_bytes(b"")
+    assert list_patients(datasets["sera"]) == ["B007"]
+    layout = VolumesLayout.of(datasets["sera"])
+    with pytest.raises(
+        LayoutError, match=r"dataset 'sera', patient B007, ROI LAD17: no mask: .*B007\.nrrd"
+    ):
+        layout.mask_source("B007", "LAD17")
+
+
+def test_missing_spacing_says_how_to_add_the_manifest_key(reference, tmp_path):
+    root, patients, _ = reference
+    _save("mat-v5", root, patients, tmp_path / "data")
+    pid = patients[0]
+    with pytest.raises(RoiError) as info:
+        read_patient_image(tmp_path / "data", pid)
+    message = str(info.value)
+    assert f"patient {pid}: image: " in message and f"{pid}/image.mat" in message
+    assert "carries no voxel size" in message
+    assert "data_manifest.yaml" in message and "'spacing: [4.8, 4.8, 4.8]'" in message
+    datasets = _manifest(tmp_path, {"site-mat": _site("data")})
+    with pytest.raises(RoiError) as info:
+        read_patient_image(datasets["site-mat"], pid)
+    message = str(info.value)
+    assert "add the voxel size to dataset 'site-mat' in " in message
+    assert str(tmp_path / "data_manifest.yaml") in message and "spacing: [4.8, 4.8, 4.8]" in message
+
+
+@pytest.mark.parametrize(
+    "image, mask, where",
+    [
+        ("vol_val", "total", ": image: dataset 'sera': .*PETimg.mat: no variable 'vol_val'"),
+        (
+            "vol_vals",
+            "totl",
+            ", ROI myocardium: dataset 'sera': .*contours.mat: no variable 'totl'",
+        ),
+    ],
+)
+def test_bad_variable_names_dataset_patient_file_and_variable(
+    reference, tmp_path, image, mask, where
+):
+    root, patients, _ = reference
+    _save("sera", root, patients, tmp_path / "data")
+    files = (
+        f"spacing: {SPACING}\nfiles:\n  image: '{{patient_id}}/PETimg.mat:{image}'\n"
+        f"  masks: {{myocardium: '{{patient_id}}/contours.mat:{mask}'}}"
+    )
+    ds = _manifest(tmp_path, {"sera": _site("data", files)})["sera"]
+    with pytest.raises(RoiError, match=rf"patient {patients[0]}{where}") as info:
+        load_patient_rois(ds, patients[0], ["myocardium"])
+    assert "(variables: [" in str(info.value)
+    with pytest.raises(
+        LayoutError, match=r"files.masks has no entry for 'LAD17' \(it maps \['myocardium'\]\)"
+    ):
+        VolumesLayout.of(ds).mask_source(patients[0], "LAD17")
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            "files: {image: 'x/PETimg.mat:vol_vals', masks: '{patient_id}/{roi}.nii'}",
+            r"must contain \{patient_id\}",
+        ),
+        (
+            "files: {image: '{patient_id}/a.nii:vol', masks: '{patient_id}/{roi}.nii'}",
+            "may only follow a .mat",
+        ),
+        (
+            "files: {image: '{patient_id}/a.mat:1x', masks: '{patient_id}/{roi}.nii'}",
+            "not a MATLAB variable",
+        ),
+        (
+            "files: {image: '{patient}/a.nii', masks: '{patient_id}/{roi}.nii'}",
+            r"unknown placeholder\(s\) \['patient'\]",
+        ),
+        (
+            "files: {image: '../{patient_id}.nii', masks: '{patient_id}/{roi}.nii'}",
+            "inside the dataset root",
+        ),
+        (
+            "files: {image: '{patient_id}.nii', masks: '{patient_id}/masks.nii'}",
+            r"must contain \{roi\}",
+        ),
+        (
+            "files: {image: '{patient_id}.nii', masks: {'LAD 17': '{patient_id}.nii'}}",
+            "ROI name 'LAD 17'",
+        ),
+        (
+            "files: {image: '{patient_id}.nii', masks: '{patient_id}/{roi}.nii', extra: 1}",
+            "Extra inputs",
+        ),
+        ("spacing: [4.8, 0, 4.8]", "three positive voxel sizes"),
+        ("spacing: [4.8, 4.8]", "spacing"),
+        ("mat_axes: [z, z, x]", "must name z, y and x once each"),
+        ("mat_axes: [z, y, t]", "mat_axes"),
+        ("labels: [ischemia]", "key 'labels': only study 'a' datasets"),
+    ],
+)
+def test_manifest_options_are_validated(tmp_path, extra, message):
+    with pytest.raises(ManifestError, match=message) as info:
+        _manifest(tmp_path, {"site-b": _site("data", extra)})
+    assert "site-b" in str(info.value)
+
+
+def test_study_a_takes_labels_not_files(tmp_path):
+    entry = "study: a\nformat: labelme-export\nroot: a\nprovenance: site\n"
+    assert _manifest(tmp_path, {"site-a": entry})["site-a"].entry.labels == ["ischemia"]
+    for extra, message in (
+        ("spacing: [1, 1, 1]", "key 'spacing': only study 'b'"),
+        ("labels: []", "at least one Labelme label"),
+        ("labels: [ischemia, ischemia]", "duplicate labels"),
+    ):
+        with pytest.raises(ManifestError, match=message):
+            _manifest(tmp_path, {"site-a": entry + extra})
+
+
+def test_pattern_discovery_and_tables_elsewhere(tmp_path):
+    pattern = FilePattern.parse("pet/{patient_id}/{patient_id}_pet.nii.gz")
+    assert pattern.glob() == "pet/*/*_pet.nii.gz"
+    assert pattern.regex().fullmatch("pet/B01/B01_pet.nii.gz")["patient_id"] == "B01"
+    assert pattern.regex().fullmatch("pet/B01/B02_pet.nii.gz") is None
+    assert FilePattern.parse("[v]/{patient_id}.mat:vol_vals").glob() == "[[]v]/*.mat"
+    data = tmp_path / "data"
+    (data / "tables").mkdir(parents=True)
+    pd.DataFrame({"patient_id": ["B01"]}).to_csv(data / "tables" / "clin.csv", index=False)
+    files = "files: {image: '{patient_id}.nii', masks: '{patient_id}/{roi}.nii', clinical: tables/clin.csv}"
+    ds = _manifest(tmp_path, {"b": _site("data", files)})["b"]
+    with pytest.raises(ValueError, match=r"tables/clin.csv: missing columns"):
+        read_cohort_tables(ds)
