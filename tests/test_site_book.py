@@ -227,13 +227,13 @@ def test_every_chapter_runs_on_the_site_data_of_the_book(site_book, name):
 
 
 def test_a_parameter_naming_another_datasets_file_is_refused(site_book):
-    import papermill
+    from mpirad.runner import NotebookRunError
 
     project, _ = site_book
     other = project / "build/features/other-b/features.parquet"
     other.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(project / "build/features/site-b/features.parquet", other)
-    with pytest.raises(papermill.PapermillExecutionError, match="dataset 'other-b'"):
+    with pytest.raises(NotebookRunError, match="dataset 'other-b'"):
         run_notebook(
             BOOK / "study_b/radiomics.py",
             parameters={"features_path": str(other), "n_jobs": 1},
