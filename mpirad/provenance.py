@@ -65,9 +65,19 @@ def file_stamp(root: str | Path, *, exclude: tuple[str, ...] = (".cache", "truth
     return "stamp:" + digest.hexdigest()
 
 
+#: Manifest keys that change what is read from a dataset's files.
+READING_OPTIONS = ("files", "spacing", "mat_axes", "labels")
+
+
 def dataset_fingerprint(ds: Dataset) -> str:
-    """The manifest checksum of ``ds`` when recorded, else :func:`file_stamp` of its root."""
-    return ds.entry.checksum or file_stamp(ds.root)
+    """The manifest checksum of ``ds`` when recorded, else :func:`file_stamp` of its root.
+
+    Reading options set in the manifest (file mapping, spacing, MATLAB axes, Labelme
+    labels; :data:`READING_OPTIONS`) are part of it: changing one changes what is read.
+    """
+    files = ds.entry.checksum or file_stamp(ds.root)
+    options = ds.entry.model_dump(include=set(READING_OPTIONS), exclude_defaults=True)
+    return f"{files}+{digest(options)}" if options else files
 
 
 def digest(value: Any) -> str:

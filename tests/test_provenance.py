@@ -187,3 +187,15 @@ def test_intro_says_synthetic_only_of_synthetic_data(project):
 def test_book_context_names(project):
     context = BookContext.from_names("none", "site-b", "paper")
     assert context.datasets() == ["site-b"] and context.dataset("a") is None
+
+
+def test_manifest_reading_options_are_part_of_the_fingerprint(project):
+    ds = get_dataset("site-b")
+    plain = dataset_fingerprint(ds)
+    ds.entry.spacing = (4.8, 4.8, 4.8)
+    assert dataset_fingerprint(ds).startswith(plain + "+")
+    site_a = get_dataset("site-a")
+    (project / "site-a").mkdir()
+    default = dataset_fingerprint(site_a)
+    site_a.entry.labels = ["ischemia", "infarct"]
+    assert dataset_fingerprint(site_a) != default

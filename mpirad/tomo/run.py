@@ -253,6 +253,7 @@ def run_split(
         "seed": int(seed),
         "profile": profile.to_dict(),
         "weights": str(weights) if weights is not None else None,
+        "labels": list(labels) if labels is not None else None,
     }
     wanted = StepRecord(
         step="study_a.split",
