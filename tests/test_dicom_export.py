@@ -10,10 +10,7 @@ import pandas as pd
 import pydicom
 import pytest
 import typer
-from pydicom.data import get_testdata_file
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
-from test_dicom_helpers import (
+from dicom_helpers import (
     make_dataset,
     make_nm_multiframe,
     make_secondary_capture,
@@ -21,6 +18,9 @@ from test_dicom_helpers import (
     write_dataset,
     write_series,
 )
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 from typer.testing import CliRunner
 
 from mpirad.io.dicom import (

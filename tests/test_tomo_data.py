@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_tomo_fixtures import write_ring_dataset
+from tomo_fixtures import write_ring_dataset
 
 from mpirad.io import LabelTableError
 from mpirad.tomo.data import DatasetLayoutError, load_tomo_dataset, scan_labelme_export

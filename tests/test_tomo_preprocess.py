@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import ndimage
-from test_tomo_fixtures import ring_image
+from tomo_fixtures import ring_image
 
 from mpirad.io import read_png
 from mpirad.tomo.preprocess import (
