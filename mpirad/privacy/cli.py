@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         file named by MPIRAD_SITE_SECRET_FILE. Unreadable files are named and skipped;
         the exit code is 1 if any failed (0 with --keep-going). See SECURITY.md.
         """
-        from mpirad.io.dicom import export_dicom
+        from mpirad.privacy.export import export_dicom
         from mpirad.privacy.secret import SiteSecretError, load_site_secret
 
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")

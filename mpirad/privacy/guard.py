@@ -48,6 +48,8 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
+from mpirad.io.dicom import quiet_pydicom
+from mpirad.io.files import walk_files
 from mpirad.privacy.identifiers import (
     IDENTIFYING_COLUMNS,
     IDENTIFYING_KEYWORDS,
@@ -55,7 +57,6 @@ from mpirad.privacy.identifiers import (
     Identifier,
     mask,
     normalize_column,
-    quiet_pydicom,
 )
 
 #: Files larger than this are scanned in overlapping chunks, as raw text only (bytes).
@@ -494,12 +495,9 @@ def iter_files(
             if not excluded(root):
                 yield root
         elif root.is_dir():
-            for folder, dirnames, filenames in os.walk(root):
-                dirnames[:] = sorted(d for d in dirnames if d != ".git")
-                for file_name in sorted(filenames):
-                    path = Path(folder) / file_name
-                    if path.is_file() and not path.is_symlink() and not excluded(path):
-                        yield path
+            for path in walk_files(root, hidden=True, skip_dirs={".git"}):
+                if path.is_file() and not path.is_symlink() and not excluded(path):
+                    yield path
 
 
 def _location(layer: _Layer, position: int) -> str:
