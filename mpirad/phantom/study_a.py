@@ -36,6 +36,7 @@ from mpirad.constants import SEGMENT_TERRITORY
 from mpirad.io.labels import write_label_csv
 from mpirad.phantom import geometry, perfusion
 from mpirad.phantom.geometry import LVGeometry
+from mpirad.phantom.parallel import run_patients
 from mpirad.phantom.writers import write_png_in_build
 
 #: Side of the square field of view of every tomogram (mm).
@@ -408,7 +409,6 @@ def write_cohort(
         slices: (SA, HLA, VLA) slices per phase.
     """
     from mpirad.io.tables import write_parquet
-    from mpirad.phantom.cohort import run_patients
     from mpirad.phantom.writers import write_csv
 
     results = run_patients(
