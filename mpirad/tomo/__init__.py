@@ -5,6 +5,7 @@
 - :mod:`mpirad.tomo.splits`      five random 8:2 splits by patient or by image, on disk
 - :mod:`mpirad.tomo.models`      ResNet18 classifier, ResNet18-encoder U-Net
 - :mod:`mpirad.tomo.train`       seeded, resumable training loop (CUDA + AMP or CPU)
+- :mod:`mpirad.tomo.checkpoints` checkpoints written on a background thread; load_weights
 - :mod:`mpirad.tomo.evaluate`    Tables 2-4 inputs from :mod:`mpirad.metrics`
 - :mod:`mpirad.tomo.run`         one split end to end, outputs under ``build/runs``
 - :mod:`mpirad.tomo.report`      tables of all splits next to the paper's

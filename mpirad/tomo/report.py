@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mpirad.constants import AHA_SEGMENTS
+from mpirad.constants import AHA_SEGMENTS, SPLIT_UNITS
 from mpirad.io import read_parquet
 from mpirad.metrics import TABLE3_LABELS
 from mpirad.metrics.paper_a import PAPER_MISPRINTS, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4
 from mpirad.tomo.run import SPLIT_TABLES, split_dir
-from mpirad.tomo.splits import SPLIT_UNITS
 
 #: How the runs are labelled in the tables.
 UNIT_LABELS: dict[str, str] = {

@@ -47,8 +47,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mpirad.constants import SPLIT_UNITS
 from mpirad.io import atomic_write, read_parquet, write_parquet
 from mpirad.provenance import StepRecord, file_stamp, plan, say, write_record
+from mpirad.tomo.checkpoints import load_weights
 from mpirad.tomo.data import TomoDataset, load_tomo_dataset
 from mpirad.tomo.evaluate import (
     classification_tables,
@@ -58,10 +60,9 @@ from mpirad.tomo.evaluate import (
 from mpirad.tomo.models import build_classifier, build_segmenter
 from mpirad.tomo.overlay import save_overlay
 from mpirad.tomo.profiles import StudyAProfile, get_profile
-from mpirad.tomo.splits import SPLIT_UNITS, SplitUnit, ensure_splits
+from mpirad.tomo.splits import SplitUnit, ensure_splits
 from mpirad.tomo.train import (
     TrainResult,
-    load_weights,
     predict_logits,
     seed_everything,
     select_device,
