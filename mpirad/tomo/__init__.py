@@ -7,6 +7,7 @@
 - :mod:`mpirad.tomo.train`       seeded, resumable training loop (CUDA + AMP or CPU)
 - :mod:`mpirad.tomo.checkpoints` checkpoints written on a background thread; load_weights
 - :mod:`mpirad.tomo.evaluate`    Tables 2-4 inputs from :mod:`mpirad.metrics`
+- :mod:`mpirad.tomo.fit`         train and predict both networks of one split
 - :mod:`mpirad.tomo.run`         one split end to end, outputs under ``build/runs``
 - :mod:`mpirad.tomo.report`      tables of all splits next to the paper's
 - :mod:`mpirad.tomo.plots`       Figures 1-3
