@@ -1,7 +1,8 @@
 """Study A: D-SPECT LV tomograms, a ResNet18 classifier and a ResNet18 U-Net segmenter.
 
 - :mod:`mpirad.tomo.preprocess`  LV centre from the image, LV-centred crop, resize
-- :mod:`mpirad.tomo.data`        a ``labelme-export`` dataset read into tensors
+- :mod:`mpirad.tomo.data`        a ``labelme-export`` dataset preprocessed into tensors
+  (the files are read by :mod:`mpirad.io.tomograms`)
 - :mod:`mpirad.tomo.splits`      five random 8:2 splits by patient or by image, on disk
 - :mod:`mpirad.tomo.models`      ResNet18 classifier, ResNet18-encoder U-Net
 - :mod:`mpirad.tomo.train`       seeded, resumable training loop (CUDA + AMP or CPU)
@@ -15,7 +16,7 @@
 
 from __future__ import annotations
 
-from mpirad.tomo.data import DatasetLayoutError, TomoDataset, load_tomo_dataset, scan_labelme_export
+from mpirad.tomo.data import TomoDataset, load_tomo_dataset
 from mpirad.tomo.models import ResNet18UNet, WeightsError, build_classifier, build_segmenter
 from mpirad.tomo.preprocess import (
     LVNotFoundError,
@@ -31,7 +32,6 @@ from mpirad.tomo.train import TrainConfig, TrainResult, seed_everything, select_
 
 __all__ = [
     "PROFILES",
-    "DatasetLayoutError",
     "LVNotFoundError",
     "PreprocessConfig",
     "ResNet18UNet",
@@ -56,7 +56,6 @@ __all__ = [
     "run_all_splits",
     "run_split",
     "save_splits",
-    "scan_labelme_export",
     "seed_everything",
     "select_device",
     "split_dir",

@@ -114,7 +114,7 @@ def table1_cohort(dataset_root: str | Path) -> pd.DataFrame:
         Rows (``section``, ``item``) with columns ``this dataset`` and ``paper``,
         cells "n (%)" as in the paper.
     """
-    from mpirad.tomo.data import scan_labelme_export
+    from mpirad.io.tomograms import scan_labelme_export
 
     root = Path(dataset_root)
     index = scan_labelme_export(root)
