@@ -447,13 +447,7 @@ def run_all_splits(
     profile = get_profile(profile)
     dataset_root = Path(dataset_root)
     dataset_name = dataset_name or dataset_root.resolve().name
-    data = load_tomo_dataset(
-        dataset_root,
-        profile.preprocess,
-        labels=labels,
-        cache_dir=Path(out_dir) / dataset_name / "study_a" / "cache",
-        progress=progress,
-    )
+    data = _load(dataset_root, dataset_name, profile, labels, out_dir, progress)
     results = {}
     for unit in units:
         for split in range(1, profile.n_splits + 1):
