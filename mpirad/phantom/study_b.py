@@ -26,6 +26,7 @@ from mpirad.io.volumes import write_nifti
 from mpirad.phantom import clinical as clinical_model
 from mpirad.phantom import geometry, perfusion
 from mpirad.phantom.geometry import LVGeometry
+from mpirad.phantom.parallel import run_patients
 from mpirad.phantom.summaries import cac_bin_counts
 
 #: Isotropic voxel size of Study B volumes (mm), as in the paper.
@@ -200,7 +201,6 @@ def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> N
         patients: number of patients.
         volume_size: voxels per side.
     """
-    from mpirad.phantom.cohort import run_patients
     from mpirad.phantom.writers import write_csv
 
     ids = [patient_id(i, patients) for i in range(patients)]
