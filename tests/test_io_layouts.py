@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.io
-from test_dicom_helpers import write_series
+from dicom_helpers import write_series
 
 from mpirad.io.layouts import FilePattern, LayoutError, VolumesLayout
 from mpirad.io.volumes import read_volume, write_nifti
