@@ -19,6 +19,11 @@ than it has tasks. Results never depend on the number of workers.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from joblib import Parallel, delayed
+from tqdm import tqdm
 
 #: Environment variable read when no ``n_jobs`` is given.
 N_JOBS_ENV = "MPIRAD_N_JOBS"
@@ -77,3 +82,32 @@ def resolve_n_jobs(
             return 1
         workers = min(workers, max(1, n_tasks))
     return max(1, workers)
+
+
+def parallel_map(
+    worker: Callable[..., Any],
+    args: Iterable[tuple],
+    *,
+    n_jobs: int | None = None,
+    serial_below: int = 2,
+    batch_size: int | str = "auto",
+    desc: str = "",
+) -> list[Any]:
+    """``[worker(*a) for a in args]``, in joblib worker processes when worth it.
+
+    Args:
+        worker: a picklable function.
+        args: one argument tuple per task.
+        n_jobs, serial_below: see :func:`resolve_n_jobs` (``n_tasks`` is ``len(args)``).
+        batch_size: tasks handed to a worker at once (joblib's ``batch_size``).
+        desc: label of the progress bar (tqdm; hidden when not a terminal).
+
+    Returns:
+        The results, in the order of ``args`` whatever the number of workers.
+    """
+    args = list(args)
+    jobs = resolve_n_jobs(n_jobs, n_tasks=len(args), serial_below=serial_below)
+    tasks = tqdm(args, desc=desc, disable=None, leave=False)
+    if jobs == 1:
+        return [worker(*a) for a in tasks]
+    return list(Parallel(n_jobs=jobs, batch_size=batch_size)(delayed(worker)(*a) for a in tasks))

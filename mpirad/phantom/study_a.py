@@ -34,9 +34,10 @@ from skimage import measure
 
 from mpirad.constants import SEGMENT_TERRITORY
 from mpirad.io.labels import write_label_csv
+from mpirad.parallel import parallel_map
 from mpirad.phantom import geometry, perfusion
 from mpirad.phantom.geometry import LVGeometry
-from mpirad.phantom.parallel import run_patients
+from mpirad.phantom.profiles import PARALLEL_FROM
 from mpirad.phantom.writers import write_png_in_build
 
 #: Side of the square field of view of every tomogram (mm).
@@ -475,11 +476,12 @@ def write_cohort(
     from mpirad.io.tables import write_parquet
     from mpirad.phantom.writers import write_csv
 
-    results = run_patients(
+    results = parallel_map(
         make_patient,
         ((root, seed, i, patients, image_size, tuple(slices)) for i in range(patients)),
-        patients,
-        "study A patients",
+        serial_below=PARALLEL_FROM,
+        batch_size=4,
+        desc="study A patients",
     )
     patient_rows = [r[0] for r in results]
     truth_rows = [{"patient_id": p["patient_id"], **p.pop("_truth")} for p in patient_rows]

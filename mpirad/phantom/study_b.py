@@ -23,10 +23,11 @@ from scipy import ndimage
 
 from mpirad.constants import ROI_NAMES, TERRITORY_SEGMENTS
 from mpirad.io.volumes import write_nifti
+from mpirad.parallel import parallel_map
 from mpirad.phantom import clinical as clinical_model
 from mpirad.phantom import geometry, perfusion
 from mpirad.phantom.geometry import LVGeometry
-from mpirad.phantom.parallel import run_patients
+from mpirad.phantom.profiles import PARALLEL_FROM
 from mpirad.phantom.summaries import cac_bin_counts
 
 #: Isotropic voxel size of Study B volumes (mm), as in the paper.
@@ -209,14 +210,15 @@ def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> N
     cac, latent = clinical_model.sample_cac(table_rng, clinical)
     clinical_rows = clinical.to_dict("records")
     cac_rows = cac.to_dict("records")
-    truth_rows = run_patients(
+    truth_rows = parallel_map(
         make_patient,
         (
             (root, seed, i, patients, volume_size, clinical_rows[i], cac_rows[i])
             for i in range(patients)
         ),
-        patients,
-        "study B patients",
+        serial_below=PARALLEL_FROM,
+        batch_size=4,
+        desc="study B patients",
     )
     write_csv(root / "clinical.csv", clinical)
     write_csv(root / "cac.csv", cac)

@@ -38,6 +38,7 @@ from mpirad.io import (
 )
 from mpirad.io.layouts import DEFAULT_LABELME_LABELS, labelme_labels
 from mpirad.io.tomograms import ISCHEMIA_LABELS, read_slice_and_tally, scan_labelme_export
+from mpirad.parallel import resolve_n_jobs
 from mpirad.tomo.preprocess import (
     PreprocessConfig,
     crop_centred,
@@ -209,8 +210,9 @@ def load_tomo_dataset(
             modification times, ``config`` and ``labels``; a later call
             with unchanged files loads the cache instead of re-reading the PNGs.
         progress: show a tqdm bar while reading.
-        n_jobs: parallel readers (joblib); default 1 below
-            :data:`PARALLEL_FROM` images, else all cores.
+        n_jobs: parallel readers (joblib); ``None``: the project's policy
+            (:func:`mpirad.parallel.resolve_n_jobs`), serial below :data:`PARALLEL_FROM`
+            images.
 
     Returns:
         The :class:`TomoDataset`.
@@ -231,8 +233,7 @@ def load_tomo_dataset(
         if cached is not None:
             _log_shapes(cached.shapes, root)
             return cached
-    if n_jobs is None:
-        n_jobs = 1 if len(index) < PARALLEL_FROM else -1
+    n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(index), serial_below=PARALLEL_FROM)
     images, masks, table, tally = _prepare_all(index, config, labels, n_jobs, progress)
     _log_shapes(tally, root)
     _warn_outlines_outside(table, config.crop_size)
