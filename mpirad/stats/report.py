@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from mpirad.constants import BERMAN_CATEGORIES, CAC_FIGURE4_BINS, CAC_FIGURE4_PAPER_COUNTS
+from mpirad.stats.design import TERM_SEPARATOR
 from mpirad.stats.paper_b import PAPER_TABLE3_COLUMNS, paper_table3
-from mpirad.stats.protocol import POOL_LABELS
-from mpirad.stats.stepwise import TERM_SEPARATOR
+from mpirad.stats.pool import POOL_LABELS
 
 #: ROI order of the paper's Table 3 (mpirad names).
 TABLE3_ROIS: tuple[str, ...] = tuple(PAPER_TABLE3_COLUMNS.values())
