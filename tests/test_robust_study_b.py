@@ -13,6 +13,7 @@ import pytest
 from mpirad.constants import ROI_NAMES
 from mpirad.figures import is_no_data
 from mpirad.io import read_volume, write_nifti
+from mpirad.io.clinical_tables import read_cohort_tables
 from mpirad.phantom import synthesize
 from mpirad.phantom.clinical import sample_cac, sample_clinical
 from mpirad.radiomics import complete_cases, extract_cohort, run_funnel
@@ -27,7 +28,7 @@ from mpirad.stats import (
     split_sizes,
 )
 from mpirad.stats import plots as stats_plots
-from mpirad.stats.inputs import outcome_inputs, read_cohort_tables
+from mpirad.stats.inputs import outcome_inputs
 
 # ---------------------------------------------------------------------------------------
 # the protocol minimum
