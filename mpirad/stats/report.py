@@ -184,3 +184,10 @@ def reading_comparison(fisher_by_reading: Mapping[str, pd.DataFrame]) -> pd.Data
     if merged is None:
         raise ValueError("no readings given")
     return merged
+
+
+def reading_label(criterion: str, p_enter: float, p_remove: float) -> str:
+    """A short name of a stepwise reading, e.g. ``"AIC change 0.05/0.2"`` or
+    ``"partial F p 0.05/0.2"`` (criterion ``"sse"``), from the protocol's settings."""
+    kind = "partial F p" if criterion == "sse" else f"{criterion.upper()} change"
+    return f"{kind} {p_enter:g}/{p_remove:g}"
