@@ -138,7 +138,7 @@ def _round(x: float) -> int:
 
 
 #: Smallest test set: Pearson's r between prediction and truth, with its p-value, needs
-#: three pairs (:meth:`PoolRunner.run` records nothing for fewer).
+#: three pairs (:meth:`mpirad.stats.pool.PoolRunner.evaluate` records nothing for fewer).
 MIN_TEST_PATIENTS = 3
 
 
@@ -170,7 +170,7 @@ def minimum_cohort_size(
       its p-value exist for Fisher's method, and
     * train and dev sets of at least ``n_candidates + 2`` patients each: the stepwise
       search only tries a term while a residual degree of freedom is left after it
-      (``n - n_params - 1 >= 1`` in :mod:`mpirad.stats.stepwise`), so a set of
+      (``n - n_params - 1 >= 1`` in :mod:`mpirad.stats.sweep`), so a set of
       ``n_candidates + 2`` rows is the smallest on which the intercept plus every
       candidate term can be fitted.
 
@@ -267,6 +267,7 @@ def _run_task(
     engine: str,
     labels: dict[str, object],
 ):
+    """Every repeat of one ROI x pool (a joblib task): :meth:`PoolRunner.run`'s tables."""
     encoded = encode_frame(X, categorical)
     runner = PoolRunner(X, encoded, y, config, engine)
     splits = repeat_splits(len(X), config)
@@ -397,7 +398,7 @@ def run_protocol(
 
     Args:
         radiomic: ROI -> (patients x features) table, indexed by ``patient_id`` (or with a
-            ``patient_id`` column); see :func:`mpirad.stats.wide_features`. May be None
+            ``patient_id`` column); see :func:`mpirad.stats.inputs.wide_features`. May be None
             for ``pools=("clinical",)``.
         clinical: the Study B ``clinical.csv`` table (``patient_id`` + clinical features).
         cac: the Study B ``cac.csv`` table (``patient_id`` + CAC columns).
@@ -443,6 +444,14 @@ def run_protocol(
         categorical=categorical, clinical_features=clinical_features, roi_cac=roi_cac,
         collinear=collinear,
     )  # fmt: skip
+    by_key = _run_tasks(plan, config, engine, n_jobs, progress)
+    return _gather(config, plan, by_key)
+
+
+def _run_tasks(
+    plan: _Plan, config: ProtocolConfig, engine: str, n_jobs: int, progress: bool
+) -> dict[tuple, tuple[list[dict], list[dict], list[pd.DataFrame]]]:
+    """Run every distinct ROI x pool task (joblib); their tables by task key."""
     jobs = [
         delayed(_run_task)(t.X, t.categorical, t.y, config, engine, t.labels)
         for t in plan.tasks.values()
@@ -452,8 +461,7 @@ def run_protocol(
         from tqdm.auto import tqdm
 
         results_iter = tqdm(results_iter, total=len(jobs), desc="stepwise protocol")
-    by_key = dict(zip(plan.tasks, results_iter, strict=True))
-    return _gather(config, plan, by_key)
+    return dict(zip(plan.tasks, results_iter, strict=True))
 
 
 def _default_rois(radiomic: Mapping[str, pd.DataFrame] | None) -> list[str]:
@@ -485,10 +493,20 @@ class _Plan:
 
 
 def _plan_tasks(
-    radiomic, clinical, cac: pd.DataFrame, *, rois, pools, config, categorical,
-    clinical_features, roi_cac, collinear,
-) -> _Plan:  # fmt: skip
-    """Check every ROI x pool and build its task (see :func:`run_protocol`)."""
+    radiomic: Mapping[str, pd.DataFrame] | None,
+    clinical: pd.DataFrame | None,
+    cac: pd.DataFrame,
+    *,
+    rois: Sequence[str],
+    pools: Sequence[str],
+    config: ProtocolConfig,
+    categorical: Sequence[str],
+    clinical_features: Sequence[str],
+    roi_cac: Mapping[str, str],
+    collinear: str,
+) -> _Plan:
+    """Check every ROI x pool and build its task (arguments as :func:`run_protocol`'s;
+    ``cac`` indexed by ``patient_id``)."""
     categorical = [c for c in categorical if c in clinical_features]
     # The clinical terms every dev set must be able to hold (see minimum_cohort_size).
     n_clinical = len(clinical_features) if set(pools) & {"clinical", "combined"} else 1
