@@ -3,7 +3,7 @@
 The package's readers raise at the first problem of a file, which is right for analysis
 but slow for fixing a site's export: one run per mistake. :func:`check_dataset` calls
 the same readers and validators on every file (:mod:`mpirad.io`,
-:mod:`mpirad.tomo.data`, :mod:`mpirad.radiomics.rois`, :mod:`mpirad.stats.inputs`),
+:mod:`mpirad.tomo.data`, :mod:`mpirad.radiomics.rois`, :mod:`mpirad.io.clinical_tables`),
 collects their errors instead of stopping, and adds what only a whole-dataset view can
 see: files that belong nowhere, patients with images but no clinical/CAC row (and the
 reverse), and whether the cohort is large enough for each chapter:
@@ -303,8 +303,8 @@ def _check_study_b(
 ) -> None:
     from joblib import Parallel, delayed
 
+    from mpirad.io.clinical_tables import cohort_table_problems
     from mpirad.radiomics.rois import find_volume
-    from mpirad.stats.inputs import cohort_table_problems
     from mpirad.stats.protocol import minimum_cohort_size
 
     with_images: list[str] = []
@@ -340,7 +340,7 @@ def _check_study_b(
             if problem.column == "patient_id":
                 message = problem.what
             elif "missing" in problem.what:
-                from mpirad.stats.inputs import MISSING_VALUE_FIX
+                from mpirad.io.clinical_tables import MISSING_VALUE_FIX
 
                 message += f"; {MISSING_VALUE_FIX}"
             out.add(patient, problem.path, message)

@@ -18,13 +18,13 @@ import pytest
 import scipy.io
 from dicom_helpers import write_series
 
+from mpirad.io.clinical_tables import read_cohort_tables
 from mpirad.io.layouts import FilePattern, LayoutError, VolumesLayout
 from mpirad.io.volumes import read_volume, write_nifti
 from mpirad.manifest import ManifestError, load_manifest
 from mpirad.phantom import synthesize
 from mpirad.radiomics import RoiError, extract_cohort, list_patients, load_patient_rois
 from mpirad.radiomics.rois import read_patient_image
-from mpirad.stats.inputs import read_cohort_tables
 
 ROIS = ("myocardium", "LAD17", "RCAMIM")
 FEATURE_ROIS = ("myocardium", "LAD17")

@@ -28,7 +28,7 @@ from mpirad.phantom import clinical as clinical_model
 from mpirad.phantom import geometry, perfusion
 from mpirad.phantom.geometry import LVGeometry
 from mpirad.phantom.profiles import PARALLEL_FROM
-from mpirad.phantom.summaries import cac_bin_counts
+from mpirad.stats.report import bin_counts
 
 #: Isotropic voxel size of Study B volumes (mm), as in the paper.
 VOXEL_MM = 4.8
@@ -241,7 +241,7 @@ def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> N
         },
         "measured": {
             "r2_clinical_on_log1p_cac_total": _finite_or_none(clinical_r_squared(clinical, cac)),
-            "figure4_bin_counts": {k: int(v) for k, v in cac_bin_counts(cac["cac_total"]).items()},
+            "figure4_bin_counts": {k: int(v) for k, v in bin_counts(cac["cac_total"]).items()},
         },
         "planted_signal": PLANTED_SIGNAL,
         "confounders": CONFOUNDERS,
