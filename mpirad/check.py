@@ -3,7 +3,7 @@
 The package's readers raise at the first problem of a file, which is right for analysis
 but slow for fixing a site's export: one run per mistake. :func:`check_dataset` calls
 the same readers and validators on every file (:mod:`mpirad.io`,
-:mod:`mpirad.tomo.data`, :mod:`mpirad.radiomics.rois`, :mod:`mpirad.io.clinical_tables`),
+:mod:`mpirad.io.tomograms`, :mod:`mpirad.radiomics.rois`, :mod:`mpirad.io.clinical_tables`),
 collects their errors instead of stopping, and adds what only a whole-dataset view can
 see: files that belong nowhere, patients with images but no clinical/CAC row (and the
 reverse), and whether the cohort is large enough for each chapter:
@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from mpirad.io.tomograms import NON_PATIENT_FOLDERS
+
 #: Severities, worst first. ``error``: a chapter would refuse the dataset or a patient;
 #: ``warning``: the dataset runs, but something is probably not what you meant.
 SEVERITIES: tuple[str, ...] = ("error", "warning")
@@ -38,8 +40,6 @@ STUDY_B_ROOT_FILES = (
     "synthetic_cohort.json",
     "truth.json",
 )
-#: Folders beside the patient folders that are not patients.
-NON_PATIENT_FOLDERS = ("truth",)
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ class _Collector:
 
 def _check_study_a(root: Path, out: _Collector, summary: dict[str, object]) -> None:
     from mpirad.io.labels import IMAGE_SUFFIXES, read_label_csv, read_label_csv_unchecked
-    from mpirad.tomo.data import read_slice
+    from mpirad.io.tomograms import read_slice
     from mpirad.tomo.splits import make_splits
 
     rows = []
