@@ -55,7 +55,10 @@ def register(app: typer.Typer) -> None:
         select_by: SelectByOption = "loglik",
         outcome: Annotated[str, typer.Option(help="raw or log1p CAC")] = "raw",
         seed: Annotated[int, typer.Option(help="seed of the splits")] = 0,
-        n_jobs: Annotated[int, typer.Option(help="joblib workers")] = 2,
+        n_jobs: Annotated[
+            int | None,
+            typer.Option(help="parallel workers (-1: all cores; default: MPIRAD_N_JOBS or 2)"),
+        ] = None,
         force: ForceOption = False,
     ) -> None:
         """Run the 50 x 20 stepwise protocol for every ROI x pool; write parquet tables.
@@ -94,7 +97,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"tables in {target}")
 
 
-def _reuse_or_run(target: Path, record, force: bool, config, sources: dict, n_jobs: int):
+def _reuse_or_run(target: Path, record, force: bool, config, sources: dict, n_jobs: int | None):
     """The recorded tables in ``target`` when current, else the protocol's (written there).
 
     ``sources`` holds ``root``, ``features``, ``n_bins`` and ``selected`` for

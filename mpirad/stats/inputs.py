@@ -217,7 +217,7 @@ def outcome_inputs(
     n_bins: int | None = None,
     selection_path: str | Path | None = None,
     extract_if_missing: bool = True,
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     config: object | None = None,
 ) -> OutcomeInputs:
     """Load (or make) the inputs of the outcome analysis of a Study B dataset.
@@ -236,7 +236,7 @@ def outcome_inputs(
             wide one.
         extract_if_missing: if ``features_path`` does not exist, extract it from the
             dataset's volumes (numpy engine, the paper's eight bin numbers) and write it there.
-        n_jobs: workers for that extraction.
+        n_jobs: workers for that extraction (default: :func:`mpirad.parallel.resolve_n_jobs`).
         config: the :class:`mpirad.stats.ProtocolConfig` the protocol will run with (its
             split fractions set the minimum cohort size; default the paper's).
 
@@ -278,7 +278,7 @@ def outcome_inputs(
 
 
 def _read_features(
-    root: VolumesLayout, features_path: Path, extract_if_missing: bool, n_jobs: int
+    root: VolumesLayout, features_path: Path, extract_if_missing: bool, n_jobs: int | None
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """The feature table (extracted first if missing and allowed) and the patients left
     out of a tidy one because their extraction failed for some ROI."""

@@ -32,6 +32,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from mpirad.constants import CLINICAL_CATEGORICAL, CLINICAL_FEATURES, ROI_CAC, ROI_NAMES
+from mpirad.parallel import resolve_n_jobs
 from mpirad.stats.design import encode_frame
 from mpirad.stats.fisher import fisher_combine
 from mpirad.stats.pool import POOLS, PoolRunner, check_pool, index_by_patient, pool_table
@@ -390,7 +391,7 @@ def run_protocol(
     clinical_features: Sequence[str] = CLINICAL_FEATURES,
     roi_cac: Mapping[str, str] = ROI_CAC,
     collinear: Literal["keep", "drop", "error"] = "keep",
-    n_jobs: int = 1,
+    n_jobs: int | None = None,
     engine: Literal["fast", "reference"] = "fast",
     progress: bool = False,
 ) -> ProtocolResult:
@@ -415,7 +416,8 @@ def run_protocol(
             keeps it out, as MATLAB does), dropped before the splits (``"drop"``), or
             refused (``"error"``). Either way they are listed in
             :attr:`ProtocolResult.collinear`.
-        n_jobs: joblib workers over ROI x pool tasks (use ``joblib.parallel_config`` to hand
+        n_jobs: joblib workers over ROI x pool tasks (default: the project's policy,
+            :func:`mpirad.parallel.resolve_n_jobs`; use ``joblib.parallel_config`` to hand
             them to another backend, e.g. Dask).
         engine: ``"fast"`` (sweep updates) or ``"reference"`` (statsmodels refits; slow).
         progress: show a tqdm bar over tasks.
@@ -449,9 +451,10 @@ def run_protocol(
 
 
 def _run_tasks(
-    plan: _Plan, config: ProtocolConfig, engine: str, n_jobs: int, progress: bool
+    plan: _Plan, config: ProtocolConfig, engine: str, n_jobs: int | None, progress: bool
 ) -> dict[tuple, tuple[list[dict], list[dict], list[pd.DataFrame]]]:
     """Run every distinct ROI x pool task (joblib); their tables by task key."""
+    n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(plan.tasks))
     jobs = [
         delayed(_run_task)(t.X, t.categorical, t.y, config, engine, t.labels)
         for t in plan.tasks.values()
