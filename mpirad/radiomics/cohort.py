@@ -29,9 +29,9 @@ from mpirad.constants import BIN_NUMBERS, ROI_NAMES
 from mpirad.io import atomic_path
 from mpirad.io.layouts import VolumesLayout
 from mpirad.radiomics.extract import (
-    _code_or_none,
-    _resolve_families,
+    code_or_none,
     compute_feature_rows,
+    resolve_families,
     validate_roi,
 )
 from mpirad.radiomics.ibsi import FAMILIES
@@ -127,7 +127,7 @@ def _keys_and_values(
         for family, name, aggregation, value in rows:
             code = codes.get((family, name))
             if code is None:
-                code = codes.setdefault((family, name), _code_or_none(family, name) or "")
+                code = codes.setdefault((family, name), code_or_none(family, name) or "")
             keys.append(f"{n_bins}|{family}|{name}|{code}|{aggregation}")
             values.append(value)
     return np.array(keys, dtype=str), np.array(values, dtype=np.float64)
@@ -281,7 +281,7 @@ def extract_cohort(
         ValueError: unknown engine, family or ROI name, or invalid bin numbers.
     """
     layout = VolumesLayout.of(root)
-    families_tuple = _resolve_families(
+    families_tuple = resolve_families(
         engine, tuple(families) if families is not None else STUDY_B_FAMILIES
     )
     bins = tuple(int(b) for b in bin_numbers)
