@@ -28,6 +28,12 @@ from tqdm import tqdm
 from mpirad.constants import BIN_NUMBERS, ROI_NAMES
 from mpirad.io import atomic_path
 from mpirad.io.layouts import VolumesLayout
+from mpirad.io.patient_volumes import (
+    RoiError,
+    list_patients,
+    read_patient_image,
+    read_roi_mask,
+)
 from mpirad.radiomics.extract import (
     code_or_none,
     compute_feature_rows,
@@ -35,12 +41,6 @@ from mpirad.radiomics.extract import (
     validate_roi,
 )
 from mpirad.radiomics.ibsi import FAMILIES
-from mpirad.radiomics.rois import (
-    RoiError,
-    list_patients,
-    read_patient_image,
-    read_roi_mask,
-)
 from mpirad.radiomics.settings import ExtractionSettings
 
 if TYPE_CHECKING:
