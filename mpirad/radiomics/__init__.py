@@ -24,8 +24,9 @@ from mpirad.radiomics.cohort import (
     extract_cohort,
 )
 from mpirad.radiomics.extract import FEATURE_COLUMNS, extract_features, extract_features_multi
-from mpirad.radiomics.funnel import FunnelInputError, FunnelResult, run_funnel
+from mpirad.radiomics.funnel import FunnelResult, run_funnel
 from mpirad.radiomics.settings import ExtractionSettings
+from mpirad.radiomics.strata import FunnelInputError
 
 __all__ = [
     "COHORT_COLUMNS",
