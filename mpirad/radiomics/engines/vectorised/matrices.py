@@ -8,6 +8,8 @@ families with run-length-like matrices (GLRLM, GLSZM, GLDZM, NGLDM).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -16,13 +18,47 @@ def _group_sum(group: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
     return np.bincount(group, weights=values, minlength=n_groups).astype(np.float64, copy=False)
 
 
-def _cells(group: np.ndarray, i: np.ndarray, j: np.ndarray, n_i: int, n_j: int):
-    """Collapse entries to matrix cells: (group, i, j, count) of the non-empty cells."""
+@dataclass(frozen=True)
+class _Cells:
+    """The non-empty cells of many matrices.
+
+    Attributes:
+        g: ``(n_cells,)`` matrix index of each cell.
+        i, j: ``(n_cells,)`` row and column (1-based) of each cell, as float64.
+        count: ``(n_cells,)`` entries per cell.
+        total: ``(n_groups,)`` entries per matrix.
+        p: ``(n_cells,)`` the cell's probability within its matrix (NaN for an empty one).
+        n_groups: number of matrices.
+    """
+
+    g: np.ndarray
+    i: np.ndarray
+    j: np.ndarray
+    count: np.ndarray
+    total: np.ndarray
+    p: np.ndarray
+    n_groups: int
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """Per matrix, the sum of a per-cell quantity: ``(n_groups,)``."""
+        return _group_sum(self.g, values, self.n_groups)
+
+
+def _cells(
+    group: np.ndarray, i: np.ndarray, j: np.ndarray, n_i: int, n_j: int, n_groups: int
+) -> _Cells:
+    """Collapse entries (matrix ``group``, row ``i``, column ``j``) to matrix cells."""
     code = (group * n_i + (i - 1)) * n_j + (j - 1)
     unique, count = np.unique(code, return_counts=True)
     cell_j = unique % n_j + 1
     rest = unique // n_j
-    return rest // n_i, rest % n_i + 1, cell_j, count.astype(np.float64)
+    g, cell_i, count = rest // n_i, rest % n_i + 1, count.astype(np.float64)
+    total = _group_sum(g, count, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = count / total[g]
+    return _Cells(
+        g, cell_i.astype(np.float64), cell_j.astype(np.float64), count, total, p, n_groups
+    )
 
 
 def _entropy_term(p: np.ndarray) -> np.ndarray:
@@ -69,18 +105,16 @@ def cooccurrence_features(
         Feature name -> ``(n_groups,)`` values (NaN for an empty matrix).
     """
     ng = n_levels
-    g, a, b, count = _cells(
-        np.concatenate([group, group]), np.concatenate([i, j]), np.concatenate([j, i]), ng, ng
+    cells = _cells(
+        np.concatenate([group, group]),
+        np.concatenate([i, j]),
+        np.concatenate([j, i]),
+        ng,
+        ng,
+        n_groups,
     )
-    total = _group_sum(g, count, n_groups)
+    g, a, b, p, total, gsum = cells.g, cells.i, cells.j, cells.p, cells.total, cells.sum
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = count / total[g]
-        a = a.astype(np.float64)
-        b = b.astype(np.float64)
-
-        def gsum(values: np.ndarray) -> np.ndarray:
-            return _group_sum(g, values, n_groups)
-
         joint_max = np.zeros(n_groups)
         np.maximum.at(joint_max, g, p)
         mu = gsum(a * p)
@@ -161,16 +195,10 @@ def zone_features(
         entropy, energy``.
     """
     n_j = int(j.max())
-    g, a, b, count = _cells(group, i, j, n_levels, n_j)
-    total = _group_sum(g, count, n_groups)
+    cells = _cells(group, i, j, n_levels, n_j, n_groups)
+    g, a, b, p, total, gsum = cells.g, cells.i, cells.j, cells.p, cells.total, cells.sum
+    count = cells.count
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = count / total[g]
-        a = a.astype(np.float64)
-        b = b.astype(np.float64)
-
-        def gsum(values: np.ndarray) -> np.ndarray:
-            return _group_sum(g, values, n_groups)
-
         per_level = np.bincount(
             g * n_levels + (a.astype(np.int64) - 1), weights=count, minlength=n_groups * n_levels
         )
