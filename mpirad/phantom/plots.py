@@ -88,7 +88,7 @@ def plot_volume_rois(root: str | Path | Dataset, patient_id: str) -> Figure:
     Returns:
         The figure.
     """
-    from mpirad.radiomics.rois import load_patient_rois
+    from mpirad.io.patient_volumes import load_patient_rois
 
     volume = load_patient_rois(root, patient_id, tuple(ROI_COLOURS))
     masks = volume.masks

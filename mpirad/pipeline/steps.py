@@ -132,11 +132,7 @@ def cohort_features(
         record = require_dataset(path, ds, what="feature table")
         print(f"[mpirad] study B features: read from {path}", flush=True)
         return _read_table(Path(path)), record
-    target = (
-        Path(refuse_other_dataset(out, ds.name, parameter="--out"))
-        if out
-        else default_features_path(ds.name)
-    )
+    target = _own_path(out, ds, "--out", default=default_features_path(ds.name))
     wanted = StepRecord(
         step="study_b.extract",
         dataset=ds.name,
@@ -153,6 +149,11 @@ def cohort_features(
         )
     write_record(target, wanted)
     return table, wanted
+
+
+def _own_path(given: str | Path | None, ds: Dataset, parameter: str, *, default: Path) -> Path:
+    """``given`` (refused if it is a file of another dataset), else ``default``."""
+    return refuse_other_dataset(given, ds.name, parameter=parameter) if given else default
 
 
 def _extraction_settings(engine: str, options: dict) -> dict:
@@ -193,11 +194,7 @@ def cohort_selection(
     """
     from mpirad.radiomics.funnel import run_funnel
 
-    folder = (
-        Path(refuse_other_dataset(out_dir, ds.name, parameter="out_dir"))
-        if out_dir
-        else selection_dir(ds.name)
-    )
+    folder = _own_path(out_dir, ds, "out_dir", default=selection_dir(ds.name))
     wanted = StepRecord(
         step="study_b.selection",
         dataset=ds.name,

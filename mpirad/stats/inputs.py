@@ -51,7 +51,7 @@ def wide_features(
             selected features (named), duplicate patient x ROI rows.
     """
     if all(c in features.columns for c in _TIDY_COLUMNS):
-        from mpirad.radiomics.funnel import feature_matrices
+        from mpirad.radiomics.strata import feature_matrices
 
         available = sorted(int(b) for b in features["n_bins"].unique())
         if n_bins is None:
@@ -335,7 +335,7 @@ def _rows_of(table: pd.DataFrame, patients: list[str]) -> pd.DataFrame:
 
 def _image_patients(root: VolumesLayout) -> list[str] | None:
     """Patients with an image volume, or None when the dataset holds no volumes."""
-    from mpirad.radiomics.rois import RoiError, list_patients
+    from mpirad.io.patient_volumes import RoiError, list_patients
 
     try:
         return list_patients(root)
