@@ -324,7 +324,7 @@ def _check_b_patient(root: Path, patient: str) -> tuple[str, list[tuple], bool]:
 
 
 def _check_study_b(
-    root: Path, out: _Collector, summary: dict[str, object], n_jobs: int = 1
+    root: Path, out: _Collector, summary: dict[str, object], n_jobs: int | None = None
 ) -> None:
     from mpirad.stats.protocol import minimum_cohort_size
 
@@ -372,7 +372,9 @@ def _b_patients_with_images(root: Path, out: _Collector) -> list[str]:
     return with_images
 
 
-def _check_b_volumes(root: Path, patients: list[str], out: _Collector, n_jobs: int) -> set[str]:
+def _check_b_volumes(
+    root: Path, patients: list[str], out: _Collector, n_jobs: int | None
+) -> set[str]:
     """Check every patient's image and masks (:func:`_check_b_patient`, in parallel).
 
     Returns:
@@ -380,8 +382,11 @@ def _check_b_volumes(root: Path, patients: list[str], out: _Collector, n_jobs: i
     """
     from joblib import Parallel, delayed
 
+    from mpirad.parallel import resolve_n_jobs
+
     usable_volumes: set[str] = set()
     tasks = (delayed(_check_b_patient)(root, patient) for patient in patients)
+    n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(patients))
     for patient, problems, usable in Parallel(n_jobs=n_jobs)(tasks):
         out.problems.extend(Problem(*fields) for fields in problems)
         if usable:
@@ -451,15 +456,17 @@ def _check_b_table_ids(
 # --------------------------------------------------------------------------------------
 
 
-def check_root(root: str | Path, study: str, *, name: str = "", n_jobs: int = 1) -> CheckReport:
+def check_root(
+    root: str | Path, study: str, *, name: str = "", n_jobs: int | None = None
+) -> CheckReport:
     """Check a dataset folder of study ``"a"`` (labelme-export) or ``"b"`` (volumes).
 
     Args:
         root: the dataset folder.
         study: ``"a"`` or ``"b"``.
         name: the dataset's name, for the report.
-        n_jobs: joblib workers over Study B patients (volumes are the slow part); the
-            report is the same for any number.
+        n_jobs: joblib workers over Study B patients (volumes are the slow part;
+            default: :func:`mpirad.parallel.resolve_n_jobs`); the report is the same for any number.
 
     Returns:
         The :class:`CheckReport` (nothing is raised for problems of the data).
@@ -481,7 +488,7 @@ def check_root(root: str | Path, study: str, *, name: str = "", n_jobs: int = 1)
     return CheckReport(root=root, study=study, problems=out.problems, summary=summary, name=name)
 
 
-def check_dataset(dataset: object, *, n_jobs: int = 1) -> CheckReport:
+def check_dataset(dataset: object, *, n_jobs: int | None = None) -> CheckReport:
     """Check a manifest dataset (:class:`mpirad.manifest.Dataset`) in one pass.
 
     The readers are called with the dataset's root folder.

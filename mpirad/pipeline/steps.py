@@ -101,7 +101,7 @@ def cohort_features(
     path: str | Path | None = None,
     out: str | Path | None = None,
     engine: str = "numpy",
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     force: bool = False,
     progress: bool = False,
     **extract_options: object,
@@ -214,7 +214,7 @@ def cohort_selection(
 
 
 def outcome_sources(
-    ds: Dataset, *, features_path: str = "", selection_path: str = "", n_jobs: int = 2
+    ds: Dataset, *, features_path: str = "", selection_path: str = "", n_jobs: int | None = None
 ) -> tuple[Path, Path | None, StepRecord]:
     """The feature table and selection the outcome analysis of ``ds`` reads, made current.
 
@@ -285,7 +285,7 @@ def build_book_inputs(
     profile: str = "quick",
     dataset_a: str = "synthetic-a",
     dataset_b: str = "synthetic-b",
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     force: bool = False,
     profile_overrides: dict | None = None,
 ) -> BookContext:

@@ -34,7 +34,7 @@ def wide_features(
 
     Accepts either the radiomics cohort table (tidy: ``patient_id, roi, n_bins, family,
     name, ibsi_code, aggregation, value``; reshaped with
-    :func:`mpirad.radiomics.funnel.feature_matrices`, columns named by feature key) or an
+    :func:`mpirad.radiomics.strata.feature_matrices`, columns named by feature key) or an
     already wide table with ``patient_id``, ``roi`` and one numeric column per feature.
 
     Args:
