@@ -36,7 +36,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut
 from pydicom.uid import UID
 
-from mpirad.io.volumes import Volume, VolumeError
+from mpirad.io.volume import Volume, VolumeError
 
 
 class DicomSeriesError(VolumeError):
