@@ -31,46 +31,43 @@ parquet tables            :func:`read_parquet`, :func:`write_parquet`    pyarrow
 
 from __future__ import annotations
 
-from mpirad.io.atomic import atomic_path, atomic_write
-from mpirad.io.labelme import (
-    LabelmeAnnotation,
-    LabelmeError,
-    Shape,
-    ShapeTally,
-    read_labelme,
-    tally_shapes,
-)
-from mpirad.io.labels import LabelTableError, read_label_csv, write_label_csv
-from mpirad.io.png import ImageReadError, read_png, write_png
-from mpirad.io.tables import read_parquet, write_parquet
-from mpirad.io.volumes import (
-    MissingSpacingError,
-    Volume,
-    VolumeError,
-    read_volume,
-    write_nifti,
-)
+from mpirad.lazy import lazy_exports
 
-__all__ = [
-    "ImageReadError",
-    "LabelTableError",
-    "LabelmeAnnotation",
-    "LabelmeError",
-    "MissingSpacingError",
-    "Shape",
-    "ShapeTally",
-    "Volume",
-    "VolumeError",
-    "atomic_path",
-    "atomic_write",
-    "read_label_csv",
-    "read_labelme",
-    "read_parquet",
-    "read_png",
-    "read_volume",
-    "tally_shapes",
-    "write_label_csv",
-    "write_nifti",
-    "write_parquet",
-    "write_png",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "mpirad.io.atomic": (
+            "atomic_path",
+            "atomic_write",
+        ),
+        "mpirad.io.labelme": (
+            "LabelmeAnnotation",
+            "LabelmeError",
+            "Shape",
+            "ShapeTally",
+            "read_labelme",
+            "tally_shapes",
+        ),
+        "mpirad.io.labels": (
+            "LabelTableError",
+            "read_label_csv",
+            "write_label_csv",
+        ),
+        "mpirad.io.png": (
+            "ImageReadError",
+            "read_png",
+            "write_png",
+        ),
+        "mpirad.io.tables": (
+            "read_parquet",
+            "write_parquet",
+        ),
+        "mpirad.io.volumes": (
+            "MissingSpacingError",
+            "Volume",
+            "VolumeError",
+            "read_volume",
+            "write_nifti",
+        ),
+    },
+)

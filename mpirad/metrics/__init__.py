@@ -8,51 +8,38 @@
 
 from __future__ import annotations
 
-from mpirad.metrics.diagnostic import (
-    TABLE3_LABELS,
-    ConfusionCounts,
-    DiagnosticIndexes,
-    Estimate,
-    McNemarResult,
-    confusion_counts,
-    diagnostic_indexes,
-    diagnostic_indexes_from_scores,
-    diagnostic_table,
-    kappa_agreement,
-    mcnemar_test,
-)
-from mpirad.metrics.roc import AucResult, RocCurve, auc_delong, roc_curve
-from mpirad.metrics.segmentation import (
-    SUMMARY_LABELS,
-    dice,
-    format_summary,
-    hausdorff,
-    iou,
-    summarize,
-    surface_points,
-)
+from mpirad.lazy import lazy_exports
 
-__all__ = [
-    "SUMMARY_LABELS",
-    "TABLE3_LABELS",
-    "AucResult",
-    "ConfusionCounts",
-    "DiagnosticIndexes",
-    "Estimate",
-    "McNemarResult",
-    "RocCurve",
-    "auc_delong",
-    "confusion_counts",
-    "diagnostic_indexes",
-    "diagnostic_indexes_from_scores",
-    "diagnostic_table",
-    "dice",
-    "format_summary",
-    "hausdorff",
-    "iou",
-    "kappa_agreement",
-    "mcnemar_test",
-    "roc_curve",
-    "summarize",
-    "surface_points",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "mpirad.metrics.diagnostic": (
+            "TABLE3_LABELS",
+            "ConfusionCounts",
+            "DiagnosticIndexes",
+            "Estimate",
+            "McNemarResult",
+            "confusion_counts",
+            "diagnostic_indexes",
+            "diagnostic_indexes_from_scores",
+            "diagnostic_table",
+            "kappa_agreement",
+            "mcnemar_test",
+        ),
+        "mpirad.metrics.roc": (
+            "AucResult",
+            "RocCurve",
+            "auc_delong",
+            "roc_curve",
+        ),
+        "mpirad.metrics.segmentation": (
+            "SUMMARY_LABELS",
+            "dice",
+            "format_summary",
+            "hausdorff",
+            "iou",
+            "summarize",
+            "surface_points",
+        ),
+    },
+)

@@ -8,6 +8,14 @@
 
 from __future__ import annotations
 
-from mpirad.phantom.cohort import ensure_cohort, synthesize
+from mpirad.lazy import lazy_exports
 
-__all__ = ["ensure_cohort", "synthesize"]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "mpirad.phantom.cohort": (
+            "ensure_cohort",
+            "synthesize",
+        ),
+    },
+)

@@ -15,31 +15,29 @@ Public API:
 
 from __future__ import annotations
 
-from mpirad.radiomics.cohort import (
-    COHORT_COLUMNS,
-    STUDY_B_FAMILIES,
-    CohortExtractionError,
-    CompleteCases,
-    complete_cases,
-    extract_cohort,
-)
-from mpirad.radiomics.extract import FEATURE_COLUMNS, extract_features, extract_features_multi
-from mpirad.radiomics.funnel import FunnelResult, run_funnel
-from mpirad.radiomics.settings import ExtractionSettings
-from mpirad.radiomics.strata import FunnelInputError
+from mpirad.lazy import lazy_exports
 
-__all__ = [
-    "COHORT_COLUMNS",
-    "FEATURE_COLUMNS",
-    "STUDY_B_FAMILIES",
-    "CohortExtractionError",
-    "CompleteCases",
-    "ExtractionSettings",
-    "FunnelInputError",
-    "FunnelResult",
-    "complete_cases",
-    "extract_cohort",
-    "extract_features",
-    "extract_features_multi",
-    "run_funnel",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "mpirad.radiomics.cohort": (
+            "COHORT_COLUMNS",
+            "STUDY_B_FAMILIES",
+            "CohortExtractionError",
+            "CompleteCases",
+            "complete_cases",
+            "extract_cohort",
+        ),
+        "mpirad.radiomics.extract": (
+            "FEATURE_COLUMNS",
+            "extract_features",
+            "extract_features_multi",
+        ),
+        "mpirad.radiomics.funnel": (
+            "FunnelResult",
+            "run_funnel",
+        ),
+        "mpirad.radiomics.settings": ("ExtractionSettings",),
+        "mpirad.radiomics.strata": ("FunnelInputError",),
+    },
+)

@@ -10,50 +10,44 @@
 
 from __future__ import annotations
 
-from mpirad.stats.design import UnknownLevelError
-from mpirad.stats.fisher import FisherResult, fisher_combine
-from mpirad.stats.pool import POOL_LABELS, POOLS
-from mpirad.stats.protocol import (
-    CohortTooSmallError,
-    ProtocolConfig,
-    ProtocolResult,
-    check_cohort_size,
-    minimum_cohort_size,
-    repeat_splits,
-    run_protocol,
-    split_sizes,
-    transform_outcome,
-)
-from mpirad.stats.stepwise import StepwiseResult, stepwise_fit
-from mpirad.stats.sweep import StepRecord, StepwiseCycleError
-from mpirad.stats.univariate import (
-    benjamini_hochberg,
-    spearman_candidates,
-    spearman_columns,
-    univariate_spearman,
-)
+from mpirad.lazy import lazy_exports
 
-__all__ = [
-    "POOLS",
-    "POOL_LABELS",
-    "CohortTooSmallError",
-    "FisherResult",
-    "ProtocolConfig",
-    "ProtocolResult",
-    "StepRecord",
-    "StepwiseCycleError",
-    "StepwiseResult",
-    "UnknownLevelError",
-    "benjamini_hochberg",
-    "check_cohort_size",
-    "fisher_combine",
-    "minimum_cohort_size",
-    "repeat_splits",
-    "run_protocol",
-    "spearman_candidates",
-    "spearman_columns",
-    "split_sizes",
-    "stepwise_fit",
-    "transform_outcome",
-    "univariate_spearman",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "mpirad.stats.design": ("UnknownLevelError",),
+        "mpirad.stats.fisher": (
+            "FisherResult",
+            "fisher_combine",
+        ),
+        "mpirad.stats.pool": (
+            "POOL_LABELS",
+            "POOLS",
+        ),
+        "mpirad.stats.protocol": (
+            "CohortTooSmallError",
+            "ProtocolConfig",
+            "ProtocolResult",
+            "check_cohort_size",
+            "minimum_cohort_size",
+            "repeat_splits",
+            "run_protocol",
+            "split_sizes",
+            "transform_outcome",
+        ),
+        "mpirad.stats.stepwise": (
+            "StepwiseResult",
+            "stepwise_fit",
+        ),
+        "mpirad.stats.sweep": (
+            "StepRecord",
+            "StepwiseCycleError",
+        ),
+        "mpirad.stats.univariate": (
+            "benjamini_hochberg",
+            "spearman_candidates",
+            "spearman_columns",
+            "univariate_spearman",
+        ),
+    },
+)

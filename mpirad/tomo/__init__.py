@@ -16,48 +16,53 @@
 
 from __future__ import annotations
 
-from mpirad.tomo.data import TomoDataset, load_tomo_dataset
-from mpirad.tomo.models import ResNet18UNet, WeightsError, build_classifier, build_segmenter
-from mpirad.tomo.preprocess import (
-    LVNotFoundError,
-    PreprocessConfig,
-    crop_centred,
-    find_lv_centre,
-    resize_stack,
-)
-from mpirad.tomo.profiles import PROFILES, StudyAProfile, get_profile
-from mpirad.tomo.run import SplitOutputs, load_split_outputs, run_all_splits, run_split, split_dir
-from mpirad.tomo.splits import SplitError, ensure_splits, load_splits, make_splits, save_splits
-from mpirad.tomo.train import TrainConfig, TrainResult, seed_everything, select_device, train_model
+from mpirad.lazy import lazy_exports
 
-__all__ = [
-    "PROFILES",
-    "LVNotFoundError",
-    "PreprocessConfig",
-    "ResNet18UNet",
-    "SplitError",
-    "SplitOutputs",
-    "StudyAProfile",
-    "TomoDataset",
-    "TrainConfig",
-    "TrainResult",
-    "WeightsError",
-    "build_classifier",
-    "build_segmenter",
-    "crop_centred",
-    "ensure_splits",
-    "find_lv_centre",
-    "get_profile",
-    "load_split_outputs",
-    "load_splits",
-    "load_tomo_dataset",
-    "make_splits",
-    "resize_stack",
-    "run_all_splits",
-    "run_split",
-    "save_splits",
-    "seed_everything",
-    "select_device",
-    "split_dir",
-    "train_model",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "mpirad.tomo.data": (
+            "TomoDataset",
+            "load_tomo_dataset",
+        ),
+        "mpirad.tomo.models": (
+            "ResNet18UNet",
+            "WeightsError",
+            "build_classifier",
+            "build_segmenter",
+        ),
+        "mpirad.tomo.preprocess": (
+            "LVNotFoundError",
+            "PreprocessConfig",
+            "crop_centred",
+            "find_lv_centre",
+            "resize_stack",
+        ),
+        "mpirad.tomo.profiles": (
+            "PROFILES",
+            "StudyAProfile",
+            "get_profile",
+        ),
+        "mpirad.tomo.run": (
+            "SplitOutputs",
+            "load_split_outputs",
+            "run_all_splits",
+            "run_split",
+            "split_dir",
+        ),
+        "mpirad.tomo.splits": (
+            "SplitError",
+            "ensure_splits",
+            "load_splits",
+            "make_splits",
+            "save_splits",
+        ),
+        "mpirad.tomo.train": (
+            "TrainConfig",
+            "TrainResult",
+            "seed_everything",
+            "select_device",
+            "train_model",
+        ),
+    },
+)
