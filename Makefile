@@ -61,8 +61,16 @@ book-check: book
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(PY) -m mpirad.bookcheck _build/html build/screenshots
 
+# JupyterLab with the project's settings (.jupyter/: the book's .py files open as jupytext
+# notebooks) and a fresh workspace each time, so
+# no tabs (and kernels) of an earlier session come back. --allow-root only as root.
+LAB_ENV := JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}"
+LAB_ARGS := --ServerApp.root_dir=. --LabApp.workspaces_dir=build/lab/workspaces \
+	$(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=.
+	@rm -rf build/lab/workspaces && mkdir -p build/lab/workspaces
+	$(LAB_ENV) $(VENV)/bin/jupyter lab $(LAB_ARGS) $(LAB_OPTS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
