@@ -56,6 +56,7 @@ const out = {id: w.id, label: w.title.label, classes: w.node.className,
              dirty: w.context && w.context.model ? w.context.model.dirty : null};
 const nb = w.content && w.content.model && w.content.model.cells ? w.content.model : null;
 out.notebook = !!nb;
+out.editor = !!w.node.querySelector('.jp-FileEditor');
 if (nb) {
   const cells = [];
   for (let i = 0; i < nb.cells.length; i++) {
@@ -499,7 +500,7 @@ def check_notebook(
         if not info["notebook"]:
             page.screenshot(shot)
             result.screenshot = shot
-            kind = "the text editor" if "jp-FileEditor" in info["classes"] else info["classes"]
+            kind = "the text editor" if info["editor"] else f"a widget of class {info['classes']}"
             raise LabCheckError(f"{rel}: opened in {kind}, not as a notebook")
         info = page.wait_current(
             rel,

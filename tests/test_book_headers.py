@@ -44,6 +44,9 @@ def test_roundtrip_is_byte_identical(path):
     for cell in back.cells:
         cell.metadata["trusted"] = True
         cell.metadata["jp-MarkdownHeadingCollapsed"] = True
+        # the property inspector's defaults (jupyterlab/jupyterlab#17562)
+        cell.metadata["editable"] = True
+        cell.metadata["slideshow"] = {"slide_type": ""}
         if cell.cell_type == "code":
             cell.metadata["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00Z"}
             cell.execution_count = 1
