@@ -1,0 +1,88 @@
+"""The JupyterLab setup shipped with the project (`.jupyter/`) and the lab check's helpers.
+
+The browser check itself is `make lab-check` (run by CI after `make test`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from traitlets.config import Config
+
+from mpirad import labcheck
+
+REPO = Path(__file__).resolve().parents[1]
+JUPYTER = REPO / ".jupyter"
+
+
+def load_server_config() -> tuple[Config, dict]:
+    config = Config()
+    namespace = {"get_config": lambda: config}
+    path = JUPYTER / "jupyter_server_config.py"
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)
+    return config, namespace
+
+
+def test_book_py_files_open_as_jupytext_notebooks():
+    overrides = json.loads((JUPYTER / "labconfig/default_setting_overrides.json").read_text())
+    viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
+    assert viewers["python"] == "Jupytext Notebook"
+
+
+def test_pre_save_hook_drops_empty_tags_only():
+    config, _ = load_server_config()
+    hook = config.ContentsManager.pre_save_hook
+    text = (
+        "# %% [markdown] tags=[]\n# # Title\n\n"
+        '# %% tags=["parameters"]\nx = 1\n\n'
+        "# %% tags=[]\ny = [] if x else x  # tags=[]\n"
+    )
+    model = {"type": "file", "format": "text", "content": text}
+    hook(model=model, path="book/a.py", contents_manager=None)
+    assert model["content"] == (
+        "# %% [markdown]\n# # Title\n\n"
+        '# %% tags=["parameters"]\nx = 1\n\n'
+        "# %%\ny = [] if x else x  # tags=[]\n"
+    )
+    other = {"type": "file", "format": "text", "content": "# %% tags=[]\n"}
+    hook(model=other, path="notes.txt", contents_manager=None)
+    assert other["content"] == "# %% tags=[]\n"
+
+
+def test_book_notebooks_skip_hidden_folders(tmp_path):
+    (tmp_path / "book/study_a/.ipynb_checkpoints").mkdir(parents=True)
+    (tmp_path / "book/study_a/results.py").write_text("")
+    (tmp_path / "book/study_a/.ipynb_checkpoints/results-checkpoint.py").write_text("")
+    (tmp_path / "book/datasets.py").write_text("")
+    assert labcheck.book_notebooks(tmp_path) == ["book/datasets.py", "book/study_a/results.py"]
+
+
+def test_book_notebooks_of_the_project_include_the_run_notebook():
+    notebooks = labcheck.book_notebooks(REPO)
+    assert labcheck.RUN_NOTEBOOK in notebooks and len(notebooks) >= 8
+
+
+def test_lab_command_allows_root_only_as_root(monkeypatch, tmp_path):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert "--allow-root" in labcheck.lab_command(REPO, 8888, "t", tmp_path)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    cmd = labcheck.lab_command(REPO, 8888, "t", tmp_path)
+    assert "--allow-root" not in cmd
+    assert f"--LabApp.workspaces_dir={tmp_path}" in cmd and "--ServerApp.port=8888" in cmd
+
+
+def test_lab_env_puts_the_project_config_first(monkeypatch, tmp_path):
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", "/elsewhere")
+    env = labcheck.lab_env(REPO, tmp_path / "settings")
+    assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(JUPYTER), "/elsewhere"]
+    assert env["JUPYTERLAB_SETTINGS_DIR"] == str(tmp_path / "settings")
+
+
+def test_free_port_is_bindable():
+    import socket
+
+    port = labcheck.free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
