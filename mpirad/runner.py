@@ -169,6 +169,28 @@ def run_recorded(
     return Path(output), True
 
 
+def kernel_manager_options() -> dict[str, Any]:
+    """Keyword options for papermill that give the kernel CurveZMQ transport keys.
+
+    Without them every kernel logs "Kernel is running over TCP without encryption";
+    with pyzmq's CurveZMQ support (its wheels have it) the kernel manager provisions keys
+    when the kernelspec supports them (``transport_encryption="auto"``), as ``make lab``
+    does through ``.jupyter/jupyter_server_config.py``. Empty when CurveZMQ is missing.
+    """
+    import zmq
+
+    if not zmq.has("curve"):
+        return {}
+    from jupyter_client.manager import AsyncKernelManager
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport_encryption", "auto")
+            super().__init__(**kwargs)
+
+    return {"kernel_manager_class": EncryptedKernelManager}
+
+
 def run_notebook(
     notebook: str | Path,
     *,
@@ -213,7 +235,8 @@ def run_notebook(
     output.parent.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(notebook) if notebook.suffix == ".py" else nbformat.read(notebook, 4)
     nb.metadata.setdefault(
-        "kernelspec", {"name": kernel_name, "display_name": "Python 3", "language": "python"}
+        "kernelspec",
+        {"name": kernel_name, "display_name": "Python 3 (ipykernel)", "language": "python"},
     )
     source = output.with_suffix(".input.ipynb")
     nbformat.write(nb, source)
@@ -227,6 +250,7 @@ def run_notebook(
             cwd=str(project_root()),
             progress_bar=progress,
             log_output=False,
+            **kernel_manager_options(),
         )
     except pm.PapermillExecutionError as error:
         raise NotebookRunError.from_papermill(error, notebook, failed) from error

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -94,3 +95,21 @@ def test_environment_yml_mirrors_pyproject():
     pins = {r for r in project["dependencies"] if r.startswith("torch")}
     env_text = (REPO / "environment.yml").read_text()
     assert all(pin in env_text for pin in pins) and len(pins) == 2
+
+
+@pytest.mark.slow
+def test_run_notebook_kernel_does_not_warn_about_unencrypted_tcp(tmp_path):
+    """The kernel papermill starts gets CurveZMQ keys: no plain-text TCP warning on stderr."""
+    (tmp_path / "data_manifest.yaml").write_text("version: 1\ndatasets: {}\n")
+    (tmp_path / "nb.py").write_text(NOTEBOOK)
+    script = (
+        "from mpirad.runner import run_notebook; "
+        f"run_notebook({str(tmp_path / 'nb.py')!r}, parameters={{'out_dir': 'build/r'}})"
+    )
+    env = {**os.environ, "MPIRAD_MANIFEST": str(tmp_path / "data_manifest.yaml")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "build" / "r" / "result.json").is_file()
+    assert "without encryption" not in result.stderr
