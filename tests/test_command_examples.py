@@ -30,7 +30,7 @@ def _fenced_lines(text: str) -> list[str]:
         if line.strip().startswith("```"):
             inside = not inside
         elif inside:
-            lines.append(line.split("  #")[0].strip())
+            lines.append(re.sub(r"^(\$ )?(\.venv/bin/)?", "", line.split("  #")[0].strip()))
     return lines
 
 
