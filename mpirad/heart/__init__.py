@@ -14,5 +14,13 @@ Public API:
 from __future__ import annotations
 
 from mpirad.heart.reorient import HeartFrame, estimate_frame, resample_short_axis
+from mpirad.heart.segments import SegmentationError, derive_rois, segment_17
 
-__all__ = ["HeartFrame", "estimate_frame", "resample_short_axis"]
+__all__ = [
+    "HeartFrame",
+    "SegmentationError",
+    "derive_rois",
+    "estimate_frame",
+    "resample_short_axis",
+    "segment_17",
+]

@@ -292,6 +292,31 @@ def resample_short_axis(
     return ShortAxisVolume(values, depth, -lateral, lateral, float(step_mm))
 
 
+def _band_excess(
+    image: np.ndarray,
+    distance: np.ndarray,
+    wall_radius: float,
+    spacing: tuple[float, float, float],
+    frame: HeartFrame,
+    band_mm: tuple[float, float],
+) -> np.ndarray:
+    """Mean counts above the band's median in 72 5-degree sectors of a band outside the LV.
+
+    The band holds voxels ``band_mm`` from the myocardium, farther from the axis than
+    ``wall_radius`` and at mid-ventricular depths (10-60% of the length).
+    """
+    band = (distance >= band_mm[0]) & (distance <= band_mm[1])
+    depth, radius, theta = frame.cylindrical(voxel_points(band, spacing))
+    keep = (radius > wall_radius) & (depth > 0.1 * frame.apex_mm) & (depth < 0.6 * frame.apex_mm)
+    values = np.asarray(image, dtype=np.float64)[band][keep]
+    sector = (theta[keep] // 5.0).astype(np.int64) % 72
+    counts = np.bincount(sector, minlength=72)
+    if not counts.any():
+        return np.zeros(72)
+    profile = np.bincount(sector, weights=values, minlength=72) / np.maximum(counts, 1)
+    return np.clip(profile - np.median(profile[counts > 0]), 0.0, None) * (counts > 0)
+
+
 def rv_roll_deg(
     image: np.ndarray,
     myocardium: np.ndarray,
@@ -299,44 +324,38 @@ def rv_roll_deg(
     frame: HeartFrame,
     *,
     band_mm: tuple[float, float] = (6.0, 22.0),
-    max_roll_deg: float = 25.0,
+    outer_mm: tuple[float, float] = (30.0, 50.0),
+    max_roll_deg: float = 50.0,
 ) -> float:
     """Roll (degrees) that puts the right ventricle's counts at the septum (``theta = 180``).
 
-    The RV wall is a crescent of uptake outside the septum. Counts are averaged in
-    5-degree sectors of a band outside the LV (``band_mm`` from the myocardium, farther
-    from the axis than the wall, mid-ventricular depths 10-60% of the length); the
-    profile above its median, clipped at the median excess so that a bright extracardiac
-    hot spot weighs no more than the RV crescent, is followed from the septum by a circular
-    mean shift (+-90 degree window).
+    Steps: the angular count excess in a band just outside the LV (``band_mm``, where the
+    RV crescent lies) minus that of an outer band (``outer_mm``, beyond the RV, where a
+    large extracardiac hot spot still shows); clipped at its median so that the profile is
+    a plateau; its centre is found from the septum by a circular mean shift (+-90 degrees).
 
     Args:
         image: ``(z, y, x)`` counts.
         myocardium: ``(z, y, x)`` boolean mask.
         spacing: voxel size in mm, ``(z, y, x)``.
         frame: the unrolled frame.
-        band_mm: distance range from the myocardium (mm).
-        max_roll_deg: largest roll trusted; a larger one (an extracardiac hot spot
-            mistaken for the RV) is not applied.
+        band_mm: distance range from the myocardium of the RV band (mm).
+        outer_mm: distance range of the outer band (mm).
+        max_roll_deg: largest roll trusted.
 
     Returns:
         The roll to apply (:meth:`HeartFrame.rolled`); 0 when the profile has no excess or
         the roll would exceed ``max_roll_deg``.
     """
     distance = ndimage.distance_transform_edt(~myocardium, sampling=spacing)
-    band = (distance >= band_mm[0]) & (distance <= band_mm[1])
-    depth, radius, theta = frame.cylindrical(voxel_points(band, spacing))
-    wall_depth, wall_radius, _ = frame.cylindrical(voxel_points(myocardium, spacing))
-    outside = radius > np.quantile(wall_radius, 0.5)
-    mid = (depth > 0.1 * frame.apex_mm) & (depth < 0.6 * frame.apex_mm)
-    keep = outside & mid
-    values = np.asarray(image, dtype=np.float64)[band][keep]
-    sector = (theta[keep] // 5.0).astype(np.int64) % 72
-    counts = np.bincount(sector, minlength=72)
-    profile = np.bincount(sector, weights=values, minlength=72) / np.maximum(counts, 1)
-    excess = np.clip(profile - np.median(profile[counts > 0]), 0.0, None) * (counts > 0)
-    if (excess > 0).any():  # a flat plateau: a bright hot spot must not outweigh the RV
-        excess = np.minimum(excess, np.quantile(excess[excess > 0], 0.5))
+    _, wall_radius, _ = frame.cylindrical(voxel_points(myocardium, spacing))
+    median_radius = float(np.median(wall_radius))
+    inner = _band_excess(image, distance, median_radius, spacing, frame, band_mm)
+    outer = _band_excess(image, distance, median_radius, spacing, frame, outer_mm)
+    excess = np.clip(inner - outer, 0.0, None)
+    if not (excess > 0).any():
+        return 0.0
+    excess = np.minimum(excess, np.quantile(excess[excess > 0], 0.5))
     direction = _mean_shift_direction(excess, np.arange(72) * 5.0 + 2.5, start_deg=180.0)
     if direction is None:
         return 0.0
