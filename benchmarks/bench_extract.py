@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from mpirad.constants import BIN_NUMBERS, ROI_NAMES
+from mpirad.io.patient_volumes import list_patients, load_patient_rois
 from mpirad.phantom import synthesize
 from mpirad.radiomics import (
     ExtractionSettings,
@@ -41,7 +42,6 @@ from mpirad.radiomics import (
 )
 from mpirad.radiomics.cohort import STUDY_B_FAMILIES
 from mpirad.radiomics.engines.pyradiomics_engine import SUPPORTED_FAMILIES as PYRADIOMICS_FAMILIES
-from mpirad.radiomics.rois import list_patients, load_patient_rois
 
 PYRADIOMICS_KEPT = tuple(f for f in STUDY_B_FAMILIES if f in PYRADIOMICS_FAMILIES)
 

@@ -2,7 +2,7 @@
 
 The whole protocol (7 ROIs x 3 pools x 50 repeats x 20 train/dev splits, 428 patients,
 56 radiomic + 10 clinical candidates) runs with the fast engine; the straightforward
-engine (one statsmodels OLS fit per candidate per step, ``mpirad.stats._reference``)
+engine (one statsmodels OLS fit per candidate per step, ``mpirad.stats.reference``)
 runs on a slice of the same splits, which also checks that both choose identical terms
 there. The baseline's whole-protocol time is extrapolated from its time per inner split.
 

@@ -42,6 +42,8 @@ import pandas as pd
 from mpirad.manifest import get_dataset
 from mpirad.notebook import setup
 from mpirad.phantom import plots, summaries
+from mpirad.stats import plots as stats_plots
+from mpirad.stats.report import berman_table
 
 setup()
 root_a = get_dataset(dataset_a).ensure().root
@@ -131,14 +133,14 @@ cac = pd.read_csv(root_b / "cac.csv")
 summaries.cac_table(cac).set_index("bin")
 
 # %%
-fig = plots.plot_cac_distribution(cac)
+fig = stats_plots.plot_cac_distribution(cac["cac_total"])
 plt.show()
 
 # %% [markdown]
 # The same scores in Berman's five categories:
 
 # %%
-berman = summaries.cac_bin_counts(cac["cac_total"], bins="berman")
+berman = berman_table(cac["cac_total"])
 pd.DataFrame({"patients": berman, "%": (100 * berman / berman.sum()).round(1)})
 
 # %% [markdown]

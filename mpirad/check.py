@@ -3,7 +3,7 @@
 The package's readers raise at the first problem of a file, which is right for analysis
 but slow for fixing a site's export: one run per mistake. :func:`check_dataset` calls
 the same readers and validators on every file (:mod:`mpirad.io`,
-:mod:`mpirad.tomo.data`, :mod:`mpirad.radiomics.rois`, :mod:`mpirad.stats.inputs`),
+:mod:`mpirad.io.tomograms`, :mod:`mpirad.io.patient_volumes`, :mod:`mpirad.io.clinical_tables`),
 collects their errors instead of stopping, and adds what only a whole-dataset view can
 see: files that belong nowhere, patients with images but no clinical/CAC row (and the
 reverse), and whether the cohort is large enough for each chapter:
@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from mpirad.io.tomograms import NON_PATIENT_FOLDERS
+
 #: Severities, worst first. ``error``: a chapter would refuse the dataset or a patient;
 #: ``warning``: the dataset runs, but something is probably not what you meant.
 SEVERITIES: tuple[str, ...] = ("error", "warning")
@@ -38,8 +40,6 @@ STUDY_B_ROOT_FILES = (
     "synthetic_cohort.json",
     "truth.json",
 )
-#: Folders beside the patient folders that are not patients.
-NON_PATIENT_FOLDERS = ("truth",)
 
 
 @dataclass(frozen=True)
@@ -168,70 +168,29 @@ class _Collector:
 # --------------------------------------------------------------------------------------
 
 
-def _check_study_a(root: Path, out: _Collector, summary: dict[str, object]) -> None:
-    from mpirad.io.labels import IMAGE_SUFFIXES, read_label_csv, read_label_csv_unchecked
-    from mpirad.tomo.data import read_slice
-    from mpirad.tomo.splits import make_splits
-
-    rows = []
-    patients = []
+def _patient_folders(root: Path, out: _Collector, root_files: tuple[str, ...]):
+    """Yield the patient folders of ``root`` in sorted order; warn (in that order) about
+    files beside them other than ``root_files``."""
     for child in sorted(root.iterdir()):
         if child.name.startswith("."):
             continue
         if child.is_file():
-            if child.name not in STUDY_A_ROOT_FILES:
+            if child.name not in root_files:
                 out.add("", child, "unexpected file beside the patient folders", "warning")
             continue
         if child.name in NON_PATIENT_FOLDERS:
             continue
-        patient = child.name
-        patients.append(patient)
-        labels_path = child / "labels.csv"
-        if not labels_path.is_file():
-            out.add(
-                patient,
-                child,
-                "patient folder without labels.csv (labelme-export layout: "
-                "<root>/<patient_id>/labels.csv, *.png, *.json)",
-            )
-            continue
-        # The checked reader reports listed-but-missing and present-but-unlisted images.
-        checked = out.attempt(patient, labels_path, read_label_csv, labels_path, child)
-        table = checked
-        if table is None:
-            try:
-                table = read_label_csv_unchecked(labels_path)
-            except ValueError:
-                continue  # the content error is already recorded
-        known = {"labels.csv"}
-        for image, label in zip(table["image"], table["label"], strict=True):
-            png_path = child / image
-            json_path = png_path.with_suffix(".json")
-            known.update({png_path.name, json_path.name})
-            if not png_path.is_file():
-                continue  # named by read_label_csv above
-            has_json = json_path.is_file()
-            if label == 1 and not has_json:
-                out.add(
-                    patient,
-                    png_path,
-                    f"labelled 1 (ischemia) in labels.csv but {json_path.name} "
-                    "(the Labelme outline) is missing",
-                )
-                continue
-            where = json_path if has_json else png_path
-            read = out.attempt(
-                patient, where, read_slice, png_path, json_path if has_json else None, int(label)
-            )
-            if read is not None:
-                rows.append({"patient_id": patient, "image": image, "label": int(label)})
-        for path in sorted(child.iterdir()):
-            if path.name in known or path.name.startswith("."):
-                continue
-            if path.suffix.lower() == ".json" and path.with_suffix(".png").name not in known:
-                out.add(patient, path, "Labelme file without an image listed in labels.csv")
-            elif path.suffix.lower() not in IMAGE_SUFFIXES:  # unlisted images: named above
-                out.add(patient, path, "unexpected file in the patient folder", "warning")
+        yield child
+
+
+def _check_study_a(root: Path, out: _Collector, summary: dict[str, object]) -> None:
+    from mpirad.tomo.splits import make_splits
+
+    rows: list[dict] = []
+    patients = []
+    for child in _patient_folders(root, out, STUDY_A_ROOT_FILES):
+        patients.append(child.name)
+        rows += _check_a_patient(child, out)
     if not patients:
         out.add("", "", "no patient folders (labelme-export layout: <root>/<patient_id>/...)")
     index = pd.DataFrame(rows, columns=["patient_id", "image", "label"])
@@ -257,6 +216,72 @@ def _check_study_a(root: Path, out: _Collector, summary: dict[str, object]) -> N
             )
 
 
+def _check_a_patient(child: Path, out: _Collector) -> list[dict]:
+    """Check one Study A patient folder: labels.csv, every slice it lists, stray files.
+
+    Returns:
+        ``{"patient_id", "image", "label"}`` rows of the slices that could be read.
+    """
+    from mpirad.io.labels import read_label_csv, read_label_csv_unchecked
+    from mpirad.io.tomograms import read_slice
+
+    patient = child.name
+    labels_path = child / "labels.csv"
+    if not labels_path.is_file():
+        out.add(
+            patient,
+            child,
+            "patient folder without labels.csv (labelme-export layout: "
+            "<root>/<patient_id>/labels.csv, *.png, *.json)",
+        )
+        return []
+    # The checked reader reports listed-but-missing and present-but-unlisted images.
+    table = out.attempt(patient, labels_path, read_label_csv, labels_path, child)
+    if table is None:
+        try:
+            table = read_label_csv_unchecked(labels_path)
+        except ValueError:
+            return []  # the content error is already recorded
+    rows = []
+    known = {"labels.csv"}
+    for image, label in zip(table["image"], table["label"], strict=True):
+        png_path = child / image
+        json_path = png_path.with_suffix(".json")
+        known.update({png_path.name, json_path.name})
+        if not png_path.is_file():
+            continue  # named by read_label_csv above
+        has_json = json_path.is_file()
+        if label == 1 and not has_json:
+            out.add(
+                patient,
+                png_path,
+                f"labelled 1 (ischemia) in labels.csv but {json_path.name} "
+                "(the Labelme outline) is missing",
+            )
+            continue
+        where = json_path if has_json else png_path
+        read = out.attempt(
+            patient, where, read_slice, png_path, json_path if has_json else None, int(label)
+        )
+        if read is not None:
+            rows.append({"patient_id": patient, "image": image, "label": int(label)})
+    _check_a_strays(child, known, out)
+    return rows
+
+
+def _check_a_strays(child: Path, known: set[str], out: _Collector) -> None:
+    """Files of a Study A patient folder that labels.csv does not account for."""
+    from mpirad.io.labels import IMAGE_SUFFIXES
+
+    for path in sorted(child.iterdir()):
+        if path.name in known or path.name.startswith("."):
+            continue
+        if path.suffix.lower() == ".json" and path.with_suffix(".png").name not in known:
+            out.add(child.name, path, "Labelme file without an image listed in labels.csv")
+        elif path.suffix.lower() not in IMAGE_SUFFIXES:  # unlisted images: named above
+            out.add(child.name, path, "unexpected file in the patient folder", "warning")
+
+
 # --------------------------------------------------------------------------------------
 # Study B
 # --------------------------------------------------------------------------------------
@@ -269,7 +294,7 @@ def _check_b_patient(root: Path, patient: str) -> tuple[str, list[tuple], bool]:
         ``(patient, problems as Problem fields, usable)``; usable: image and every mask valid.
     """
     from mpirad.constants import ROI_NAMES
-    from mpirad.radiomics.rois import (
+    from mpirad.io.patient_volumes import (
         VOLUME_SUFFIXES,
         find_volume,
         read_patient_image,
@@ -299,73 +324,16 @@ def _check_b_patient(root: Path, patient: str) -> tuple[str, list[tuple], bool]:
 
 
 def _check_study_b(
-    root: Path, out: _Collector, summary: dict[str, object], n_jobs: int = 1
+    root: Path, out: _Collector, summary: dict[str, object], n_jobs: int | None = None
 ) -> None:
-    from joblib import Parallel, delayed
-
-    from mpirad.radiomics.rois import find_volume
-    from mpirad.stats.inputs import cohort_table_problems
     from mpirad.stats.protocol import minimum_cohort_size
 
-    with_images: list[str] = []
-    usable_volumes: set[str] = set()
-    for child in sorted(root.iterdir()):
-        if child.name.startswith("."):
-            continue
-        if child.is_file():
-            if child.name not in STUDY_B_ROOT_FILES:
-                out.add("", child, "unexpected file beside the patient folders", "warning")
-            continue
-        if child.name in NON_PATIENT_FOLDERS:
-            continue
-        patient = child.name
-        if find_volume(child, "image") is None:
-            out.add(patient, child, "patient folder without an image volume (image.nii.gz)")
-            continue
-        with_images.append(patient)
-    tasks = (delayed(_check_b_patient)(root, patient) for patient in with_images)
-    for patient, problems, usable in Parallel(n_jobs=n_jobs)(tasks):
-        out.problems.extend(Problem(*fields) for fields in problems)
-        if usable:
-            usable_volumes.add(patient)
-
-    clinical, cac, table_problems = cohort_table_problems(root)
-    bad_rows: set[str] = set()
-    for problem in table_problems:
-        if not problem.patients:
-            out.add("", problem.path, problem.message)
-            continue
-        for patient in problem.patients:
-            message = f"column {problem.column!r}: {problem.what}"
-            if problem.column == "patient_id":
-                message = problem.what
-            elif "missing" in problem.what:
-                from mpirad.stats.inputs import MISSING_VALUE_FIX
-
-                message += f"; {MISSING_VALUE_FIX}"
-            out.add(patient, problem.path, message)
-            bad_rows.add(patient)
-    image_ids = set(with_images)
-    table_ids: dict[str, set[str]] = {}
-    for name, table in (("clinical.csv", clinical), ("cac.csv", cac)):
-        if table is None:
-            continue
-        ids = set(table["patient_id"].dropna().astype(str))
-        table_ids[name] = ids
-        for patient in sorted(image_ids - ids):
-            out.add(
-                patient,
-                name,
-                f"has an image but no row in {name}: left out of the outcome analysis",
-                "warning",
-            )
-        for patient in sorted(ids - image_ids):
-            out.add(
-                patient,
-                name,
-                f"row in {name} but no image folder: left out of the outcome analysis",
-                "warning",
-            )
+    with_images = _b_patients_with_images(root, out)
+    usable_volumes = _check_b_volumes(root, with_images, out, n_jobs)
+    clinical, cac, bad_rows = _check_b_tables(root, out)
+    table_ids = _check_b_table_ids(
+        set(with_images), {"clinical.csv": clinical, "cac.csv": cac}, out
+    )
     usable = usable_volumes - bad_rows
     for ids in table_ids.values():
         usable &= ids
@@ -391,20 +359,114 @@ def _check_study_b(
         )
 
 
+def _b_patients_with_images(root: Path, out: _Collector) -> list[str]:
+    """The Study B patient folders that hold an image volume (the others are reported)."""
+    from mpirad.io.patient_volumes import find_volume
+
+    with_images: list[str] = []
+    for child in _patient_folders(root, out, STUDY_B_ROOT_FILES):
+        if find_volume(child, "image") is None:
+            out.add(child.name, child, "patient folder without an image volume (image.nii.gz)")
+            continue
+        with_images.append(child.name)
+    return with_images
+
+
+def _check_b_volumes(
+    root: Path, patients: list[str], out: _Collector, n_jobs: int | None
+) -> set[str]:
+    """Check every patient's image and masks (:func:`_check_b_patient`, in parallel).
+
+    Returns:
+        The patients whose image and every mask are valid.
+    """
+    from joblib import Parallel, delayed
+
+    from mpirad.parallel import resolve_n_jobs
+
+    usable_volumes: set[str] = set()
+    tasks = (delayed(_check_b_patient)(root, patient) for patient in patients)
+    n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(patients))
+    for patient, problems, usable in Parallel(n_jobs=n_jobs)(tasks):
+        out.problems.extend(Problem(*fields) for fields in problems)
+        if usable:
+            usable_volumes.add(patient)
+    return usable_volumes
+
+
+def _check_b_tables(root: Path, out: _Collector):
+    """Check clinical.csv and cac.csv.
+
+    Returns:
+        ``(clinical, cac, bad_rows)``: the tables (``None`` if unreadable) and the
+        patients with an invalid row.
+    """
+    from mpirad.io.clinical_tables import MISSING_VALUE_FIX, cohort_table_problems
+
+    clinical, cac, table_problems = cohort_table_problems(root)
+    bad_rows: set[str] = set()
+    for problem in table_problems:
+        if not problem.patients:
+            out.add("", problem.path, problem.message)
+            continue
+        for patient in problem.patients:
+            message = f"column {problem.column!r}: {problem.what}"
+            if problem.column == "patient_id":
+                message = problem.what
+            elif "missing" in problem.what:
+                message += f"; {MISSING_VALUE_FIX}"
+            out.add(patient, problem.path, message)
+            bad_rows.add(patient)
+    return clinical, cac, bad_rows
+
+
+def _check_b_table_ids(
+    image_ids: set[str], tables: dict[str, pd.DataFrame | None], out: _Collector
+) -> dict[str, set[str]]:
+    """Warn about patients with an image but no table row, and the reverse.
+
+    Returns:
+        Table file name -> its patient ids (readable tables only).
+    """
+    table_ids: dict[str, set[str]] = {}
+    for name, table in tables.items():
+        if table is None:
+            continue
+        ids = set(table["patient_id"].dropna().astype(str))
+        table_ids[name] = ids
+        for patient in sorted(image_ids - ids):
+            out.add(
+                patient,
+                name,
+                f"has an image but no row in {name}: left out of the outcome analysis",
+                "warning",
+            )
+        for patient in sorted(ids - image_ids):
+            out.add(
+                patient,
+                name,
+                f"row in {name} but no image folder: left out of the outcome analysis",
+                "warning",
+            )
+    return table_ids
+
+
 # --------------------------------------------------------------------------------------
 # entry points
 # --------------------------------------------------------------------------------------
 
 
-def check_root(root: str | Path, study: str, *, name: str = "", n_jobs: int = 1) -> CheckReport:
+def check_root(
+    root: str | Path, study: str, *, name: str = "", n_jobs: int | None = None
+) -> CheckReport:
     """Check a dataset folder of study ``"a"`` (labelme-export) or ``"b"`` (volumes).
 
     Args:
         root: the dataset folder.
         study: ``"a"`` or ``"b"``.
         name: the dataset's name, for the report.
-        n_jobs: joblib workers over Study B patients (volumes are the slow part); the
-            report is the same for any number.
+        n_jobs: joblib workers over Study B patients (volumes are the slow part;
+            default: :func:`mpirad.parallel.resolve_n_jobs`); the report is the same for any number.
 
     Returns:
         The :class:`CheckReport` (nothing is raised for problems of the data).
@@ -426,7 +488,7 @@ def check_root(root: str | Path, study: str, *, name: str = "", n_jobs: int = 1)
     return CheckReport(root=root, study=study, problems=out.problems, summary=summary, name=name)
 
 
-def check_dataset(dataset: object, *, n_jobs: int = 1) -> CheckReport:
+def check_dataset(dataset: object, *, n_jobs: int | None = None) -> CheckReport:
     """Check a manifest dataset (:class:`mpirad.manifest.Dataset`) in one pass.
 
     The readers are called with the dataset's root folder.

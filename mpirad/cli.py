@@ -157,7 +157,12 @@ def check_cmd(
     name: Annotated[str, typer.Argument(help="dataset name in the manifest")],
     manifest: Annotated[Path | None, typer.Option(help="data_manifest.yaml to read")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="exit 1 on warnings too")] = False,
-    n_jobs: Annotated[int, typer.Option("--n-jobs", help="parallel workers (-1 = all cores)")] = 2,
+    n_jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--n-jobs", help="parallel workers (-1 = all cores; default: MPIRAD_N_JOBS or 2)"
+        ),
+    ] = None,
 ) -> None:
     """Validate a whole dataset in one pass; list every problem, grouped by patient."""
     from mpirad.check import check_dataset

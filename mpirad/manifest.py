@@ -351,29 +351,30 @@ def load_manifest(path: str | Path | None = None) -> dict[str, Dataset]:
     except ValidationError as exc:
         raise ManifestError(_format_error(path, exc)) from None
     for name, entry in model.datasets.items():
-        expected = "labelme-export" if entry.study == "a" else "volumes"
-        if entry.format != expected:
-            raise ManifestError(
-                f"{path}: dataset {name!r}, key 'format': study {entry.study!r} data must be "
-                f"{expected!r}, got {entry.format!r}"
-            )
-        if entry.provenance == "site" and entry.synthetic is not None:
-            raise ManifestError(
-                f"{path}: dataset {name!r}, key 'synthetic': only synthetic datasets take "
-                "generator options"
-            )
-        for key, study in (("files", "b"), ("spacing", "b"), ("mat_axes", "b"), ("labels", "a")):
-            if key in entry.model_fields_set and entry.study != study:
-                raise ManifestError(
-                    f"{path}: dataset {name!r}, key {key!r}: only study {study!r} datasets "
-                    f"take it (this one is study {entry.study!r})"
-                )
-        if entry.provenance == "synthetic" and entry.files is not None:
-            raise ManifestError(
-                f"{path}: dataset {name!r}, key 'files': a synthetic dataset has the default layout"
-            )
+        _check_entry(path, name, entry)
     base = path.resolve().parent
     return {name: Dataset(name, entry, base, path) for name, entry in model.datasets.items()}
+
+
+def _check_entry(path: Path, name: str, entry: DatasetEntry) -> None:
+    """The rules between an entry's keys; ManifestError naming the dataset and key."""
+
+    def refuse(key: str, message: str) -> None:
+        raise ManifestError(f"{path}: dataset {name!r}, key {key!r}: {message}")
+
+    expected = "labelme-export" if entry.study == "a" else "volumes"
+    if entry.format != expected:
+        refuse("format", f"study {entry.study!r} data must be {expected!r}, got {entry.format!r}")
+    if entry.provenance == "site" and entry.synthetic is not None:
+        refuse("synthetic", "only synthetic datasets take generator options")
+    for key, study in (("files", "b"), ("spacing", "b"), ("mat_axes", "b"), ("labels", "a")):
+        if key in entry.model_fields_set and entry.study != study:
+            refuse(
+                key,
+                f"only study {study!r} datasets take it (this one is study {entry.study!r})",
+            )
+    if entry.provenance == "synthetic" and entry.files is not None:
+        refuse("files", "a synthetic dataset has the default layout")
 
 
 def get_dataset(name: str, manifest: str | Path | None = None) -> Dataset:

@@ -252,7 +252,7 @@ def test_a_verbs_bad_parameter_about_the_data_is_one_line(tmp_path: Path) -> Non
 
 def test_format_error_of_package_errors() -> None:
     from mpirad.cli import format_error
-    from mpirad.radiomics.rois import RoiError
+    from mpirad.io.patient_volumes import RoiError
 
     assert format_error(RoiError("patient B1, ROI LAD17: mask is empty")) == (
         "error: patient B1, ROI LAD17: mask is empty"

@@ -10,10 +10,7 @@ import pandas as pd
 import pydicom
 import pytest
 import typer
-from pydicom.data import get_testdata_file
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
-from test_dicom_helpers import (
+from dicom_helpers import (
     make_dataset,
     make_nm_multiframe,
     make_secondary_capture,
@@ -21,18 +18,21 @@ from test_dicom_helpers import (
     write_dataset,
     write_series,
 )
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 from typer.testing import CliRunner
 
-from mpirad.io.dicom import (
+from mpirad.io.png import read_png
+from mpirad.privacy.annex_e import BASIC_PROFILE_ACTIONS
+from mpirad.privacy.cli import register
+from mpirad.privacy.export import (
     INDEX_ATTRIBUTES,
     INDEX_COLUMNS,
     INDEX_NAME,
     export_dicom,
     frame_to_uint8,
 )
-from mpirad.io.png import read_png
-from mpirad.privacy.annex_e import BASIC_PROFILE_ACTIONS
-from mpirad.privacy.cli import register
 from mpirad.privacy.guard import scan
 from mpirad.privacy.identifiers import collect_identifiers
 from mpirad.privacy.secret import SiteSecret

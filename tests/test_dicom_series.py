@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from dicom_helpers import make_nm_multiframe, write_dataset, write_series
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from test_dicom_helpers import make_nm_multiframe, write_dataset, write_series
 
 from mpirad.io.dicom import DicomSeriesError, read_dicom_series
 from mpirad.io.volumes import Volume, VolumeError, read_volume

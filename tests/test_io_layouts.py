@@ -16,15 +16,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.io
-from test_dicom_helpers import write_series
+from dicom_helpers import write_series
 
+from mpirad.io.clinical_tables import read_cohort_tables
 from mpirad.io.layouts import FilePattern, LayoutError, VolumesLayout
+from mpirad.io.patient_volumes import (
+    RoiError,
+    list_patients,
+    load_patient_rois,
+    read_patient_image,
+)
 from mpirad.io.volumes import read_volume, write_nifti
 from mpirad.manifest import ManifestError, load_manifest
 from mpirad.phantom import synthesize
-from mpirad.radiomics import RoiError, extract_cohort, list_patients, load_patient_rois
-from mpirad.radiomics.rois import read_patient_image
-from mpirad.stats.inputs import read_cohort_tables
+from mpirad.radiomics import extract_cohort
 
 ROIS = ("myocardium", "LAD17", "RCAMIM")
 FEATURE_ROIS = ("myocardium", "LAD17")

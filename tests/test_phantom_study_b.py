@@ -22,7 +22,7 @@ from mpirad.io.volumes import read_volume
 from mpirad.phantom import clinical as clinical_model
 from mpirad.phantom import perfusion, synthesize
 from mpirad.phantom.study_b import VOXEL_MM, clinical_r_squared, make_patient
-from mpirad.phantom.summaries import cac_bin_counts
+from mpirad.stats.report import bin_counts
 
 SIZE = 40
 PATIENTS = 4
@@ -121,7 +121,7 @@ def test_cac_bins_match_figure_4(n: int) -> None:
     rng = np.random.default_rng(n)
     clinical = clinical_model.sample_clinical(rng, [f"B{i:04d}" for i in range(n)])
     cac, _ = clinical_model.sample_cac(rng, clinical)
-    counts = cac_bin_counts(cac["cac_total"])
+    counts = bin_counts(cac["cac_total"])
     paper = pd.Series(CAC_FIGURE4_PAPER_COUNTS)
     if n == 428:
         assert counts.to_dict() == CAC_FIGURE4_PAPER_COUNTS

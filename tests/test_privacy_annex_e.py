@@ -20,6 +20,7 @@ import re
 import numpy as np
 import pydicom
 import pytest
+from dicom_helpers import make_dataset, write_dataset
 from pydicom.datadict import (
     DicomDictionary,
     add_dict_entry,
@@ -32,7 +33,6 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 from pydicom.uid import ImplicitVRLittleEndian
-from test_dicom_helpers import make_dataset, write_dataset
 
 from mpirad.privacy.annex_e import (
     ACTION_CODES,

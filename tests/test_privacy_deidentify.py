@@ -8,14 +8,14 @@ import hmac
 import numpy as np
 import pydicom
 import pytest
-from pydicom.data import get_testdata_file
-from pydicom.datadict import keyword_for_tag, tag_for_keyword
-from pydicom.uid import UID
-from test_dicom_helpers import (
+from dicom_helpers import (
     make_dataset,
     make_secondary_capture,
     planted_values,
 )
+from pydicom.data import get_testdata_file
+from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.uid import UID
 
 from mpirad.privacy.annex_e import ACTION_CODES, BASIC_PROFILE_ACTIONS
 from mpirad.privacy.deidentify import (

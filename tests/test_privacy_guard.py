@@ -12,9 +12,9 @@ import pandas as pd
 import pydicom
 import pytest
 import typer
+from dicom_helpers import make_dataset, write_dataset
 from PIL import Image, PngImagePlugin
 from pydicom.data import get_testdata_file
-from test_dicom_helpers import make_dataset, write_dataset
 from typer.testing import CliRunner
 
 from mpirad.privacy.cli import register

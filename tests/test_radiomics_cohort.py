@@ -9,16 +9,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from mpirad.io.patient_volumes import RoiError, list_patients, load_patient_rois
 from mpirad.io.volumes import write_nifti
 from mpirad.radiomics import (
     COHORT_COLUMNS,
     CohortExtractionError,
     ExtractionSettings,
-    RoiError,
     extract_cohort,
     extract_features,
-    list_patients,
-    load_patient_rois,
 )
 from mpirad.radiomics.cohort import cache_folder_for
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from mpirad.radiomics import ExtractionSettings, extract_features
-from mpirad.radiomics.engines import numpy_engine
 from mpirad.radiomics.engines.mirp_engine import parse_mirp_column
 from mpirad.radiomics.engines.pyradiomics_engine import PYRADIOMICS_TO_IBSI
+from mpirad.radiomics.engines.vectorised import roi, texture
 from mpirad.radiomics.extract import FEATURE_COLUMNS, validate_roi
 from mpirad.radiomics.ibsi import AGG_3D, AGG_3D_AVERAGED, AGG_3D_MERGED, AGG_3D_VOLUME
 
@@ -88,12 +88,12 @@ def test_table_layout_and_settings_columns():
 
 def test_fixed_bin_number_discretisation_matches_definition():
     x = np.array([0.0, 0.5, 1.0, 2.5, 10.0])
-    levels, n_levels = numpy_engine.discretise(x, ExtractionSettings(n_bins=4))
+    levels, n_levels = roi.discretise(x, ExtractionSettings(n_bins=4))
     # floor(4 * (x - 0) / 10) + 1, the maximum in the top bin
     assert levels.tolist() == [1, 1, 1, 2, 4] and n_levels == 4
-    constant, _ = numpy_engine.discretise(np.full(5, 3.0), ExtractionSettings(n_bins=5))
+    constant, _ = roi.discretise(np.full(5, 3.0), ExtractionSettings(n_bins=5))
     assert constant.tolist() == [3] * 5  # ceil(5 / 2), mirp's convention
-    fbs, n_fbs = numpy_engine.discretise(x, ExtractionSettings(bin_width=2.0, bin_lower_bound=-1.0))
+    fbs, n_fbs = roi.discretise(x, ExtractionSettings(bin_width=2.0, bin_lower_bound=-1.0))
     assert fbs.tolist() == [1, 1, 2, 2, 6] and n_fbs == 6
 
 
@@ -106,15 +106,15 @@ def test_run_lengths_and_zones_of_a_line():
     # 1 1 2 2 2 1: along x runs (1,2), (2,3), (1,1); every other direction has 6 runs of 1
     image, mask = line_roi([1, 1, 2, 2, 2, 1])
     settings = ExtractionSettings(bin_width=1.0)
-    geometry = numpy_engine.prepare_roi(image, mask)
-    levels, n_levels = numpy_engine.discretise(geometry.intensities, settings)
-    rlm = numpy_engine.glrlm_features(geometry, levels, n_levels)
+    geometry = roi.prepare_roi(image, mask)
+    levels, n_levels = roi.discretise(geometry.intensities, settings)
+    rlm = texture.glrlm_features(geometry, levels, n_levels)
     merged = rlm[AGG_3D_MERGED]
     # merged matrix: x-direction runs {1:2, 2:3, 1:1} plus 12 directions x 6 single runs
     n_runs = 3 + 12 * 6
     assert merged["r_perc"] == pytest.approx(n_runs / (6 * 13))
     assert merged["lre"] == pytest.approx((4 + 9 + 1 + 72) / n_runs)
-    zones = numpy_engine.glszm_gldzm_features(geometry, levels, n_levels, ("szm", "dzm"))
+    zones = texture.glszm_gldzm_features(geometry, levels, n_levels, ("szm", "dzm"))
     # zones: {1,1} size 2, {2,2,2} size 3, {1} size 1; all touch the border (distance 1)
     assert zones["szm"]["z_perc"] == pytest.approx(3 / 6)
     assert zones["szm"]["lze"] == pytest.approx((4 + 9 + 1) / 3)
@@ -136,9 +136,7 @@ def test_glcm_of_a_checkerboard_is_anticorrelated():
 
 def test_ngldm_dependence_counts_neighbours_plus_one():
     image, mask = line_roi([3, 3, 3])
-    ngl = numpy_engine.ngldm_features(
-        numpy_engine.prepare_roi(image, mask), np.array([1, 1, 1]), 1, alpha=0.0
-    )
+    ngl = texture.ngldm_features(roi.prepare_roi(image, mask), np.array([1, 1, 1]), 1, alpha=0.0)
     # ends have 1 equal neighbour (j = 2), the middle 2 (j = 3)
     assert ngl["hde"] == pytest.approx((4 + 4 + 9) / 3)
     assert ngl["dc_perc"] == pytest.approx(1.0)
@@ -206,3 +204,13 @@ def test_multi_settings_reuse_equals_single_calls():
         ignore_index=True,
     )
     pd.testing.assert_frame_equal(multi, single)
+
+
+def test_every_engine_implements_the_engine_interface():
+    from mpirad.radiomics.engines import ENGINES
+    from mpirad.radiomics.engines.base import FeatureEngine
+
+    assert sorted(ENGINES) == ["mirp", "numpy", "pyradiomics"]
+    for name, engine in ENGINES.items():
+        assert isinstance(engine, FeatureEngine)
+        assert engine.name == name

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
+from mpirad.radiomics.bin_number import choose_bin_number
 from mpirad.radiomics.funnel import (
-    FunnelInputError,
-    choose_bin_number,
     choose_varieties,
-    feature_matrices,
-    median_abs_spearman,
-    per_bin_statistics,
     precomputation_selection,
     recursive_correlation_filter,
     remove_identical,
     remove_low_range,
     remove_perfect_pairs,
     run_funnel,
-    spearman_matrix,
 )
 from mpirad.radiomics.ibsi import AGG_3D, AGG_3D_AVERAGED, AGG_3D_MERGED, AGG_3D_VOLUME, feature_key
 from mpirad.radiomics.paper_b import PAPER_FUNNEL_COUNTS, PAPER_N_BINS, PAPER_REMOVED, paper_table2
+from mpirad.radiomics.strata import (
+    FunnelInputError,
+    feature_matrices,
+    median_abs_spearman,
+    spearman_matrix,
+)
 
 PATIENTS = [f"P{i:02d}" for i in range(12)]
 
@@ -248,9 +251,47 @@ def test_run_funnel_end_to_end(cohort_table):
     assert correlation.max() < 0.95
     stats_table = result.per_bin_stats
     assert stats_table["chosen"].sum() == 1 and set(stats_table["n_bins"]) == {8, 32, 64}
-    assert (
-        per_bin_statistics(feature_matrices(cohort_table), result.selected)["identical"] >= 0
-    ).all()
+    expected = expected_per_bin_counts(cohort_table, result.selected)
+    columns = ["identical", "low_range", "correlated_pairs"]
+    pd.testing.assert_frame_equal(
+        stats_table.set_index("n_bins")[columns], expected[columns], check_names=False
+    )
+
+
+def expected_per_bin_counts(
+    table: pd.DataFrame, keys: list[str], low_range: float = 1e-5, pair: float = 0.9
+) -> pd.DataFrame:
+    """Per bin number, the counts of ``per_bin_statistics`` recomputed from the tidy table
+    with plain pandas/scipy (groupby per ROI, then summarised over ROIs)."""
+    table = table.assign(
+        key=[
+            feature_key(f, n, a)
+            for f, n, a in zip(table["family"], table["name"], table["aggregation"], strict=True)
+        ]
+    )
+    table = table[table["key"].isin(keys)]
+    rows = {}
+    for n_bins, at_bins in table.groupby("n_bins"):
+        constant_any = set()
+        ratios, rhos = [], []
+        for _, stratum in at_bins.groupby("roi", observed=True):
+            wide = stratum.pivot(index="patient_id", columns="key", values="value")[keys]
+            constant_any |= {k for k in keys if wide[k].nunique() == 1}
+            ratios.append(wide.var(ddof=1) / wide.mean())
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rho = stats.spearmanr(wide.to_numpy()).statistic
+            rhos.append(np.abs(np.atleast_2d(rho)))
+        ratio = pd.concat(ratios, axis=1).median(axis=1)
+        with warnings.catch_warnings():  # all-NaN: a feature constant in every ROI
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median_rho = np.nan_to_num(np.nanmedian(np.stack(rhos), axis=0), nan=0.0)
+        upper = median_rho[np.triu_indices(len(keys), k=1)]
+        rows[n_bins] = {
+            "identical": len(constant_any),
+            "low_range": int((ratio.isna() | (ratio < low_range)).sum()),
+            "correlated_pairs": int(np.sum(upper >= pair)),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def test_paper_data_are_consistent():

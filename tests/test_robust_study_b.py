@@ -13,6 +13,7 @@ import pytest
 from mpirad.constants import ROI_NAMES
 from mpirad.figures import is_no_data
 from mpirad.io import read_volume, write_nifti
+from mpirad.io.clinical_tables import read_cohort_tables
 from mpirad.phantom import synthesize
 from mpirad.phantom.clinical import sample_cac, sample_clinical
 from mpirad.radiomics import complete_cases, extract_cohort, run_funnel
@@ -21,13 +22,13 @@ from mpirad.radiomics.ibsi import AGG_3D, feature_key
 from mpirad.stats import (
     CohortTooSmallError,
     ProtocolConfig,
-    make_splits,
     minimum_cohort_size,
+    repeat_splits,
     run_protocol,
     split_sizes,
 )
 from mpirad.stats import plots as stats_plots
-from mpirad.stats.inputs import outcome_inputs, read_cohort_tables
+from mpirad.stats.inputs import outcome_inputs
 
 # ---------------------------------------------------------------------------------------
 # the protocol minimum
@@ -39,9 +40,9 @@ def test_protocol_minimum_follows_the_split_design() -> None:
     assert min(split_sizes(54)[1:]) < 12
     assert minimum_cohort_size(n_candidates=1) == 17
     config = ProtocolConfig(n_repeats=1, n_inner=1)
-    make_splits(17, config)
+    repeat_splits(17, config)
     with pytest.raises(ValueError, match="at least 3"):
-        make_splits(16, config)
+        repeat_splits(16, config)
     for n in range(55, 600):  # every larger cohort meets the minimum too
         test, train, dev = split_sizes(n)
         assert test >= 3 and train >= 12 and dev >= 12

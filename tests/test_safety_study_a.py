@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from mpirad.io import ImageReadError, LabelmeError, LabelTableError
+from mpirad.io.tomograms import read_slice, scan_labelme_export
 from mpirad.phantom import synthesize
-from mpirad.tomo.data import load_tomo_dataset, read_slice, scan_labelme_export
+from mpirad.tomo.data import load_tomo_dataset
 from mpirad.tomo.preprocess import PreprocessConfig
 
 CONFIG = PreprocessConfig(crop_size=32, input_size=32)

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mpirad.io import read_volume, write_nifti
+from mpirad.io.clinical_tables import read_cohort_tables
 from mpirad.phantom import synthesize
 from mpirad.phantom.clinical import sample_cac, sample_clinical
 from mpirad.radiomics import (
@@ -30,7 +31,6 @@ from mpirad.radiomics import (
 )
 from mpirad.radiomics.cohort import STUDY_B_FAMILIES, cache_folder_for
 from mpirad.stats import ProtocolConfig, run_protocol, stepwise_fit
-from mpirad.stats.inputs import read_cohort_tables
 
 ROIS = ("myocardium", "LAD17")
 BINS = (8,)

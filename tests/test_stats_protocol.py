@@ -12,7 +12,7 @@ from mpirad.stats import (
     ProtocolResult,
     UnknownLevelError,
     fisher_combine,
-    make_splits,
+    repeat_splits,
     run_protocol,
 )
 from mpirad.stats.simulate import simulate_study_b
@@ -32,7 +32,7 @@ def small_result(sim):
 
 def test_splits_sizes_disjoint_and_seeded():
     config = ProtocolConfig(n_repeats=3, n_inner=2)
-    splits = make_splits(428, config)
+    splits = repeat_splits(428, config)
     assert len(splits) == 3
     for test, inner in splits:
         assert test.size == 64  # 15% of 428
@@ -40,13 +40,13 @@ def test_splits_sizes_disjoint_and_seeded():
             assert train.size == 273 and dev.size == 91  # 75/25 of the other 364
             everything = np.concatenate([test, train, dev])
             assert np.array_equal(np.sort(everything), np.arange(428))
-    again = make_splits(428, config)
+    again = repeat_splits(428, config)
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(splits, again, strict=True))
-    other = make_splits(428, ProtocolConfig(n_repeats=3, n_inner=2, seed=1))
+    other = repeat_splits(428, ProtocolConfig(n_repeats=3, n_inner=2, seed=1))
     assert not np.array_equal(splits[0][0], other[0][0])
     assert not np.array_equal(splits[0][0], splits[1][0])
     with pytest.raises(ValueError, match="at least 3"):
-        make_splits(10, config)
+        repeat_splits(10, config)
 
 
 def test_tables_shapes_and_contents(sim, small_result):
@@ -174,7 +174,7 @@ def test_unknown_level_in_test_set_dropped_or_error():
     rng = np.random.default_rng(0)
     ids = [f"Q{i:03d}" for i in range(n)]
     config = ProtocolConfig(n_repeats=2, n_inner=3, criterion="sse", p_enter=0.05, p_remove=0.1)
-    rare_row = make_splits(n, config)[0][0][0]  # a patient in the first test set
+    rare_row = repeat_splits(n, config)[0][0][0]  # a patient in the first test set
     race = rng.choice(["black", "white"], n)
     race[rare_row] = "pacific"  # the only one: never in the rows a model is fitted on
     clinical = pd.DataFrame(

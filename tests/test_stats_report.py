@@ -9,10 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from mpirad.constants import CAC_FIGURE4_PAPER_COUNTS
+from mpirad.io.clinical_tables import read_cohort_tables
 from mpirad.radiomics.cohort import COHORT_COLUMNS
 from mpirad.radiomics.ibsi import AGG_3D, AGG_3D_AVERAGED, feature_key
 from mpirad.stats import ProtocolConfig, fisher_combine, plots, run_protocol, univariate_spearman
-from mpirad.stats.inputs import read_cohort_tables, wide_features
+from mpirad.stats.inputs import wide_features
 from mpirad.stats.paper_b import PAPER_CRITICAL, paper_abstract_medians, paper_table3
 from mpirad.stats.report import (
     bin_counts,

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mpirad.stats import StepwiseCycleError, UnknownLevelError, stepwise_fit
-from mpirad.stats._reference import reference_stepwise_fit
+from mpirad.stats.reference import reference_stepwise_fit
 
 # Hald cement data (Hald 1952; Draper & Smith), MATLAB's `load hald`: ingredients x1..x4
 # (% of four clinker compounds) and heat evolved (cal/g).

@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_tomo_fixtures import write_ring_dataset
+from tomo_fixtures import write_ring_dataset
 
 from mpirad.io import LabelTableError
-from mpirad.tomo.data import DatasetLayoutError, load_tomo_dataset, scan_labelme_export
+from mpirad.io.tomograms import DatasetLayoutError, scan_labelme_export
+from mpirad.tomo.data import load_tomo_dataset
 from mpirad.tomo.preprocess import PreprocessConfig
 
 CONFIG = PreprocessConfig(crop_size=40, input_size=32)

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import ndimage
-from test_tomo_fixtures import ring_image
+from tomo_fixtures import ring_image
 
 from mpirad.io import read_png
+from mpirad.io.tomograms import to_float_image
 from mpirad.tomo.preprocess import (
     LVNotFoundError,
     PreprocessConfig,
@@ -16,7 +17,6 @@ from mpirad.tomo.preprocess import (
     find_lv_centre,
     normalise_intensity,
     resize_stack,
-    to_float_image,
 )
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 from sklearn.metrics import roc_auc_score
-from test_tomo_fixtures import write_ring_dataset
+from tomo_fixtures import write_ring_dataset
 from typer.testing import CliRunner
 
 from mpirad.cli import app

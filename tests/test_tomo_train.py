@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mpirad.tomo.checkpoints import load_weights
 from mpirad.tomo.models import build_classifier, build_segmenter
 from mpirad.tomo.train import (
     CheckpointMismatchError,
     TrainConfig,
     epoch_batches,
     flip_augment,
-    load_weights,
     seed_everything,
     segmentation_loss,
     train_model,

@@ -26,7 +26,6 @@
 
 # %% tags=["parameters"]
 engines = "mirp,pyradiomics,numpy"
-profile = "quick"
 
 # %%
 import pandas as pd

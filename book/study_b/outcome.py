@@ -38,6 +38,7 @@ n_jobs = 2
 # %%
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -222,9 +223,7 @@ plt.show()
 medians = fisher.assign(pool=fisher["pool"].map(POOL_LABELS))
 medians = medians.set_index(["roi", "pool"])[["median_abs_r", "median_p"]]
 abstract = paper_b.paper_abstract_medians()
-abstract["roi"] = abstract["roi"].map(
-    {"Myocardium": "myocardium", "LAD": "LADMIM", "LCX": "LCXMIM", "RCA": "RCAMIM"}
-)
+abstract["roi"] = abstract["roi"].map(paper_b.PAPER_ABSTRACT_ROIS)
 abstract = abstract.set_index(["roi", "pool"]).add_prefix("paper ")
 medians.join(abstract, how="inner").style.format(precision=3)
 
@@ -293,12 +292,15 @@ pd.Series(
 
 # %%
 other = "sse" if criterion != "sse" else "aic"
-other_config = ProtocolConfig(**{**config.__dict__, "criterion": other})
+other_config = replace(config, criterion=other)
 other_result = run_protocol(
     inputs.radiomic, inputs.clinical, inputs.cac, config=other_config, n_jobs=n_jobs
 )
 save_outcome(other_result, out_dir / other, sources, other_config)
-labels = {"aic": "AIC change 0.05/0.2", "sse": "partial F p 0.05/0.2"}
+labels = {
+    c.criterion: report.reading_label(c.criterion, c.p_enter, c.p_remove)
+    for c in (config, other_config)
+}
 readings = {labels[criterion]: fisher, labels[other]: other_result.fisher_table()}
 fig = plots.plot_reading_comparison(readings)
 plt.show()

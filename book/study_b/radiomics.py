@@ -37,7 +37,8 @@ from mpirad.pipeline.book import book_dataset
 from mpirad.pipeline.steps import cohort_features, cohort_selection
 from mpirad.radiomics import complete_cases, paper_b, plots
 from mpirad.radiomics.cohort import summarise_features
-from mpirad.radiomics.funnel import feature_matrices, variety_correlation
+from mpirad.radiomics.funnel import variety_correlation
+from mpirad.radiomics.strata import feature_matrices
 
 root = setup()
 

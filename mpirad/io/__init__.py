@@ -1,6 +1,21 @@
-"""Readers and writers of the field's file formats.
+"""Readers and writers: files -> ``io`` -> arrays and tidy tables.
 
-Every reader names the file and the problem when the input is bad.
+Every dataset the package analyses is read here, and every reader names the file and the
+problem when the input is bad. The analysis packages (``tomo``, ``radiomics``, ``stats``)
+start from what these modules return.
+
+Datasets (which module reads which dataset):
+
+==============================  =================================  ===========================
+dataset                         module                             returns
+==============================  =================================  ===========================
+where a dataset's files are     :mod:`mpirad.io.layouts`           file paths per patient/ROI
+Study A Labelme export          :mod:`mpirad.io.tomograms`         slice index, PNG + outline
+Study B volumes and ROI masks   :mod:`mpirad.io.patient_volumes`   validated image, masks
+Study B clinical and CAC        :mod:`mpirad.io.clinical_tables`   tidy clinical/CAC tables
+==============================  =================================  ===========================
+
+File formats:
 
 ========================  =============================================  ==================
 format                    functions                                      library
@@ -10,7 +25,6 @@ Study A label CSV         :func:`read_label_csv`, :func:`write_label_csv`  panda
 PNG                       :func:`read_png`, :func:`write_png`            Pillow
 NIfTI / NRRD / MAT        :func:`read_volume`, :func:`write_nifti`       nibabel, pynrrd, scipy/h5py
 DICOM series              :func:`mpirad.io.dicom.read_dicom_series`      pydicom
-dataset layouts           :mod:`mpirad.io.layouts` (files of a dataset)  (patterns, manifest)
 parquet tables            :func:`read_parquet`, :func:`write_parquet`    pyarrow
 ========================  =============================================  ==================
 """

@@ -271,6 +271,31 @@ def read_labelme(path: str | Path, *, validate: bool = True) -> LabelmeAnnotatio
             outside the image. The message names the file and the shape.
     """
     path = Path(path)
+    raw = _read_json_object(path)
+    image_data = _image_data(path, raw)
+    image_path = _image_path(path, raw)
+    flags = raw.get("flags") or {}
+    if not isinstance(flags, dict):
+        raise LabelmeError(f"{path}: 'flags' must be an object, got {type(flags).__name__}")
+    height, width = _image_size(path, raw, image_data, image_path)
+    shapes = [_parse_shape(path, i, s) for i, s in enumerate(raw["shapes"])]
+    annotation = LabelmeAnnotation(
+        path=path,
+        version=str(raw.get("version", "")),
+        image_shape=(height, width),
+        shapes=shapes,
+        image_path=image_path,
+        flags=dict(flags),
+        _image_data=image_data,
+    )
+    if validate:
+        for shape in shapes:
+            _validate_shape(path, shape, (height, width))
+    return annotation
+
+
+def _read_json_object(path: Path) -> dict:
+    """The file's JSON object, which must hold a ``shapes`` list."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -283,31 +308,38 @@ def read_labelme(path: str | Path, *, validate: bool = True) -> LabelmeAnnotatio
         raise LabelmeError(f"{path}: missing key 'shapes' (not a Labelme file?)")
     if not isinstance(raw["shapes"], list):
         raise LabelmeError(f"{path}: 'shapes' must be a list, got {type(raw['shapes']).__name__}")
+    return raw
 
-    image_data = None
-    if raw.get("imageData"):
-        try:
-            image_data = base64.b64decode(raw["imageData"], validate=False)
-        except (binascii.Error, TypeError, ValueError) as exc:  # ValueError: non-ASCII
-            raise LabelmeError(f"{path}: imageData is not valid base64 ({exc})") from exc
-    image_path = None
-    if raw.get("imagePath"):
-        if not isinstance(raw["imagePath"], str) or "\x00" in raw["imagePath"]:
-            raise LabelmeError(
-                f"{path}: 'imagePath' must be a file name, got {raw['imagePath']!r:.80}"
-            )
-        # Labelme on Windows writes backslashes; keep only the file name's relative parts.
-        rel = (
-            PureWindowsPath(raw["imagePath"]).as_posix()
-            if "\\" in raw["imagePath"]
-            else raw["imagePath"]
-        )
-        image_path = (path.parent / rel).resolve()
 
-    flags = raw.get("flags") or {}
-    if not isinstance(flags, dict):
-        raise LabelmeError(f"{path}: 'flags' must be an object, got {type(flags).__name__}")
+def _image_data(path: Path, raw: dict) -> bytes | None:
+    """The embedded image (``imageData``, base64) as bytes, or None."""
+    if not raw.get("imageData"):
+        return None
+    try:
+        return base64.b64decode(raw["imageData"], validate=False)
+    except (binascii.Error, TypeError, ValueError) as exc:  # ValueError: non-ASCII
+        raise LabelmeError(f"{path}: imageData is not valid base64 ({exc})") from exc
 
+
+def _image_path(path: Path, raw: dict) -> Path | None:
+    """The image file ``imagePath`` names, resolved beside the JSON, or None."""
+    if not raw.get("imagePath"):
+        return None
+    if not isinstance(raw["imagePath"], str) or "\x00" in raw["imagePath"]:
+        raise LabelmeError(f"{path}: 'imagePath' must be a file name, got {raw['imagePath']!r:.80}")
+    # Labelme on Windows writes backslashes; keep only the file name's relative parts.
+    rel = (
+        PureWindowsPath(raw["imagePath"]).as_posix()
+        if "\\" in raw["imagePath"]
+        else raw["imagePath"]
+    )
+    return (path.parent / rel).resolve()
+
+
+def _image_size(
+    path: Path, raw: dict, image_data: bytes | None, image_path: Path | None
+) -> tuple[int, int]:
+    """``(height, width)``: from the file, else from the embedded or referenced image."""
     height, width = raw.get("imageHeight"), raw.get("imageWidth")
     if height is None or width is None:  # labelme 3.x files may lack them
         if image_data is not None:
@@ -335,21 +367,7 @@ def read_labelme(path: str | Path, *, validate: bool = True) -> LabelmeAnnotatio
         raise LabelmeError(
             f"{path}: image size {width}x{height} exceeds {MAX_IMAGE_PIXELS} pixels (corrupt size?)"
         )
-
-    shapes = [_parse_shape(path, i, s) for i, s in enumerate(raw["shapes"])]
-    annotation = LabelmeAnnotation(
-        path=path,
-        version=str(raw.get("version", "")),
-        image_shape=(height, width),
-        shapes=shapes,
-        image_path=image_path,
-        flags=dict(flags),
-        _image_data=image_data,
-    )
-    if validate:
-        for shape in shapes:
-            _validate_shape(path, shape, (height, width))
-    return annotation
+    return height, width
 
 
 def _parse_shape(path: Path, index: int, raw: object) -> Shape:

@@ -1,7 +1,7 @@
 """Where a dataset keeps its files: the documented layouts and the manifest's file mappings.
 
 This is the one place that turns "dataset + patient + ROI" into a file (and, for MATLAB
-files, a variable). Everything downstream (:mod:`mpirad.radiomics.rois`, the cohort
+files, a variable). Everything downstream (:mod:`mpirad.io.patient_volumes`, the cohort
 extraction, the statistics) asks a :class:`VolumesLayout`, so files -> ``io`` -> tidy tables.
 
 Study B ``volumes`` datasets

@@ -21,37 +21,13 @@ own voxel size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mpirad.io.volume import MissingSpacingError, Volume, VolumeError
 
-@dataclass(frozen=True)
-class Volume:
-    """A 3D image or mask.
-
-    Attributes:
-        array: the voxels, shape ``(z, y, x)``.
-        spacing: voxel size in mm, ``(z, y, x)``.
-        source: the file or folder it was read from (for error messages).
-    """
-
-    array: np.ndarray
-    spacing: tuple[float, float, float]
-    source: Path | None = None
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return tuple(self.array.shape)  # type: ignore[return-value]
-
-
-class VolumeError(ValueError):
-    """A volume or mask file that cannot be read as asked; the message names the file."""
-
-
-class MissingSpacingError(VolumeError):
-    """A file that carries no voxel size, read without a ``spacing``; names the file."""
+__all__ = ["MissingSpacingError", "Volume", "VolumeError", "read_volume", "write_nifti"]
 
 
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")

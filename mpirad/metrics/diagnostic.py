@@ -59,7 +59,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -67,13 +67,14 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from mpirad.metrics._validate import binary_vector, count, finite_vector, same_length, z_value
+from mpirad.metrics.validation import binary_vector, count, finite_vector, same_length, z_value
 
 __all__ = [
     "TABLE3_LABELS",
     "ConfusionCounts",
     "DiagnosticIndexes",
     "Estimate",
+    "IndexOptions",
     "McNemarResult",
     "confusion_counts",
     "diagnostic_indexes",
@@ -446,15 +447,20 @@ def diagnostic_indexes(
     )
 
 
+class IndexOptions(TypedDict, total=False):
+    """The keyword options of :func:`diagnostic_indexes` (defaults there)."""
+
+    confidence: float
+    zero_cell_correction: float
+    mcnemar_method: Literal["exact", "chi2"]
+    mcnemar_correction: bool
+
+
 def diagnostic_indexes_from_scores(
     y_true: ArrayLike,
     y_score: ArrayLike,
     threshold: float = 0.5,
-    *,
-    confidence: float = 0.95,
-    zero_cell_correction: float = 0.5,
-    mcnemar_method: Literal["exact", "chi2"] = "exact",
-    mcnemar_correction: bool = True,
+    **options: Unpack[IndexOptions],
 ) -> DiagnosticIndexes:
     """:func:`diagnostic_indexes` of scores dichotomised at ``threshold``.
 
@@ -463,10 +469,8 @@ def diagnostic_indexes_from_scores(
         y_score: shape (n,), finite scores (e.g. the classifier's probability of class 1);
             a case is test positive when ``y_score >= threshold``.
         threshold: the cut-off, in the scores' units.
-        confidence: CI level in (0, 1).
-        zero_cell_correction: see :func:`diagnostic_indexes`.
-        mcnemar_method: see :func:`diagnostic_indexes`.
-        mcnemar_correction: see :func:`diagnostic_indexes`.
+        **options: ``confidence``, ``zero_cell_correction``, ``mcnemar_method``,
+            ``mcnemar_correction``, as in :func:`diagnostic_indexes`.
 
     Returns:
         :class:`DiagnosticIndexes`.
@@ -481,16 +485,7 @@ def diagnostic_indexes_from_scores(
     if not math.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number, got {threshold!r}")
     tp, fp, fn, tn = confusion_counts(truth, scores >= threshold)
-    return diagnostic_indexes(
-        tp=tp,
-        fp=fp,
-        fn=fn,
-        tn=tn,
-        confidence=confidence,
-        zero_cell_correction=zero_cell_correction,
-        mcnemar_method=mcnemar_method,
-        mcnemar_correction=mcnemar_correction,
-    )
+    return diagnostic_indexes(tp=tp, fp=fp, fn=fn, tn=tn, **options)
 
 
 def diagnostic_table(

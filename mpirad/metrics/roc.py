@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 from sklearn import metrics as sk_metrics
 
-from mpirad.metrics._validate import binary_vector, finite_vector, same_length, z_value
+from mpirad.metrics.validation import binary_vector, finite_vector, same_length, z_value
 
 __all__ = ["AucResult", "RocCurve", "auc_delong", "roc_curve"]
 

@@ -34,6 +34,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
+from mpirad.metrics.validation import binary_array
+
 __all__ = [
     "SUMMARY_LABELS",
     "dice",
@@ -48,25 +50,12 @@ __all__ = [
 SUMMARY_LABELS: tuple[str, ...] = ("min", "P25", "median", "P75", "max")
 
 
-def _as_mask(values: ArrayLike, name: str) -> NDArray[np.bool_]:
-    array = np.asarray(values)
-    if array.dtype == np.bool_:
-        return array
-    if not np.issubdtype(array.dtype, np.number):
-        raise ValueError(f"{name} must be a boolean or 0/1 mask, got dtype {array.dtype}")
-    is_binary = (array == 0) | (array == 1)
-    if not is_binary.all():
-        bad = np.unique(array[~is_binary])[:5]
-        raise ValueError(f"{name} must hold only 0/1 (or booleans); found {bad.tolist()}")
-    return array == 1
-
-
 def _mask_pair(
     pred: ArrayLike, target: ArrayLike, batch: bool
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """Validate two masks; return them with a leading batch axis (shape (N, ...))."""
-    pred_mask = _as_mask(pred, "pred")
-    target_mask = _as_mask(target, "target")
+    pred_mask = binary_array(pred, "pred")
+    target_mask = binary_array(target, "target")
     if pred_mask.shape != target_mask.shape:
         raise ValueError(
             f"pred and target differ in shape: {pred_mask.shape} vs {target_mask.shape}"
@@ -139,17 +128,10 @@ def iou(
 ) -> float | NDArray[np.float64]:
     """Intersection over union (Jaccard) ``|P & T| / |P | T|`` of two binary masks.
 
-    Args:
-        pred: predicted mask, shape (H, W) or (D, H, W) (or (N, ...) with ``batch``).
-        target: reference mask, same shape.
-        empty: value returned when both masks are empty (0/0).
-        batch: treat the first axis as N independent cases.
+    Arguments and errors as :func:`dice`.
 
     Returns:
         IoU in [0, 1] (unitless); shape (N,) array with ``batch``.
-
-    Raises:
-        ValueError: different shapes, wrong number of axes, or non-binary values.
     """
     return _overlap(pred, target, empty=empty, batch=batch, kind="iou")
 
@@ -170,7 +152,7 @@ def surface_points(
     Raises:
         ValueError: non-binary values or an unknown ``points``.
     """
-    mask_array = _as_mask(mask, "mask")
+    mask_array = binary_array(mask, "mask")
     if points == "mask":
         return mask_array.copy()
     if points == "boundary":

@@ -7,13 +7,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
-from joblib import Parallel, delayed
-from tqdm import tqdm
-
+from mpirad.phantom import study_a, study_b
 from mpirad.phantom.profiles import get_profile
 
 #: File at the root of every synthetic dataset (provenance; also marks a folder that
@@ -23,32 +19,6 @@ MARKER = "synthetic_cohort.json"
 #: :func:`ensure_cohort` regenerates a cohort written by another version.
 GENERATOR_VERSION = 1
 STUDIES = ("a", "b")
-
-
-def n_jobs() -> int:
-    """Worker processes for patient simulation: ``MPIRAD_N_JOBS`` or min(2, CPUs)."""
-    value = os.environ.get("MPIRAD_N_JOBS")
-    if value:
-        try:
-            return max(1, int(value))
-        except ValueError:
-            raise ValueError(f"MPIRAD_N_JOBS must be an integer, got {value!r}") from None
-    return max(1, min(2, os.cpu_count() or 1))
-
-
-def run_patients(
-    worker: Callable[..., Any], args: Iterable[tuple], n_patients: int, desc: str
-) -> list[Any]:
-    """Run ``worker(*a)`` for every patient, in parallel when worth it, results in order."""
-    args = list(args)
-    jobs = n_jobs() if n_patients >= 16 else 1
-    if jobs == 1:
-        return [worker(*a) for a in tqdm(args, desc=desc, disable=None, leave=False)]
-    return list(
-        Parallel(n_jobs=jobs, batch_size=4)(
-            delayed(worker)(*a) for a in tqdm(args, desc=desc, disable=None, leave=False)
-        )
-    )
 
 
 def synthesize(
@@ -103,17 +73,13 @@ def synthesize(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
         if study == "a":
-            from mpirad.phantom.study_a import write_cohort
-
             n = int(patients) if patients is not None else sizes.a_patients
             size = int(image_size) if image_size is not None else sizes.a_image_size
             if size < 32:
                 raise ValueError(f"Study A image_size must be at least 32 pixels, got {size}")
             options = {"patients": n, "image_size": size, "slices": list(sizes.a_slices)}
-            write_cohort(tmp, seed=seed, patients=n, image_size=size, slices=sizes.a_slices)
+            study_a.write_cohort(tmp, seed=seed, patients=n, image_size=size, slices=sizes.a_slices)
         else:
-            from mpirad.phantom.study_b import write_cohort as write_cohort_b
-
             n = int(patients) if patients is not None else sizes.b_patients
             size = int(image_size) if image_size is not None else sizes.b_volume_size
             if size < 36:
@@ -121,7 +87,7 @@ def synthesize(
                     f"Study B volume size must be at least 36 voxels (173 mm), got {size}"
                 )
             options = {"patients": n, "volume_size": size}
-            write_cohort_b(tmp, seed=seed, patients=n, volume_size=size)
+            study_b.write_cohort(tmp, seed=seed, patients=n, volume_size=size)
         marker = {"generator": "mpirad.phantom.synthesize", "version": GENERATOR_VERSION,
                   "study": study, "seed": seed, "profile": profile, **options}  # fmt: skip
         (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")

@@ -11,8 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Wedge
 
-from mpirad.constants import CAC_FIGURE4_PAPER_COUNTS
-from mpirad.phantom.summaries import CLINICAL_TARGET_PERCENT, cac_bin_counts
+from mpirad.phantom.summaries import CLINICAL_TARGET_PERCENT
 
 if TYPE_CHECKING:
     from mpirad.manifest import Dataset
@@ -89,7 +88,7 @@ def plot_volume_rois(root: str | Path | Dataset, patient_id: str) -> Figure:
     Returns:
         The figure.
     """
-    from mpirad.radiomics.rois import load_patient_rois
+    from mpirad.io.patient_volumes import load_patient_rois
 
     volume = load_patient_rois(root, patient_id, tuple(ROI_COLOURS))
     masks = volume.masks
@@ -238,29 +237,5 @@ def plot_clinical_distributions(clinical: pd.DataFrame) -> Figure:
     axes[3].set_xlim(0, 100)
     axes[3].legend(fontsize=8, loc="lower right")
     fig.suptitle(f"Study B synthetic clinical features (n = {len(clinical)})")
-    fig.tight_layout()
-    return fig
-
-
-def plot_cac_distribution(cac: pd.DataFrame) -> Figure:
-    """Total CAC in the paper's Figure 4 bins: the cohort next to the paper.
-
-    Args:
-        cac: a ``cac.csv`` table.
-
-    Returns:
-        The figure.
-    """
-    counts = cac_bin_counts(cac["cac_total"])
-    paper = pd.Series(CAC_FIGURE4_PAPER_COUNTS)
-    x = np.arange(len(counts))
-    fig, ax = plt.subplots(figsize=(7.5, 4))
-    ax.bar(x - 0.2, 100 * counts / counts.sum(), width=0.4, label=f"synthetic (n = {counts.sum()})")
-    ax.bar(x + 0.2, 100 * paper / paper.sum(), width=0.4, label=f"paper (n = {paper.sum()})")
-    ax.set_xticks(x, counts.index)
-    ax.set_xlabel("total CAC (Agatston)")
-    ax.set_ylabel("patients (%)")
-    ax.set_title("CAC distribution in the bins of the paper's Figure 4")
-    ax.legend()
     fig.tight_layout()
     return fig

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Cohorts of fewer patients are simulated in one process (workers: :mod:`mpirad.parallel`).
+PARALLEL_FROM = 16
+
 
 @dataclass(frozen=True)
 class CohortProfile:

@@ -34,8 +34,10 @@ from skimage import measure
 
 from mpirad.constants import SEGMENT_TERRITORY
 from mpirad.io.labels import write_label_csv
+from mpirad.parallel import parallel_map
 from mpirad.phantom import geometry, perfusion
 from mpirad.phantom.geometry import LVGeometry
+from mpirad.phantom.profiles import PARALLEL_FROM
 from mpirad.phantom.writers import write_png_in_build
 
 #: Side of the square field of view of every tomogram (mm).
@@ -270,6 +272,41 @@ def make_patient(
     """
     rng = np.random.default_rng([seed, 0xA, index])
     pid = patient_id(index, n_patients)
+    model = _sample_model(rng)
+    fields, volumes, reductions, scale = _simulate_phases(rng, model)
+    stress_scores = segment_scores(fields, reductions["stress"])
+    rest_scores = segment_scores(fields, reductions["rest"])
+    lut = _colour_lut()
+    image_rows = [
+        _write_slice(root, pid, number, plan, model, volumes, scale, image_size, lut, rng)
+        for number, plan in enumerate(_plan_slices(model.lv, slices), start=1)
+    ]
+    labels = pd.DataFrame([{"image": r["image"], "label": r["label"]} for r in image_rows])
+    write_label_csv(root / pid / "labels.csv", labels)
+    patient_row = _patient_row(pid, model, stress_scores, rest_scores, image_rows)
+    defect_rows = [
+        {"patient_id": pid, "defect": k + 1, **d.as_dict()} for k, d in enumerate(model.defects)
+    ]
+    return patient_row, image_rows, defect_rows
+
+
+@dataclass(frozen=True)
+class _PatientModel:
+    """One simulated patient's anatomy, defects, attenuation and imaging blur."""
+
+    sex: str
+    age: int
+    lv: LVGeometry
+    defects: list
+    inferior: float
+    anterior: float
+    septal_base: float
+    surroundings: perfusion.Surroundings
+    fwhm: float
+
+
+def _sample_model(rng: np.random.Generator) -> _PatientModel:
+    """Draw a patient (in this order: the cohort's random streams depend on it)."""
     sex, age = sample_demographics(rng)
     lv = _display_geometry(rng, sex)
     n_defects = int(rng.choice(4, p=[0.05, 0.35, 0.37, 0.23]))
@@ -280,15 +317,31 @@ def make_patient(
     septal_base = rng.uniform(0.05, 0.20)
     surroundings = perfusion.sample_surroundings(rng, lv, 0.5, (0.3, 1.4))
     fwhm = float(rng.uniform(5.0, 9.0))
+    return _PatientModel(sex, age, lv, defects, inferior, anterior, septal_base, surroundings,
+                         fwhm)  # fmt: skip
 
+
+def _simulate_phases(
+    rng: np.random.Generator, model: _PatientModel
+) -> tuple[geometry.HeartFields, dict, dict, dict]:
+    """Stress and rest count volumes on the simulation grid.
+
+    Returns:
+        ``(fields, volumes, reductions, scale)``: the grid's heart fields, then per phase
+        the ``(n, n, n)`` counts, the perfusion reduction and the 99.5th percentile of
+        the myocardial counts (the display maximum).
+    """
+    lv, surroundings = model.lv, model.surroundings
     n_grid = int(round(FIELD_OF_VIEW_MM / SIMULATION_VOXEL_MM))
     points = _grid_points(n_grid, SIMULATION_VOXEL_MM)
     fields = geometry.evaluate(lv, points)
-    falloff = perfusion.wall_falloff(fields, inferior, anterior, septal_base)
+    falloff = perfusion.wall_falloff(fields, model.inferior, model.anterior, model.septal_base)
     shapes = perfusion.surrounding_shapes(lv, fields, points, surroundings)
     volumes, reductions, scale = {}, {}, {}
     for phase in PHASES:
-        reductions[phase] = perfusion.reduction(fields, defects, phase, where=fields.myocardium)
+        reductions[phase] = perfusion.reduction(
+            fields, model.defects, phase, where=fields.myocardium
+        )
         uptake = falloff * (1.0 - reductions[phase])
         phase_surroundings = surroundings
         if phase == "rest":
@@ -305,70 +358,86 @@ def make_patient(
         kcounts = rng.uniform(800, 1300) if phase == "stress" else rng.uniform(500, 1000)
         counts_per_unit = kcounts * 1000.0 / max(float(uptake[fields.myocardium].sum()), 1.0)
         volumes[phase] = perfusion.image_chain(
-            act, SIMULATION_VOXEL_MM, fwhm, counts_per_unit, rng, 0.8
+            act, SIMULATION_VOXEL_MM, model.fwhm, counts_per_unit, rng, 0.8
         )
         scale[phase] = float(np.percentile(volumes[phase][fields.myocardium], 99.5))
-    stress_scores = segment_scores(fields, reductions["stress"])
-    rest_scores = segment_scores(fields, reductions["rest"])
+    return fields, volumes, reductions, scale
 
+
+def _write_slice(
+    root: Path,
+    pid: str,
+    number: int,
+    plan: SlicePlan,
+    model: _PatientModel,
+    volumes: dict,
+    scale: dict,
+    image_size: int,
+    lut: np.ndarray,
+    rng: np.random.Generator,
+) -> dict:
+    """Write one slice's PNG, truth masks and (when ischemic) Labelme file; its table row."""
+    lv, px = model.lv, FIELD_OF_VIEW_MM / image_size
     patient_dir = root / pid
-    truth_dir = root / "truth" / "masks" / pid
-    wall_dir = root / "truth" / "myocardium" / pid
-    px = FIELD_OF_VIEW_MM / image_size
-    lut = _colour_lut()
-    image_rows, label_rows = [], []
-    for number, plan in enumerate(_plan_slices(lv, slices), start=1):
-        name = f"{pid}_{number:03d}.png"
-        pts = _slice_points(plan, image_size)
-        coords = np.moveaxis(pts / SIMULATION_VOXEL_MM - 0.5, -1, 0)
-        counts = ndimage.map_coordinates(volumes[plan.phase], coords, order=1, mode="constant")
-        grey = np.clip(np.round(counts / scale[plan.phase] * 255.0), 0, 255).astype(np.uint8)
-        write_png_in_build(patient_dir / name, lut[grey])
+    name = f"{pid}_{number:03d}.png"
+    pts = _slice_points(plan, image_size)
+    coords = np.moveaxis(pts / SIMULATION_VOXEL_MM - 0.5, -1, 0)
+    counts = ndimage.map_coordinates(volumes[plan.phase], coords, order=1, mode="constant")
+    grey = np.clip(np.round(counts / scale[plan.phase] * 255.0), 0, 255).astype(np.uint8)
+    write_png_in_build(patient_dir / name, lut[grey])
 
-        slice_fields = geometry.evaluate(lv, pts)
-        visible = geometry.wall_mask(lv, slice_fields.depth_mm, slice_fields.radius_mm, 1.5)
-        slice_reduction = perfusion.reduction(slice_fields, defects, plan.phase, where=visible)
-        truth_mask = slice_fields.myocardium & (slice_reduction >= DRAW_THRESHOLD)
-        area_mm2 = float(truth_mask.sum()) * px**2
-        label = int(area_mm2 >= MIN_DEFECT_AREA_MM2)
-        write_png_in_build(truth_dir / name, truth_mask.astype(np.uint8) * 255)
-        write_png_in_build(wall_dir / name, slice_fields.myocardium.astype(np.uint8) * 255)
-        n_polygons = 0
-        if label:
-            polygons = _reader_polygons(rng, slice_reduction, visible, truth_mask, px)
-            n_polygons = len(polygons)
-            document = labelme_document(polygons, name, image_size)
-            (patient_dir / name).with_suffix(".json").write_text(
-                json.dumps(document, indent=2) + "\n", encoding="utf-8"
-            )
-        segs = sorted({int(s) for s in np.unique(slice_fields.segment[truth_mask])})
-        territories = sorted({SEGMENT_TERRITORY[s] for s in segs})
-        row, col = _lv_centre_pixel(plan, lv, image_size)
-        label_rows.append({"image": name, "label": label})
-        image_rows.append(
-            {
-                "patient_id": pid,
-                "image": name,
-                "phase": plan.phase,
-                "view": plan.view,
-                "slice_index": plan.index,
-                "slice_position_mm": round(plan.position_mm, 3),
-                "label": label,
-                "lv_center_row": round(float(row), 3),
-                "lv_center_col": round(float(col), 3),
-                "defect_area_mm2": round(area_mm2, 2),
-                "myocardium_area_mm2": round(float(slice_fields.myocardium.sum()) * px**2, 2),
-                "segments": ";".join(str(s) for s in segs),
-                "territories": ";".join(territories),
-                "n_polygons": n_polygons,
-            }
+    slice_fields = geometry.evaluate(lv, pts)
+    visible = geometry.wall_mask(lv, slice_fields.depth_mm, slice_fields.radius_mm, 1.5)
+    slice_reduction = perfusion.reduction(slice_fields, model.defects, plan.phase, where=visible)
+    truth_mask = slice_fields.myocardium & (slice_reduction >= DRAW_THRESHOLD)
+    area_mm2 = float(truth_mask.sum()) * px**2
+    label = int(area_mm2 >= MIN_DEFECT_AREA_MM2)
+    write_png_in_build(root / "truth" / "masks" / pid / name, truth_mask.astype(np.uint8) * 255)
+    write_png_in_build(
+        root / "truth" / "myocardium" / pid / name, slice_fields.myocardium.astype(np.uint8) * 255
+    )
+    n_polygons = 0
+    if label:
+        polygons = _reader_polygons(rng, slice_reduction, visible, truth_mask, px)
+        n_polygons = len(polygons)
+        document = labelme_document(polygons, name, image_size)
+        (patient_dir / name).with_suffix(".json").write_text(
+            json.dumps(document, indent=2) + "\n", encoding="utf-8"
         )
-    write_label_csv(patient_dir / "labels.csv", pd.DataFrame(label_rows))
+    segs = sorted({int(s) for s in np.unique(slice_fields.segment[truth_mask])})
+    territories = sorted({SEGMENT_TERRITORY[s] for s in segs})
+    row, col = _lv_centre_pixel(plan, lv, image_size)
+    return {
+        "patient_id": pid,
+        "image": name,
+        "phase": plan.phase,
+        "view": plan.view,
+        "slice_index": plan.index,
+        "slice_position_mm": round(plan.position_mm, 3),
+        "label": label,
+        "lv_center_row": round(float(row), 3),
+        "lv_center_col": round(float(col), 3),
+        "defect_area_mm2": round(area_mm2, 2),
+        "myocardium_area_mm2": round(float(slice_fields.myocardium.sum()) * px**2, 2),
+        "segments": ";".join(str(s) for s in segs),
+        "territories": ";".join(territories),
+        "n_polygons": n_polygons,
+    }
 
+
+def _patient_row(
+    pid: str,
+    model: _PatientModel,
+    stress_scores: np.ndarray,
+    rest_scores: np.ndarray,
+    image_rows: list[dict],
+) -> dict:
+    """The patient's row of ``patients.csv`` (+ ``_truth``: the simulation parameters)."""
+    defects, lv = model.defects, model.lv
     patient_row: dict = {
         "patient_id": pid,
-        "sex": sex,
-        "age": age,
+        "sex": model.sex,
+        "age": model.age,
         "n_defects": sum(d.severity >= DRAW_THRESHOLD for d in defects),
         "n_equivocal_defects": sum(d.severity < DRAW_THRESHOLD for d in defects),
         "sss": int(stress_scores.sum()),
@@ -384,15 +453,12 @@ def make_patient(
         "endo_length_mm": lv.endo_length_mm,
         "wall_mm": lv.wall_mm,
         "apex_wall_mm": lv.apex_wall_mm,
-        "fwhm_mm": fwhm,
-        "inferior_falloff": inferior,
-        "anterior_falloff": anterior,
-        "n_hot_spots": len(surroundings.hot_spots),
+        "fwhm_mm": model.fwhm,
+        "inferior_falloff": model.inferior,
+        "anterior_falloff": model.anterior,
+        "n_hot_spots": len(model.surroundings.hot_spots),
     }
-    defect_rows = [
-        {"patient_id": pid, "defect": k + 1, **d.as_dict()} for k, d in enumerate(defects)
-    ]
-    return patient_row, image_rows, defect_rows
+    return patient_row
 
 
 def write_cohort(
@@ -408,14 +474,14 @@ def write_cohort(
         slices: (SA, HLA, VLA) slices per phase.
     """
     from mpirad.io.tables import write_parquet
-    from mpirad.phantom.cohort import run_patients
     from mpirad.phantom.writers import write_csv
 
-    results = run_patients(
+    results = parallel_map(
         make_patient,
         ((root, seed, i, patients, image_size, tuple(slices)) for i in range(patients)),
-        patients,
-        "study A patients",
+        serial_below=PARALLEL_FROM,
+        batch_size=4,
+        desc="study A patients",
     )
     patient_rows = [r[0] for r in results]
     truth_rows = [{"patient_id": p["patient_id"], **p.pop("_truth")} for p in patient_rows]

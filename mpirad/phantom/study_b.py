@@ -23,10 +23,12 @@ from scipy import ndimage
 
 from mpirad.constants import ROI_NAMES, TERRITORY_SEGMENTS
 from mpirad.io.volumes import write_nifti
+from mpirad.parallel import parallel_map
 from mpirad.phantom import clinical as clinical_model
 from mpirad.phantom import geometry, perfusion
 from mpirad.phantom.geometry import LVGeometry
-from mpirad.phantom.summaries import cac_bin_counts
+from mpirad.phantom.profiles import PARALLEL_FROM
+from mpirad.stats.report import bin_counts
 
 #: Isotropic voxel size of Study B volumes (mm), as in the paper.
 VOXEL_MM = 4.8
@@ -200,7 +202,6 @@ def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> N
         patients: number of patients.
         volume_size: voxels per side.
     """
-    from mpirad.phantom.cohort import run_patients
     from mpirad.phantom.writers import write_csv
 
     ids = [patient_id(i, patients) for i in range(patients)]
@@ -209,14 +210,15 @@ def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> N
     cac, latent = clinical_model.sample_cac(table_rng, clinical)
     clinical_rows = clinical.to_dict("records")
     cac_rows = cac.to_dict("records")
-    truth_rows = run_patients(
+    truth_rows = parallel_map(
         make_patient,
         (
             (root, seed, i, patients, volume_size, clinical_rows[i], cac_rows[i])
             for i in range(patients)
         ),
-        patients,
-        "study B patients",
+        serial_below=PARALLEL_FROM,
+        batch_size=4,
+        desc="study B patients",
     )
     write_csv(root / "clinical.csv", clinical)
     write_csv(root / "cac.csv", cac)
@@ -239,7 +241,7 @@ def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> N
         },
         "measured": {
             "r2_clinical_on_log1p_cac_total": _finite_or_none(clinical_r_squared(clinical, cac)),
-            "figure4_bin_counts": {k: int(v) for k, v in cac_bin_counts(cac["cac_total"]).items()},
+            "figure4_bin_counts": {k: int(v) for k, v in bin_counts(cac["cac_total"]).items()},
         },
         "planted_signal": PLANTED_SIGNAL,
         "confounders": CONFOUNDERS,

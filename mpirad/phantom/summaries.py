@@ -7,13 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mpirad.constants import (
-    AHA_SEGMENTS,
-    BERMAN_CATEGORIES,
-    CAC_FIGURE4_BINS,
-    CAC_FIGURE4_PAPER_COUNTS,
-    berman_category,
-)
+from mpirad.constants import AHA_SEGMENTS, CAC_FIGURE4_PAPER_COUNTS
+from mpirad.stats.report import bin_counts
 
 #: Study A paper, Table 1: patients by sex (103).
 PAPER_A_SEX: dict[str, int] = {"M": 87, "F": 16}
@@ -86,32 +81,6 @@ def study_a_table1(root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["section", "item", "synthetic", "paper"])
 
 
-def cac_bin_counts(cac_total: pd.Series | np.ndarray, bins: str = "figure4") -> pd.Series:
-    """Patients per CAC bin.
-
-    Args:
-        cac_total: total Agatston scores (non-negative).
-        bins: ``"figure4"`` (the paper's six bins) or ``"berman"`` (Berman's five).
-
-    Returns:
-        Counts indexed by bin label, in order.
-
-    Raises:
-        ValueError: a negative or missing score, or an unknown ``bins``.
-    """
-    values = np.asarray(cac_total, dtype=np.float64)
-    if not np.all(values >= 0):  # also catches NaN
-        raise ValueError("CAC scores must be non-negative numbers")
-    if bins == "berman":
-        labels = [berman_category(v) for v in values]
-        return pd.Series(labels).value_counts().reindex(list(BERMAN_CATEGORIES), fill_value=0)
-    if bins != "figure4":
-        raise ValueError(f"bins must be 'figure4' or 'berman', got {bins!r}")
-    edges = [-np.inf] + [high for _, high in CAC_FIGURE4_BINS.values()]
-    codes = pd.cut(values, edges, labels=list(CAC_FIGURE4_BINS), right=True)
-    return pd.Series(codes).value_counts().reindex(list(CAC_FIGURE4_BINS), fill_value=0)
-
-
 def cac_table(cac: pd.DataFrame) -> pd.DataFrame:
     """Figure 4 bins of a cohort's total CAC beside the paper's counts.
 
@@ -121,7 +90,7 @@ def cac_table(cac: pd.DataFrame) -> pd.DataFrame:
     Returns:
         Columns ``bin``, ``synthetic n``, ``synthetic %``, ``paper n``, ``paper %``.
     """
-    counts = cac_bin_counts(cac["cac_total"])
+    counts = bin_counts(cac["cac_total"])
     paper_total = sum(CAC_FIGURE4_PAPER_COUNTS.values())
     return pd.DataFrame(
         {

@@ -17,7 +17,10 @@ def register(app: typer.Typer) -> None:
         dataset_b: Annotated[
             str, typer.Option(help="Study B dataset ('none' leaves Study B out)")
         ] = "synthetic-b",
-        n_jobs: Annotated[int, typer.Option(help="parallel workers")] = 2,
+        n_jobs: Annotated[
+            int | None,
+            typer.Option(help="parallel workers (-1 = all cores; default: MPIRAD_N_JOBS or 2)"),
+        ] = None,
         force: Annotated[bool, typer.Option("--force", help="recompute every step")] = False,
         profile_overrides: Annotated[
             str,

@@ -101,7 +101,7 @@ def cohort_features(
     path: str | Path | None = None,
     out: str | Path | None = None,
     engine: str = "numpy",
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     force: bool = False,
     progress: bool = False,
     **extract_options: object,
@@ -132,11 +132,7 @@ def cohort_features(
         record = require_dataset(path, ds, what="feature table")
         print(f"[mpirad] study B features: read from {path}", flush=True)
         return _read_table(Path(path)), record
-    target = (
-        Path(refuse_other_dataset(out, ds.name, parameter="--out"))
-        if out
-        else default_features_path(ds.name)
-    )
+    target = _own_path(out, ds, "--out", default=default_features_path(ds.name))
     wanted = StepRecord(
         step="study_b.extract",
         dataset=ds.name,
@@ -153,6 +149,11 @@ def cohort_features(
         )
     write_record(target, wanted)
     return table, wanted
+
+
+def _own_path(given: str | Path | None, ds: Dataset, parameter: str, *, default: Path) -> Path:
+    """``given`` (refused if it is a file of another dataset), else ``default``."""
+    return refuse_other_dataset(given, ds.name, parameter=parameter) if given else default
 
 
 def _extraction_settings(engine: str, options: dict) -> dict:
@@ -193,11 +194,7 @@ def cohort_selection(
     """
     from mpirad.radiomics.funnel import run_funnel
 
-    folder = (
-        Path(refuse_other_dataset(out_dir, ds.name, parameter="out_dir"))
-        if out_dir
-        else selection_dir(ds.name)
-    )
+    folder = _own_path(out_dir, ds, "out_dir", default=selection_dir(ds.name))
     wanted = StepRecord(
         step="study_b.selection",
         dataset=ds.name,
@@ -217,7 +214,7 @@ def cohort_selection(
 
 
 def outcome_sources(
-    ds: Dataset, *, features_path: str = "", selection_path: str = "", n_jobs: int = 2
+    ds: Dataset, *, features_path: str = "", selection_path: str = "", n_jobs: int | None = None
 ) -> tuple[Path, Path | None, StepRecord]:
     """The feature table and selection the outcome analysis of ``ds`` reads, made current.
 
@@ -288,7 +285,7 @@ def build_book_inputs(
     profile: str = "quick",
     dataset_a: str = "synthetic-a",
     dataset_b: str = "synthetic-b",
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     force: bool = False,
     profile_overrides: dict | None = None,
 ) -> BookContext:

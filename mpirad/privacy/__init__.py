@@ -5,8 +5,10 @@
 - :mod:`mpirad.privacy.deidentify`  de-identify a header; burned-in annotation flags
 - :mod:`mpirad.privacy.identifiers` identifiers from headers, tables and private lists
 - :mod:`mpirad.privacy.guard`       scan outputs for identifiers and header-like leaks
+- :mod:`mpirad.privacy.layers`      the text and structure layers of a file the guard reads
+- :mod:`mpirad.privacy.export`      the de-identified DICOM-to-PNG export (:func:`export_dicom`)
 
-The DICOM-to-PNG export itself is :func:`mpirad.io.dicom.export_dicom`. See SECURITY.md.
+See SECURITY.md.
 """
 
 from __future__ import annotations

@@ -24,23 +24,21 @@ and reported as not scanned.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import warnings
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pydicom
-from pydicom.config import IGNORE, settings
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.valuerep import PersonName
 
+from mpirad.io.dicom import quiet_pydicom
+from mpirad.io.files import walk_files
 from mpirad.privacy.annex_e import ACTIONS_BY_TAG
 
 #: DICOM keywords whose values are identifiers, and the kind reported for each.
@@ -281,27 +279,6 @@ def identifiers_from_dataset(ds: Dataset) -> set[Identifier]:
     return found
 
 
-@contextmanager
-def quiet_pydicom() -> Iterator[None]:
-    """Silence pydicom's warnings and log, which quote header values (identifiers) verbatim.
-
-    Not thread-safe (it changes pydicom's global settings for the duration).
-    """
-    previous = settings.reading_validation_mode, settings.writing_validation_mode
-    pydicom_logger = logging.getLogger("pydicom")
-    previous_level = pydicom_logger.level
-    settings.reading_validation_mode = IGNORE
-    settings.writing_validation_mode = IGNORE
-    pydicom_logger.setLevel(logging.CRITICAL + 1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        settings.reading_validation_mode, settings.writing_validation_mode = previous
-        pydicom_logger.setLevel(previous_level)
-
-
 def identifiers_from_table(table: pd.DataFrame) -> set[Identifier]:
     """Identifiers in the identifying columns (:data:`IDENTIFYING_COLUMNS`) of a table.
 
@@ -348,17 +325,6 @@ class IdentifierCollection:
     dicom_files: int = 0
     tables: int = 0
     problems: list[str] = field(default_factory=list)
-
-
-def _walk_files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-        return
-    for folder, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(folder) / name
 
 
 def _looks_like_dicom(path: Path) -> bool:
@@ -414,7 +380,7 @@ def collect_identifiers(roots: Iterable[str | os.PathLike[str]]) -> IdentifierCo
     for root in map(Path, roots):
         if not root.exists():
             raise FileNotFoundError(f"identifier source {root} does not exist")
-        for path in _walk_files(root):
+        for path in walk_files(root):
             suffix = path.suffix.lower()
             if suffix in (".csv", ".tsv"):
                 try:

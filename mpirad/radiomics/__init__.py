@@ -1,11 +1,11 @@
-"""Study B radiomics: ROIs, IBSI features (three engines), cohort extraction, selection.
+"""Study B radiomics: IBSI features (three engines), cohort extraction, selection.
 
 Public API:
 
 - :func:`extract_features` -- IBSI features of one ROI with ``mirp``, ``pyradiomics`` or
   ``numpy`` (see :mod:`mpirad.radiomics.engines`); :class:`ExtractionSettings`.
-- :func:`load_patient_rois` -- a patient's image and seven ROI masks, validated.
-- :func:`extract_cohort` -- all patients x ROIs x bin numbers into one tidy parquet table.
+- :func:`extract_cohort` -- all patients x ROIs x bin numbers into one tidy parquet table
+  (the volumes and masks are read by :mod:`mpirad.io.patient_volumes`).
 - :func:`run_funnel` -- the paper's blind-to-outcome feature selection
   (:class:`FunnelResult`).
 - :mod:`mpirad.radiomics.conformance` -- every engine on the IBSI digital phantom.
@@ -24,9 +24,9 @@ from mpirad.radiomics.cohort import (
     extract_cohort,
 )
 from mpirad.radiomics.extract import FEATURE_COLUMNS, extract_features, extract_features_multi
-from mpirad.radiomics.funnel import FunnelInputError, FunnelResult, run_funnel
-from mpirad.radiomics.rois import PatientRois, RoiError, list_patients, load_patient_rois
+from mpirad.radiomics.funnel import FunnelResult, run_funnel
 from mpirad.radiomics.settings import ExtractionSettings
+from mpirad.radiomics.strata import FunnelInputError
 
 __all__ = [
     "COHORT_COLUMNS",
@@ -37,13 +37,9 @@ __all__ = [
     "ExtractionSettings",
     "FunnelInputError",
     "FunnelResult",
-    "PatientRois",
-    "RoiError",
     "complete_cases",
     "extract_cohort",
     "extract_features",
     "extract_features_multi",
-    "list_patients",
-    "load_patient_rois",
     "run_funnel",
 ]

@@ -75,8 +75,11 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--rois", help="comma-separated ROI names (default all 7)")
         ] = None,
         n_jobs: Annotated[
-            int, typer.Option("--n-jobs", help="parallel workers (-1 = all cores)")
-        ] = 2,
+            int | None,
+            typer.Option(
+                "--n-jobs", help="parallel workers (-1 = all cores; default: MPIRAD_N_JOBS or 2)"
+            ),
+        ] = None,
         cache_dir: Annotated[
             Path | None,
             typer.Option("--cache-dir", help="cache folder (default: cache/ next to --out)"),

@@ -28,19 +28,21 @@ from tqdm import tqdm
 from mpirad.constants import BIN_NUMBERS, ROI_NAMES
 from mpirad.io import atomic_path
 from mpirad.io.layouts import VolumesLayout
-from mpirad.radiomics.extract import (
-    _code_or_none,
-    _resolve_families,
-    compute_feature_rows,
-    validate_roi,
-)
-from mpirad.radiomics.ibsi import FAMILIES
-from mpirad.radiomics.rois import (
+from mpirad.io.patient_volumes import (
     RoiError,
     list_patients,
     read_patient_image,
     read_roi_mask,
 )
+from mpirad.parallel import resolve_n_jobs
+from mpirad.radiomics.engines.base import FeatureRow
+from mpirad.radiomics.extract import (
+    code_or_none,
+    compute_feature_rows,
+    resolve_families,
+    validate_roi,
+)
+from mpirad.radiomics.ibsi import FAMILIES
 from mpirad.radiomics.settings import ExtractionSettings
 
 if TYPE_CHECKING:
@@ -118,7 +120,7 @@ def _write_cache(path: Path, stamp: str, keys: np.ndarray, values: np.ndarray) -
 
 
 def _keys_and_values(
-    rows_per_setting: list[list[tuple[str, str, str, float]]], bin_numbers: Sequence[int]
+    rows_per_setting: list[list[FeatureRow]], bin_numbers: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Flatten rows to keys ``n_bins|family|name|ibsi_code|aggregation`` and values."""
     keys, values = [], []
@@ -127,7 +129,7 @@ def _keys_and_values(
         for family, name, aggregation, value in rows:
             code = codes.get((family, name))
             if code is None:
-                code = codes.setdefault((family, name), _code_or_none(family, name) or "")
+                code = codes.setdefault((family, name), code_or_none(family, name) or "")
             keys.append(f"{n_bins}|{family}|{name}|{code}|{aggregation}")
             values.append(value)
     return np.array(keys, dtype=str), np.array(values, dtype=np.float64)
@@ -244,7 +246,7 @@ def extract_cohort(
     bin_numbers: Sequence[int] = BIN_NUMBERS,
     rois: Sequence[str] = ROI_NAMES,
     engine: str = "mirp",
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     cache_dir: str | Path | None = None,
     patients: Sequence[str] | None = None,
     families: Sequence[str] | None = None,
@@ -261,7 +263,7 @@ def extract_cohort(
         rois: ROI names (default the paper's seven).
         engine: ``"mirp"``, ``"pyradiomics"`` or ``"numpy"``. For a whole cohort use
             ``"numpy"`` (about 0.05 s per ROI and 8 bin numbers vs about 4 s with mirp).
-        n_jobs: parallel workers (joblib; ``-1`` = all cores).
+        n_jobs: parallel workers (joblib; ``-1`` = all cores; default: :func:`mpirad.parallel.resolve_n_jobs`).
         cache_dir: where per-(patient, ROI) results are cached; default ``cache/`` next
             to ``out`` (no cache if both are ``None``).
         patients: patient ids (default: every patient of the dataset).
@@ -281,25 +283,11 @@ def extract_cohort(
         ValueError: unknown engine, family or ROI name, or invalid bin numbers.
     """
     layout = VolumesLayout.of(root)
-    families_tuple = _resolve_families(
+    families_tuple = resolve_families(
         engine, tuple(families) if families is not None else STUDY_B_FAMILIES
     )
-    bins = tuple(int(b) for b in bin_numbers)
-    for b in bins:
-        ExtractionSettings(n_bins=b)  # validates
-    if not bins:
-        raise ValueError("bin_numbers is empty")
-    rois = tuple(rois)
-    if not rois:
-        raise ValueError("rois is empty")
-    available = list_patients(layout)
-    if patients is None:
-        patient_ids = available
-    else:
-        patient_ids = list(dict.fromkeys(patients))
-        unknown = [p for p in patient_ids if p not in available]
-        if unknown:
-            raise RoiError(f"{layout.name}: no image folder or file for patient(s) {unknown}")
+    bins, rois = _checked_bins_and_rois(bin_numbers, rois)
+    patient_ids = _requested_patients(layout, patients)
     if cache_dir is None and out is not None:
         cache_dir = Path(out).parent / "cache"
     cache_folder = (
@@ -313,45 +301,114 @@ def extract_cohort(
         families_tuple,
         None if cache_folder is None else str(cache_folder),
     )
+    pieces, todo = _cached_cases(job, patient_ids)
+    failures = _compute_cases(job, todo, pieces, n_jobs=n_jobs, progress=progress)
+    table = _assemble(pieces)
+    _report_failures(failures, out, allow_failures)
+    if out is not None:
+        with atomic_path(out) as tmp:
+            table.to_parquet(tmp, index=False)
+    return table
 
+
+def _checked_bins_and_rois(
+    bin_numbers: Sequence[int], rois: Sequence[str]
+) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The bin numbers and ROI names as tuples, validated (ValueError if empty or bad)."""
+    bins = tuple(int(b) for b in bin_numbers)
+    for b in bins:
+        ExtractionSettings(n_bins=b)  # validates
+    if not bins:
+        raise ValueError("bin_numbers is empty")
+    rois = tuple(rois)
+    if not rois:
+        raise ValueError("rois is empty")
+    return bins, rois
+
+
+def _requested_patients(layout: VolumesLayout, patients: Sequence[str] | None) -> list[str]:
+    """The patients to extract: all of the dataset, or ``patients`` (RoiError if unknown)."""
+    available = list_patients(layout)
+    if patients is None:
+        return available
+    patient_ids = list(dict.fromkeys(patients))
+    unknown = [p for p in patient_ids if p not in available]
+    if unknown:
+        raise RoiError(f"{layout.name}: no image folder or file for patient(s) {unknown}")
+    return patient_ids
+
+
+def _cached_cases(
+    job: _Job, patient_ids: list[str]
+) -> tuple[list[tuple[str, str, np.ndarray, np.ndarray]], dict[str, list[str]]]:
+    """Split the (patient, ROI) cases into those in the cache and those to compute.
+
+    Returns:
+        ``(pieces, todo)``: ``(patient_id, roi, keys, values)`` of the cached cases, and
+        patient id -> ROIs still to compute.
+    """
     pieces: list[tuple[str, str, np.ndarray, np.ndarray]] = []
     todo: dict[str, list[str]] = {}
     for patient_id in patient_ids:
-        for roi in rois:
+        for roi in job.rois:
             cached = None
-            if cache_folder is not None:
+            if job.cache_folder is not None:
                 try:
-                    stamp = _case_stamp(layout, patient_id, roi)
+                    stamp = _case_stamp(job.layout, patient_id, roi)
                 except OSError:
                     stamp = ""
-                cached = _read_cache(_cache_file(str(cache_folder), patient_id, roi), stamp)
+                cached = _read_cache(_cache_file(job.cache_folder, patient_id, roi), stamp)
             if cached is None:
                 todo.setdefault(patient_id, []).append(roi)
             else:
                 pieces.append((patient_id, roi, *cached))
     if pieces:
         logger.info(
-            "%d of %d cases taken from the cache", len(pieces), len(patient_ids) * len(rois)
+            "%d of %d cases taken from the cache", len(pieces), len(patient_ids) * len(job.rois)
         )
+    return pieces, todo
 
+
+def _compute_cases(
+    job: _Job,
+    todo: dict[str, list[str]],
+    pieces: list[tuple[str, str, np.ndarray, np.ndarray]],
+    *,
+    n_jobs: int | None,
+    progress: bool,
+) -> list[tuple[str, str, str]]:
+    """Compute the ``todo`` cases in parallel, one task per patient, appending to ``pieces``.
+
+    Returns:
+        The failed cases ``(patient_id, roi, message)``.
+    """
     failures: list[tuple[str, str, str]] = []
-    if todo:
-        tasks = [delayed(_patient_task)(job, p, tuple(r)) for p, r in todo.items()]
-        try:  # results as they come (loky, threading, dask backends) ...
-            outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
-        except ValueError as error:  # ... or all at once (e.g. the multiprocessing backend)
-            if "return_as" not in str(error):
-                raise
-            outputs = Parallel(n_jobs=n_jobs)(tasks)
-        bar = tqdm(
-            total=len(todo), desc=f"features ({engine})", unit="patient", disable=not progress
-        )
-        with bar:
-            for patient_id, results, patient_failures in outputs:
-                pieces.extend((patient_id, roi, keys, values) for roi, keys, values in results)
-                failures.extend(patient_failures)
-                bar.update(1)
-    table = _assemble(pieces)
+    if not todo:
+        return failures
+    n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(todo))
+    tasks = [delayed(_patient_task)(job, p, tuple(r)) for p, r in todo.items()]
+    try:  # results as they come (loky, threading, dask backends) ...
+        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+    except ValueError as error:  # ... or all at once (e.g. the multiprocessing backend)
+        if "return_as" not in str(error):
+            raise
+        outputs = Parallel(n_jobs=n_jobs)(tasks)
+    bar = tqdm(
+        total=len(todo), desc=f"features ({job.engine})", unit="patient", disable=not progress
+    )
+    with bar:
+        for patient_id, results, patient_failures in outputs:
+            pieces.extend((patient_id, roi, keys, values) for roi, keys, values in results)
+            failures.extend(patient_failures)
+            bar.update(1)
+    return failures
+
+
+def _report_failures(
+    failures: list[tuple[str, str, str]], out: str | Path | None, allow_failures: bool
+) -> None:
+    """Log the failed cases and write them to ``failures.csv`` next to ``out`` (or remove a
+    stale one); raise :class:`CohortExtractionError` unless ``allow_failures``."""
     if failures:
         failures.sort()
         for patient_id, roi, message in failures:
@@ -368,10 +425,6 @@ def extract_cohort(
         stale = Path(out).parent / "failures.csv"
         if stale.exists():
             os.unlink(stale)
-    if out is not None:
-        with atomic_path(out) as tmp:
-            table.to_parquet(tmp, index=False)
-    return table
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from mpirad.radiomics.engines import ENGINES, numpy_engine
+from mpirad.radiomics.engines import ENGINES
+from mpirad.radiomics.engines.base import FeatureRow, Roi
 from mpirad.radiomics.ibsi import FAMILIES, ibsi_code
 from mpirad.radiomics.settings import ExtractionSettings
 
@@ -93,7 +94,12 @@ def validate_roi(
     return image, mask, spacing_triple  # type: ignore[return-value]
 
 
-def _resolve_families(engine: str, families: Sequence[str] | str | None) -> tuple[str, ...]:
+def resolve_families(engine: str, families: Sequence[str] | str | None) -> tuple[str, ...]:
+    """The family ids to compute, in IBSI order (``None``: all the engine supports).
+
+    Raises:
+        ValueError: an unknown engine or family, or a family the engine lacks.
+    """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {sorted(ENGINES)}")
     supported = ENGINES[engine].SUPPORTED_FAMILIES
@@ -112,7 +118,8 @@ def _resolve_families(engine: str, families: Sequence[str] | str | None) -> tupl
     return tuple(f for f in FAMILIES if f in families)
 
 
-def _code_or_none(family: str, name: str) -> str | None:
+def code_or_none(family: str, name: str) -> str | None:
+    """The IBSI code of a feature, ``None`` for an engine-specific feature."""
     try:
         return ibsi_code(family, name)
     except KeyError:
@@ -120,7 +127,7 @@ def _code_or_none(family: str, name: str) -> str | None:
 
 
 def _to_frame(
-    rows_per_setting: Sequence[list[tuple[str, str, str, float]]],
+    rows_per_setting: Sequence[list[FeatureRow]],
     engine: str,
     settings_list: Sequence[ExtractionSettings],
 ) -> pd.DataFrame:
@@ -131,7 +138,7 @@ def _to_frame(
         {
             "family": [r[0] for r in rows],
             "name": [r[1] for r in rows],
-            "ibsi_code": pd.array([_code_or_none(r[0], r[1]) for r in rows], dtype="string"),
+            "ibsi_code": pd.array([code_or_none(r[0], r[1]) for r in rows], dtype="string"),
             "aggregation": [r[2] for r in rows],
             "value": np.array([r[3] for r in rows], dtype=np.float64),
             "engine": engine,
@@ -155,15 +162,13 @@ def compute_feature_rows(
     settings_list: Sequence[ExtractionSettings],
     engine: str,
     families: tuple[str, ...],
-) -> list[list[tuple[str, str, str, float]]]:
+) -> list[list[FeatureRow]]:
     """Raw ``(family, name, aggregation, value)`` rows per setting (inputs already valid).
 
-    With the ``numpy`` engine the ROI geometry is prepared once for all settings.
+    The engine may share work between settings (the ``numpy`` engine prepares the ROI
+    geometry once).
     """
-    if engine == "numpy":
-        geometry = numpy_engine.prepare_roi(image, mask)
-        return [numpy_engine.compute_features(geometry, s, families) for s in settings_list]
-    return [ENGINES[engine].compute(image, mask, spacing, s, families) for s in settings_list]
+    return ENGINES[engine].compute_many(Roi(image, mask, spacing), settings_list, families)
 
 
 def extract_features(
@@ -209,9 +214,9 @@ def extract_features(
         raise ValueError(
             "pass the discretisation either in settings or as n_bins/bin_width, not both"
         )
-    chosen = _resolve_families(engine, families if families is not None else settings.families)
+    chosen = resolve_families(engine, families if families is not None else settings.families)
     image, mask, spacing_triple = validate_roi(image, mask, spacing)
-    rows = ENGINES[engine].compute(image, mask, spacing_triple, settings, chosen)
+    rows = ENGINES[engine].compute(Roi(image, mask, spacing_triple), settings, chosen)
     return _to_frame([rows], engine, [settings])
 
 
@@ -240,7 +245,7 @@ def extract_features_multi(
     Returns:
         The concatenated feature tables (columns :data:`FEATURE_COLUMNS`).
     """
-    chosen = _resolve_families(engine, families)
+    chosen = resolve_families(engine, families)
     image, mask, spacing_triple = validate_roi(image, mask, spacing, what=what)
     rows = compute_feature_rows(image, mask, spacing_triple, settings_list, engine, chosen)
     return _to_frame(rows, engine, settings_list)

@@ -16,9 +16,12 @@ Post-computation (on the extracted cohort table)
     6. :func:`remove_low_range` -- "percent variance" ``variance / mean < 1e-5`` (-> 113);
     7. :func:`recursive_correlation_filter` -- the paper's keep/remove algorithm on
        ``|rho| >= 0.95`` (-> 56);
-    8. :func:`per_bin_statistics` and :func:`choose_bin_number` -- identical features,
+    8. :mod:`mpirad.radiomics.bin_number` -- identical features,
        low-range features and highly correlated pairs (``|rho| >= 0.9``) per bin number;
        the paper chose 64 bins.
+
+The cohort table is compared per stratum (one ROI at one bin number) through
+:mod:`mpirad.radiomics.strata`.
 
 How the paper is read where it is silent (documented choices):
 
@@ -49,16 +52,23 @@ import numpy as np
 import pandas as pd
 
 from mpirad.io import atomic_write
+from mpirad.radiomics.bin_number import choose_bin_number, per_bin_statistics
 from mpirad.radiomics.ibsi import (
     AGG_3D_AVERAGED,
     AGG_3D_MERGED,
     feature_catalogue,
     feature_key,
 )
-
-#: Families removed a priori (section 2.4.1): intensity-based statistics, local
-#: intensity and morphology.
-A_PRIORI_REMOVED_FAMILIES: tuple[str, ...] = ("stat", "loc", "morph")
+from mpirad.radiomics.strata import (
+    FeatureMatrices,
+    FunnelInputError,
+    dispersion_ratio,
+    feature_matrices,
+    is_constant,
+    median_abs_spearman,
+    median_range,
+    spearman_matrix,
+)
 
 #: Funnel steps in order, with display labels.
 STEP_LABELS: dict[str, str] = {
@@ -73,207 +83,6 @@ STEP_LABELS: dict[str, str] = {
     "rho_095": "|rho| >= 0.95 removed (recursive)",
     "bin_number": "one bin number chosen",
 }
-
-_REQUIRED_COLUMNS = ("patient_id", "roi", "n_bins", "family", "name", "aggregation", "value")
-
-
-class FunnelInputError(ValueError):
-    """The feature table cannot be used for the funnel; the message says why."""
-
-
-# ---------------------------------------------------------------------------------------
-# feature matrices
-
-
-@dataclass(frozen=True)
-class FeatureMatrices:
-    """The cohort table reshaped for selection.
-
-    Attributes:
-        matrices: ``(roi, n_bins)`` -> DataFrame indexed by patient with one column per
-            feature key (:func:`mpirad.radiomics.ibsi.feature_key`).
-        keys: feature keys in IBSI catalogue order.
-        identity: per key: ``family``, ``name``, ``aggregation``, ``ibsi_code``.
-    """
-
-    matrices: dict[tuple[str, int], pd.DataFrame]
-    keys: list[str]
-    identity: pd.DataFrame
-
-    @property
-    def strata(self) -> list[tuple[str, int]]:
-        return list(self.matrices)
-
-    def bin_numbers(self) -> list[int]:
-        return sorted({b for _, b in self.matrices})
-
-    def restricted(self, n_bins: int) -> FeatureMatrices:
-        """Only the strata of one bin number."""
-        subset = {s: m for s, m in self.matrices.items() if s[1] == n_bins}
-        if not subset:
-            raise FunnelInputError(f"no features at n_bins={n_bins}")
-        return FeatureMatrices(subset, self.keys, self.identity)
-
-
-def _catalogue_order() -> dict[str, int]:
-    catalogue = feature_catalogue()
-    return {key: i for i, key in enumerate(catalogue["key"])}
-
-
-def feature_matrices(features: pd.DataFrame) -> FeatureMatrices:
-    """Reshape a cohort table (:func:`mpirad.radiomics.extract_cohort`) per stratum.
-
-    Args:
-        features: tidy table with at least ``patient_id, roi, n_bins, family, name,
-            aggregation, value``.
-
-    Returns:
-        The :class:`FeatureMatrices`.
-
-    Raises:
-        FunnelInputError: missing columns, duplicate rows, fewer than 3 patients, a
-            patient without values in some stratum, or NaN / infinite values (features
-            undefined on a degenerate ROI, e.g. a single voxel; the first case is named).
-    """
-    missing = [c for c in _REQUIRED_COLUMNS if c not in features.columns]
-    if missing:
-        raise FunnelInputError(f"feature table lacks columns {missing}")
-    identity_columns = ["family", "name", "aggregation"]
-    feature_id = features.groupby(identity_columns, observed=True, sort=False).ngroup().to_numpy()
-    first_rows = np.unique(feature_id, return_index=True)[1]
-    extra = ["ibsi_code"] if "ibsi_code" in features.columns else []
-    identity = (
-        features.iloc[first_rows][identity_columns + extra].astype(str).reset_index(drop=True)
-    )
-    identity["key"] = [
-        feature_key(f, n, a)
-        for f, n, a in zip(
-            identity["family"], identity["name"], identity["aggregation"], strict=True
-        )
-    ]
-    order = _catalogue_order()
-    position = np.lexsort(
-        (
-            identity["key"].to_numpy(),
-            identity["key"].map(lambda k: order.get(k, len(order))).to_numpy(),
-        )
-    )
-    rank = np.empty(len(identity), dtype=np.int64)
-    rank[position] = np.arange(len(identity))  # feature id -> column in catalogue order
-    identity = identity.iloc[position].set_index("key")
-    keys = list(identity.index)
-    column = rank[feature_id]
-
-    patient_labels = features["patient_id"].astype(str).to_numpy()
-    patients, patient_row = np.unique(patient_labels, return_inverse=True)
-    if len(patients) < 3:
-        raise FunnelInputError("the funnel needs at least 3 patients")
-    strata = features.groupby(["roi", "n_bins"], observed=True, sort=True).ngroup().to_numpy()
-    stratum_rows = np.unique(strata, return_index=True)[1]
-    values = features["value"].to_numpy(dtype=np.float64)
-    not_finite = np.flatnonzero(~np.isfinite(values))
-    if not_finite.size:
-        first = not_finite[0]
-        cases = features.iloc[not_finite][["patient_id", "roi"]].astype(str).drop_duplicates()
-        raise FunnelInputError(
-            f"{not_finite.size} feature values are NaN or infinite in {len(cases)} patient x "
-            f"ROI case(s), e.g. patient {patient_labels[first]}, ROI {features['roi'].iloc[first]}, "
-            f"n_bins {features['n_bins'].iloc[first]}, feature {keys[column[first]]}; such "
-            "features are undefined on degenerate ROIs (a single voxel, a constant intensity): "
-            "fix those masks or leave the cases out"
-        )
-    matrices = {}
-    for stratum, first in enumerate(stratum_rows):
-        roi, n_bins = str(features["roi"].iloc[first]), int(features["n_bins"].iloc[first])
-        rows = np.flatnonzero(strata == stratum)
-        counts = np.zeros((len(patients), len(keys)), dtype=np.int64)
-        np.add.at(counts, (patient_row[rows], column[rows]), 1)
-        if counts.max() > 1:
-            p, k = np.argwhere(counts > 1)[0]
-            raise FunnelInputError(
-                f"{int((counts > 1).sum())} duplicate rows, e.g. patient {patients[p]}, ROI {roi}, "
-                f"n_bins {n_bins}, feature {keys[k]}"
-            )
-        if counts.min() == 0:
-            absent_feature = counts.sum(axis=0) == 0
-            if absent_feature.any():
-                raise FunnelInputError(
-                    f"ROI {roi}, n_bins {n_bins}: no values for features "
-                    f"{[keys[k] for k in np.flatnonzero(absent_feature)[:5]]}"
-                )
-            p = int(np.flatnonzero(counts.min(axis=1) == 0)[0])
-            raise FunnelInputError(
-                f"ROI {roi}, n_bins {n_bins}: patient {patients[p]} has {int((counts[p] > 0).sum())} of "
-                f"{len(keys)} features"
-            )
-        matrix = np.empty((len(patients), len(keys)))
-        matrix[patient_row[rows], column[rows]] = values[rows]
-        matrices[(roi, n_bins)] = pd.DataFrame(
-            matrix, index=pd.Index(patients, name="patient_id"), columns=pd.Index(keys, name="key")
-        )
-    return FeatureMatrices(matrices, keys, identity)
-
-
-# ---------------------------------------------------------------------------------------
-# per-stratum statistics, summarised over strata
-
-
-def spearman_matrix(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Spearman correlation between the columns of ``matrix`` (NaN for constant columns)."""
-    values = matrix.to_numpy(dtype=np.float64)
-    if np.isnan(values).any():
-        return matrix.corr(method="spearman")
-    ranks = pd.DataFrame(values).rank(axis=0).to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        rho = np.corrcoef(ranks, rowvar=False)
-    return pd.DataFrame(np.atleast_2d(rho), index=matrix.columns, columns=matrix.columns)
-
-
-def median_abs_spearman(data: FeatureMatrices, keys: Sequence[str]) -> pd.DataFrame:
-    """Median over strata of ``|rho|`` between features (diagonal 1)."""
-    keys = list(keys)
-    stack = np.stack([spearman_matrix(m.loc[:, keys]).to_numpy() for m in data.matrices.values()])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (constant features)
-        median = np.nanmedian(np.abs(stack), axis=0)
-    median = np.where(np.isnan(median), 0.0, median)
-    np.fill_diagonal(median, 1.0)
-    return pd.DataFrame(median, index=keys, columns=keys)
-
-
-def median_range(data: FeatureMatrices, keys: Sequence[str]) -> pd.Series:
-    """Median over strata of each feature's range (max - min across patients)."""
-    keys = list(keys)
-    ranges = np.stack([(m[keys].max() - m[keys].min()).to_numpy() for m in data.matrices.values()])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return pd.Series(np.nanmedian(ranges, axis=0), index=keys)
-
-
-def dispersion_ratio(data: FeatureMatrices, keys: Sequence[str]) -> pd.Series:
-    """Median over strata of the paper's "percent variance" ``var / mean`` (signed).
-
-    Sample variance (``ddof=1``). A zero mean gives ``+-inf`` (or NaN if also zero
-    variance, counted as low range).
-    """
-    keys = list(keys)
-    ratios = []
-    for matrix in data.matrices.values():
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratios.append((matrix[keys].var(ddof=1) / matrix[keys].mean()).to_numpy())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return pd.Series(np.nanmedian(np.stack(ratios), axis=0), index=keys)
-
-
-def is_constant(matrix: pd.DataFrame, rtol: float = 1e-9) -> pd.Series:
-    """Per column: all patients share one value (within ``rtol``)."""
-    values = matrix.to_numpy(dtype=np.float64)
-    spread = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
-    scale = np.maximum(1.0, np.nanmax(np.abs(values), axis=0))
-    return pd.Series(spread <= rtol * scale, index=matrix.columns)
-
 
 # ---------------------------------------------------------------------------------------
 # the steps
@@ -292,6 +101,11 @@ class StepResult:
     kept: list[str]
     removed: list[str]
     details: pd.DataFrame | None = None
+
+
+#: Families removed a priori (section 2.4.1): intensity-based statistics, local
+#: intensity and morphology.
+A_PRIORI_REMOVED_FAMILIES: tuple[str, ...] = ("stat", "loc", "morph")
 
 
 def precomputation_selection(catalogue: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
@@ -314,10 +128,14 @@ def precomputation_selection(catalogue: pd.DataFrame | None = None) -> dict[str,
     }
 
 
-def remove_identical(data: FeatureMatrices, keys: Sequence[str]) -> StepResult:
-    """Remove features identical across patients (in every stratum)."""
+def remove_identical(
+    data: FeatureMatrices, keys: Sequence[str], *, rtol: float = 1e-9
+) -> StepResult:
+    """Remove features identical across patients (within ``rtol``, in every stratum)."""
     keys = list(keys)
-    constant = pd.concat([is_constant(m[keys]) for m in data.matrices.values()], axis=1).all(axis=1)
+    constant = pd.concat(
+        [is_constant(m[keys], rtol=rtol) for m in data.matrices.values()], axis=1
+    ).all(axis=1)
     removed = [k for k in keys if constant[k]]
     return StepResult([k for k in keys if not constant[k]], removed)
 
@@ -556,97 +374,6 @@ def recursive_correlation_filter(
     )
 
 
-def per_bin_statistics(
-    data: FeatureMatrices,
-    keys: Sequence[str],
-    *,
-    low_range_threshold: float = 1e-5,
-    pair_threshold: float = 0.9,
-) -> pd.DataFrame:
-    """The paper's grey-level comparison: per bin number, on the selected features.
-
-    Args:
-        data: feature matrices (all bin numbers).
-        keys: the selected features.
-        low_range_threshold: ``var / mean`` below which a feature has low dynamic range.
-        pair_threshold: ``|rho|`` at or above which a pair counts as highly correlated.
-
-    Returns:
-        One row per bin number: ``identical`` (features constant across patients in at
-        least one ROI), ``low_range`` (median ``var / mean`` over ROIs below the
-        threshold), ``correlated_pairs`` (pairs with median ``|rho|`` over ROIs at or
-        above ``pair_threshold``), ``median_abs_rho`` (over all pairs) and
-        ``median_cv`` (median over features of ``|sd / mean|``, a dynamic-range index).
-    """
-    keys = list(keys)
-    rows = []
-    for n_bins in data.bin_numbers():
-        subset = data.restricted(n_bins)
-        constant_any = pd.concat(
-            [is_constant(m[keys]) for m in subset.matrices.values()], axis=1
-        ).any(axis=1)
-        ratio = dispersion_ratio(subset, keys)
-        correlation = median_abs_spearman(subset, keys).to_numpy()
-        upper = correlation[np.triu_indices(len(keys), k=1)]
-        cvs = []
-        for matrix in subset.matrices.values():
-            with np.errstate(divide="ignore", invalid="ignore"):
-                cvs.append((matrix[keys].std(ddof=1) / matrix[keys].mean()).abs().to_numpy())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            cv = np.nanmedian(np.stack(cvs), axis=0)
-        rows.append(
-            {
-                "n_bins": n_bins,
-                "identical": int(constant_any.sum()),
-                "low_range": int((ratio.isna() | (ratio < low_range_threshold)).sum()),
-                "correlated_pairs": int(np.sum(upper >= pair_threshold)),
-                "median_abs_rho": float(np.median(upper)) if upper.size else np.nan,
-                "median_cv": float(np.nanmedian(cv[np.isfinite(cv)]))
-                if np.isfinite(cv).any()
-                else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def choose_bin_number(
-    stats: pd.DataFrame, *, preferred: int = 64, tolerance: float = 0.10
-) -> tuple[int, pd.Series]:
-    """Pick the bin number, following the paper's reasoning.
-
-    Criteria are applied in turn, each among the bin numbers left by the previous one:
-    the fewest identical features; then at most ``(1 + tolerance)`` times the fewest
-    low-range features; then at most ``(1 + tolerance)`` times the fewest highly
-    correlated pairs (the paper dropped the three smallest bin numbers for more
-    identical and low-range features and the two largest for 11-22 % more correlated
-    pairs). The bin numbers left are *eligible*; ``preferred`` is taken if eligible (the
-    paper's 64, chosen over an equivalent 128 for its prior SPECT work), otherwise the
-    eligible one with the fewest correlated pairs, then the largest ``median_cv``, then
-    the smallest bin number.
-
-    Args:
-        stats: :func:`per_bin_statistics` output.
-        preferred: bin number preferred among equivalent ones.
-        tolerance: relative slack on the low-range and correlated-pair counts.
-
-    Returns:
-        ``(n_bins, eligible)`` with ``eligible`` a boolean Series indexed by bin number.
-    """
-    table = stats.set_index("n_bins")
-    candidates = table[table["identical"] == table["identical"].min()]
-    for column in ("low_range", "correlated_pairs"):
-        limit = np.floor(candidates[column].min() * (1 + tolerance))
-        candidates = candidates[candidates[column] <= limit]
-    eligible = pd.Series(table.index.isin(candidates.index), index=table.index)
-    if preferred in candidates.index:
-        return int(preferred), eligible
-    ranked = candidates.reset_index().sort_values(
-        ["correlated_pairs", "median_cv", "n_bins"], ascending=[True, False, True]
-    )
-    return int(ranked["n_bins"].iloc[0]), eligible
-
-
 # ---------------------------------------------------------------------------------------
 # the whole funnel
 
@@ -659,7 +386,8 @@ class FunnelResult:
         counts: step id (:data:`STEP_LABELS`) -> features left (per bin number).
         selected: the final feature keys (at :attr:`n_bins`).
         n_bins: the chosen bin number.
-        per_bin_stats: :func:`per_bin_statistics` of the selected features.
+        per_bin_stats: :func:`~mpirad.radiomics.bin_number.per_bin_statistics` of the
+            selected features.
         removed: step id -> feature keys removed there.
         steps: step id -> :class:`StepResult` (with diagnostics).
         identity: per feature key: family, name, aggregation, ibsi_code.
@@ -743,7 +471,7 @@ def run_funnel(
     Args:
         features: :func:`mpirad.radiomics.extract_cohort` output (any engine; features
             of removed families are dropped by the pre-computation steps).
-        identical_rtol: relative tolerance for "identical".
+        identical_rtol: relative tolerance for "identical" (:func:`remove_identical`).
         low_range_threshold: ``var / mean`` threshold (paper: 1e-5).
         correlation_threshold: ``|rho|`` for the recursive filter (paper: 0.95).
         pair_threshold: ``|rho|`` for the per-bin-number pair count (paper: 0.9).
@@ -757,40 +485,24 @@ def run_funnel(
         The :class:`FunnelResult`.
 
     Raises:
-        FunnelInputError: unusable table (see :func:`feature_matrices`), or no feature of
+        FunnelInputError: unusable table (see :func:`~mpirad.radiomics.strata.feature_matrices`), or no feature of
             the a priori kept families.
     """
     from mpirad.radiomics.cohort import complete_cases
 
-    del identical_rtol  # the tolerance of is_constant; kept in the signature for clarity
-    pre = precomputation_selection()
-    kept_catalogue = set(pre["a_priori"]["key"])
     complete = complete_cases(features)
     data = feature_matrices(complete.features)
-    computed = [k for k in data.keys if k in kept_catalogue]
-    if not computed:
-        raise FunnelInputError(
-            "the feature table has none of the features the pre-computation steps keep"
-        )
-    counts = {
-        "catalogue": len(pre["catalogue"]),
-        "3d_only": len(pre["3d_only"]),
-        "a_priori": len(pre["a_priori"]),
-        "computed": len(computed),
-    }
-    steps: dict[str, StepResult] = {}
-    steps["identical"] = remove_identical(data, computed)
-    steps["variety"] = choose_varieties(data, steps["identical"].kept)
-    steps["rho_one"] = remove_perfect_pairs(data, steps["variety"].kept)
-    steps["low_range"] = remove_low_range(
-        data, steps["rho_one"].kept, threshold=low_range_threshold
+    counts, computed = _precomputation_counts(data)
+    steps = _post_computation_steps(
+        data,
+        computed,
+        identical_rtol=identical_rtol,
+        low_range_threshold=low_range_threshold,
+        correlation_threshold=correlation_threshold,
+        transitive=transitive,
     )
-    correlation = median_abs_spearman(data, steps["low_range"].kept)
-    steps["rho_095"] = recursive_correlation_filter(
-        correlation, threshold=correlation_threshold, transitive=transitive
-    )
-    for step in ("identical", "variety", "rho_one", "low_range", "rho_095"):
-        counts[step] = len(steps[step].kept)
+    for step, result in steps.items():
+        counts[step] = len(result.kept)
     selected = steps["rho_095"].kept
     stats = per_bin_statistics(
         data, selected, low_range_threshold=low_range_threshold, pair_threshold=pair_threshold
@@ -810,3 +522,49 @@ def run_funnel(
         patients=len(next(iter(data.matrices.values()))),
         left_out=complete.left_out,
     )
+
+
+def _precomputation_counts(data: FeatureMatrices) -> tuple[dict[str, int], list[str]]:
+    """Counts of the catalogue steps, and the computed features the a priori steps keep.
+
+    Raises:
+        FunnelInputError: the table has none of those features.
+    """
+    pre = precomputation_selection()
+    kept_catalogue = set(pre["a_priori"]["key"])
+    computed = [k for k in data.keys if k in kept_catalogue]
+    if not computed:
+        raise FunnelInputError(
+            "the feature table has none of the features the pre-computation steps keep"
+        )
+    counts = {
+        "catalogue": len(pre["catalogue"]),
+        "3d_only": len(pre["3d_only"]),
+        "a_priori": len(pre["a_priori"]),
+        "computed": len(computed),
+    }
+    return counts, computed
+
+
+def _post_computation_steps(
+    data: FeatureMatrices,
+    computed: list[str],
+    *,
+    identical_rtol: float,
+    low_range_threshold: float,
+    correlation_threshold: float,
+    transitive: bool,
+) -> dict[str, StepResult]:
+    """Steps 3-7 in turn, each on the features the previous one kept (see the module)."""
+    steps: dict[str, StepResult] = {}
+    steps["identical"] = remove_identical(data, computed, rtol=identical_rtol)
+    steps["variety"] = choose_varieties(data, steps["identical"].kept)
+    steps["rho_one"] = remove_perfect_pairs(data, steps["variety"].kept)
+    steps["low_range"] = remove_low_range(
+        data, steps["rho_one"].kept, threshold=low_range_threshold
+    )
+    correlation = median_abs_spearman(data, steps["low_range"].kept)
+    steps["rho_095"] = recursive_correlation_filter(
+        correlation, threshold=correlation_threshold, transitive=transitive
+    )
+    return steps

@@ -86,21 +86,10 @@ AGG_3D_AVERAGED = aggregation_label("3D averaged", "ITBB")
 AGG_3D_MERGED = aggregation_label("3D merged", "IAZD")
 AGG_3D_VOLUME = aggregation_label("3D", "KOBO")
 
-_MATRIX_6 = tuple(
-    aggregation_label(name, code)
-    for name, code in (
-        ("2D averaged", "BTW3"),
-        ("2D slice-merged", "SUJT"),
-        ("2.5D direction-merged", "JJUI"),
-        ("2.5D merged", "ZW7Z"),
-        ("3D averaged", "ITBB"),
-        ("3D merged", "IAZD"),
-    )
-)
-_MATRIX_3 = tuple(
-    aggregation_label(name, code)
-    for name, code in (("2D", "8QNN"), ("2.5D", "62GR"), ("3D", "KOBO"))
-)
+#: Aggregations of GLCM/GLRLM (the six 2D to 3D variants of AGGREGATION_METHODS) and of
+#: GLSZM, GLDZM, NGTDM, NGLDM (the last three).
+_MATRIX_6 = tuple(aggregation_label(name, code) for name, code in AGGREGATION_METHODS[1:7])
+_MATRIX_3 = tuple(aggregation_label(name, code) for name, code in AGGREGATION_METHODS[7:])
 
 #: The eleven IBSI feature families, in the IBSI manual's order.
 FAMILIES: dict[str, FamilyInfo] = {

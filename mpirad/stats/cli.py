@@ -8,52 +8,58 @@ from typing import Annotated
 import typer
 
 
+def _optional_path(help: str) -> object:
+    """The type of an optional path option of ``mpirad outcome``."""
+    return Annotated[Path | None, typer.Option(help=help)]
+
+
+# The options of ``mpirad outcome`` (typer reads them from the annotations).
+DatasetOption = Annotated[
+    str | None, typer.Option(help="Study B dataset name (clinical.csv, cac.csv)")
+]
+RootOption = _optional_path("Study B dataset folder instead of --dataset")
+FeaturesOption = _optional_path(
+    "feature table (parquet/csv), tidy or wide per ROI "
+    "(default build/features/<dataset>/features.parquet)"
+)
+SelectedOption = _optional_path(
+    "file listing the features to use (lines or JSON); default: the "
+    "blind-to-outcome funnel on a tidy table, all columns of a wide one"
+)
+OutOption = _optional_path("output folder (default build/stats/<dataset>/<criterion>)")
+NBinsOption = Annotated[int | None, typer.Option(help="bin number (default: the funnel's choice)")]
+RepeatsOption = Annotated[int, typer.Option(min=1, help="outer repeats (test sets)")]
+InnerOption = Annotated[int, typer.Option(min=1, help="train/dev splits per repeat")]
+SelectByOption = Annotated[str, typer.Option(help="winner of the dev models: loglik, aic or bic")]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="run even if the recorded tables are current")
+]
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``outcome`` verb to the ``mpirad`` command."""
 
     @app.command("outcome")
     def outcome_cmd(
-        dataset: Annotated[
-            str | None, typer.Option(help="Study B dataset name (clinical.csv, cac.csv)")
-        ] = None,
-        root: Annotated[
-            Path | None, typer.Option(help="Study B dataset folder instead of --dataset")
-        ] = None,
-        features: Annotated[
-            Path | None,
-            typer.Option(
-                help="feature table (parquet/csv), tidy or wide per ROI "
-                "(default build/features/<dataset>/features.parquet)"
-            ),
-        ] = None,
-        selected: Annotated[
-            Path | None,
-            typer.Option(
-                help="file listing the features to use (lines or JSON); default: the "
-                "blind-to-outcome funnel on a tidy table, all columns of a wide one"
-            ),
-        ] = None,
-        n_bins: Annotated[
-            int | None, typer.Option(help="bin number (default: the funnel's choice)")
-        ] = None,
-        out: Annotated[
-            Path | None,
-            typer.Option(help="output folder (default build/stats/<dataset>/<criterion>)"),
-        ] = None,
+        dataset: DatasetOption = None,
+        root: RootOption = None,
+        features: FeaturesOption = None,
+        selected: SelectedOption = None,
+        n_bins: NBinsOption = None,
+        out: OutOption = None,
         criterion: Annotated[str, typer.Option(help="aic, bic or sse")] = "aic",
         p_enter: Annotated[float, typer.Option(help="entry threshold")] = 0.05,
         p_remove: Annotated[float, typer.Option(help="removal threshold")] = 0.2,
-        repeats: Annotated[int, typer.Option(min=1, help="outer repeats (test sets)")] = 50,
-        inner: Annotated[int, typer.Option(min=1, help="train/dev splits per repeat")] = 20,
-        select_by: Annotated[
-            str, typer.Option(help="winner of the dev models: loglik, aic or bic")
-        ] = "loglik",
+        repeats: RepeatsOption = 50,
+        inner: InnerOption = 20,
+        select_by: SelectByOption = "loglik",
         outcome: Annotated[str, typer.Option(help="raw or log1p CAC")] = "raw",
         seed: Annotated[int, typer.Option(help="seed of the splits")] = 0,
-        n_jobs: Annotated[int, typer.Option(help="joblib workers")] = 2,
-        force: Annotated[
-            bool, typer.Option("--force", help="run even if the recorded tables are current")
-        ] = False,
+        n_jobs: Annotated[
+            int | None,
+            typer.Option(help="parallel workers (-1: all cores; default: MPIRAD_N_JOBS or 2)"),
+        ] = None,
+        force: ForceOption = False,
     ) -> None:
         """Run the 50 x 20 stepwise protocol for every ROI x pool; write parquet tables.
 
@@ -61,9 +67,7 @@ def register(app: typer.Typer) -> None:
         (made or refreshed as needed); tables made from the same inputs and settings are
         read back (the message says so), otherwise the protocol runs.
         """
-        from mpirad.stats import ProtocolConfig, run_protocol
-        from mpirad.stats.inputs import outcome_inputs
-        from mpirad.stats.protocol import ProtocolResult
+        from mpirad.stats import ProtocolConfig
 
         if (dataset is None) == (root is None):
             raise typer.BadParameter("give exactly one of --dataset and --root")
@@ -80,35 +84,50 @@ def register(app: typer.Typer) -> None:
                 name = root.name
                 features = features or Path("build") / "features" / name / "features.parquet"
                 target, record = out or Path("build") / "stats" / name / criterion, None
-            decision = _plan(target, record, force)
-            if decision is not None and decision.reuse:
-                result = ProtocolResult.from_parquet(target)
-            else:
-                inputs = outcome_inputs(
-                    root, features, n_bins=n_bins, selection_path=selected,
-                    extract_if_missing=False, config=config,
-                )  # fmt: skip
-                for line in inputs.cohort.lines():
-                    typer.echo(line)
-                typer.echo(
-                    f"{len(inputs.selected)} radiomic features ({inputs.selection_source}), "
-                    f"n_bins {inputs.n_bins}"
-                )
-                result = run_protocol(
-                    inputs.radiomic, inputs.clinical, inputs.cac, config=config,
-                    n_jobs=n_jobs, progress=True,
-                )  # fmt: skip
-                result.to_parquet(target)
-                if record is not None:
-                    from mpirad.provenance import write_record
-
-                    write_record(target, record)
+            result = _reuse_or_run(
+                target, record, force, config,
+                dict(root=root, features=features, n_bins=n_bins, selected=selected),
+                n_jobs,
+            )  # fmt: skip
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         fisher = result.fisher_table()
         columns = ["roi", "pool", "fisher_x", "significant", "median_abs_r"]
         typer.echo(fisher[columns].to_string(index=False))
         typer.echo(f"tables in {target}")
+
+
+def _reuse_or_run(target: Path, record, force: bool, config, sources: dict, n_jobs: int | None):
+    """The recorded tables in ``target`` when current, else the protocol's (written there).
+
+    ``sources`` holds ``root``, ``features``, ``n_bins`` and ``selected`` for
+    :func:`mpirad.stats.inputs.outcome_inputs`.
+    """
+    from mpirad.stats import ProtocolResult, run_protocol
+    from mpirad.stats.inputs import outcome_inputs
+
+    decision = _plan(target, record, force)
+    if decision is not None and decision.reuse:
+        return ProtocolResult.from_parquet(target)
+    inputs = outcome_inputs(
+        sources["root"], sources["features"], n_bins=sources["n_bins"],
+        selection_path=sources["selected"], extract_if_missing=False, config=config,
+    )  # fmt: skip
+    for line in inputs.cohort.lines():
+        typer.echo(line)
+    typer.echo(
+        f"{len(inputs.selected)} radiomic features ({inputs.selection_source}), "
+        f"n_bins {inputs.n_bins}"
+    )
+    result = run_protocol(
+        inputs.radiomic, inputs.clinical, inputs.cac, config=config, n_jobs=n_jobs, progress=True
+    )
+    result.to_parquet(target)
+    if record is not None:
+        from mpirad.provenance import write_record
+
+        write_record(target, record)
+    return result
 
 
 def _dataset_sources(name, features, selected, out, criterion, n_jobs, config):

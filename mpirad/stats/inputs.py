@@ -1,4 +1,8 @@
-"""Inputs of the Study B statistics: wide feature tables per ROI and the cohort tables."""
+"""Inputs of the Study B statistics: wide feature tables per ROI, the analysed cohort.
+
+The dataset's ``clinical.csv`` and ``cac.csv`` are read by :mod:`mpirad.io.clinical_tables`;
+this module assembles them with the feature table into :class:`OutcomeInputs`.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
-from mpirad.constants import CLINICAL_CATEGORICAL, CLINICAL_FEATURES, ROI_CAC
+from mpirad.io.clinical_tables import read_cohort_tables
 from mpirad.io.layouts import VolumesLayout
 
 if TYPE_CHECKING:
@@ -31,7 +34,7 @@ def wide_features(
 
     Accepts either the radiomics cohort table (tidy: ``patient_id, roi, n_bins, family,
     name, ibsi_code, aggregation, value``; reshaped with
-    :func:`mpirad.radiomics.funnel.feature_matrices`, columns named by feature key) or an
+    :func:`mpirad.radiomics.strata.feature_matrices`, columns named by feature key) or an
     already wide table with ``patient_id``, ``roi`` and one numeric column per feature.
 
     Args:
@@ -48,7 +51,7 @@ def wide_features(
             selected features (named), duplicate patient x ROI rows.
     """
     if all(c in features.columns for c in _TIDY_COLUMNS):
-        from mpirad.radiomics.funnel import feature_matrices
+        from mpirad.radiomics.strata import feature_matrices
 
         available = sorted(int(b) for b in features["n_bins"].unique())
         if n_bins is None:
@@ -87,147 +90,6 @@ def wide_features(
                 raise ValueError(f"ROI {roi!r}: selected features not in the table: {missing[:5]}")
             tables[roi] = table[selected]
     return tables
-
-
-#: How to fix a missing clinical or CAC value (part of the error message).
-MISSING_VALUE_FIX = (
-    "fill the value in, or remove the patient's row from clinical.csv and cac.csv (the "
-    "paper analysed complete cases; report how many you removed)"
-)
-
-
-@dataclass(frozen=True)
-class TableProblem:
-    """One problem of ``clinical.csv`` or ``cac.csv``.
-
-    Attributes:
-        path: the file.
-        message: what is wrong, naming the file, the column and (up to five) patients.
-        patients: every patient the problem concerns (empty for file-level problems).
-        column: the column concerned, or ``""``.
-        what: the problem without file and patients (e.g. ``"a missing value"``).
-    """
-
-    path: Path
-    message: str
-    patients: tuple[str, ...] = ()
-    column: str = ""
-    what: str = ""
-
-
-def _check_cohort_table(
-    path: Path, needed: tuple[str, ...], numeric: tuple[str, ...], cac_columns: tuple[str, ...]
-) -> tuple[pd.DataFrame | None, list[TableProblem]]:
-    """Read one cohort table and list all its problems (none raised)."""
-    name = path.name
-    if not path.is_file():
-        return None, [TableProblem(path, f"{path}: file not found (Study B layout needs {name})")]
-    try:
-        table = pd.read_csv(path, dtype={"patient_id": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        return None, [TableProblem(path, f"{path}: not a readable CSV ({exc})")]
-    missing = [c for c in needed if c not in table.columns]
-    if missing:
-        return None, [TableProblem(path, f"{path}: missing columns {missing}")]
-    problems = []
-    ids = table["patient_id"]
-    empty_id = ids.isna() | (ids.astype(str).str.strip() == "")
-    if empty_id.any():
-        rows = [int(i) + 2 for i in table.index[empty_id]]
-        problems.append(
-            TableProblem(path, f"{path}: empty patient_id on line(s) {rows[:5]}", what="empty id")
-        )
-    dupes = sorted(ids[ids.duplicated() & ~empty_id].unique())
-    if dupes:
-        problems.append(
-            TableProblem(
-                path,
-                f"{path}: duplicate patient_id {dupes[:5]}",
-                tuple(dupes),
-                "patient_id",
-                "patient_id listed more than once",
-            )
-        )
-    for column in needed[1:]:
-        values = table[column]
-        if column in numeric:
-            as_number = pd.to_numeric(values, errors="coerce")
-            bad = ~np.isfinite(as_number.to_numpy(dtype=float))
-            what = "a missing, non-numeric or infinite value"
-            if column in cac_columns:
-                bad |= as_number.to_numpy(dtype=float) < 0
-                what = "a missing, non-numeric, infinite or negative score"
-            table[column] = as_number
-        else:
-            bad = values.isna().to_numpy()
-            what = "a missing value"
-        if bad.any():
-            patients = tuple(str(p) for p in ids[bad])
-            problems.append(
-                TableProblem(
-                    path,
-                    f"{path}: column {column!r} has {what} for {int(bad.sum())} patient(s), "
-                    f"e.g. {list(patients[:5])}; {MISSING_VALUE_FIX}",
-                    patients,
-                    column,
-                    what,
-                )
-            )
-    return table, problems
-
-
-def cohort_table_problems(
-    root: str | os.PathLike[str] | Dataset | VolumesLayout,
-) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[TableProblem]]:
-    """Every problem of a Study B dataset's ``clinical.csv`` and ``cac.csv``, none raised.
-
-    The non-raising form of :func:`read_cohort_tables` (the same checks), for
-    ``mpirad check``.
-
-    Returns:
-        ``(clinical, cac, problems)``; a table is None when it could not be read at all.
-    """
-    layout = VolumesLayout.of(root)
-    cac_columns = tuple(sorted(set(ROI_CAC.values())))
-    numeric_clinical = tuple(c for c in CLINICAL_FEATURES if c not in CLINICAL_CATEGORICAL)
-    clinical, clinical_problems = _check_cohort_table(
-        layout.clinical_path, ("patient_id", *CLINICAL_FEATURES), numeric_clinical, cac_columns
-    )
-    cac, cac_problems = _check_cohort_table(
-        layout.cac_path, ("patient_id", *cac_columns), cac_columns, cac_columns
-    )
-    return clinical, cac, clinical_problems + cac_problems
-
-
-def read_cohort_tables(
-    root: str | os.PathLike[str] | Dataset | VolumesLayout,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read and check ``clinical.csv`` and ``cac.csv`` of a Study B dataset (``volumes`` layout).
-
-    ``root`` is the dataset folder (tables at its top) or a manifest
-    :class:`~mpirad.manifest.Dataset`, whose ``files.clinical``/``files.cac`` say where they are.
-
-    Checks, each failure naming the file, the column and (up to five) patients:
-
-    * both files exist and have the needed columns (:data:`CLINICAL_FEATURES`, the CAC
-      columns of :data:`ROI_CAC`), and ``patient_id`` is present, non-empty and unique;
-    * no clinical value is missing (the paper analysed complete cases; impute or drop
-      patients before running mpirad, and say so: the message says how);
-    * the numeric clinical features (``age``, ``bmi``, ``lvef``) and every CAC column are
-      finite numbers, and CAC scores are not negative.
-
-    ``mpirad check`` lists every such problem at once (:func:`cohort_table_problems`).
-
-    Returns:
-        ``(clinical, cac)`` with ``patient_id`` as string column.
-
-    Raises:
-        ValueError: the first of the problems above.
-    """
-    clinical, cac, problems = cohort_table_problems(root)
-    if problems:
-        raise ValueError(problems[0].message)
-    return clinical, cac
 
 
 @dataclass(frozen=True)
@@ -355,7 +217,7 @@ def outcome_inputs(
     n_bins: int | None = None,
     selection_path: str | Path | None = None,
     extract_if_missing: bool = True,
-    n_jobs: int = 2,
+    n_jobs: int | None = None,
     config: object | None = None,
 ) -> OutcomeInputs:
     """Load (or make) the inputs of the outcome analysis of a Study B dataset.
@@ -374,7 +236,7 @@ def outcome_inputs(
             wide one.
         extract_if_missing: if ``features_path`` does not exist, extract it from the
             dataset's volumes (numpy engine, the paper's eight bin numbers) and write it there.
-        n_jobs: workers for that extraction.
+        n_jobs: workers for that extraction (default: :func:`mpirad.parallel.resolve_n_jobs`).
         config: the :class:`mpirad.stats.ProtocolConfig` the protocol will run with (its
             split fractions set the minimum cohort size; default the paper's).
 
@@ -390,44 +252,13 @@ def outcome_inputs(
             :func:`mpirad.stats.minimum_cohort_size` (the message states the minimum).
         ValueError: missing files (named) or unusable tables.
     """
-    from mpirad.radiomics.cohort import complete_cases
     from mpirad.stats.protocol import check_cohort_size
 
     root, features_path = VolumesLayout.of(root), Path(features_path)
     clinical, cac = read_cohort_tables(root)
-    if not features_path.is_file():
-        if not extract_if_missing:
-            raise ValueError(f"{features_path}: feature table not found (run `mpirad extract`)")
-        from mpirad.radiomics.cohort import extract_cohort
-
-        extract_cohort(root, features_path, engine="numpy", n_jobs=n_jobs, progress=False)
-    if features_path.suffix == ".parquet":
-        table = pd.read_parquet(features_path)
-    else:
-        table = pd.read_csv(features_path, dtype={"patient_id": str})
+    table, failed = _read_features(root, features_path, extract_if_missing, n_jobs)
     tidy = all(c in table.columns for c in _TIDY_COLUMNS)
-    failed: tuple[str, ...] = ()
-    if tidy:
-        complete = complete_cases(table)
-        table, failed = complete.features, complete.left_out
-    saved = features_path.parent / "selection"
-    if not selection_path and (saved / "selected.txt").is_file():
-        selection_path = saved  # written by FunnelResult.save (the radiomics chapter)
-    if selection_path and Path(selection_path).is_dir():
-        folder = Path(selection_path)
-        selected, source = _read_selection_file(folder / "selected.txt"), f"file ({folder})"
-        if n_bins is None and (folder / "n_bins.txt").is_file():
-            n_bins = int((folder / "n_bins.txt").read_text(encoding="utf-8").strip())
-    elif selection_path:
-        selected, source = _read_selection_file(Path(selection_path)), "file"
-    elif tidy:
-        from mpirad.radiomics.funnel import run_funnel
-
-        funnel = run_funnel(table)
-        selected, source = list(funnel.selected), "funnel"
-        n_bins = funnel.n_bins if n_bins is None else n_bins
-    else:
-        selected, source = None, "all"
+    selected, source, n_bins = _selection(table, tidy, features_path, selection_path, n_bins)
     radiomic = wide_features(table, n_bins=n_bins, selected=selected)
     if selected is None:
         selected = list(next(iter(radiomic.values())).columns)
@@ -446,6 +277,57 @@ def outcome_inputs(
     return OutcomeInputs(radiomic, clinical, cac, selected, n_bins, source, cohort)
 
 
+def _read_features(
+    root: VolumesLayout, features_path: Path, extract_if_missing: bool, n_jobs: int | None
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The feature table (extracted first if missing and allowed) and the patients left
+    out of a tidy one because their extraction failed for some ROI."""
+    from mpirad.radiomics.cohort import complete_cases
+
+    if not features_path.is_file():
+        if not extract_if_missing:
+            raise ValueError(f"{features_path}: feature table not found (run `mpirad extract`)")
+        from mpirad.radiomics.cohort import extract_cohort
+
+        extract_cohort(root, features_path, engine="numpy", n_jobs=n_jobs, progress=False)
+    if features_path.suffix == ".parquet":
+        table = pd.read_parquet(features_path)
+    else:
+        table = pd.read_csv(features_path, dtype={"patient_id": str})
+    if not all(c in table.columns for c in _TIDY_COLUMNS):
+        return table, ()
+    complete = complete_cases(table)
+    return complete.features, complete.left_out
+
+
+def _selection(
+    table: pd.DataFrame,
+    tidy: bool,
+    features_path: Path,
+    selection_path: str | Path | None,
+    n_bins: int | None,
+) -> tuple[list[str] | None, str, int | None]:
+    """The features to use (None: all), where they came from, and the bin number
+    (see :func:`outcome_inputs`)."""
+    saved = features_path.parent / "selection"
+    if not selection_path and (saved / "selected.txt").is_file():
+        selection_path = saved  # written by FunnelResult.save (the radiomics chapter)
+    if selection_path and Path(selection_path).is_dir():
+        folder = Path(selection_path)
+        selected, source = _read_selection_file(folder / "selected.txt"), f"file ({folder})"
+        if n_bins is None and (folder / "n_bins.txt").is_file():
+            n_bins = int((folder / "n_bins.txt").read_text(encoding="utf-8").strip())
+        return selected, source, n_bins
+    if selection_path:
+        return _read_selection_file(Path(selection_path)), "file", n_bins
+    if tidy:
+        from mpirad.radiomics.funnel import run_funnel
+
+        funnel = run_funnel(table)
+        return list(funnel.selected), "funnel", funnel.n_bins if n_bins is None else n_bins
+    return None, "all", n_bins
+
+
 def _rows_of(table: pd.DataFrame, patients: list[str]) -> pd.DataFrame:
     ids = table["patient_id"].astype(str)
     return table[ids.isin(patients).to_numpy()].reset_index(drop=True)
@@ -453,7 +335,7 @@ def _rows_of(table: pd.DataFrame, patients: list[str]) -> pd.DataFrame:
 
 def _image_patients(root: VolumesLayout) -> list[str] | None:
     """Patients with an image volume, or None when the dataset holds no volumes."""
-    from mpirad.radiomics.rois import RoiError, list_patients
+    from mpirad.io.patient_volumes import RoiError, list_patients
 
     try:
         return list_patients(root)

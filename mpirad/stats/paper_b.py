@@ -52,6 +52,15 @@ PAPER_ABSTRACT_MEDIANS: dict[str, dict[str, tuple[float, float, float]]] = {
     },
 }
 
+#: The abstract's ROI labels mapped to the mpirad ROIs the book compares them with (the
+#: vascular territories read as the MIM ones).
+PAPER_ABSTRACT_ROIS: dict[str, str] = {
+    "Myocardium": "myocardium",
+    "LAD": "LADMIM",
+    "LCX": "LCXMIM",
+    "RCA": "RCAMIM",
+}
+
 #: Section 3.3.1: the largest univariate |rho| seen, and that no feature survived BH-FDR.
 PAPER_MAX_ABS_RHO = 0.15
 PAPER_FDR_SURVIVORS = 0

@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 
 from mpirad.constants import BERMAN_CATEGORIES, CAC_FIGURE4_PAPER_COUNTS
 from mpirad.figures import finite_values, has_finite, no_data_figure
-from mpirad.stats.protocol import POOL_LABELS
+from mpirad.stats.pool import POOL_LABELS
 from mpirad.stats.report import TABLE3_ROIS, figure4_table, table3
 
 POOL_COLOURS: dict[str, str] = {"radiomic": "#4C72B0", "clinical": "#DD8452", "combined": "#55A868"}

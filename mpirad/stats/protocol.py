@@ -30,32 +30,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from scipy import stats
 
 from mpirad.constants import CLINICAL_CATEGORICAL, CLINICAL_FEATURES, ROI_CAC, ROI_NAMES
+from mpirad.parallel import resolve_n_jobs
+from mpirad.stats.design import encode_frame
 from mpirad.stats.fisher import fisher_combine
-from mpirad.stats.stepwise import (
-    COLLINEARITY_TOL,
-    TERM_SEPARATOR,
-    EncodedFrame,
-    StepwiseCycleError,
-    UnknownLevelError,
-    _sweep,
-    encode_frame,
-    log_likelihood,
-    resolve_thresholds,
-    run_search,
-)
-from mpirad.stats.univariate import SubsetSpearman, order_candidates
-
-#: The three feature pools of the paper, in its Table 3 row order.
-POOLS: tuple[str, ...] = ("radiomic", "clinical", "combined")
-#: Row labels of the paper's Table 3.
-POOL_LABELS: dict[str, str] = {
-    "radiomic": "Radiomics",
-    "clinical": "Clinical",
-    "combined": "Combined",
-}
+from mpirad.stats.pool import POOLS, PoolRunner, check_pool, index_by_patient, pool_table
+from mpirad.stats.stepwise import resolve_thresholds
 
 
 @dataclass(frozen=True)
@@ -132,7 +113,7 @@ class ProtocolConfig:
 
 
 # --------------------------------------------------------------------------------------
-# inputs
+# the outcome
 # --------------------------------------------------------------------------------------
 
 
@@ -148,109 +129,6 @@ def transform_outcome(cac: np.ndarray, transform: str) -> np.ndarray:
     raise ValueError(f"unknown outcome transform {transform!r}")
 
 
-def _index_by_patient(table: pd.DataFrame, what: str) -> pd.DataFrame:
-    if "patient_id" in table.columns:
-        table = table.set_index("patient_id")
-    table = table.copy()
-    table.index = table.index.astype(str)
-    table.index.name = "patient_id"
-    if table.index.has_duplicates:
-        dupes = list(table.index[table.index.duplicated()][:5])
-        raise ValueError(f"{what}: duplicate patient_id {dupes}")
-    return table
-
-
-def pool_table(
-    radiomic: Mapping[str, pd.DataFrame] | None,
-    clinical: pd.DataFrame | None,
-    roi: str,
-    pool: str,
-    clinical_features: Sequence[str] = CLINICAL_FEATURES,
-) -> pd.DataFrame:
-    """The feature table of one ROI and pool, rows sorted by ``patient_id``.
-
-    Raises:
-        ValueError: unknown pool, missing inputs, clinical columns absent, name clashes
-            between radiomic and clinical columns, or patients present in one table and not
-            the other (named).
-    """
-    if pool not in POOLS:
-        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
-    parts = []
-    if pool in ("radiomic", "combined"):
-        if radiomic is None or roi not in radiomic:
-            raise ValueError(f"no radiomic features for ROI {roi!r}")
-        parts.append(_index_by_patient(radiomic[roi], f"radiomic features of ROI {roi!r}"))
-    if pool in ("clinical", "combined"):
-        if clinical is None:
-            raise ValueError("no clinical table given")
-        table = _index_by_patient(clinical, "clinical table")
-        missing = [c for c in clinical_features if c not in table.columns]
-        if missing:
-            raise ValueError(f"clinical table lacks columns {missing}")
-        parts.append(table[list(clinical_features)])
-    if len(parts) == 2:
-        clash = parts[0].columns.intersection(parts[1].columns)
-        if len(clash):
-            raise ValueError(
-                f"ROI {roi!r}: columns in both radiomic and clinical tables: {list(clash)}"
-            )
-        only_a = parts[0].index.difference(parts[1].index)
-        only_b = parts[1].index.difference(parts[0].index)
-        if len(only_a) or len(only_b):
-            raise ValueError(
-                f"ROI {roi!r}: patients with radiomic features but no clinical data "
-                f"{list(only_a[:5])}, or clinical data but no features {list(only_b[:5])}"
-            )
-        table = parts[0].join(parts[1])
-    else:
-        table = parts[0]
-    return table.sort_index()
-
-
-def check_pool(X: pd.DataFrame, categorical: Sequence[str], where: str) -> list[str]:
-    """Check a whole pool before any split is drawn; list its linearly dependent columns.
-
-    Returns:
-        Names of the columns that are exact linear combinations of earlier columns (and the
-        intercept), in column order; e.g. ``ivh.diff_i10_i90`` after ``ivh.i10`` and
-        ``ivh.i90``. Such a column may still enter a model first; afterwards the search
-        never adds a column collinear with the model.
-
-    Raises:
-        ValueError: missing or non-finite values, or zero-variance columns (named with
-            ``where``).
-    """
-    try:
-        encoded = encode_frame(X, categorical)
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from None
-    columns = encoded.active_columns(slice(None))
-    constant = [
-        encoded.names[t]
-        for t, cols in enumerate(columns)
-        if cols.size == 0 or np.any(np.ptp(encoded.values[:, cols], axis=0) == 0)
-    ]
-    if constant:
-        raise ValueError(f"{where}: zero-variance columns {constant}; drop them first")
-    all_columns = np.concatenate(columns)
-    design = encoded.values[:, all_columns]
-    centred = design - design.mean(axis=0)
-    cross = centred.T @ centred
-    scale = np.sqrt(np.diag(cross))
-    S = cross / np.outer(scale, scale)
-    owner = np.concatenate([[t] * cols.size for t, cols in enumerate(columns)])
-    collinear: list[str] = []
-    for k in range(S.shape[0]):
-        if S[k, k] < COLLINEARITY_TOL:
-            name = encoded.names[owner[k]]
-            if name not in collinear:
-                collinear.append(name)
-            continue
-        _sweep(S, k)
-    return collinear
-
-
 # --------------------------------------------------------------------------------------
 # splits
 # --------------------------------------------------------------------------------------
@@ -261,7 +139,7 @@ def _round(x: float) -> int:
 
 
 #: Smallest test set: Pearson's r between prediction and truth, with its p-value, needs
-#: three pairs (:meth:`_PoolRunner.run` records nothing for fewer).
+#: three pairs (:meth:`mpirad.stats.pool.PoolRunner.evaluate` records nothing for fewer).
 MIN_TEST_PATIENTS = 3
 
 
@@ -273,7 +151,7 @@ def split_sizes(n_patients: int, config: ProtocolConfig | None = None) -> tuple[
     """Sizes of the test, train and dev sets the protocol draws from ``n_patients``.
 
     ``test = round(test_fraction * n)``, ``train = round(train_fraction * (n - test))``,
-    ``dev = n - test - train`` (halves round up), as :func:`make_splits` draws them.
+    ``dev = n - test - train`` (halves round up), as :func:`repeat_splits` draws them.
     """
     config = config or ProtocolConfig()
     n_test = _round(config.test_fraction * n_patients)
@@ -293,7 +171,7 @@ def minimum_cohort_size(
       its p-value exist for Fisher's method, and
     * train and dev sets of at least ``n_candidates + 2`` patients each: the stepwise
       search only tries a term while a residual degree of freedom is left after it
-      (``n - n_params - 1 >= 1`` in :mod:`mpirad.stats.stepwise`), so a set of
+      (``n - n_params - 1 >= 1`` in :mod:`mpirad.stats.sweep`), so a set of
       ``n_candidates + 2`` rows is the smallest on which the intercept plus every
       candidate term can be fitted.
 
@@ -346,10 +224,11 @@ def check_cohort_size(
         )
 
 
-def make_splits(
+def repeat_splits(
     n_patients: int, config: ProtocolConfig
 ) -> list[tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]]:
-    """Row indices of every split, from ``config.seed`` alone.
+    """Row indices of the protocol's splits (one test set per repeat, then ``n_inner``
+    train/dev splits of the rest), from ``config.seed`` alone.
 
     Returns:
         One ``(test, inner)`` pair per repeat; ``inner`` holds ``n_inner`` (train, dev)
@@ -377,265 +256,8 @@ def make_splits(
 
 
 # --------------------------------------------------------------------------------------
-# one ROI x pool
+# one ROI x pool (:class:`mpirad.stats.pool.PoolRunner`)
 # --------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Fit:
-    terms: list[int]
-    sse: float
-    n_params: int
-    n_obs: int
-    dropped_start: list[int]
-
-    @property
-    def loglik(self) -> float:
-        return log_likelihood(self.sse, self.n_obs)
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + math.log(self.n_obs) * self.n_params
-
-
-class _PoolRunner:
-    """Runs the protocol on one encoded pool (shared by the fast and reference engines)."""
-
-    def __init__(
-        self,
-        X: pd.DataFrame,
-        encoded: EncodedFrame,
-        y: np.ndarray,
-        config: ProtocolConfig,
-        engine: str,
-    ) -> None:
-        self.X = X
-        self.enc = encoded
-        self.y = y
-        self.config = config
-        self.engine = engine
-        self.names = list(encoded.names)
-        self.categorical = [t for t in range(len(self.names)) if encoded.is_categorical(t)]
-        self.categorical_set = set(self.categorical)
-        codes = np.empty((encoded.n_rows, len(self.names)))
-        for t, block in enumerate(encoded.blocks):
-            if encoded.is_categorical(t):
-                codes[:, t] = encoded.values[:, block].argmax(axis=1)
-            else:
-                codes[:, t] = encoded.values[:, block[0]]
-        self.codes = codes
-        self.spearman = SubsetSpearman(codes, y)
-
-    # -- helpers -------------------------------------------------------------------------
-    def active(self, rows: np.ndarray, terms: Sequence[int]) -> list[np.ndarray]:
-        out = []
-        for t in terms:
-            block = self.enc.blocks[t]
-            if t in self.categorical_set:
-                present = self.enc.values[np.ix_(rows, block)].any(axis=0)
-                out.append(block[present][1:])
-            else:
-                out.append(block)
-        return out
-
-    def candidates(self, rows: np.ndarray) -> list[int]:
-        rho, p = self.spearman(rows)
-        names = order_candidates(list(range(len(self.names))), rho, p, self.config.spearman_p_max)
-        return [int(t) for t in names]
-
-    def search(self, rows: np.ndarray, candidates: list[int], start: list[int]) -> _Fit:
-        if self.engine == "reference":
-            return self._search_reference(rows, candidates, start)
-        columns = self.active(rows, candidates)
-        positions, offset = [], 0
-        for cols in columns:
-            positions.append(np.arange(offset, offset + cols.size))
-            offset += cols.size
-        gather = np.concatenate(columns) if columns else np.zeros(0, dtype=np.intp)
-        design = self.enc.values[np.ix_(rows, gather)]
-        local = list(range(len(candidates)))
-        start_local = [candidates.index(t) for t in start]
-        core = run_search(
-            design,
-            self.y[rows],
-            positions,
-            [self.names[t] for t in candidates],
-            criterion=self.config.criterion,
-            p_enter=self.config.p_enter,
-            p_remove=self.config.p_remove,
-            order=local,
-            start=start_local,
-            drop_bad_start=True,
-        )
-        return _Fit(
-            [candidates[i] for i in core.terms],
-            core.sse,
-            core.n_params,
-            rows.size,
-            [candidates[i] for i in core.dropped_start],
-        )
-
-    def _search_reference(self, rows: np.ndarray, candidates: list[int], start: list[int]) -> _Fit:
-        from mpirad.stats._reference import reference_stepwise_fit
-
-        names = [self.names[t] for t in candidates]
-        X = self.X.iloc[rows][names]
-        cat = [self.names[t] for t in candidates if t in self.categorical]
-        result = reference_stepwise_fit(
-            X,
-            self.y[rows],
-            self.config.criterion,
-            self.config.p_enter,
-            self.config.p_remove,
-            start=[self.names[t] for t in start],
-            categorical=cat,
-            constant_columns="ignore",
-        )
-        terms = [candidates[names.index(n)] for n in result.terms]
-        dropped = [t for t in start if self.names[t] in result.dropped]
-        return _Fit(
-            terms, float(result.result.ssr), int(result.result.df_model) + 1, rows.size, dropped
-        )
-
-    def coefficients(
-        self, rows: np.ndarray, terms: list[int]
-    ) -> tuple[list[np.ndarray], np.ndarray]:
-        columns = self.active(rows, terms)
-        gather = np.concatenate(columns) if columns else np.zeros(0, dtype=np.intp)
-        design = np.column_stack([np.ones(rows.size), self.enc.values[np.ix_(rows, gather)]])
-        beta, *_ = np.linalg.lstsq(design, self.y[rows], rcond=None)
-        return columns, beta
-
-    def unknown_levels(
-        self, fit_rows: np.ndarray, test_rows: np.ndarray, terms: list[int]
-    ) -> np.ndarray:
-        """Mask over ``test_rows``: patients with a level absent from ``fit_rows``."""
-        unknown = np.zeros(test_rows.size, dtype=bool)
-        for t in terms:
-            if t not in self.categorical:
-                continue
-            block = self.enc.blocks[t]
-            present = self.enc.values[fit_rows][:, block].sum(axis=0) > 0
-            test_hot = self.enc.values[test_rows][:, block]
-            unknown |= test_hot[:, ~present].sum(axis=1) > 0
-        return unknown
-
-    # -- protocol ------------------------------------------------------------------------
-    def run(
-        self, splits, labels: dict[str, object]
-    ) -> tuple[list[dict], list[dict], list[pd.DataFrame]]:
-        cfg = self.config
-        runs, inner_rows, predictions = [], [], []
-        join = TERM_SEPARATOR.join
-        for repeat, (test, inner) in enumerate(splits):
-            fits: list[tuple[int, _Fit, np.ndarray, np.ndarray]] = []
-            for k, (train, dev) in enumerate(inner):
-                candidates = self.candidates(train)
-                record = {
-                    **labels,
-                    "repeat": repeat,
-                    "inner": k,
-                    "n_candidates": len(candidates),
-                    "train_terms": "",
-                    "dev_terms": "",
-                    "train_n_terms": 0,
-                    "dev_n_terms": 0,
-                    "dev_loglik": np.nan,
-                    "dev_aic": np.nan,
-                    "dev_bic": np.nan,
-                    "dev_dropped_start": "",
-                    "failure": "",
-                }
-                try:
-                    train_fit = self.search(train, candidates, [])
-                    dev_candidates = candidates
-                    if cfg.dev_ranking == "dev":
-                        ranked = self.candidates(dev)
-                        dev_candidates = ranked + [t for t in train_fit.terms if t not in ranked]
-                    dev_fit = self.search(dev, dev_candidates, train_fit.terms)
-                except StepwiseCycleError as exc:
-                    record["failure"] = str(exc)
-                    inner_rows.append(record)
-                    continue
-                record.update(
-                    train_terms=join(self.names[t] for t in train_fit.terms),
-                    dev_terms=join(self.names[t] for t in dev_fit.terms),
-                    train_n_terms=len(train_fit.terms),
-                    dev_n_terms=len(dev_fit.terms),
-                    dev_loglik=dev_fit.loglik,
-                    dev_aic=dev_fit.aic,
-                    dev_bic=dev_fit.bic,
-                    dev_dropped_start=join(self.names[t] for t in dev_fit.dropped_start),
-                )
-                inner_rows.append(record)
-                if dev_fit.terms:
-                    fits.append((k, dev_fit, train, dev))
-            run = {
-                **labels,
-                "repeat": repeat,
-                "n_test": test.size,
-                "n_eligible": len(fits),
-                "winner_inner": -1,
-                "terms": "",
-                "n_terms": 0,
-                "dev_loglik": np.nan,
-                "dev_aic": np.nan,
-                "n_test_used": 0,
-                "n_test_unknown_level": 0,
-                "r": np.nan,
-                "abs_r": np.nan,
-                "p": np.nan,
-            }
-            if not fits:
-                runs.append(run)
-                continue
-            if cfg.select_by == "loglik":
-                scores = [-f.loglik for _, f, _, _ in fits]
-            else:
-                scores = [getattr(f, cfg.select_by) for _, f, _, _ in fits]
-            k, fit, train, dev = fits[int(np.argmin(scores))]
-            fit_rows = dev if cfg.final_fit == "dev" else np.union1d(train, dev)
-            unknown = self.unknown_levels(fit_rows, test, fit.terms)
-            if unknown.any() and cfg.unknown_level == "error":
-                patients = list(self.enc.index[test[unknown]][:5])
-                raise UnknownLevelError(
-                    f"{labels}: repeat {repeat}: test patients {patients} have categorical levels "
-                    "absent from the rows the winning model was fitted on"
-                )
-            used = test[~unknown]
-            columns, beta = self.coefficients(fit_rows, fit.terms)
-            gather = np.concatenate(columns) if columns else np.zeros(0, dtype=np.intp)
-            prediction = beta[0] + self.enc.values[np.ix_(used, gather)] @ beta[1:]
-            truth = self.y[used]
-            if used.size >= 3 and np.ptp(prediction) > 0 and np.ptp(truth) > 0:
-                r, p = stats.pearsonr(prediction, truth)
-                run.update(r=float(r), abs_r=abs(float(r)), p=float(p))
-            run.update(
-                winner_inner=k,
-                terms=join(self.names[t] for t in fit.terms),
-                n_terms=len(fit.terms),
-                dev_loglik=fit.loglik,
-                dev_aic=fit.aic,
-                n_test_used=int(used.size),
-                n_test_unknown_level=int(unknown.sum()),
-            )
-            runs.append(run)
-            predictions.append(
-                pd.DataFrame(
-                    {
-                        **{key: value for key, value in labels.items() if key in ("roi", "pool")},
-                        "repeat": repeat,
-                        "patient_id": self.enc.index[used].astype(str),
-                        "y_true": truth,
-                        "y_pred": prediction,
-                    }
-                )
-            )
-        return runs, inner_rows, predictions
 
 
 def _run_task(
@@ -646,9 +268,10 @@ def _run_task(
     engine: str,
     labels: dict[str, object],
 ):
+    """Every repeat of one ROI x pool (a joblib task): :meth:`PoolRunner.run`'s tables."""
     encoded = encode_frame(X, categorical)
-    runner = _PoolRunner(X, encoded, y, config, engine)
-    splits = make_splits(len(X), config)
+    runner = PoolRunner(X, encoded, y, config, engine)
+    splits = repeat_splits(len(X), config)
     return runner.run(splits, labels)
 
 
@@ -768,7 +391,7 @@ def run_protocol(
     clinical_features: Sequence[str] = CLINICAL_FEATURES,
     roi_cac: Mapping[str, str] = ROI_CAC,
     collinear: Literal["keep", "drop", "error"] = "keep",
-    n_jobs: int = 1,
+    n_jobs: int | None = None,
     engine: Literal["fast", "reference"] = "fast",
     progress: bool = False,
 ) -> ProtocolResult:
@@ -776,7 +399,7 @@ def run_protocol(
 
     Args:
         radiomic: ROI -> (patients x features) table, indexed by ``patient_id`` (or with a
-            ``patient_id`` column); see :func:`mpirad.stats.wide_features`. May be None
+            ``patient_id`` column); see :func:`mpirad.stats.inputs.wide_features`. May be None
             for ``pools=("clinical",)``.
         clinical: the Study B ``clinical.csv`` table (``patient_id`` + clinical features).
         cac: the Study B ``cac.csv`` table (``patient_id`` + CAC columns).
@@ -793,7 +416,8 @@ def run_protocol(
             keeps it out, as MATLAB does), dropped before the splits (``"drop"``), or
             refused (``"error"``). Either way they are listed in
             :attr:`ProtocolResult.collinear`.
-        n_jobs: joblib workers over ROI x pool tasks (use ``joblib.parallel_config`` to hand
+        n_jobs: joblib workers over ROI x pool tasks (default: the project's policy,
+            :func:`mpirad.parallel.resolve_n_jobs`; use ``joblib.parallel_config`` to hand
             them to another backend, e.g. Dask).
         engine: ``"fast"`` (sweep updates) or ``"reference"`` (statsmodels refits; slow).
         progress: show a tqdm bar over tasks.
@@ -813,20 +437,83 @@ def run_protocol(
         raise ValueError(f"engine must be 'fast' or 'reference', got {engine!r}")
     if collinear not in ("keep", "drop", "error"):
         raise ValueError(f"collinear must be 'keep', 'drop' or 'error', got {collinear!r}")
-    collinear_rows: list[dict[str, str]] = []
     unknown_pools = [p for p in pools if p not in POOLS]
     if unknown_pools:
         raise ValueError(f"unknown pools {unknown_pools}; choose from {POOLS}")
-    if rois is None:
-        rois = [r for r in ROI_NAMES if radiomic is not None and r in radiomic] or list(ROI_NAMES)
-        if radiomic is not None:
-            rois += [r for r in radiomic if r not in rois]
-    cac = _index_by_patient(cac, "CAC table")
+    plan = _plan_tasks(
+        radiomic, clinical, index_by_patient(cac, "CAC table"),
+        rois=_default_rois(radiomic) if rois is None else rois, pools=pools, config=config,
+        categorical=categorical, clinical_features=clinical_features, roi_cac=roi_cac,
+        collinear=collinear,
+    )  # fmt: skip
+    by_key = _run_tasks(plan, config, engine, n_jobs, progress)
+    return _gather(config, plan, by_key)
+
+
+def _run_tasks(
+    plan: _Plan, config: ProtocolConfig, engine: str, n_jobs: int | None, progress: bool
+) -> dict[tuple, tuple[list[dict], list[dict], list[pd.DataFrame]]]:
+    """Run every distinct ROI x pool task (joblib); their tables by task key."""
+    n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(plan.tasks))
+    jobs = [
+        delayed(_run_task)(t.X, t.categorical, t.y, config, engine, t.labels)
+        for t in plan.tasks.values()
+    ]
+    results_iter = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        results_iter = tqdm(results_iter, total=len(jobs), desc="stepwise protocol")
+    return dict(zip(plan.tasks, results_iter, strict=True))
+
+
+def _default_rois(radiomic: Mapping[str, pd.DataFrame] | None) -> list[str]:
+    """Those of ``radiomic`` in the paper's order (then the others), else all ROIs."""
+    rois = [r for r in ROI_NAMES if radiomic is not None and r in radiomic] or list(ROI_NAMES)
+    if radiomic is not None:
+        rois += [r for r in radiomic if r not in rois]
+    return rois
+
+
+@dataclass
+class _PoolTask:
+    """The inputs of one ROI x pool run: table, categorical columns, outcome, labels."""
+
+    X: pd.DataFrame
+    categorical: list[str]
+    y: np.ndarray
+    labels: dict[str, object]
+
+
+@dataclass
+class _Plan:
+    """The distinct ROI x pool tasks, the labels of every ROI x pool (``aliases``: ROIs
+    sharing an outcome share one clinical task) and the collinear columns found."""
+
+    tasks: dict[tuple, _PoolTask] = field(default_factory=dict)
+    aliases: list[tuple[tuple, dict[str, object]]] = field(default_factory=list)
+    collinear: list[dict[str, str]] = field(default_factory=list)
+
+
+def _plan_tasks(
+    radiomic: Mapping[str, pd.DataFrame] | None,
+    clinical: pd.DataFrame | None,
+    cac: pd.DataFrame,
+    *,
+    rois: Sequence[str],
+    pools: Sequence[str],
+    config: ProtocolConfig,
+    categorical: Sequence[str],
+    clinical_features: Sequence[str],
+    roi_cac: Mapping[str, str],
+    collinear: str,
+) -> _Plan:
+    """Check every ROI x pool and build its task (arguments as :func:`run_protocol`'s;
+    ``cac`` indexed by ``patient_id``)."""
     categorical = [c for c in categorical if c in clinical_features]
     # The clinical terms every dev set must be able to hold (see minimum_cohort_size).
     n_clinical = len(clinical_features) if set(pools) & {"clinical", "combined"} else 1
-    tasks: dict[tuple, dict] = {}
-    aliases: list[tuple[tuple, dict[str, object]]] = []
+    plan = _Plan()
     for roi in rois:
         if roi not in roi_cac:
             raise ValueError(f"ROI {roi!r} has no CAC column in roi_cac")
@@ -836,48 +523,55 @@ def run_protocol(
         for pool in pools:
             labels = {"roi": roi, "pool": pool, "outcome": outcome}
             key = ("clinical", outcome) if pool == "clinical" else (roi, pool)
-            aliases.append((key, labels))
-            if key in tasks:
+            plan.aliases.append((key, labels))
+            if key in plan.tasks:
                 continue
             X = pool_table(radiomic, clinical, roi, pool, clinical_features)
             check_cohort_size(len(X), config, n_clinical, what=f"ROI {roi!r}, pool {pool!r}")
             missing = X.index.difference(cac.index)
             if len(missing):
                 raise ValueError(f"ROI {roi!r}: no CAC score for patients {list(missing[:5])}")
-            cat = [c for c in categorical if c in X.columns]
-            where = f"ROI {roi!r}, pool {pool!r}"
-            dependent = check_pool(X, cat, where)
-            if dependent and collinear == "error":
-                raise ValueError(
-                    f"{where}: columns {dependent} are exact linear combinations of earlier "
-                    "columns (with the intercept); drop them or pass collinear='keep'/'drop'"
-                )
-            if dependent and collinear == "drop":
-                X = X.drop(columns=dependent)
-                cat = [c for c in cat if c in X.columns]
-            collinear_rows += [
-                {"roi": roi, "pool": pool, "column": c, "action": collinear} for c in dependent
-            ]
-            y = transform_outcome(
-                cac.loc[X.index, outcome].to_numpy(dtype=float), config.outcome_transform
-            )
-            if np.isnan(y).any():
-                bad = list(X.index[np.isnan(y)][:5])
-                raise ValueError(f"ROI {roi!r}: CAC column {outcome!r} missing for patients {bad}")
-            tasks[key] = {"X": X, "categorical": cat, "y": y, "labels": labels}
+            X, cat = _handle_collinear(X, categorical, labels, collinear, plan.collinear)
+            plan.tasks[key] = _PoolTask(X, cat, _outcome(cac, X.index, labels, config), labels)
+    return plan
 
-    jobs = [
-        delayed(_run_task)(t["X"], t["categorical"], t["y"], config, engine, t["labels"])
-        for t in tasks.values()
-    ]
-    results_iter = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-    if progress:
-        from tqdm.auto import tqdm
 
-        results_iter = tqdm(results_iter, total=len(jobs), desc="stepwise protocol")
-    by_key = dict(zip(tasks, results_iter, strict=True))
+def _handle_collinear(
+    X: pd.DataFrame, categorical: list[str], labels: dict, collinear: str, found: list[dict]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Check a pool; keep, drop or refuse its linearly dependent columns (listed in ``found``)."""
+    roi, pool = labels["roi"], labels["pool"]
+    cat = [c for c in categorical if c in X.columns]
+    where = f"ROI {roi!r}, pool {pool!r}"
+    dependent = check_pool(X, cat, where)
+    if dependent and collinear == "error":
+        raise ValueError(
+            f"{where}: columns {dependent} are exact linear combinations of earlier "
+            "columns (with the intercept); drop them or pass collinear='keep'/'drop'"
+        )
+    if dependent and collinear == "drop":
+        X = X.drop(columns=dependent)
+        cat = [c for c in cat if c in X.columns]
+    found += [{"roi": roi, "pool": pool, "column": c, "action": collinear} for c in dependent]
+    return X, cat
+
+
+def _outcome(cac: pd.DataFrame, index: pd.Index, labels: dict, config: ProtocolConfig):
+    """(n_patients,) regression outcome of one ROI, in ``index`` order."""
+    outcome = labels["outcome"]
+    y = transform_outcome(cac.loc[index, outcome].to_numpy(dtype=float), config.outcome_transform)
+    if np.isnan(y).any():
+        bad = list(index[np.isnan(y)][:5])
+        raise ValueError(
+            f"ROI {labels['roi']!r}: CAC column {outcome!r} missing for patients {bad}"
+        )
+    return y
+
+
+def _gather(config: ProtocolConfig, plan: _Plan, by_key: dict) -> ProtocolResult:
+    """The result tables: every task's rows under the labels of each ROI x pool using it."""
     runs, inner, predictions = [], [], []
-    for key, labels in aliases:
+    for key, labels in plan.aliases:
         task_runs, task_inner, task_predictions = by_key[key]
         runs += [{**row, **labels} for row in task_runs]
         inner += [{**row, **labels} for row in task_inner]
@@ -886,15 +580,14 @@ def run_protocol(
             frame["roi"] = labels["roi"]
             frame["pool"] = labels["pool"]
             predictions.append(frame)
+    columns = ["roi", "pool", "repeat", "patient_id", "y_true", "y_pred"]
     prediction_table = (
-        pd.concat(predictions, ignore_index=True)
-        if predictions
-        else pd.DataFrame(columns=["roi", "pool", "repeat", "patient_id", "y_true", "y_pred"])
+        pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=columns)
     )
     return ProtocolResult(
         config=config,
         runs=pd.DataFrame(runs),
         inner=pd.DataFrame(inner),
-        predictions=prediction_table[["roi", "pool", "repeat", "patient_id", "y_true", "y_pred"]],
-        collinear=pd.DataFrame(collinear_rows, columns=["roi", "pool", "column", "action"]),
+        predictions=prediction_table[columns],
+        collinear=pd.DataFrame(plan.collinear, columns=["roi", "pool", "column", "action"]),
     )

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from mpirad.constants import BERMAN_CATEGORIES, CAC_FIGURE4_BINS, CAC_FIGURE4_PAPER_COUNTS
+from mpirad.stats.design import TERM_SEPARATOR
 from mpirad.stats.paper_b import PAPER_TABLE3_COLUMNS, paper_table3
-from mpirad.stats.protocol import POOL_LABELS
-from mpirad.stats.stepwise import TERM_SEPARATOR
+from mpirad.stats.pool import POOL_LABELS
 
 #: ROI order of the paper's Table 3 (mpirad names).
 TABLE3_ROIS: tuple[str, ...] = tuple(PAPER_TABLE3_COLUMNS.values())
@@ -184,3 +184,10 @@ def reading_comparison(fisher_by_reading: Mapping[str, pd.DataFrame]) -> pd.Data
     if merged is None:
         raise ValueError("no readings given")
     return merged
+
+
+def reading_label(criterion: str, p_enter: float, p_remove: float) -> str:
+    """A short name of a stepwise reading, e.g. ``"AIC change 0.05/0.2"`` or
+    ``"partial F p 0.05/0.2"`` (criterion ``"sse"``), from the protocol's settings."""
+    kind = "partial F p" if criterion == "sse" else f"{criterion.upper()} change"
+    return f"{kind} {p_enter:g}/{p_remove:g}"

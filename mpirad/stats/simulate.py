@@ -72,7 +72,22 @@ def simulate_study_b(
     rng = np.random.default_rng(seed)
     ids = pd.Index([f"P{i + 1:04d}" for i in range(n_patients)], name="patient_id")
     age = rng.normal(64, 11, n_patients).clip(30, 90)
-    clinical = pd.DataFrame(
+    clinical = _clinical_table(rng, ids, age)
+    radiomic, planted_feature = _radiomic_tables(rng, ids, rois, n_features)
+    cac = _cac_table(rng, ids, age, clinical, rois, planted_feature, radiomic_effect)
+    return SimulatedStudyB(
+        radiomic=radiomic,
+        clinical=clinical,
+        cac=cac,
+        planted_clinical=("age", "hyperlipidemia", "hypertension"),
+        planted_radiomic={roi: ("feat_00",) for roi in rois},
+    )
+
+
+def _clinical_table(rng: np.random.Generator, ids: pd.Index, age: np.ndarray) -> pd.DataFrame:
+    """``patient_id`` + the ten clinical columns (draws in column order)."""
+    n_patients = len(ids)
+    return pd.DataFrame(
         {
             "patient_id": ids,
             "sex": np.where(rng.random(n_patients) < 0.5, "M", "F"),
@@ -87,6 +102,13 @@ def simulate_study_b(
             "lvef": rng.normal(66, 8, n_patients).clip(30, 85).round(0),
         }
     )
+
+
+def _radiomic_tables(
+    rng: np.random.Generator, ids: pd.Index, rois: Sequence[str], n_features: int
+) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarray]]:
+    """ROI -> feature table, and ROI -> its standardised planted feature (``feat_00``)."""
+    n_patients = len(ids)
     scales = 10.0 ** rng.uniform(-3, 4, n_features)
     shared = rng.normal(size=(n_patients, 1))
     radiomic: dict[str, pd.DataFrame] = {}
@@ -99,6 +121,20 @@ def simulate_study_b(
             values, index=ids, columns=[f"feat_{j:02d}" for j in range(n_features)]
         )
         planted_feature[roi] = (noise[:, 0] - noise[:, 0].mean()) / noise[:, 0].std()
+    return radiomic, planted_feature
+
+
+def _cac_table(
+    rng: np.random.Generator,
+    ids: pd.Index,
+    age: np.ndarray,
+    clinical: pd.DataFrame,
+    rois: Sequence[str],
+    planted_feature: dict[str, np.ndarray],
+    radiomic_effect: float,
+) -> pd.DataFrame:
+    """``patient_id`` + per-artery and total CAC from the two-part model of the docstring."""
+    n_patients = len(ids)
     z_age = (age - age.mean()) / age.std()
     arteries = {"cac_lad": 0.45, "cac_lcx": 0.25, "cac_rca": 0.3}
     cac = pd.DataFrame({"patient_id": ids})
@@ -118,10 +154,4 @@ def simulate_study_b(
         cac[column] = np.where(any_calcium, np.expm1(np.maximum(log_score, 0)), 0.0).round(1)
     cac["cac_lm"] = np.where(any_calcium, rng.exponential(5, n_patients), 0.0).round(1)
     cac["cac_total"] = cac[["cac_lad", "cac_lcx", "cac_rca", "cac_lm"]].sum(axis=1)
-    return SimulatedStudyB(
-        radiomic=radiomic,
-        clinical=clinical,
-        cac=cac,
-        planted_clinical=("age", "hyperlipidemia", "hypertension"),
-        planted_radiomic={roi: ("feat_00",) for roi in rois},
-    )
+    return cac

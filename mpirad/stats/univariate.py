@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import special, stats
 
 from mpirad.constants import BERMAN_CATEGORIES, ROI_CAC, berman_category
-from mpirad.stats.stepwise import _sorted_levels
+from mpirad.stats.design import sorted_levels
 
 
 def spearman_columns(values: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +137,7 @@ def spearman_candidates(
     """
     codes = X.copy()
     for name in categorical or []:
-        levels = _sorted_levels(codes[name])
+        levels = sorted_levels(codes[name])
         codes[name] = pd.Categorical(codes[name], categories=levels).codes
     values = codes.to_numpy(dtype=np.float64)
     if np.isnan(values).any():

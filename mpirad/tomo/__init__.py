@@ -1,11 +1,14 @@
 """Study A: D-SPECT LV tomograms, a ResNet18 classifier and a ResNet18 U-Net segmenter.
 
 - :mod:`mpirad.tomo.preprocess`  LV centre from the image, LV-centred crop, resize
-- :mod:`mpirad.tomo.data`        a ``labelme-export`` dataset read into tensors
+- :mod:`mpirad.tomo.data`        a ``labelme-export`` dataset preprocessed into tensors
+  (the files are read by :mod:`mpirad.io.tomograms`)
 - :mod:`mpirad.tomo.splits`      five random 8:2 splits by patient or by image, on disk
 - :mod:`mpirad.tomo.models`      ResNet18 classifier, ResNet18-encoder U-Net
 - :mod:`mpirad.tomo.train`       seeded, resumable training loop (CUDA + AMP or CPU)
+- :mod:`mpirad.tomo.checkpoints` checkpoints written on a background thread; load_weights
 - :mod:`mpirad.tomo.evaluate`    Tables 2-4 inputs from :mod:`mpirad.metrics`
+- :mod:`mpirad.tomo.fit`         train and predict both networks of one split
 - :mod:`mpirad.tomo.run`         one split end to end, outputs under ``build/runs``
 - :mod:`mpirad.tomo.report`      tables of all splits next to the paper's
 - :mod:`mpirad.tomo.plots`       Figures 1-3
@@ -13,7 +16,7 @@
 
 from __future__ import annotations
 
-from mpirad.tomo.data import DatasetLayoutError, TomoDataset, load_tomo_dataset, scan_labelme_export
+from mpirad.tomo.data import TomoDataset, load_tomo_dataset
 from mpirad.tomo.models import ResNet18UNet, WeightsError, build_classifier, build_segmenter
 from mpirad.tomo.preprocess import (
     LVNotFoundError,
@@ -29,7 +32,6 @@ from mpirad.tomo.train import TrainConfig, TrainResult, seed_everything, select_
 
 __all__ = [
     "PROFILES",
-    "DatasetLayoutError",
     "LVNotFoundError",
     "PreprocessConfig",
     "ResNet18UNet",
@@ -54,7 +56,6 @@ __all__ = [
     "run_all_splits",
     "run_split",
     "save_splits",
-    "scan_labelme_export",
     "seed_everything",
     "select_device",
     "split_dir",

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from mpirad.tomo.run import SplitOutputs
 
 
 def register(app: typer.Typer) -> None:
@@ -39,50 +42,20 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train the ResNet18 classifier and segmenter on Study A split(s); write results."""
         from mpirad.tomo.data import load_tomo_dataset
-        from mpirad.tomo.profiles import PROFILES, get_profile
-        from mpirad.tomo.run import resolve_dataset, run_split
+        from mpirad.tomo.profiles import get_profile
+        from mpirad.tomo.run import run_split
 
-        if unit not in ("patient", "image", "both"):
-            raise typer.BadParameter(f"--unit must be patient, image or both, got {unit!r}")
-        if profile not in PROFILES:
-            raise typer.BadParameter(
-                f"--profile must be one of {sorted(PROFILES)}, got {profile!r}"
-            )
-        n_splits = get_profile(profile).n_splits
-        if all_splits == (split is not None):
-            raise typer.BadParameter("give either --split K or --all-splits")
-        if split is not None and not 1 <= split <= n_splits:
-            raise typer.BadParameter(f"--split must be in 1..{n_splits}, got {split}")
-        if out_dir is None:
-            try:
-                from mpirad.manifest import project_root
-
-                out_dir = project_root() / "build" / "runs"
-            except ValueError:
-                out_dir = Path("build") / "runs"
-        try:
-            dataset_root, name = resolve_dataset(
-                dataset or ("synthetic-a" if root is None else None), root
-            )
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from exc
-        units = ("patient", "image") if unit == "both" else (unit,)
-        splits = range(1, n_splits + 1) if all_splits else [split]
-        settings = get_profile(profile)
-        if root is None:  # a manifest dataset: its Labelme labels
-            from mpirad.manifest import get_dataset
-
-            labels = get_dataset(name).entry.labels
-        else:
-            labels = None
+        n_splits = _check_options(unit, profile, split, all_splits)
+        out_dir = out_dir if out_dir is not None else _default_out_dir()
+        dataset_root, name, labels = _dataset_and_labels(dataset, root)
         data = load_tomo_dataset(
             dataset_root,
-            settings.preprocess,
+            get_profile(profile).preprocess,
             labels=labels,
             cache_dir=Path(out_dir) / name / "study_a" / "cache",
         )
-        for which in units:
-            for k in splits:
+        for which in ("patient", "image") if unit == "both" else (unit,):
+            for k in range(1, n_splits + 1) if all_splits else [split]:
                 outputs = run_split(
                     dataset_root,
                     int(k),
@@ -96,9 +69,59 @@ def register(app: typer.Typer) -> None:
                     force=force,
                     data=data,
                 )
-                metrics = outputs["classification_metrics"].set_index("metric")["estimate"]
-                dice = outputs["segmentation_summary"].set_index("metric").loc["DICE", "median"]
-                typer.echo(
-                    f"{name} {which} split {k}: AUC {metrics['AUC']:.3f}, SE {metrics['SE']:.3f}, "
-                    f"SP {metrics['SP']:.3f}, median Dice {dice:.3f} -> {outputs.directory}"
-                )
+                typer.echo(f"{name} {which} split {k}: {_headline(outputs)} -> {outputs.directory}")
+
+
+def _check_options(unit: str, profile: str, split: int | None, all_splits: bool) -> int:
+    """Refuse a bad --unit, --profile or split choice; the profile's number of splits."""
+    from mpirad.tomo.profiles import PROFILES, get_profile
+
+    if unit not in ("patient", "image", "both"):
+        raise typer.BadParameter(f"--unit must be patient, image or both, got {unit!r}")
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"--profile must be one of {sorted(PROFILES)}, got {profile!r}")
+    n_splits = get_profile(profile).n_splits
+    if all_splits == (split is not None):
+        raise typer.BadParameter("give either --split K or --all-splits")
+    if split is not None and not 1 <= split <= n_splits:
+        raise typer.BadParameter(f"--split must be in 1..{n_splits}, got {split}")
+    return n_splits
+
+
+def _default_out_dir() -> Path:
+    """``<project>/build/runs``, or ``build/runs`` outside a project."""
+    try:
+        from mpirad.manifest import project_root
+
+        return project_root() / "build" / "runs"
+    except ValueError:
+        return Path("build") / "runs"
+
+
+def _dataset_and_labels(
+    dataset: str | None, root: Path | None
+) -> tuple[Path, str, tuple[str, ...] | None]:
+    """The dataset folder, its output name and (for a manifest dataset) its Labelme labels."""
+    from mpirad.tomo.run import resolve_dataset
+
+    try:
+        dataset_root, name = resolve_dataset(
+            dataset or ("synthetic-a" if root is None else None), root
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if root is not None:
+        return dataset_root, name, None
+    from mpirad.manifest import get_dataset
+
+    return dataset_root, name, get_dataset(name).entry.labels
+
+
+def _headline(outputs: SplitOutputs) -> str:
+    """AUC, SE, SP and median Dice of a finished split, for the terminal."""
+    metrics = outputs["classification_metrics"].set_index("metric")["estimate"]
+    dice = outputs["segmentation_summary"].set_index("metric").loc["DICE", "median"]
+    return (
+        f"AUC {metrics['AUC']:.3f}, SE {metrics['SE']:.3f}, SP {metrics['SP']:.3f}, "
+        f"median Dice {dice:.3f}"
+    )

@@ -1,17 +1,15 @@
 """Study A datasets: a Labelme export read into LV-centred tensors.
 
-The ``labelme-export`` layout (CONTRIBUTING.md): one folder per patient with
-``labels.csv`` (image -> 0/1), the PNG slices, and a Labelme JSON beside every image
-labelled 1. :func:`scan_labelme_export` lists the images and checks the layout;
-:func:`load_tomo_dataset` reads, centres, crops and resizes every slice once and keeps
-the result in memory (optionally cached on disk), so training reads batches by
-indexing tensors.
+The files are read by :mod:`mpirad.io.tomograms` (:func:`~mpirad.io.tomograms.scan_labelme_export`
+lists the images and checks the layout, :func:`~mpirad.io.tomograms.read_slice` reads
+one slice and its mask); :func:`prepare_slice` centres, crops and resizes a slice, and
+:func:`load_tomo_dataset` does so for every slice once and keeps the result in memory
+(optionally cached on disk), so training reads batches by indexing tensors.
 
-Only shapes whose Labelme label is one of the dataset's ischemia labels (manifest key
-``labels``, default ``[ischemia]``) and that have an area (polygon, rectangle, circle) are
-drawn into the mask; shapes with other labels and lines or points are counted and
-reported in one log line per dataset (:class:`~mpirad.io.labelme.ShapeTally`), never drawn
-and never a failure.
+Shapes whose Labelme label is not one of the dataset's ischemia labels (manifest key
+``labels``, default ``[ischemia]``), and lines or points, are counted and reported in
+one log line per dataset (:class:`~mpirad.io.labelme.ShapeTally`), never drawn and
+never a failure.
 """
 
 from __future__ import annotations
@@ -35,21 +33,18 @@ from tqdm.auto import tqdm
 from mpirad.io import (
     ShapeTally,
     atomic_path,
-    read_label_csv,
-    read_labelme,
     read_parquet,
-    read_png,
-    tally_shapes,
     write_parquet,
 )
-from mpirad.io.layouts import DEFAULT_LABELME_LABELS, dataset_root, labelme_labels
+from mpirad.io.layouts import DEFAULT_LABELME_LABELS, labelme_labels
+from mpirad.io.tomograms import ISCHEMIA_LABELS, read_slice_and_tally, scan_labelme_export
+from mpirad.parallel import resolve_n_jobs
 from mpirad.tomo.preprocess import (
     PreprocessConfig,
     crop_centred,
     find_lv_centre,
     normalise_intensity,
     resize_stack,
-    to_float_image,
 )
 
 if TYPE_CHECKING:
@@ -57,18 +52,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Folder names beside the patient folders that are not patients.
-NON_PATIENT_FOLDERS = ("truth",)
-
 #: Datasets with at least this many images are read in parallel by default.
 PARALLEL_FROM = 1000
 
 #: Bumped whenever preprocessing changes, so old caches are not reused.
 CACHE_VERSION = 4
-
-
-class DatasetLayoutError(ValueError):
-    """A Study A dataset folder that does not follow the labelme-export layout."""
 
 
 @dataclass
@@ -127,130 +115,6 @@ class TomoDataset:
         return lookup.loc[wanted].to_numpy(dtype=np.int64, copy=True)
 
 
-def _patient_folders(root: Path) -> list[Path]:
-    if not root.is_dir():
-        raise DatasetLayoutError(f"{root}: dataset folder does not exist")
-    folders = []
-    for child in sorted(root.iterdir()):
-        if not child.is_dir() or child.name.startswith(".") or child.name in NON_PATIENT_FOLDERS:
-            continue
-        if not (child / "labels.csv").is_file():
-            raise DatasetLayoutError(
-                f"{child}: patient folder without labels.csv (labelme-export layout: "
-                f"<root>/<patient_id>/labels.csv, *.png, *.json)"
-            )
-        folders.append(child)
-    if not folders:
-        raise DatasetLayoutError(f"{root}: no patient folders with a labels.csv")
-    return folders
-
-
-def scan_labelme_export(root: str | os.PathLike[str] | Dataset) -> pd.DataFrame:
-    """List the images of a Study A ``labelme-export`` dataset and check its layout.
-
-    Args:
-        root: the dataset folder, or a manifest :class:`~mpirad.manifest.Dataset`.
-
-    Returns:
-        DataFrame with one row per image, sorted by patient then file name:
-        ``patient_id`` (folder name), ``image`` (file name), ``label`` (0/1),
-        ``png_path`` and ``json_path`` (absolute paths as str; ``json_path`` is
-        missing (NaN) for images labelled 0).
-
-    Raises:
-        DatasetLayoutError: missing folder, a patient folder without ``labels.csv``,
-            an image labelled 1 without its Labelme JSON.
-        mpirad.io.LabelTableError: a label CSV that does not match its images.
-    """
-    root = dataset_root(root).resolve()
-    rows = []
-    for folder in _patient_folders(root):
-        table = read_label_csv(folder / "labels.csv", image_dir=folder)
-        for image, label in zip(table["image"], table["label"], strict=True):
-            png_path = folder / image
-            json_path = png_path.with_suffix(".json")
-            if label == 1 and not json_path.is_file():
-                raise DatasetLayoutError(
-                    f"{png_path}: labelled 1 (ischemia) in {folder / 'labels.csv'} but "
-                    f"{json_path.name} (the Labelme outline) is missing"
-                )
-            rows.append(
-                {
-                    "patient_id": folder.name,
-                    "image": image,
-                    "label": int(label),
-                    "png_path": str(png_path),
-                    "json_path": str(json_path) if json_path.is_file() else None,
-                }
-            )
-    index = pd.DataFrame(rows).sort_values(["patient_id", "image"], ignore_index=True)
-    index["label"] = index["label"].astype(np.int64)
-    return index
-
-
-#: Default Labelme label(s) that mark ischemia (a dataset's manifest ``labels`` replaces it).
-#: Shapes with other labels are counted and reported, never drawn into the ischemia mask.
-ISCHEMIA_LABELS: tuple[str, ...] = DEFAULT_LABELME_LABELS
-
-
-def _read_slice(
-    png_path: str | Path, json_path: str | Path | None, label: int, labels: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray, ShapeTally]:
-    """:func:`read_slice`, and the :class:`ShapeTally` of its Labelme file."""
-    image = to_float_image(read_png(png_path), source=str(png_path))
-    mask = np.zeros(image.shape, dtype=bool)
-    tally = ShapeTally()
-    if json_path is not None:
-        annotation = read_labelme(json_path)
-        if tuple(annotation.image_shape) != image.shape:
-            raise ValueError(
-                f"{json_path}: Labelme image size {annotation.image_shape} differs from "
-                f"{Path(png_path).name} {image.shape}"
-            )
-        tally = tally_shapes(annotation.shapes, labels)
-        present = [name for name in labels if name in annotation.labels]
-        if present:
-            mask = annotation.mask(labels=present)
-    if label == 0 and mask.any():
-        raise ValueError(
-            f"{json_path}: image labelled 0 (no ischemia) but its Labelme file outlines "
-            f"{int(mask.sum())} pixels; fix labels.csv or the annotation"
-        )
-    if label == 1 and not mask.any():
-        left_out = f"; not drawn: {tally.summary().partition('; ')[2]}" if tally.skipped else ""
-        raise ValueError(
-            f"{json_path}: image labelled 1 (ischemia) but its Labelme file outlines nothing "
-            f"with an area labelled {list(labels)}{left_out}"
-        )
-    return image, mask, tally
-
-
-def read_slice(
-    png_path: str | Path,
-    json_path: str | Path | None,
-    label: int,
-    labels: Sequence[str] = ISCHEMIA_LABELS,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Read one slice and its ischemia mask.
-
-    Args:
-        png_path: the PNG file.
-        json_path: its Labelme JSON, or None.
-        label: the image's label from ``labels.csv``.
-        labels: the Labelme labels drawn into the mask; shapes with other labels, and
-            lines or points, are not drawn.
-
-    Returns:
-        ``(image, mask)``: ``(H, W)`` float64 intensities and ``(H, W)`` bool mask.
-
-    Raises:
-        ValueError: the JSON's image size differs from the PNG's, an image labelled 0
-            has an outline, or an image labelled 1 has an empty outline.
-    """
-    image, mask, _ = _read_slice(png_path, json_path, label, labels)
-    return image, mask
-
-
 def prepare_slice(
     png_path: str | Path,
     json_path: str | Path | None,
@@ -294,7 +158,7 @@ def _prepare_slice(
     labels: Sequence[str],
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, float], tuple[int, int], ShapeTally]:
     """:func:`prepare_slice`, and the :class:`ShapeTally` of its Labelme file."""
-    image, mask, tally = _read_slice(png_path, json_path, label, labels)
+    image, mask, tally = read_slice_and_tally(png_path, json_path, label, labels)
     centre = find_lv_centre(
         image, smoothing_fraction=config.smoothing_fraction, source=str(png_path)
     )
@@ -346,8 +210,9 @@ def load_tomo_dataset(
             modification times, ``config`` and ``labels``; a later call
             with unchanged files loads the cache instead of re-reading the PNGs.
         progress: show a tqdm bar while reading.
-        n_jobs: parallel readers (joblib); default 1 below
-            :data:`PARALLEL_FROM` images, else all cores.
+        n_jobs: parallel readers (joblib); ``None``: the project's policy
+            (:func:`mpirad.parallel.resolve_n_jobs`), serial below :data:`PARALLEL_FROM`
+            images.
 
     Returns:
         The :class:`TomoDataset`.
@@ -364,26 +229,42 @@ def load_tomo_dataset(
     cache_path = None
     if cache_dir is not None:
         cache_path = Path(cache_dir) / f"tomo-{_fingerprint(index, config, labels)}.pt"
-        if cache_path.is_file() and cache_path.with_suffix(".parquet").is_file():
-            cached = torch.load(cache_path, map_location="cpu", weights_only=True)
-            counts = cached.get("shapes", {})
-            shapes = ShapeTally(
-                counts.get("drawn", 0),
-                Counter(counts.get("other_labels", {})),
-                Counter(counts.get("no_area", {})),
-            )
-            _log_shapes(shapes, root)
-            return TomoDataset(
-                index=read_parquet(cache_path.with_suffix(".parquet")),
-                images=cached["images"],
-                masks=cached["masks"],
-                labels=cached["labels"],
-                config=config,
-                shape_labels=labels,
-                shapes=shapes,
-            )
-    if n_jobs is None:
-        n_jobs = 1 if len(index) < PARALLEL_FROM else -1
+        cached = _read_cache(cache_path, config, labels)
+        if cached is not None:
+            _log_shapes(cached.shapes, root)
+            return cached
+    n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(index), serial_below=PARALLEL_FROM)
+    images, masks, table, tally = _prepare_all(index, config, labels, n_jobs, progress)
+    _log_shapes(tally, root)
+    _warn_outlines_outside(table, config.crop_size)
+    dataset = TomoDataset(
+        index=table,
+        images=torch.from_numpy(images),
+        masks=torch.from_numpy(masks),
+        labels=torch.from_numpy(table["label"].to_numpy(dtype=np.int64, copy=True)),
+        config=config,
+        shape_labels=labels,
+        shapes=tally,
+    )
+    if cache_path is not None:
+        _write_cache(cache_path, dataset)
+    return dataset
+
+
+def _prepare_all(
+    index: pd.DataFrame,
+    config: PreprocessConfig,
+    labels: tuple[str, ...],
+    n_jobs: int,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, ShapeTally]:
+    """:func:`prepare_slice` for every row of ``index`` (joblib, in order).
+
+    Returns:
+        ``(images (N, 1, S, S) float32, masks (N, S, S) bool, index table, shape tally)``;
+        the table has ``patient_id``, ``image``, ``label``, ``centre_row``,
+        ``centre_col``, ``source_height``, ``source_width`` and ``outline_in_crop``.
+    """
     jobs = (
         joblib.delayed(_prepare_slice)(
             row.png_path,
@@ -406,13 +287,17 @@ def load_tomo_dataset(
         centres.append(centre)
         shapes.append(shape)
         tally += slice_tally
-    _log_shapes(tally, root)
     table = index[["patient_id", "image", "label"]].copy()
     table["centre_row"] = [c[0] for c in centres]
     table["centre_col"] = [c[1] for c in centres]
     table["source_height"] = [s[0] for s in shapes]
     table["source_width"] = [s[1] for s in shapes]
     table["outline_in_crop"] = (table["label"] == 0) | masks.reshape(len(masks), -1).any(axis=1)
+    return images, masks, table, tally
+
+
+def _warn_outlines_outside(table: pd.DataFrame, crop_size: int) -> None:
+    """Log the ischemic images whose outline fell outside the LV-centred crop."""
     lost = table[~table["outline_in_crop"]]
     if len(lost):
         log.warning(
@@ -420,35 +305,53 @@ def load_tomo_dataset(
             "(LV centre found away from the LV?); they stay in the classification but not in "
             "the segmentation: %s",
             len(lost),
-            config.crop_size,
+            crop_size,
             ", ".join(f"{p}/{i}" for p, i in zip(lost["patient_id"], lost["image"], strict=True)),
         )
-    dataset = TomoDataset(
-        index=table,
-        images=torch.from_numpy(images),
-        masks=torch.from_numpy(masks),
-        labels=torch.from_numpy(table["label"].to_numpy(dtype=np.int64, copy=True)),
+
+
+def _read_cache(
+    cache_path: Path, config: PreprocessConfig, labels: tuple[str, ...]
+) -> TomoDataset | None:
+    """The dataset cached at ``cache_path`` (+ ``.parquet`` index), or None if absent."""
+    if not (cache_path.is_file() and cache_path.with_suffix(".parquet").is_file()):
+        return None
+    cached = torch.load(cache_path, map_location="cpu", weights_only=True)
+    counts = cached.get("shapes", {})
+    shapes = ShapeTally(
+        counts.get("drawn", 0),
+        Counter(counts.get("other_labels", {})),
+        Counter(counts.get("no_area", {})),
+    )
+    return TomoDataset(
+        index=read_parquet(cache_path.with_suffix(".parquet")),
+        images=cached["images"],
+        masks=cached["masks"],
+        labels=cached["labels"],
         config=config,
         shape_labels=labels,
-        shapes=tally,
+        shapes=shapes,
     )
-    if cache_path is not None:
-        write_parquet(dataset.index, cache_path.with_suffix(".parquet"))
-        with atomic_path(cache_path) as tmp:
-            torch.save(
-                {
-                    "images": dataset.images,
-                    "masks": dataset.masks,
-                    "labels": dataset.labels,
-                    "shapes": {
-                        "drawn": tally.drawn,
-                        "other_labels": dict(tally.other_labels),
-                        "no_area": dict(tally.no_area),
-                    },
+
+
+def _write_cache(cache_path: Path, dataset: TomoDataset) -> None:
+    """Write the tensors and shape counts to ``cache_path``, the index beside it."""
+    write_parquet(dataset.index, cache_path.with_suffix(".parquet"))
+    tally = dataset.shapes
+    with atomic_path(cache_path) as tmp:
+        torch.save(
+            {
+                "images": dataset.images,
+                "masks": dataset.masks,
+                "labels": dataset.labels,
+                "shapes": {
+                    "drawn": tally.drawn,
+                    "other_labels": dict(tally.other_labels),
+                    "no_area": dict(tally.no_area),
                 },
-                tmp,
-            )
-    return dataset
+            },
+            tmp,
+        )
 
 
 def _log_shapes(tally: ShapeTally, root: str | os.PathLike[str] | Dataset) -> None:

@@ -26,6 +26,20 @@ def _greyscale_resnet18(num_classes: int, in_channels: int) -> nn.Module:
     return model
 
 
+def read_weights_file(path: Path) -> object:
+    """``torch.load`` a weights file on the CPU, tensors only (never executes pickled code).
+
+    Raises:
+        WeightsError: no such file, or not readable as torch tensors.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: no such weights file") from None
+    except Exception as exc:
+        raise WeightsError(f"{path}: not a readable torch state_dict ({exc})") from exc
+
+
 def load_resnet18_weights(model: nn.Module, path: str | Path) -> list[str]:
     """Load a ResNet18 ``state_dict`` file into a (greyscale) torchvision ResNet18.
 
@@ -47,12 +61,7 @@ def load_resnet18_weights(model: nn.Module, path: str | Path) -> list[str]:
         WeightsError: unreadable file, or tensors that do not fit the network.
     """
     path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise WeightsError(f"{path}: no such weights file") from None
-    except Exception as exc:
-        raise WeightsError(f"{path}: not a readable torch state_dict ({exc})") from exc
+    state = read_weights_file(path)
     if isinstance(state, dict):
         for key in ("model", "state_dict"):
             if key in state and isinstance(state[key], dict):
@@ -197,12 +206,7 @@ def build_segmenter(*, in_channels: int = 1, weights: str | Path | None = None) 
     model = ResNet18UNet(in_channels=in_channels)
     if weights is not None:
         path = Path(weights)
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise WeightsError(f"{path}: no such weights file") from None
-        except Exception as exc:
-            raise WeightsError(f"{path}: not a readable torch state_dict ({exc})") from exc
+        state = read_weights_file(path)
         if isinstance(state, dict) and any(str(k).startswith("encoder.") for k in state):
             try:
                 model.load_state_dict(state)

@@ -41,6 +41,8 @@ from skimage.filters import threshold_otsu
 from skimage.measure import label, regionprops
 from skimage.morphology import medial_axis
 
+from mpirad.io.tomograms import to_float_image
+
 
 class LVNotFoundError(ValueError):
     """No left ventricle could be found in an image (blank or featureless)."""
@@ -73,31 +75,6 @@ class PreprocessConfig:
             raise ValueError(
                 f"smoothing_fraction must be in (0, 0.5), got {self.smoothing_fraction}"
             )
-
-
-def to_float_image(image: np.ndarray, *, source: str = "image") -> np.ndarray:
-    """Convert a greyscale or RGB(A) array to a float64 ``(H, W)`` image.
-
-    Args:
-        image: ``(H, W)`` of any real dtype, or ``(H, W, 3|4)`` (converted with the
-            ITU-R 601-2 luma weights Pillow uses for mode ``L``; alpha ignored).
-        source: what to name in error messages.
-
-    Returns:
-        ``(H, W)`` float64 array (intensity units of the file).
-
-    Raises:
-        ValueError: any other shape, or non-finite values.
-    """
-    array = np.asarray(image)
-    if array.ndim == 3 and array.shape[2] in (3, 4):
-        array = array[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    if array.ndim != 2:
-        raise ValueError(f"{source}: expected a 2D greyscale or RGB image, got shape {array.shape}")
-    array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{source}: image contains NaN or infinite values")
-    return array
 
 
 #: Ridge points thicker than this multiple of the median ridge distance are "solid blobs".

@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mpirad.constants import AHA_SEGMENTS
+from mpirad.constants import AHA_SEGMENTS, SPLIT_UNITS
 from mpirad.io import read_parquet
 from mpirad.metrics import TABLE3_LABELS
 from mpirad.metrics.paper_a import PAPER_MISPRINTS, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4
 from mpirad.tomo.run import SPLIT_TABLES, split_dir
-from mpirad.tomo.splits import SPLIT_UNITS
 
 #: How the runs are labelled in the tables.
 UNIT_LABELS: dict[str, str] = {
@@ -115,77 +114,104 @@ def table1_cohort(dataset_root: str | Path) -> pd.DataFrame:
         Rows (``section``, ``item``) with columns ``this dataset`` and ``paper``,
         cells "n (%)" as in the paper.
     """
-    from mpirad.tomo.data import scan_labelme_export
+    from mpirad.io.tomograms import scan_labelme_export
 
     root = Path(dataset_root)
     index = scan_labelme_export(root)
     patients_path = root / "patients.csv"
     patients = pd.read_csv(patients_path) if patients_path.is_file() else pd.DataFrame()
-    rows: list[tuple[str, str, str, str]] = []
     n_patients = index["patient_id"].nunique()
-    if "sex" in patients:
-        sex = patients["sex"].astype(str).str.upper().str[0]
-        for code, name in (("M", "male"), ("F", "female")):
-            rows.append(
-                (
-                    "sex",
-                    name,
-                    _percent(int((sex == code).sum()), len(sex)),
-                    _percent(PAPER_TABLE1["sex"][name], 103),
-                )
-            )
-    rows.append(("patients", "total", str(n_patients), "103"))
-    if "age" in patients:
-        age = patients["age"].astype(float)
-        q25, median, q75 = np.percentile(age, [25, 50, 75])
-        rows.append(
-            (
-                "age (years)",
-                "range, median (P25, P75)",
-                f"{age.min():.0f}-{age.max():.0f}, median {median:.0f} (P25 {q25:.0f}, P75 {q75:.0f})",
-                PAPER_AGE,
-            )
-        )
-    segment_columns = [f"seg{s:02d}" for s in AHA_SEGMENTS]
-    if all(c in patients for c in segment_columns):
-        scores = patients[segment_columns].astype(int)
-        ischemic = (scores > 0).sum(axis=0)
-        total, paper_total = int(ischemic.sum()), sum(PAPER_TABLE1["segments"].values())
-        for number, name in AHA_SEGMENTS.items():
-            rows.append(
-                (
-                    "segments with ischemia",
-                    f"{number} {name}",
-                    _percent(int(ischemic[f"seg{number:02d}"]), total),
-                    _percent(PAPER_TABLE1["segments"][number], paper_total),
-                )
-            )
-        rows.append(("segments with ischemia", "total", str(total), str(paper_total)))
-        values = scores.to_numpy().ravel()
-        paper_scores = PAPER_TABLE1["scores"]
-        for score in range(5):
-            rows.append(
-                (
-                    "semi-quantitative score",
-                    str(score),
-                    _percent(int((values == score).sum()), values.size),
-                    _percent(paper_scores[str(score)], sum(paper_scores.values())),
-                )
-            )
-    counts = index["label"].value_counts()
-    paper_images = PAPER_TABLE1["images"]
-    for label, name in ((0, "no myocardial ischemia"), (1, "presence of myocardial ischemia")):
-        rows.append(
-            (
-                "images (manual classification)",
-                name,
-                _percent(int(counts.get(label, 0)), len(index)),
-                _percent(paper_images[name], sum(paper_images.values())),
-            )
-        )
-    rows.append(("images (manual classification)", "total", str(len(index)), "5008"))
+    rows = [
+        *_table1_sex(patients),
+        ("patients", "total", str(n_patients), "103"),
+        *_table1_age(patients),
+        *_table1_segments(patients),
+        *_table1_images(index),
+    ]
     table = pd.DataFrame(rows, columns=["section", "item", "this dataset", "paper"])
     return table.set_index(["section", "item"])
+
+
+Row = tuple[str, str, str, str]
+
+
+def _table1_sex(patients: pd.DataFrame) -> list[Row]:
+    if "sex" not in patients:
+        return []
+    sex = patients["sex"].astype(str).str.upper().str[0]
+    return [
+        (
+            "sex",
+            name,
+            _percent(int((sex == code).sum()), len(sex)),
+            _percent(PAPER_TABLE1["sex"][name], 103),
+        )
+        for code, name in (("M", "male"), ("F", "female"))
+    ]
+
+
+def _table1_age(patients: pd.DataFrame) -> list[Row]:
+    if "age" not in patients:
+        return []
+    age = patients["age"].astype(float)
+    q25, median, q75 = np.percentile(age, [25, 50, 75])
+    return [
+        (
+            "age (years)",
+            "range, median (P25, P75)",
+            f"{age.min():.0f}-{age.max():.0f}, median {median:.0f} (P25 {q25:.0f}, P75 {q75:.0f})",
+            PAPER_AGE,
+        )
+    ]
+
+
+def _table1_segments(patients: pd.DataFrame) -> list[Row]:
+    """Ischemic segments and the distribution of the stress scores (``seg01`` .. ``seg17``)."""
+    segment_columns = [f"seg{s:02d}" for s in AHA_SEGMENTS]
+    if not all(c in patients for c in segment_columns):
+        return []
+    rows: list[Row] = []
+    scores = patients[segment_columns].astype(int)
+    ischemic = (scores > 0).sum(axis=0)
+    total, paper_total = int(ischemic.sum()), sum(PAPER_TABLE1["segments"].values())
+    for number, name in AHA_SEGMENTS.items():
+        rows.append(
+            (
+                "segments with ischemia",
+                f"{number} {name}",
+                _percent(int(ischemic[f"seg{number:02d}"]), total),
+                _percent(PAPER_TABLE1["segments"][number], paper_total),
+            )
+        )
+    rows.append(("segments with ischemia", "total", str(total), str(paper_total)))
+    values = scores.to_numpy().ravel()
+    paper_scores = PAPER_TABLE1["scores"]
+    for score in range(5):
+        rows.append(
+            (
+                "semi-quantitative score",
+                str(score),
+                _percent(int((values == score).sum()), values.size),
+                _percent(paper_scores[str(score)], sum(paper_scores.values())),
+            )
+        )
+    return rows
+
+
+def _table1_images(index: pd.DataFrame) -> list[Row]:
+    counts = index["label"].value_counts()
+    paper_images = PAPER_TABLE1["images"]
+    rows: list[Row] = [
+        (
+            "images (manual classification)",
+            name,
+            _percent(int(counts.get(label, 0)), len(index)),
+            _percent(paper_images[name], sum(paper_images.values())),
+        )
+        for label, name in ((0, "no myocardial ischemia"), (1, "presence of myocardial ischemia"))
+    ]
+    rows.append(("images (manual classification)", "total", str(len(index)), "5008"))
+    return rows
 
 
 def table2_confusion(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:

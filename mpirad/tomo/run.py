@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,25 +48,24 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mpirad.constants import SPLIT_UNITS
 from mpirad.io import atomic_write, read_parquet, write_parquet
 from mpirad.provenance import StepRecord, file_stamp, plan, say, write_record
 from mpirad.tomo.data import TomoDataset, load_tomo_dataset
-from mpirad.tomo.evaluate import (
-    classification_tables,
-    segmentation_per_image,
-    segmentation_summary,
+from mpirad.tomo.fit import (
+    Classified,
+    Segmented,
+    SplitRows,
+    Training,
+    classify,
+    segment,
+    split_rows,
 )
-from mpirad.tomo.models import build_classifier, build_segmenter
 from mpirad.tomo.overlay import save_overlay
 from mpirad.tomo.profiles import StudyAProfile, get_profile
-from mpirad.tomo.splits import SPLIT_UNITS, SplitUnit, ensure_splits
+from mpirad.tomo.splits import SplitUnit
 from mpirad.tomo.train import (
-    TrainResult,
-    load_weights,
-    predict_logits,
-    seed_everything,
     select_device,
-    train_model,
 )
 
 #: Output tables of a split (file stem -> what it holds), for readers of build/.
@@ -139,42 +139,6 @@ def _seed(seed: int, split: int, task: int) -> int:
     return int(seed) * 1000 + 10 * int(split) + task
 
 
-def _train_task(
-    task: str,
-    data: TomoDataset,
-    train_rows: np.ndarray,
-    validation_rows: np.ndarray,
-    profile: StudyAProfile,
-    checkpoint_dir: Path,
-    seed: int,
-    weights: str | Path | None,
-    device: torch.device,
-    progress: bool,
-) -> tuple[torch.nn.Module, TrainResult]:
-    seed_everything(seed)
-    if task == "classification":
-        model = build_classifier(weights=weights)
-        targets, config = data.labels, profile.classifier
-    else:
-        model = build_segmenter(weights=weights)
-        targets, config = data.masks, profile.segmenter
-    result = train_model(
-        model,
-        task=task,  # type: ignore[arg-type]
-        train_inputs=data.images[train_rows],
-        train_targets=targets[train_rows],
-        validation_inputs=data.images[validation_rows],
-        validation_targets=targets[validation_rows],
-        config=config,
-        checkpoint_dir=checkpoint_dir,
-        seed=seed,
-        device=device,
-        progress=progress,
-    )
-    load_weights(model, result.best_path)
-    return model, result
-
-
 def _overlay_picks(per_image: pd.DataFrame, count: int) -> np.ndarray:
     """Rows spread evenly over the Dice ranking, best first (deterministic)."""
     if count <= 0 or per_image.empty:
@@ -239,13 +203,63 @@ def run_split(
         ValueError: bad split number or unit, or a problem with the data (named).
     """
     profile = get_profile(profile)
+    _check_split(unit, split, profile)
+    dataset_root = Path(dataset_root)
+    dataset_name = dataset_name or dataset_root.resolve().name
+    directory = split_dir(out_dir, dataset_name, unit, split, profile.name)
+    wanted = _split_record(dataset_root, dataset_name, unit, split, seed, profile, weights, labels)
+    decision = plan(directory / "run.json", wanted, force=force)
+    if progress or decision.previous is not None:
+        say(f"{dataset_name} {unit} split {split}", decision)
+    if decision.reuse:
+        return load_split_outputs(directory)
+    _clear_stale_checkpoints(directory, wanted, force=force)
+    clock = _Clock()
+    device = select_device(device)
+    if data is None or not _fits(data, profile, labels):
+        data = _load(dataset_root, dataset_name, profile, labels, out_dir, progress)
+    clock.lap("load")
+    rows = split_rows(data, unit_dir(out_dir, dataset_name, unit, profile.name), unit, split,
+                       profile, seed)  # fmt: skip
+    training = Training(data, profile, directory / "checkpoints", weights, device, progress)
+    classified = classify(training, rows, _seed(seed, split, 1))
+    clock.lap("classification")
+    segmented = segment(training, rows, _seed(seed, split, 2))
+    clock.lap("segmentation")
+    overlays = _write_overlays(directory, data, segmented, profile.n_overlays)
+    tables = _write_tables(directory, split, unit, classified, segmented, overlays)
+    clock.lap("outputs")
+    record = _run_record(wanted.settings, device, data, rows, classified, segmented, clock)
+    _write_run_json(directory / "run.json", record, wanted)
+    return SplitOutputs(directory=directory, tables=tables, record=record)
+
+
+def _write_run_json(path: Path, record: dict[str, Any], wanted: StepRecord) -> None:
+    """``run.json`` (written last: it marks the split finished) and its provenance record."""
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    write_record(path, wanted)
+
+
+def _check_split(unit: str, split: int, profile: StudyAProfile) -> None:
     if unit not in SPLIT_UNITS:
         raise ValueError(f"unit must be one of {SPLIT_UNITS}, got {unit!r}")
     if not 1 <= int(split) <= profile.n_splits:
         raise ValueError(f"split must be in 1..{profile.n_splits}, got {split}")
-    dataset_root = Path(dataset_root)
-    dataset_name = dataset_name or dataset_root.resolve().name
-    directory = split_dir(out_dir, dataset_name, unit, split, profile.name)
+
+
+def _split_record(
+    dataset_root: Path,
+    dataset_name: str,
+    unit: str,
+    split: int,
+    seed: int,
+    profile: StudyAProfile,
+    weights: str | Path | None,
+    labels: tuple[str, ...] | list[str] | None,
+) -> StepRecord:
+    """What produces this split (compared with a finished split's record)."""
     settings = {
         "dataset": dataset_name,
         "unit": unit,
@@ -255,119 +269,68 @@ def run_split(
         "weights": str(weights) if weights is not None else None,
         "labels": list(labels) if labels is not None else None,
     }
-    wanted = StepRecord(
+    return StepRecord(
         step="study_a.split",
         dataset=dataset_name,
         fingerprint=file_stamp(dataset_root),
         profile=profile.name,
         settings=settings,
     )
-    decision = plan(directory / "run.json", wanted, force=force)
-    if progress or decision.previous is not None:
-        say(f"{dataset_name} {unit} split {split}", decision)
-    if decision.reuse:
-        return load_split_outputs(directory)
-    _clear_stale_checkpoints(directory, wanted, force=force)
-    started = time.perf_counter()
-    device = select_device(device)
-    if (
-        data is None
-        or data.config != profile.preprocess
-        or (labels is not None and data.shape_labels != tuple(labels))
-    ):
-        data = load_tomo_dataset(
-            dataset_root,
-            profile.preprocess,
-            labels=labels,
-            cache_dir=Path(out_dir) / dataset_name / "study_a" / "cache",
-            progress=progress,
-        )
-    loaded = time.perf_counter()
-    splits = ensure_splits(
-        data.index,
-        unit_dir(out_dir, dataset_name, unit, profile.name) / "splits.parquet",
-        n_splits=profile.n_splits,
-        validation_fraction=profile.validation_fraction,
-        unit=unit,
-        seed=seed,
-    )
-    this = splits[splits["split"] == split]
-    train_rows = data.positions(this[this["subset"] == "train"])
-    validation_rows = data.positions(this[this["subset"] == "validation"])
 
-    # Classification: every image.
-    classifier, classifier_result = _train_task(
-        "classification",
-        data,
-        train_rows,
-        validation_rows,
-        profile,
-        directory / "checkpoints" / "classifier",
-        _seed(seed, split, 1),
-        weights,
-        device,
-        progress,
-    )
-    logits = predict_logits(
-        classifier,
-        data.images[validation_rows],
-        batch_size=profile.classifier.eval_batch_size,
-        device=device,
-        mixed_precision=profile.classifier.mixed_precision,
-    )
-    probability = torch.softmax(logits, dim=1)[:, 1].numpy().astype(np.float64)
-    predictions = data.index.iloc[validation_rows][["patient_id", "image", "label"]].reset_index(
-        drop=True
-    )
-    predictions["probability"] = probability
-    predictions["predicted"] = (probability >= profile.threshold).astype(np.int64)
-    classification = classification_tables(predictions, threshold=profile.threshold)
-    classified = time.perf_counter()
 
-    # Segmentation: ischemic images only.
-    segmentable = (data.labels.numpy() == 1) & data.index["outline_in_crop"].to_numpy(dtype=bool)
-    seg_train = train_rows[segmentable[train_rows]]
-    seg_validation = validation_rows[segmentable[validation_rows]]
-    outline_outside = int(((data.labels.numpy() == 1) & ~segmentable).sum())
-    segmenter, segmenter_result = _train_task(
-        "segmentation",
-        data,
-        seg_train,
-        seg_validation,
-        profile,
-        directory / "checkpoints" / "segmenter",
-        _seed(seed, split, 2),
-        weights,
-        device,
-        progress,
-    )
-    seg_logits = predict_logits(
-        segmenter,
-        data.images[seg_validation],
-        batch_size=profile.segmenter.eval_batch_size,
-        device=device,
-        mixed_precision=profile.segmenter.mixed_precision,
-    )
-    predicted_masks = (torch.sigmoid(seg_logits[:, 0]) >= profile.threshold).numpy()
-    manual_masks = data.masks[seg_validation].numpy()
-    per_image = segmentation_per_image(
-        data.index.iloc[seg_validation],
-        manual_masks,
-        predicted_masks,
-        source_pixels_per_input_pixel=profile.preprocess.crop_size / profile.preprocess.input_size,
-    )
-    summary = segmentation_summary(per_image)
-    segmented = time.perf_counter()
+class _Clock:
+    """Seconds spent in each named stage of a split (``run.json``'s ``seconds``)."""
 
-    # Overlays (Figure 3).
-    overlay_rows = []
-    for number, row in enumerate(_overlay_picks(per_image, profile.n_overlays), start=1):
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self.last, 3)
+        self.last = now
+
+    def record(self) -> dict[str, float]:
+        return {**self.seconds, "total": round(self.last - self.started, 3)}
+
+
+def _fits(data: TomoDataset, profile: StudyAProfile, labels: Sequence[str] | None) -> bool:
+    """Whether an already loaded dataset has this profile's preprocessing and labels."""
+    return data.config == profile.preprocess and (
+        labels is None or data.shape_labels == tuple(labels)
+    )
+
+
+def _load(
+    dataset_root: Path,
+    dataset_name: str,
+    profile: StudyAProfile,
+    labels: Sequence[str] | None,
+    out_dir: str | Path,
+    progress: bool,
+) -> TomoDataset:
+    """The dataset preprocessed for ``profile``, cached under ``<out_dir>/<dataset>/study_a``."""
+    return load_tomo_dataset(
+        dataset_root,
+        profile.preprocess,
+        labels=labels,
+        cache_dir=Path(out_dir) / dataset_name / "study_a" / "cache",
+        progress=progress,
+    )
+
+
+def _write_overlays(
+    directory: Path, data: TomoDataset, segmented: Segmented, count: int
+) -> pd.DataFrame:
+    """Figure 3 overlays of ``count`` images spread over the Dice ranking; their table."""
+    per_image, overlay_rows = segmented.per_image, []
+    for number, row in enumerate(_overlay_picks(per_image, count), start=1):
         name = f"overlay_{number:02d}.png"
         save_overlay(
             directory / "overlays" / name,
-            data.images[seg_validation[row], 0].numpy(),
-            manual_masks[row],
-            predicted_masks[row],
+            data.images[segmented.validation[row], 0].numpy(),
+            segmented.manual[row],
+            segmented.predicted[row],
         )
         overlay_rows.append(
             {
@@ -377,30 +340,52 @@ def run_split(
                 "dice": per_image.at[row, "dice"],
             }
         )
-    overlays = pd.DataFrame(overlay_rows, columns=["file", "patient_id", "image", "dice"])
+    return pd.DataFrame(overlay_rows, columns=["file", "patient_id", "image", "dice"])
 
+
+def _write_tables(
+    directory: Path,
+    split: int,
+    unit: str,
+    classified: Classified,
+    segmented: Segmented,
+    overlays: pd.DataFrame,
+) -> dict[str, pd.DataFrame]:
+    """Write the split's tables (:data:`SPLIT_TABLES`), tagged with split and unit."""
     history = pd.concat(
         [
-            classifier_result.history.assign(task="classification"),
-            segmenter_result.history.assign(task="segmentation"),
+            classified.result.history.assign(task="classification"),
+            segmented.result.history.assign(task="segmentation"),
         ],
         ignore_index=True,
     )
     tables = {
-        "predictions": predictions,
-        "confusion": classification["confusion"],
-        "classification_metrics": classification["metrics"],
-        "roc": classification["roc"],
-        "segmentation_per_image": per_image,
-        "segmentation_summary": summary,
+        "predictions": classified.predictions,
+        "confusion": classified.tables["confusion"],
+        "classification_metrics": classified.tables["metrics"],
+        "roc": classified.tables["roc"],
+        "segmentation_per_image": segmented.per_image,
+        "segmentation_summary": segmented.summary,
         "history": history,
         "overlays": overlays,
     }
     tables = {name: _tag(table, split, unit) for name, table in tables.items()}
     for name, table in tables.items():
         write_parquet(table, directory / f"{name}.parquet")
-    finished = time.perf_counter()
-    record = {
+    return tables
+
+
+def _run_record(
+    settings: dict,
+    device: torch.device,
+    data: TomoDataset,
+    rows: SplitRows,
+    classified: Classified,
+    segmented: Segmented,
+    clock: _Clock,
+) -> dict[str, Any]:
+    """Contents of ``run.json``: settings, environment, counts, best epochs, timings."""
+    return {
         "settings": settings,
         "device": str(device),
         "torch": torch.__version__,
@@ -408,33 +393,20 @@ def run_split(
         "threads": torch.get_num_threads(),
         "counts": {
             "images": len(data),
-            "train": len(train_rows),
-            "validation": len(validation_rows),
-            "segmentation_train": len(seg_train),
-            "segmentation_validation": len(seg_validation),
-            "ischemic_outline_outside_crop": outline_outside,
-            "train_patients": int(this.loc[this["subset"] == "train", "patient_id"].nunique()),
-            "validation_patients": int(
-                this.loc[this["subset"] == "validation", "patient_id"].nunique()
-            ),
+            "train": len(rows.train),
+            "validation": len(rows.validation),
+            "segmentation_train": len(segmented.train),
+            "segmentation_validation": len(segmented.validation),
+            "ischemic_outline_outside_crop": segmented.outline_outside,
+            "train_patients": rows.patients("train"),
+            "validation_patients": rows.patients("validation"),
         },
         "best_epoch": {
-            "classification": classifier_result.best_epoch,
-            "segmentation": segmenter_result.best_epoch,
+            "classification": classified.result.best_epoch,
+            "segmentation": segmented.result.best_epoch,
         },
-        "seconds": {
-            "load": round(loaded - started, 3),
-            "classification": round(classified - loaded, 3),
-            "segmentation": round(segmented - classified, 3),
-            "outputs": round(finished - segmented, 3),
-            "total": round(finished - started, 3),
-        },
+        "seconds": clock.record(),
     }
-    with atomic_write(directory / "run.json", "w", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=1, sort_keys=True)
-        handle.write("\n")
-    write_record(directory / "run.json", wanted)
-    return SplitOutputs(directory=directory, tables=tables, record=record)
 
 
 def _clear_stale_checkpoints(directory: Path, wanted: StepRecord, *, force: bool) -> None:
@@ -475,13 +447,7 @@ def run_all_splits(
     profile = get_profile(profile)
     dataset_root = Path(dataset_root)
     dataset_name = dataset_name or dataset_root.resolve().name
-    data = load_tomo_dataset(
-        dataset_root,
-        profile.preprocess,
-        labels=labels,
-        cache_dir=Path(out_dir) / dataset_name / "study_a" / "cache",
-        progress=progress,
-    )
+    data = _load(dataset_root, dataset_name, profile, labels, out_dir, progress)
     results = {}
     for unit in units:
         for split in range(1, profile.n_splits + 1):

@@ -24,13 +24,11 @@ import dataclasses
 import math
 import os
 import random
-import shutil
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -39,7 +37,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm.auto import tqdm
 
-from mpirad.io import atomic_path
+from mpirad.tomo.checkpoints import CheckpointWriter
 
 Task = Literal["classification", "segmentation"]
 TASKS: tuple[str, ...] = ("classification", "segmentation")
@@ -301,83 +299,6 @@ def _fingerprint(task: Task, config: TrainConfig, seed: int, n_train: int, n_val
     }
 
 
-def _save(obj: dict, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
-def _cpu_copy(obj: Any) -> Any:
-    """A copy of nested dicts/lists whose tensors are cloned to the CPU."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {key: _cpu_copy(value) for key, value in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(_cpu_copy(value) for value in obj)
-    return obj
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    """Make ``target`` a hard link to ``source`` (a copy where links are unsupported), atomically.
-
-    ``source`` is later replaced by a new file (``os.replace``), so the link keeps the
-    contents it had now.
-    """
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)
-    try:
-        os.link(source, temporary)
-    except OSError:
-        shutil.copyfile(source, temporary)
-    os.replace(temporary, target)
-
-
-class CheckpointWriter:
-    """Writes checkpoints on one background thread, in order, while training goes on.
-
-    :meth:`submit` snapshots the state (tensors copied to the CPU) before returning, so
-    the next optimisation steps cannot change what is written; it first waits for the
-    previous write. ``last.pt`` is written atomically; ``best.pt`` is then made a hard
-    link to it, which costs no second write. :meth:`close` (also on an exception) waits
-    for the last write, so an interrupted run leaves its last finished epoch on disk.
-    """
-
-    def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
-        self._pending: Future | None = None
-
-    def submit(self, state: dict, last_path: Path, best_path: Path | None) -> None:
-        """Queue ``state`` for ``last_path`` (and ``best_path`` when given)."""
-        self.wait()
-        self._pending = self._executor.submit(self._write, _cpu_copy(state), last_path, best_path)
-
-    @staticmethod
-    def _write(state: dict, last_path: Path, best_path: Path | None) -> None:
-        _save(state, last_path)
-        if best_path is not None:
-            _link_or_copy(last_path, best_path)
-
-    def wait(self) -> None:
-        """Block until the queued write is on disk (re-raising its error, if any)."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-
-    def close(self) -> None:
-        """Wait for the queued write and stop the thread."""
-        try:
-            self.wait()
-        finally:
-            self._executor.shutdown(wait=True)
-
-
-def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
-    """Load the weights saved in ``best.pt`` or ``last.pt`` into ``model``."""
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"])
-    return model
-
-
 def train_model(
     model: nn.Module,
     *,
@@ -411,9 +332,8 @@ def train_model(
         seed: seeds the batch order of every epoch.
         device: as :func:`select_device`.
         progress: tqdm bar over epochs.
-        on_epoch_end: called as ``on_epoch_end(epoch, history_row)`` after the
-            epoch's checkpoint is written (an exception raised there interrupts the
-            run; the next call resumes).
+        on_epoch_end: ``on_epoch_end(epoch, history_row)``, called once the epoch's
+            checkpoint is written (raising there interrupts the run; a rerun resumes).
 
     Returns:
         The :class:`TrainResult`.
@@ -422,6 +342,53 @@ def train_model(
         ValueError: unknown task, empty or mismatched inputs.
         CheckpointMismatchError: ``checkpoint_dir`` holds a different run.
     """
+    _check_inputs(task, train_inputs, train_targets, validation_inputs, validation_targets)
+    device = select_device(device)
+    last_path, best_path = Path(checkpoint_dir) / "last.pt", Path(checkpoint_dir) / "best.pt"
+    fingerprint = _fingerprint(task, config, seed, len(train_inputs), len(validation_inputs))
+    model.to(device)
+    optimisation = _Optimisation.build(model, config, device)
+    history, best_score, best_epoch, start_epoch = _resume(
+        last_path, fingerprint, model, optimisation, device
+    )
+    epochs = tqdm(
+        range(start_epoch + 1, config.epochs + 1), desc=task, unit="epoch",
+        disable=not progress, initial=start_epoch, total=config.epochs,
+    )  # fmt: skip
+    train, validation = (train_inputs, train_targets), (validation_inputs, validation_targets)
+    writer = CheckpointWriter()
+    try:
+        for epoch in epochs:
+            row = _epoch(model, task, train, validation, config, optimisation, device, seed, epoch)
+            score = selection_score(task, row["validation_loss"], row["validation_auc"])
+            row["best"] = improved = score > best_score
+            history.append(row)
+            if improved:
+                best_score, best_epoch = score, epoch
+            state = optimisation.checkpoint(model, epoch, best_score, best_epoch, history)
+            writer.submit(
+                {**state, "fingerprint": fingerprint}, last_path, best_path if improved else None
+            )
+            epochs.set_postfix(
+                train=f"{row['train_loss']:.3f}", val=f"{row['validation_loss']:.3f}"
+            )
+            if on_epoch_end is not None:
+                writer.wait()  # the callback sees this epoch's checkpoint on disk
+                on_epoch_end(epoch, row)
+    finally:
+        writer.close()
+        epochs.close()
+    return TrainResult(pd.DataFrame(history), best_epoch, best_path, last_path, start_epoch)
+
+
+def _check_inputs(
+    task: str,
+    train_inputs: torch.Tensor,
+    train_targets: torch.Tensor,
+    validation_inputs: torch.Tensor,
+    validation_targets: torch.Tensor,
+) -> None:
+    """Raise ``ValueError`` for an unknown task or too few / mismatched images."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     if len(train_inputs) < 2 or len(validation_inputs) < 1:
@@ -431,119 +398,142 @@ def train_model(
         )
     if len(train_inputs) != len(train_targets) or len(validation_inputs) != len(validation_targets):
         raise ValueError(f"{task}: inputs and targets differ in length")
-    device = select_device(device)
-    checkpoint_dir = Path(checkpoint_dir)
-    last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
-    fingerprint = _fingerprint(task, config, seed, len(train_inputs), len(validation_inputs))
 
-    model.to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    use_scaler = (
-        device.type == "cuda" and config.mixed_precision and not torch.cuda.is_bf16_supported()
-    )
-    scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
-    history: list[dict] = []
-    best_score, best_epoch, start_epoch = -math.inf, 0, 0
 
-    if last_path.is_file():
-        state = torch.load(last_path, map_location=device, weights_only=True)
-        if state.get("fingerprint") != fingerprint:
-            raise CheckpointMismatchError(
-                f"{last_path}: checkpoint of another run ({state.get('fingerprint')}); this "
-                f"run is {fingerprint}. Use another output folder or delete the checkpoints."
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        history = [
-            dict(zip(state["history_columns"], row, strict=True)) for row in state["history"]
-        ]
-        best_score, best_epoch, start_epoch = (
-            state["best_score"],
-            state["best_epoch"],
-            state["epoch"],
+@dataclass
+class _Optimisation:
+    """AdamW, its cosine schedule and the mixed-precision gradient scaler."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+
+    @classmethod
+    def build(cls, model: nn.Module, config: TrainConfig, device: torch.device) -> _Optimisation:
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+        use_scaler = (
+            device.type == "cuda" and config.mixed_precision and not torch.cuda.is_bf16_supported()
+        )
+        return cls(optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=use_scaler))
 
-    epochs = tqdm(
-        range(start_epoch + 1, config.epochs + 1),
-        desc=task,
-        unit="epoch",
-        disable=not progress,
-        initial=start_epoch,
-        total=config.epochs,
+    def load(self, state: dict) -> None:
+        """Restore optimiser, scheduler and scaler from a ``last.pt`` state."""
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+
+    def checkpoint(
+        self, model: nn.Module, epoch: int, best_score: float, best_epoch: int, history: list[dict]
+    ) -> dict:
+        """The ``last.pt`` contents after ``epoch`` (without the run's fingerprint)."""
+        columns = list(history[-1])
+        return {
+            "model": model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": epoch,
+            "best_score": best_score,
+            "best_epoch": best_epoch,
+            "history_columns": columns,
+            "history": [[r[c] for c in columns] for r in history],
+        }
+
+
+def _resume(
+    last_path: Path,
+    fingerprint: dict,
+    model: nn.Module,
+    optimisation: _Optimisation,
+    device: torch.device,
+) -> tuple[list[dict], float, int, int]:
+    """Load ``last.pt`` (when there is one) into the model and optimiser.
+
+    Returns:
+        ``(history rows, best score, best epoch, last finished epoch)``; a fresh start
+        (``[], -inf, 0, 0``) without ``last.pt``.
+
+    Raises:
+        CheckpointMismatchError: the checkpoint belongs to another run.
+    """
+    if not last_path.is_file():
+        return [], -math.inf, 0, 0
+    state = torch.load(last_path, map_location=device, weights_only=True)
+    if state.get("fingerprint") != fingerprint:
+        raise CheckpointMismatchError(
+            f"{last_path}: checkpoint of another run ({state.get('fingerprint')}); this "
+            f"run is {fingerprint}. Use another output folder or delete the checkpoints."
+        )
+    model.load_state_dict(state["model"])
+    optimisation.load(state)
+    history = [dict(zip(state["history_columns"], row, strict=True)) for row in state["history"]]
+    return history, state["best_score"], state["best_epoch"], state["epoch"]
+
+
+def _epoch(
+    model: nn.Module,
+    task: Task,
+    train: tuple[torch.Tensor, torch.Tensor],
+    validation: tuple[torch.Tensor, torch.Tensor],
+    config: TrainConfig,
+    optimisation: _Optimisation,
+    device: torch.device,
+    seed: int,
+    epoch: int,
+) -> dict:
+    """Train one epoch and validate; the epoch's history row (without ``best``)."""
+    started = time.perf_counter()
+    train_loss, learning_rate = _train_epoch(
+        model, task, *train, config, optimisation, device, seed, epoch
     )
-    writer = CheckpointWriter()
-    try:
-        for epoch in epochs:
-            started = time.perf_counter()
-            model.train()
-            running, seen = 0.0, 0
-            batches = epoch_batches(len(train_inputs), config.batch_size, seed=seed, epoch=epoch)
-            for step, batch in enumerate(batches):
-                x, y = train_inputs[batch], train_targets[batch]
-                if config.augment:
-                    x, y = flip_augment(x, y, seed=seed, epoch=epoch, step=step)
-                x, y = _to(x, device), _to(y, device)
-                optimizer.zero_grad(set_to_none=True)
-                with _autocast(device, config.mixed_precision):
-                    logits = model(x)
-                loss = task_loss(task, logits, y)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                running += float(loss.detach()) * len(batch)
-                seen += len(batch)
-            learning_rate = optimizer.param_groups[0]["lr"]
-            scheduler.step()
-            validation_loss, validation_auc = _validate(
-                model, task, validation_inputs, validation_targets, config, device
-            )
-            score = selection_score(task, validation_loss, validation_auc)
-            improved = score > best_score
-            row = {
-                "epoch": epoch,
-                "train_loss": running / max(seen, 1),
-                "validation_loss": validation_loss,
-                "validation_auc": validation_auc,
-                "learning_rate": learning_rate,
-                "seconds": time.perf_counter() - started,
-                "best": improved,
-            }
-            history.append(row)
-            if improved:
-                best_score, best_epoch = score, epoch
-            columns = list(row)
-            writer.submit(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "epoch": epoch,
-                    "best_score": best_score,
-                    "best_epoch": best_epoch,
-                    "history_columns": columns,
-                    "history": [[r[c] for c in columns] for r in history],
-                    "fingerprint": fingerprint,
-                },
-                last_path,
-                best_path if improved else None,
-            )
-            epochs.set_postfix(train=f"{row['train_loss']:.3f}", val=f"{validation_loss:.3f}")
-            if on_epoch_end is not None:
-                writer.wait()  # the callback sees this epoch's checkpoint on disk
-                on_epoch_end(epoch, row)
-    finally:
-        writer.close()
-        epochs.close()
-    return TrainResult(
-        history=pd.DataFrame(history),
-        best_epoch=best_epoch,
-        best_path=best_path,
-        last_path=last_path,
-        resumed_from=start_epoch,
-    )
+    validation_loss, validation_auc = _validate(model, task, *validation, config, device)
+    return {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "validation_loss": validation_loss,
+        "validation_auc": validation_auc,
+        "learning_rate": learning_rate,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _train_epoch(
+    model: nn.Module,
+    task: Task,
+    train_inputs: torch.Tensor,
+    train_targets: torch.Tensor,
+    config: TrainConfig,
+    optimisation: _Optimisation,
+    device: torch.device,
+    seed: int,
+    epoch: int,
+) -> tuple[float, float]:
+    """One pass over the training images, then one scheduler step.
+
+    Returns:
+        ``(mean training loss per image, learning rate used in this epoch)``.
+    """
+    optimizer, scaler = optimisation.optimizer, optimisation.scaler
+    model.train()
+    running, seen = 0.0, 0
+    batches = epoch_batches(len(train_inputs), config.batch_size, seed=seed, epoch=epoch)
+    for step, batch in enumerate(batches):
+        x, y = train_inputs[batch], train_targets[batch]
+        if config.augment:
+            x, y = flip_augment(x, y, seed=seed, epoch=epoch, step=step)
+        x, y = _to(x, device), _to(y, device)
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, config.mixed_precision):
+            logits = model(x)
+        loss = task_loss(task, logits, y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        running += float(loss.detach()) * len(batch)
+        seen += len(batch)
+    learning_rate = optimizer.param_groups[0]["lr"]
+    optimisation.scheduler.step()
+    return running / max(seen, 1), learning_rate

@@ -1,22 +1,28 @@
 """Feature extraction engines behind :func:`mpirad.radiomics.extract_features`.
 
-- ``mirp``: mirp 2.x, the IBSI reference implementation; all eleven families.
-- ``pyradiomics``: the pyradiomics-bhklab fork; the families it has, mapped to IBSI names.
-- ``numpy``: mpirad's vectorised implementation of the families Study B keeps, validated
-  against mirp; about two orders of magnitude faster for cohort extraction.
+- ``mirp`` (:class:`~.mirp_engine.MirpEngine`): mirp 2.x, the IBSI reference
+  implementation; all eleven families.
+- ``pyradiomics`` (:class:`~.pyradiomics_engine.PyradiomicsEngine`): the
+  pyradiomics-bhklab fork; the families it has, mapped to IBSI names.
+- ``numpy`` (:class:`~.vectorised.engine.VectorisedEngine`): mpirad's vectorised NumPy
+  implementation of the families Study B keeps, validated against mirp; about two orders
+  of magnitude faster for cohort extraction.
 
-Each engine module exposes ``SUPPORTED_FAMILIES`` and a ``compute(image, mask, spacing,
-settings, families)`` returning ``(family, name, aggregation, value)`` tuples.
+Every engine implements :class:`~.base.FeatureEngine`: ``SUPPORTED_FAMILIES`` and
+``compute(roi, settings, families)`` returning ``(family, name, aggregation, value)``
+tuples.
 """
 
 from __future__ import annotations
 
-from mpirad.radiomics.engines import mirp_engine, numpy_engine, pyradiomics_engine
+from mpirad.radiomics.engines.base import FeatureEngine
+from mpirad.radiomics.engines.mirp_engine import MirpEngine
+from mpirad.radiomics.engines.pyradiomics_engine import PyradiomicsEngine
+from mpirad.radiomics.engines.vectorised.engine import VectorisedEngine
 
-ENGINES = {
-    "mirp": mirp_engine,
-    "pyradiomics": pyradiomics_engine,
-    "numpy": numpy_engine,
+#: Engine name (``engine=`` argument, written into feature tables) -> engine.
+ENGINES: dict[str, FeatureEngine] = {
+    engine.name: engine for engine in (MirpEngine(), PyradiomicsEngine(), VectorisedEngine())
 }
 
-__all__ = ["ENGINES", "mirp_engine", "numpy_engine", "pyradiomics_engine"]
+__all__ = ["ENGINES", "FeatureEngine"]

@@ -31,6 +31,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from mpirad.radiomics.engines.base import FeatureEngine, FeatureRow, Roi
 from mpirad.radiomics.ibsi import (
     AGG_3D,
     AGG_3D_AVERAGED,
@@ -169,47 +170,39 @@ def _quiet_mirp() -> Iterator[None]:
         root.setLevel(previous_level)
 
 
-def compute(
-    image: np.ndarray,
-    mask: np.ndarray,
-    spacing: tuple[float, float, float],
-    settings: ExtractionSettings,
-    families: tuple[str, ...],
-) -> list[tuple[str, str, str, float]]:
-    """Compute features with mirp.
+class MirpEngine(FeatureEngine):
+    """The ``mirp`` engine (see the module docstring)."""
 
-    Args:
-        image: ``(z, y, x)`` intensities.
-        mask: ``(z, y, x)`` boolean ROI.
-        spacing: voxel size in mm, ``(z, y, x)``.
-        settings: discretisation and texture parameters.
-        families: family ids.
+    name = "mirp"
+    SUPPORTED_FAMILIES = SUPPORTED_FAMILIES
 
-    Returns:
-        ``(family, name, aggregation, value)`` tuples.
-    """
-    import mirp
+    def compute(
+        self, roi: Roi, settings: ExtractionSettings, families: tuple[str, ...]
+    ) -> list[FeatureRow]:
+        """Compute the features with mirp: NIfTI files in, mirp's table mapped to IBSI."""
+        import mirp
 
-    settings.require_discretisation(families)
-    with tempfile.TemporaryDirectory(prefix="mpirad-mirp-") as folder:
-        image_path = Path(folder) / "image.nii.gz"
-        mask_path = Path(folder) / "mask.nii.gz"
-        _write_nifti(image_path, np.asarray(image, dtype=np.float64), spacing)
-        _write_nifti(mask_path, np.asarray(mask, dtype=np.uint8), spacing)
-        arguments = _mirp_arguments(settings, families, np.asarray(image)[np.asarray(mask, bool)])
-        with _quiet_mirp():
-            tables = mirp.extract_features(
-                image=str(image_path),
-                mask=str(mask_path),
-                export_features=True,
-                write_features=False,
-                verbose=False,
-                **arguments,
-            )
-    table = tables[0]
-    rows = []
-    for column in table.columns:
-        identity = parse_mirp_column(column)
-        if identity is not None:
-            rows.append((*identity, float(table[column].iloc[0])))
-    return rows
+        settings.require_discretisation(families)
+        with tempfile.TemporaryDirectory(prefix="mpirad-mirp-") as folder:
+            image_path = Path(folder) / "image.nii.gz"
+            mask_path = Path(folder) / "mask.nii.gz"
+            _write_nifti(image_path, np.asarray(roi.image, dtype=np.float64), roi.spacing)
+            _write_nifti(mask_path, np.asarray(roi.mask, dtype=np.uint8), roi.spacing)
+            intensities = np.asarray(roi.image)[np.asarray(roi.mask, bool)]
+            arguments = _mirp_arguments(settings, families, intensities)
+            with _quiet_mirp():
+                tables = mirp.extract_features(
+                    image=str(image_path),
+                    mask=str(mask_path),
+                    export_features=True,
+                    write_features=False,
+                    verbose=False,
+                    **arguments,
+                )
+        table = tables[0]
+        rows: list[FeatureRow] = []
+        for column in table.columns:
+            identity = parse_mirp_column(column)
+            if identity is not None:
+                rows.append((*identity, float(table[column].iloc[0])))
+        return rows

@@ -24,6 +24,7 @@ import logging
 
 import numpy as np
 
+from mpirad.radiomics.engines.base import FeatureEngine, FeatureRow, Roi
 from mpirad.radiomics.ibsi import AGG_3D, AGG_3D_AVERAGED, AGG_3D_VOLUME
 from mpirad.radiomics.settings import ExtractionSettings
 
@@ -181,65 +182,59 @@ KNOWN_DEVIATIONS: dict[str, str] = {
 }
 
 
-def compute(
-    image: np.ndarray,
-    mask: np.ndarray,
-    spacing: tuple[float, float, float],
-    settings: ExtractionSettings,
-    families: tuple[str, ...],
-) -> list[tuple[str, str, str, float]]:
-    """Compute features with pyradiomics.
-
-    Args:
-        image: ``(z, y, x)`` intensities.
-        mask: ``(z, y, x)`` boolean ROI.
-        spacing: voxel size in mm, ``(z, y, x)``.
-        settings: discretisation parameters.
-        families: IBSI family ids; pyradiomics classes are chosen to cover them.
-
-    Returns:
-        ``(family, name, aggregation, value)`` tuples; unmapped features carry their
-        pyradiomics name (e.g. ``"firstorder_Kurtosis"``).
+class PyradiomicsEngine(FeatureEngine):
+    """The ``pyradiomics`` engine (see the module docstring). Unmapped features carry their
+    pyradiomics name (e.g. ``"firstorder_Kurtosis"``) and no IBSI code.
     """
-    import radiomics
-    import SimpleITK as sitk
-    from radiomics import featureextractor
 
-    unsupported = [f for f in families if f not in SUPPORTED_FAMILIES]
-    if unsupported:
-        raise ValueError(f"pyradiomics has no {unsupported} features; use engine='mirp'")
-    radiomics.setVerbosity(logging.ERROR)
-    logging.getLogger("radiomics").setLevel(logging.ERROR)
-    options: dict[str, object] = {"force2D": False, "label": 1, "additionalInfo": False}
-    if settings.n_bins is not None:
-        options["binCount"] = int(settings.n_bins)
-    elif settings.bin_width is not None:
-        options["binWidth"] = float(settings.bin_width)
-    else:
-        settings.require_discretisation(families)
-    extractor = featureextractor.RadiomicsFeatureExtractor(**options)
-    extractor.disableAllFeatures()
-    wanted_classes = {cls for cls, fam in _CLASS_FAMILY.items() if fam in families}
-    if "ih" in families:
-        wanted_classes.add("firstorder")
-    for cls in sorted(wanted_classes):
-        extractor.enableFeatureClassByName(cls)
-    xyz_spacing = (float(spacing[2]), float(spacing[1]), float(spacing[0]))
-    sitk_image = sitk.GetImageFromArray(np.asarray(image, dtype=np.float64))
-    sitk_image.SetSpacing(xyz_spacing)
-    sitk_mask = sitk.GetImageFromArray(np.asarray(mask, dtype=np.uint8))
-    sitk_mask.SetSpacing(xyz_spacing)
-    result = extractor.execute(sitk_image, sitk_mask, label=1)
-    rows = []
-    for key, value in result.items():
-        if not key.startswith("original_"):
-            continue
-        feature = key[len("original_") :]
-        cls = feature.split("_", 1)[0]
-        if feature in PYRADIOMICS_TO_IBSI:
-            family, name = PYRADIOMICS_TO_IBSI[feature]
+    name = "pyradiomics"
+    SUPPORTED_FAMILIES = SUPPORTED_FAMILIES
+
+    def compute(
+        self, roi: Roi, settings: ExtractionSettings, families: tuple[str, ...]
+    ) -> list[FeatureRow]:
+        """Compute the features with pyradiomics; its classes are chosen to cover
+        ``families``.
+        """
+        import radiomics
+        import SimpleITK as sitk
+        from radiomics import featureextractor
+
+        unsupported = [f for f in families if f not in SUPPORTED_FAMILIES]
+        if unsupported:
+            raise ValueError(f"pyradiomics has no {unsupported} features; use engine='mirp'")
+        radiomics.setVerbosity(logging.ERROR)
+        logging.getLogger("radiomics").setLevel(logging.ERROR)
+        options: dict[str, object] = {"force2D": False, "label": 1, "additionalInfo": False}
+        if settings.n_bins is not None:
+            options["binCount"] = int(settings.n_bins)
+        elif settings.bin_width is not None:
+            options["binWidth"] = float(settings.bin_width)
         else:
-            family, name = _CLASS_FAMILY[cls], feature
-        if family in families:
-            rows.append((family, name, _CLASS_AGGREGATION[cls], float(value)))
-    return rows
+            settings.require_discretisation(families)
+        extractor = featureextractor.RadiomicsFeatureExtractor(**options)
+        extractor.disableAllFeatures()
+        wanted_classes = {cls for cls, fam in _CLASS_FAMILY.items() if fam in families}
+        if "ih" in families:
+            wanted_classes.add("firstorder")
+        for cls in sorted(wanted_classes):
+            extractor.enableFeatureClassByName(cls)
+        xyz_spacing = (float(roi.spacing[2]), float(roi.spacing[1]), float(roi.spacing[0]))
+        sitk_image = sitk.GetImageFromArray(np.asarray(roi.image, dtype=np.float64))
+        sitk_image.SetSpacing(xyz_spacing)
+        sitk_mask = sitk.GetImageFromArray(np.asarray(roi.mask, dtype=np.uint8))
+        sitk_mask.SetSpacing(xyz_spacing)
+        result = extractor.execute(sitk_image, sitk_mask, label=1)
+        rows: list[FeatureRow] = []
+        for key, value in result.items():
+            if not key.startswith("original_"):
+                continue
+            feature = key[len("original_") :]
+            cls = feature.split("_", 1)[0]
+            if feature in PYRADIOMICS_TO_IBSI:
+                family, name = PYRADIOMICS_TO_IBSI[feature]
+            else:
+                family, name = _CLASS_FAMILY[cls], feature
+            if family in families:
+                rows.append((family, name, _CLASS_AGGREGATION[cls], float(value)))
+        return rows

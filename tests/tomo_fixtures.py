@@ -1,4 +1,4 @@
-"""Tiny Study A datasets for the tomo tests (no tests here; imported by test_tomo_*.py).
+"""Tiny Study A datasets for the tomo tests (no tests here; imported by the tomo tests).
 
 Each slice is a bright ring (the LV myocardium in short axis) on a dark, slightly noisy
 background, centred at a known, randomly shifted point. Ischemic slices have a sector

@@ -1,4 +1,8 @@
-"""Study B ROIs: a patient's stress volume and its seven binary masks, validated.
+"""Study B volumes: a patient's stress volume and its seven binary ROI masks, validated.
+
+Files -> arrays: this module reads what a Study B dataset holds per patient and checks it
+(intensities, mask shape, spacing and values); :mod:`mpirad.radiomics` computes features
+from the arrays.
 
 Where the files are is the dataset's layout (:mod:`mpirad.io.layouts`): a plain folder
 has the default ``volumes`` layout (see CONTRIBUTING.md)::
@@ -8,8 +12,7 @@ has the default ``volumes`` layout (see CONTRIBUTING.md)::
 
 and a manifest :class:`~mpirad.manifest.Dataset` may map its files by pattern and MATLAB
 variable and give the voxel size of files that carry none. Every function taking ``root``
-accepts either. This module validates what is read: intensities, mask shape, spacing and
-values.
+accepts either.
 """
 
 from __future__ import annotations

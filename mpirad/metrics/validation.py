@@ -1,4 +1,4 @@
-"""Input checks shared by the metric modules (private)."""
+"""Input checks shared by the metric modules: labels, scores, masks, counts, confidence."""
 
 from __future__ import annotations
 
@@ -28,14 +28,31 @@ def binary_vector(values: ArrayLike, name: str) -> NDArray[np.bool_]:
         raise ValueError(f"{name} must be a 1-D vector of 0/1 labels, got shape {array.shape}")
     if array.size == 0:
         raise ValueError(f"{name} is empty")
+    return binary_array(array, name)
+
+
+def binary_array(values: ArrayLike, name: str) -> NDArray[np.bool_]:
+    """Check an array (any shape) of binary values and return it as booleans.
+
+    Args:
+        values: bool, or numbers that are all 0 or 1.
+        name: the argument's name, used in error messages.
+
+    Returns:
+        The boolean array, same shape (``True`` where the value is 1).
+
+    Raises:
+        ValueError: not numeric, or holding anything other than 0/1 (NaN included).
+    """
+    array = np.asarray(values)
     if array.dtype == np.bool_:
         return array
-    if not (np.issubdtype(array.dtype, np.number)):
+    if not np.issubdtype(array.dtype, np.number):
         raise ValueError(f"{name} must hold 0/1 or booleans, got dtype {array.dtype}")
     is_binary = (array == 0) | (array == 1)
     if not is_binary.all():
         bad = np.unique(array[~is_binary])[:5]
-        raise ValueError(f"{name} must hold only 0/1 labels; found {bad.tolist()}")
+        raise ValueError(f"{name} must hold only 0/1 (or booleans); found {bad.tolist()}")
     return array == 1
 
 

@@ -1,0 +1,96 @@
+"""Training checkpoints: written atomically on a background thread, read back for inference.
+
+``last.pt`` holds the model, optimiser, scheduler, scaler and history after an epoch;
+``best.pt`` is a hard link to the ``last.pt`` of the best validation epoch (see
+:mod:`mpirad.tomo.train`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mpirad.io import atomic_path
+
+
+def _save(obj: dict, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def _cpu_copy(obj: Any) -> Any:
+    """A copy of nested dicts/lists whose tensors are cloned to the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {key: _cpu_copy(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_cpu_copy(value) for value in obj)
+    return obj
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Make ``target`` a hard link to ``source`` (a copy where links are unsupported), atomically.
+
+    ``source`` is later replaced by a new file (``os.replace``), so the link keeps the
+    contents it had now.
+    """
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    try:
+        os.link(source, temporary)
+    except OSError:
+        shutil.copyfile(source, temporary)
+    os.replace(temporary, target)
+
+
+class CheckpointWriter:
+    """Writes checkpoints on one background thread, in order, while training goes on.
+
+    :meth:`submit` snapshots the state (tensors copied to the CPU) before returning, so
+    the next optimisation steps cannot change what is written; it first waits for the
+    previous write. ``last.pt`` is written atomically; ``best.pt`` is then made a hard
+    link to it, which costs no second write. :meth:`close` (also on an exception) waits
+    for the last write, so an interrupted run leaves its last finished epoch on disk.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._pending: Future | None = None
+
+    def submit(self, state: dict, last_path: Path, best_path: Path | None) -> None:
+        """Queue ``state`` for ``last_path`` (and ``best_path`` when given)."""
+        self.wait()
+        self._pending = self._executor.submit(self._write, _cpu_copy(state), last_path, best_path)
+
+    @staticmethod
+    def _write(state: dict, last_path: Path, best_path: Path | None) -> None:
+        _save(state, last_path)
+        if best_path is not None:
+            _link_or_copy(last_path, best_path)
+
+    def wait(self) -> None:
+        """Block until the queued write is on disk (re-raising its error, if any)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for the queued write and stop the thread."""
+        try:
+            self.wait()
+        finally:
+            self._executor.shutdown(wait=True)
+
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load the weights saved in ``best.pt`` or ``last.pt`` into ``model``."""
+    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    return model
