@@ -62,7 +62,8 @@ class RoisReport:
         out: the output dataset folder.
         written: patients derived and written by this run.
         reused: patients already written by an earlier run with the same record.
-        failures: ``(patient_id, message)`` of the patients that could not be written.
+        failures: ``(patient_id, message)`` of the patients that could not be written (the
+            message names the patient, and the ROI or file).
     """
 
     out: Path
@@ -76,7 +77,10 @@ class RoisReport:
             f"rois: {len(self.written)} patient(s) written, {len(self.reused)} already done, "
             f"{len(self.failures)} failed -> {self.out}"
         )
-        return "\n".join([head, *(f"  patient {p}: {m}" for p, m in self.failures)])
+        lines = [
+            m if m.startswith(f"patient {p}") else f"patient {p}: {m}" for p, m in self.failures
+        ]
+        return "\n".join([head, *(f"  {line}" for line in lines)])
 
 
 def derive_dataset(
@@ -122,8 +126,7 @@ def derive_dataset(
             write_patient(layout, patient_id, out, options, wanted)
             written.append(patient_id)
         except (RoiError, OSError) as error:
-            message = str(error).removeprefix(f"patient {patient_id}: ")
-            failures.append((patient_id, message))
+            failures.append((patient_id, str(error)))
     return RoisReport(out, tuple(written), tuple(reused), tuple(failures))
 
 
