@@ -123,7 +123,7 @@ def _global_options(
 
 
 #: Subpackages that may contribute verbs via ``<pkg>.cli.register(app)``.
-PLUGINS = ("phantom", "tomo", "radiomics", "stats", "privacy", "pipeline")
+PLUGINS = ("phantom", "tomo", "radiomics", "stats", "privacy", "pipeline", "heart")
 
 
 @app.command("datasets")

@@ -12,7 +12,10 @@ Each entry has ``study`` (``a`` or ``b``), ``format`` (``labelme-export`` for St
 ``site``), an optional ``checksum`` (``sha256:<hex>`` over the dataset's files, see
 :func:`tree_checksum`) and, for synthetic datasets, the generator options. Study B
 (``volumes``) entries may map their files by pattern (``files``, :class:`VolumeFiles`) and
-give the voxel size of files that carry none (``spacing: [z, y, x]`` in mm); Study A
+give the voxel size of files that carry none (``spacing: [z, y, x]`` in mm), and may
+hold only a myocardium mask (``rois: derive``, with ``short_axis: false`` for volumes
+not in short-axis orientation and an optional ``rv_insertion_deg``): the seven ROIs are
+then derived from it when read (:mod:`mpirad.heart`); Study A
 entries may name the Labelme labels drawn into the ischemia mask (``labels``, default
 ``[ischemia]``). :mod:`mpirad.io.layouts` reads these. The file is validated with
 pydantic; a bad manifest raises :class:`ManifestError` naming the dataset, the key and
@@ -129,6 +132,15 @@ class DatasetEntry(BaseModel):
     )
     #: Study A: the Labelme labels drawn into the ischemia mask (others are counted, not drawn).
     labels: list[str] = Field(default_factory=lambda: ["ischemia"])
+    #: Study B: ``masks`` (the seven ROI masks are files) or ``derive`` (only the myocardium
+    #: is; the seven ROIs are derived from it when read, :mod:`mpirad.heart`).
+    rois: Literal["masks", "derive"] = "masks"
+    #: Study B, ``rois: derive``: the volumes are in short-axis orientation (clinical
+    #: exports); ``false`` for volumes posed anatomically (the LV long axis is estimated).
+    short_axis: bool = True
+    #: Study B, ``rois: derive``: the RV insertion angle (degrees, image plane); default:
+    #: the short-axis convention (and the image's RV count pattern when not short axis).
+    rv_insertion_deg: float | None = None
 
     @field_validator("spacing")
     @classmethod
@@ -139,6 +151,13 @@ class DatasetEntry(BaseModel):
             raise ValueError(
                 f"must be three positive voxel sizes in mm (z, y, x), got {list(value)}"
             )
+        return value
+
+    @field_validator("rv_insertion_deg")
+    @classmethod
+    def _angle_finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"must be a finite angle in degrees, got {value}")
         return value
 
     @field_validator("mat_axes")
@@ -375,6 +394,23 @@ def _check_entry(path: Path, name: str, entry: DatasetEntry) -> None:
             )
     if entry.provenance == "synthetic" and entry.files is not None:
         refuse("files", "a synthetic dataset has the default layout")
+    _check_rois(entry, refuse)
+
+
+def _check_rois(entry: DatasetEntry, refuse) -> None:
+    """``rois: derive`` and its orientation keys (Study B only; orientation needs derive)."""
+    if "rois" in entry.model_fields_set and entry.study != "b":
+        refuse("rois", f"only study 'b' datasets take it (this one is study {entry.study!r})")
+    for key in ("short_axis", "rv_insertion_deg"):
+        if key in entry.model_fields_set and entry.rois != "derive":
+            refuse(key, "only applies with 'rois: derive' (the ROIs derived from the myocardium)")
+    masks = entry.files.masks if entry.files is not None else None
+    if entry.rois == "derive" and isinstance(masks, dict) and "myocardium" not in masks:
+        refuse(
+            "files.masks",
+            f"'rois: derive' derives the ROIs from the myocardium mask, but files.masks maps "
+            f"only {sorted(masks)}; add 'myocardium: <pattern>'",
+        )
 
 
 def get_dataset(name: str, manifest: str | Path | None = None) -> Dataset:

@@ -66,14 +66,17 @@ def file_stamp(root: str | Path, *, exclude: tuple[str, ...] = (".cache", "truth
 
 
 #: Manifest keys that change what is read from a dataset's files.
-READING_OPTIONS = ("files", "spacing", "mat_axes", "labels")
+READING_OPTIONS = (
+    "files", "spacing", "mat_axes", "labels", "rois", "short_axis", "rv_insertion_deg"
+)  # fmt: skip
 
 
 def dataset_fingerprint(ds: Dataset) -> str:
     """The manifest checksum of ``ds`` when recorded, else :func:`file_stamp` of its root.
 
     Reading options set in the manifest (file mapping, spacing, MATLAB axes, Labelme
-    labels; :data:`READING_OPTIONS`) are part of it: changing one changes what is read.
+    labels, ROIs derived from the myocardium and their orientation;
+    :data:`READING_OPTIONS`) are part of it: changing one changes what is read.
     """
     files = ds.entry.checksum or file_stamp(ds.root)
     options = ds.entry.model_dump(include=set(READING_OPTIONS), exclude_defaults=True)

@@ -58,6 +58,13 @@ print(f"Dataset {dataset_name!r}, profile {settings.name!r}")
 report.table1_cohort(dataset_root)
 
 # %% [markdown]
+# The ischemic segments of Table 1 as bullseyes (patients with the segment scored > 0;
+# AHA layout: anterior at the top, septum to the left, apex in the centre):
+
+# %%
+fig = plots.plot_ischemic_segment_bullseyes(report.table1_segment_counts(dataset_root))
+
+# %% [markdown]
 # ## Table 2: classification results
 #
 # Validation confusion matrices (TP = network 1 and manual 1, FP = network 1 and manual 0,

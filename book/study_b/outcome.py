@@ -283,6 +283,15 @@ pd.Series(
 ).to_frame()
 
 # %% [markdown]
+# The patient's stress polar map (% of maximum; AHA 17 segments outlined):
+
+# %%
+from mpirad.heart.views import plot_patient_polar_map
+
+fig, _ = plot_patient_polar_map(ds, case["patient_id"].iloc[0], title="the case's stress MPI")
+plt.show()
+
+# %% [markdown]
 # ## Two readings of the stepwise criterion
 #
 # The same protocol with MATLAB's partial-F test, PEnter 0.05 and PRemove 0.2 read as

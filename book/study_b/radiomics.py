@@ -132,6 +132,27 @@ table2["paper_name"] = table2["paper_name"].fillna("")
 display(table2.rename(columns={"paper_name": "in paper's Table 2 as"}))
 
 # %% [markdown]
+# Where in the heart does a selected feature vary? The first selected feature computed in
+# each AHA segment (numpy engine, the funnel's bin number, segments derived from the
+# myocardium) and averaged over the first eight patients:
+
+# %%
+import matplotlib.pyplot as plt
+
+from mpirad.heart import plot_bullseye
+from mpirad.heart.views import feature_by_segment
+
+if "family" in table2 and len(table2):
+    shown = table2.iloc[0]
+    by_segment = feature_by_segment(
+        ds, sorted(features["patient_id"].unique())[:8], family=shown["family"],
+        name=shown["name"], aggregation=shown.get("aggregation"), n_bins=result.n_bins,
+    )  # fmt: skip
+    fig, _ = plot_bullseye(by_segment, label=f"{shown['family']} {shown['name']}",
+                           title="mean over 8 patients")  # fmt: skip
+    plt.show()
+
+# %% [markdown]
 # ## Which bin number? (section 3.2)
 #
 # For the selected features the paper compared the eight bin numbers: small bin numbers

@@ -27,6 +27,11 @@ manifest's ``spacing: [z, y, x]`` (mm); a mask without one takes its image's (a 
 always on its image's grid; shapes are still checked). Without either, the error names the
 file and says how to add the key.
 
+**Derived ROIs** (manifest ``rois: derive``): only ``masks/myocardium`` is read; the other
+ROIs of a patient are derived from it by :mod:`mpirad.heart` when read
+(:class:`DerivedRois` holds the orientation; :func:`mpirad.io.patient_volumes.read_roi_mask`
+derives), and every ROI's stamp is the myocardium's plus these options.
+
 Study A ``labelme-export`` datasets keep their layout (:mod:`mpirad.tomo.data`); the manifest
 adds ``labels`` (the Labelme labels drawn into the ischemia mask), read by
 :func:`labelme_labels`.
@@ -195,6 +200,23 @@ class VolumeSource:
         return text + (f":{self.variable}" if self.variable else "")
 
 
+@dataclass(frozen=True)
+class DerivedRois:
+    """A dataset whose ROIs are derived from its myocardium mask (manifest ``rois: derive``).
+
+    Attributes:
+        short_axis: the volumes are in short-axis orientation (clinical exports).
+        rv_insertion_deg: the RV insertion angle in degrees, or None for the convention.
+    """
+
+    short_axis: bool = True
+    rv_insertion_deg: float | None = None
+
+    def stamp(self) -> str:
+        """The options as text, for cache keys."""
+        return f"derive:short_axis={self.short_axis}:rv={self.rv_insertion_deg}"
+
+
 def _default_candidates(folder: Path, stem: str) -> list[Path]:
     return [folder / f"{stem}{suffix}" for suffix in VOLUME_SUFFIXES] + [folder / stem]
 
@@ -217,6 +239,8 @@ class VolumesLayout:
         cac: ``cac.csv`` path relative to ``root``.
         dataset: the manifest name (for messages), or None for a plain folder.
         manifest_path: the manifest file (for messages), or None.
+        derive: how to derive the ROIs from the myocardium (``rois: derive``), or None
+            when every ROI is a mask file.
     """
 
     root: Path
@@ -228,6 +252,7 @@ class VolumesLayout:
     cac: str = "cac.csv"
     dataset: str | None = None
     manifest_path: Path | None = field(default=None, compare=False)
+    derive: DerivedRois | None = None
 
     @classmethod
     def of(cls, source: str | os.PathLike[str] | Dataset | VolumesLayout) -> VolumesLayout:
@@ -263,6 +288,9 @@ class VolumesLayout:
                 }
             clinical, cac = files.clinical, files.cac
         spacing = tuple(float(s) for s in entry.spacing) if entry.spacing is not None else None
+        derive = None
+        if entry.rois == "derive":
+            derive = DerivedRois(entry.short_axis, entry.rv_insertion_deg)
         return cls(
             root=source.root,
             image=image,
@@ -273,6 +301,7 @@ class VolumesLayout:
             cac=cac,
             dataset=source.name,
             manifest_path=source.manifest_path,
+            derive=derive,
         )
 
     # ----------------------------------------------------------------- descriptions
@@ -451,11 +480,12 @@ class VolumesLayout:
 
     def case_stamp(self, patient_id: str, roi: str) -> str:
         """Image and mask names, sizes and times (and the manifest's spacing and
-        mat_axes): a cache key."""
+        mat_axes, and the derivation of derived ROIs): a cache key."""
         parts = []
+        mask_roi = roi if self.derive is None else "myocardium"
         for find in (
             lambda: self.image_source(patient_id),
-            lambda: self.mask_source(patient_id, roi),
+            lambda: self.mask_source(patient_id, mask_roi),
         ):
             try:
                 parts.append(find().stamp())
@@ -465,6 +495,8 @@ class VolumesLayout:
             parts.append("spacing=" + ",".join(f"{s:g}" for s in self.spacing))
         if self.mat_axes != "zyx":
             parts.append(f"mat_axes={self.mat_axes}")
+        if self.derive is not None:
+            parts.append(self.derive.stamp())
         return "|".join(parts)
 
 

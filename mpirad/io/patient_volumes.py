@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,7 @@ __all__ = [
     "PatientRois",
     "RoiError",
     "check_mask",
+    "derived_rois",
     "find_volume",
     "list_patients",
     "load_patient_rois",
@@ -182,7 +183,8 @@ def read_roi_mask(
     """Read and validate one ROI mask of a patient (see :func:`check_mask`).
 
     A mask file that carries no voxel size (MATLAB, bare NRRD) takes the manifest's
-    ``spacing``, else its image's.
+    ``spacing``, else its image's. A dataset with ``rois: derive`` derives the ROI from
+    the myocardium mask (:func:`derived_rois`).
 
     Returns:
         The ``(z, y, x)`` boolean mask.
@@ -191,11 +193,61 @@ def read_roi_mask(
         RoiError: missing, unreadable or invalid mask; the message names patient and ROI.
     """
     layout = VolumesLayout.of(root)
+    if layout.derive is not None:
+        return derived_rois(layout, patient_id, image)[roi]
     try:
         mask = layout.read_mask(patient_id, roi, image)
     except LayoutError as error:
         raise RoiError(_named(str(error), f"patient {patient_id}, ROI {roi}")) from error
     return check_mask(mask, image, patient_id=patient_id, roi=roi)
+
+
+#: The last patient's derived ROIs (cache key -> ROIs): one derivation serves its 7 ROIs.
+_DERIVED: dict[tuple, dict[str, np.ndarray]] = {}
+
+
+def derived_rois(
+    root: str | os.PathLike[str] | Dataset | VolumesLayout, patient_id: str, image: Volume
+) -> dict[str, np.ndarray]:
+    """A patient's seven ROIs and 17-segment map derived from its myocardium mask.
+
+    Reads ``masks/myocardium`` (validated by :func:`check_mask`) and calls
+    :func:`mpirad.heart.derive_rois` with the layout's :class:`~mpirad.io.layouts.DerivedRois`
+    orientation (short axis by default; the image anchors the roll when not short axis).
+    The last patient's result is kept, so reading its seven ROIs derives once.
+
+    Returns:
+        ROI name -> ``(z, y, x)`` bool mask for :data:`ROI_NAMES`, and ``"segments17"``
+        (``uint8``, 0 outside the myocardium).
+
+    Raises:
+        RoiError: an unreadable or invalid myocardium, or one that cannot be segmented
+            (empty, several components, no closed ring, tiny); names the patient.
+    """
+    from mpirad.heart import SegmentationError, derive_rois
+    from mpirad.io.layouts import DerivedRois
+
+    layout = VolumesLayout.of(root)
+    options = layout.derive or DerivedRois()
+    key = (str(layout.root), patient_id, layout.case_stamp(patient_id, "myocardium"), options,
+           image.spacing, image.array.shape)  # fmt: skip
+    if key in _DERIVED:
+        return _DERIVED[key]
+    plain = replace(layout, derive=None)
+    myocardium = read_roi_mask(plain, patient_id, "myocardium", image)
+    try:
+        rois = derive_rois(
+            myocardium, image.spacing, short_axis=options.short_axis,
+            rv_insertion_deg=options.rv_insertion_deg,
+            image=None if options.short_axis else image.array,
+        )  # fmt: skip
+    except SegmentationError as error:
+        raise RoiError(
+            f"patient {patient_id}: cannot derive the ROIs from masks/myocardium: {error}"
+        ) from error
+    _DERIVED.clear()
+    _DERIVED[key] = rois
+    return rois
 
 
 def load_patient_rois(

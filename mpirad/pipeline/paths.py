@@ -10,6 +10,8 @@ run profile), so a chapter or command run on ``site-b`` can only read and write
     build/features/<dataset>/features.parquet                         Study B feature table
     build/features/<dataset>/selection/                               its blind-to-outcome selection
     build/stats/<dataset>/<criterion>/                                Study B protocol tables
+    build/rois/<dataset>/                                             ROIs derived from the
+                                                                      myocardium (mpirad rois)
     build/book/                                                       the book's generated files
 
 A path *given* by a user instead (a chapter parameter) that lies in another dataset's
@@ -23,7 +25,7 @@ from pathlib import Path
 from mpirad.manifest import project_root
 
 #: Output kinds whose folders are named by dataset, under ``build/``.
-DATASET_FOLDERS = ("runs", "features", "stats")
+DATASET_FOLDERS = ("runs", "features", "stats", "rois")
 
 
 def build_dir() -> Path:
@@ -59,6 +61,12 @@ def selection_dir(dataset: str) -> Path:
 def stats_dir(dataset: str, criterion: str) -> Path:
     """``build/stats/<dataset>/<criterion>``: the protocol's tables for one stepwise criterion."""
     return build_dir() / "stats" / dataset / criterion
+
+
+def rois_dir(dataset: str) -> Path:
+    """``build/rois/<dataset>``: the ``volumes`` dataset ``mpirad rois`` derives from one whose
+    patients have only a myocardium mask (seven ROIs + ``segments17`` per patient)."""
+    return build_dir() / "rois" / dataset
 
 
 def book_dir() -> Path:
@@ -97,6 +105,7 @@ __all__ = [
     "executed_notebook",
     "features_path",
     "refuse_other_dataset",
+    "rois_dir",
     "runs_dir",
     "selection_dir",
     "stats_dir",

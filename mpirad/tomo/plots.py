@@ -204,3 +204,24 @@ def plot_training_history(history: pd.DataFrame) -> Figure:
         ax.legend(handles, labels, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_ischemic_segment_bullseyes(counts: pd.DataFrame) -> Figure:
+    """Bullseyes of ischemic-segment counts (Table 1), one per column, AHA layout.
+
+    Args:
+        counts: :func:`mpirad.tomo.report.table1_segment_counts` (index segment 1-17;
+            a column per source, e.g. ``this dataset`` and ``paper``).
+
+    Returns:
+        The figure: one bullseye axes per column (titled by it), colour bar in patients.
+    """
+    from mpirad.heart import plot_bullseye
+
+    fig, axes = plt.subplots(1, len(counts.columns), figsize=(4.6 * len(counts.columns), 4.4))
+    for ax, column in zip(np.atleast_1d(axes), counts.columns, strict=True):
+        values = {int(k): float(v) for k, v in counts[column].items()}
+        plot_bullseye(values, ax=ax, label="ischemic segments", units="patients",
+                      cmap="Reds", vmin=0.0, title=column, fmt="{:.0f}")  # fmt: skip
+    fig.tight_layout()
+    return fig

@@ -165,6 +165,31 @@ def _table1_age(patients: pd.DataFrame) -> list[Row]:
     ]
 
 
+def table1_segment_counts(dataset_root: str | Path) -> pd.DataFrame:
+    """Ischemic segments of Table 1 as counts per AHA segment: this dataset and the paper.
+
+    Args:
+        dataset_root: the ``labelme-export`` folder; its ``patients.csv`` holds the
+            stress scores ``seg01`` .. ``seg17`` (0-4; > 0 counts as ischemic).
+
+    Returns:
+        Index ``segment`` 1-17; columns ``this dataset`` (patients with the segment
+        ischemic; NaN when ``patients.csv`` has no scores) and ``paper``.
+    """
+    path = Path(dataset_root) / "patients.csv"
+    patients = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    columns = [f"seg{s:02d}" for s in AHA_SEGMENTS]
+    if all(c in patients for c in columns):
+        counts = [int((patients[c].astype(int) > 0).sum()) for c in columns]
+    else:
+        counts = [float("nan")] * len(columns)
+    table = pd.DataFrame(
+        {"this dataset": counts, "paper": [PAPER_TABLE1["segments"][s] for s in AHA_SEGMENTS]},
+        index=pd.Index(list(AHA_SEGMENTS), name="segment"),
+    )
+    return table
+
+
 def _table1_segments(patients: pd.DataFrame) -> list[Row]:
     """Ischemic segments and the distribution of the stress scores (``seg01`` .. ``seg17``)."""
     segment_columns = [f"seg{s:02d}" for s in AHA_SEGMENTS]

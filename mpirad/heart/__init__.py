@@ -1,0 +1,38 @@
+"""The heart's own coordinates: AHA 17 segments from a myocardium mask, and polar maps.
+
+Public API:
+
+- :func:`estimate_frame`, :class:`HeartFrame`, :func:`resample_short_axis` -- the LV long
+  axis and short-axis orientation (:mod:`mpirad.heart.reorient`, which states the
+  conventions).
+- :func:`segment_17`, :func:`derive_rois`, :class:`SegmentationError` -- AHA 17 segments
+  and the seven Study B ROIs from a binary myocardium (:mod:`mpirad.heart.segments`).
+- :func:`plot_bullseye`, :func:`segment_means`, :func:`polar_profiles`,
+  :func:`plot_polar_map` -- polar maps (:mod:`mpirad.heart.polar`).
+"""
+
+from __future__ import annotations
+
+from mpirad.heart.polar import (
+    PolarProfiles,
+    plot_bullseye,
+    plot_polar_map,
+    polar_profiles,
+    segment_means,
+)
+from mpirad.heart.reorient import HeartFrame, estimate_frame, resample_short_axis
+from mpirad.heart.segments import SegmentationError, derive_rois, segment_17
+
+__all__ = [
+    "HeartFrame",
+    "PolarProfiles",
+    "plot_bullseye",
+    "plot_polar_map",
+    "polar_profiles",
+    "segment_means",
+    "SegmentationError",
+    "derive_rois",
+    "estimate_frame",
+    "resample_short_axis",
+    "segment_17",
+]

@@ -1,0 +1,58 @@
+"""``mpirad rois``: derive the seven Study B ROIs from a myocardium-only dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``rois`` verb to the ``mpirad`` command."""
+
+    @app.command("rois")
+    def rois_cmd(
+        dataset: Annotated[
+            str, typer.Option("--dataset", help="Study B dataset name in data_manifest.yaml")
+        ],
+        out: Annotated[
+            Path | None,
+            typer.Option("--out", help="output dataset folder (default build/rois/<dataset>)"),
+        ] = None,
+        short_axis: Annotated[
+            bool,
+            typer.Option(
+                "--short-axis/--no-short-axis",
+                help="volumes in short-axis orientation (clinical exports); --no-short-axis "
+                "for anatomically posed volumes (e.g. the synthetic cohort)",
+            ),
+        ] = True,
+        rv_insertion_deg: Annotated[
+            float | None,
+            typer.Option("--rv-insertion-deg", help="RV insertion angle (degrees), if known"),
+        ] = None,
+    ) -> None:
+        """Derive the seven ROIs and AHA 17 segments of a myocardium-only dataset.
+
+        Reads a `volumes` dataset whose patients have an image and only masks/myocardium.
+
+        The output is itself a `volumes` dataset (images linked or copied, clinical.csv
+        and cac.csv copied) that a manifest entry can name. Patients are written
+        atomically; a rerun skips the finished ones. Exits 1 if any patient failed.
+        """
+        from mpirad.heart.dataset import derive_dataset
+        from mpirad.manifest import get_dataset
+        from mpirad.pipeline.paths import rois_dir
+
+        ds = get_dataset(dataset)
+        if ds.study != "b":
+            raise typer.BadParameter(f"dataset {dataset!r} is study {ds.study!r}; rois needs b")
+        ds.ensure()
+        report = derive_dataset(
+            ds, out if out is not None else rois_dir(dataset), short_axis=short_axis,
+            rv_insertion_deg=rv_insertion_deg,
+        )  # fmt: skip
+        typer.echo(report.summary())
+        if report.failures:
+            raise typer.Exit(code=1)

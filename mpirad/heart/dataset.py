@@ -1,0 +1,241 @@
+"""``mpirad rois``: a myocardium-only ``volumes`` dataset -> a dataset with the seven ROIs.
+
+For every patient of the source dataset (an image and ``masks/myocardium``), the seven
+Study B ROIs and the AHA 17-segment map are derived (:func:`mpirad.heart.derive_rois`)
+and written as a new ``volumes`` dataset in the default layout::
+
+    <out>/clinical.csv, <out>/cac.csv            copied from the source (when present)
+    <out>/<patient_id>/image.nii.gz              linked (hard link) or copied; written as
+                                                 NIfTI when the source is another format
+    <out>/<patient_id>/masks/<roi>.nii.gz        the seven ROIs (mpirad.constants.ROI_NAMES)
+    <out>/<patient_id>/masks/segments17.nii.gz   AHA labels 0..17 (+ its provenance record)
+
+The source folder is never modified. Each patient is written into a hidden temporary
+folder and renamed into place when complete, so an interrupted run leaves no half
+patient; a rerun skips the patients whose record (source files' stamp, orientation
+options, mpirad version) matches, and redoes the others. A patient whose myocardium
+cannot be segmented is reported by name; the others are still written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tqdm import tqdm
+
+from mpirad.constants import ROI_NAMES
+from mpirad.io.atomic import atomic_path
+from mpirad.io.layouts import DerivedRois, VolumesLayout
+from mpirad.io.patient_volumes import (
+    RoiError,
+    derived_rois,
+    list_patients,
+    read_patient_image,
+)
+from mpirad.io.volumes import write_nifti
+from mpirad.provenance import StepRecord, digest, plan, write_record
+
+if TYPE_CHECKING:
+    from mpirad.manifest import Dataset
+
+#: The step name in the records.
+STEP = "heart.rois"
+#: The label map written beside the seven ROIs (its record lies beside it).
+SEGMENTS_FILE = "segments17.nii.gz"
+#: Image files linked or copied as they are; other formats are written as NIfTI.
+LINKABLE_SUFFIXES = (".nii.gz", ".nii")
+#: Marker in the names of the temporary patient folders.
+TMP_MARK = ".rois-tmp-"
+
+
+@dataclass(frozen=True)
+class RoisReport:
+    """What :func:`derive_dataset` did.
+
+    Attributes:
+        out: the output dataset folder.
+        written: patients derived and written by this run.
+        reused: patients already written by an earlier run with the same record.
+        failures: ``(patient_id, message)`` of the patients that could not be written (the
+            message names the patient, and the ROI or file).
+    """
+
+    out: Path
+    written: tuple[str, ...]
+    reused: tuple[str, ...]
+    failures: tuple[tuple[str, str], ...]
+
+    def summary(self) -> str:
+        """Counts, then one line per failed patient."""
+        head = (
+            f"rois: {len(self.written)} patient(s) written, {len(self.reused)} already done, "
+            f"{len(self.failures)} failed -> {self.out}"
+        )
+        lines = [
+            m if m.startswith(f"patient {p}") else f"patient {p}: {m}" for p, m in self.failures
+        ]
+        return "\n".join([head, *(f"  {line}" for line in lines)])
+
+
+def derive_dataset(
+    source: str | os.PathLike[str] | Dataset | VolumesLayout,
+    out: str | os.PathLike[str],
+    *,
+    short_axis: bool = True,
+    rv_insertion_deg: float | None = None,
+    progress: bool = True,
+) -> RoisReport:
+    """Derive the seven ROIs of every patient of a myocardium-only dataset into ``out``.
+
+    Args:
+        source: the source ``volumes`` dataset (folder or manifest Dataset); each patient
+            needs an image and ``masks/myocardium`` (other masks are ignored).
+        out: the output folder (a ``volumes`` dataset in the default layout); created.
+        short_axis: the volumes are in short-axis orientation (clinical exports); False
+            for anatomically posed volumes (the image then anchors the roll on the RV).
+        rv_insertion_deg: explicit RV insertion angle (degrees), or None.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The :class:`RoisReport`.
+
+    Raises:
+        RoiError: the source holds no patient.
+        ValueError: ``out`` is the source folder or lies inside it.
+    """
+    layout = replace(VolumesLayout.of(source), derive=None)
+    out = _checked_out(layout, Path(out))
+    options = DerivedRois(short_axis, rv_insertion_deg)
+    patients = list_patients(layout)
+    out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_tmp(out)
+    _copy_tables(layout, out)
+    written, reused, failures = [], [], []
+    for patient_id in tqdm(patients, desc="rois", unit="patient", disable=not progress):
+        wanted = patient_record(layout, patient_id, options)
+        if plan(out / patient_id / "masks" / SEGMENTS_FILE, wanted).reuse:
+            reused.append(patient_id)
+            continue
+        try:
+            write_patient(layout, patient_id, out, options, wanted)
+            written.append(patient_id)
+        except (RoiError, OSError) as error:
+            failures.append((patient_id, str(error)))
+    return RoisReport(out, tuple(written), tuple(reused), tuple(failures))
+
+
+def _checked_out(layout: VolumesLayout, out: Path) -> Path:
+    """``out`` resolved; ValueError if it is the source folder or inside it."""
+    resolved, root = out.resolve(), layout.root.resolve()
+    if resolved == root or root in resolved.parents:
+        raise ValueError(
+            f"output folder {out} lies in the source dataset {layout.name} ({root}); "
+            "the source is never modified: choose another --out"
+        )
+    return resolved
+
+
+def _remove_stale_tmp(out: Path) -> None:
+    """Delete temporary patient folders left by an interrupted run."""
+    for path in out.glob(f".*{TMP_MARK}*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _copy_tables(layout: VolumesLayout, out: Path) -> None:
+    """Copy ``clinical.csv`` and ``cac.csv`` (when present) to ``out`` atomically."""
+    for table, name in ((layout.clinical_path, "clinical.csv"), (layout.cac_path, "cac.csv")):
+        if table.is_file():
+            with atomic_path(out / name) as tmp:
+                shutil.copyfile(table, tmp)
+
+
+def patient_record(layout: VolumesLayout, patient_id: str, options: DerivedRois) -> StepRecord:
+    """The record of one derived patient: its source files' stamp and the options.
+
+    The fingerprint stamps the image and myocardium files (names, sizes, times), so a
+    changed source patient is derived again; the dataset is named by its manifest name
+    (or folder name).
+    """
+    stamp = layout.case_stamp(patient_id, "myocardium")
+    return StepRecord(
+        step=STEP,
+        dataset=layout.dataset or layout.root.name,
+        fingerprint=f"stamp:{digest(stamp)}",
+        settings={"short_axis": options.short_axis, "rv_insertion_deg": options.rv_insertion_deg},
+    )
+
+
+def write_patient(
+    layout: VolumesLayout,
+    patient_id: str,
+    out: Path,
+    options: DerivedRois,
+    record: StepRecord,
+) -> Path:
+    """Derive one patient's ROIs and write its folder atomically (temporary folder, rename).
+
+    Returns:
+        ``out/<patient_id>``.
+
+    Raises:
+        RoiError: unreadable image or myocardium, or a myocardium that cannot be
+            segmented (the message names the patient and the reason).
+    """
+    image = read_patient_image(layout, patient_id)
+    rois = derived_rois(replace(layout, derive=options), patient_id, image)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{patient_id}{TMP_MARK}", dir=out))
+    try:
+        _place_image(layout, patient_id, image, tmp)
+        for name in (*ROI_NAMES, "segments17"):
+            write_nifti(tmp / "masks" / f"{name}.nii.gz", rois[name], image.spacing)
+        write_record(tmp / "masks" / SEGMENTS_FILE, record)
+        return _swap_in(tmp, out / patient_id)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _place_image(layout: VolumesLayout, patient_id: str, image, folder: Path) -> Path:
+    """Hard-link (else copy) a NIfTI source image into ``folder``; write other formats.
+
+    Args:
+        image: the :class:`~mpirad.io.volume.Volume` as read (``(z, y, x)``, mm).
+    """
+    source = layout.image_source(patient_id)
+    suffix = next((s for s in LINKABLE_SUFFIXES if source.path.name.endswith(s)), None)
+    if source.variable is not None or suffix is None or not source.path.is_file():
+        return write_nifti(folder / "image.nii.gz", image.array, image.spacing)
+    target = folder / f"image{suffix}"
+    try:
+        os.link(source.path, target)
+    except OSError:
+        shutil.copy2(source.path, target)
+    return target
+
+
+def _swap_in(tmp: Path, final: Path) -> Path:
+    """Rename ``tmp`` onto ``final``, replacing an older folder (kept until the swap)."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}{TMP_MARK}old")
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    tmp.rename(final)
+    if old is not None:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(old)
+    return final
+
+
+__all__ = [
+    "RoisReport",
+    "derive_dataset",
+    "patient_record",
+    "write_patient",
+]

@@ -1,0 +1,147 @@
+"""The book's heart figures from a dataset: a patient's polar map, a feature per segment.
+
+Files are read with the Study B readers (:mod:`mpirad.io.patient_volumes`); the AHA
+segments of a patient are derived from its myocardium mask (:func:`derived_rois`), so a
+site dataset with only a myocardium mask gets the same figures. The orientation is the
+dataset's ``rois: derive`` options, else short axis for site data and anatomical
+(``short_axis=False``, the RV anchored on the image) for the synthetic cohorts
+(:func:`dataset_orientation`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mpirad.heart.polar import plot_polar_map, polar_profiles
+from mpirad.io.layouts import DerivedRois, VolumesLayout
+from mpirad.io.patient_volumes import derived_rois, read_patient_image
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from mpirad.manifest import Dataset
+
+
+def dataset_orientation(source: str | os.PathLike[str] | Dataset | VolumesLayout) -> DerivedRois:
+    """How to derive a dataset's segments: its ``rois: derive`` options, else by provenance.
+
+    A manifest dataset without ``rois: derive`` is short axis when ``provenance: site``
+    and anatomical when synthetic (the synthetic volumes are posed ``(superior, anterior,
+    right)``); a plain folder is taken as short axis.
+    """
+    from mpirad.manifest import Dataset
+
+    layout = VolumesLayout.of(source)
+    if layout.derive is not None:
+        return layout.derive
+    synthetic = isinstance(source, Dataset) and source.provenance == "synthetic"
+    return DerivedRois(short_axis=not synthetic)
+
+
+def patient_segments(
+    source: str | os.PathLike[str] | Dataset | VolumesLayout,
+    patient_id: str,
+    orientation: DerivedRois | None = None,
+):
+    """A patient's image, myocardium and derived AHA label map.
+
+    Returns:
+        ``(image, myocardium, segments)``: the :class:`~mpirad.io.volume.Volume`
+        (``(z, y, x)``, mm), the ``(z, y, x)`` bool myocardium and ``uint8`` labels 0..17.
+
+    Raises:
+        RoiError: unreadable files or a myocardium that cannot be segmented (names the
+            patient).
+    """
+    orientation = orientation or dataset_orientation(source)
+    layout = replace(VolumesLayout.of(source), derive=orientation)
+    image = read_patient_image(layout, patient_id)
+    rois = derived_rois(layout, patient_id, image)
+    return image, rois["myocardium"], rois["segments17"]
+
+
+def plot_patient_polar_map(
+    source: str | os.PathLike[str] | Dataset | VolumesLayout,
+    patient_id: str,
+    *,
+    orientation: DerivedRois | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> tuple[Figure, Axes]:
+    """A patient's stress polar map (% of maximum) with the 17-segment outlines.
+
+    Args:
+        source: a Study B dataset (folder or manifest Dataset).
+        patient_id: the patient (not shown on the figure).
+        orientation: see :func:`dataset_orientation` (default: the dataset's).
+        ax: axes to draw on.
+        title: axes title.
+
+    Returns:
+        ``(figure, axes)`` of :func:`plot_polar_map`.
+    """
+    orientation = orientation or dataset_orientation(source)
+    image, myocardium, _ = patient_segments(source, patient_id, orientation)
+    profiles = polar_profiles(
+        image.array, myocardium, image.spacing, short_axis=orientation.short_axis,
+        rv_insertion_deg=orientation.rv_insertion_deg,
+    )  # fmt: skip
+    return plot_polar_map(profiles, ax=ax, title=title, segment_grid=True)
+
+
+def feature_by_segment(
+    source: str | os.PathLike[str] | Dataset | VolumesLayout,
+    patient_ids: Sequence[str],
+    *,
+    family: str,
+    name: str,
+    aggregation: str | None = None,
+    n_bins: int = 64,
+    orientation: DerivedRois | None = None,
+) -> dict[int, float]:
+    """One IBSI feature computed in every AHA segment (numpy engine), averaged over patients.
+
+    Args:
+        source: a Study B dataset.
+        patient_ids: the patients averaged.
+        family: IBSI family id (e.g. ``"cm"``).
+        name: feature name within the family (e.g. ``"joint_entr"``).
+        aggregation: the texture aggregation (e.g. ``"3d_avg"``); None: the first row.
+        n_bins: fixed bin number.
+        orientation: see :func:`dataset_orientation`.
+
+    Returns:
+        ``{segment: mean over patients}`` for 1-17 (NaN where no patient has a value).
+    """
+    from mpirad.radiomics import extract_features
+
+    orientation = orientation or dataset_orientation(source)
+    values: dict[int, list[float]] = {k: [] for k in range(1, 18)}
+    for patient_id in patient_ids:
+        image, _, segments = patient_segments(source, patient_id, orientation)
+        for k in range(1, 18):
+            mask = segments == k
+            if mask.sum() < 2:
+                continue
+            table = extract_features(image.array, mask, image.spacing, n_bins=n_bins,
+                                     engine="numpy", families=(family,))  # fmt: skip
+            rows = table[table["name"] == name]
+            if aggregation is not None:
+                rows = rows[rows["aggregation"] == aggregation]
+            if len(rows):
+                values[k].append(float(rows["value"].iloc[0]))
+    return {k: float(np.nanmean(v)) if v else float("nan") for k, v in values.items()}
+
+
+__all__ = [
+    "dataset_orientation",
+    "feature_by_segment",
+    "patient_segments",
+    "plot_patient_polar_map",
+]
