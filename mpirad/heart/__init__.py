@@ -13,26 +13,27 @@ Public API:
 
 from __future__ import annotations
 
-from mpirad.heart.polar import (
-    PolarProfiles,
-    plot_bullseye,
-    plot_polar_map,
-    polar_profiles,
-    segment_means,
-)
-from mpirad.heart.reorient import HeartFrame, estimate_frame, resample_short_axis
-from mpirad.heart.segments import SegmentationError, derive_rois, segment_17
+from mpirad.lazy import lazy_exports
 
-__all__ = [
-    "HeartFrame",
-    "PolarProfiles",
-    "plot_bullseye",
-    "plot_polar_map",
-    "polar_profiles",
-    "segment_means",
-    "SegmentationError",
-    "derive_rois",
-    "estimate_frame",
-    "resample_short_axis",
-    "segment_17",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "mpirad.heart.polar": (
+            "PolarProfiles",
+            "plot_bullseye",
+            "plot_polar_map",
+            "polar_profiles",
+            "segment_means",
+        ),
+        "mpirad.heart.reorient": (
+            "HeartFrame",
+            "estimate_frame",
+            "resample_short_axis",
+        ),
+        "mpirad.heart.segments": (
+            "SegmentationError",
+            "derive_rois",
+            "segment_17",
+        ),
+    },
+)
