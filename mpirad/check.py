@@ -287,8 +287,15 @@ def _check_a_strays(child: Path, known: set[str], out: _Collector) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def _check_b_patient(root: Path, patient: str) -> tuple[str, list[tuple], bool]:
+def _check_b_patient(
+    root: Path, patient: str, derive: object | None = None
+) -> tuple[str, list[tuple], bool]:
     """Image, seven masks and stray files of one patient (a joblib task).
+
+    With ``derive`` (a :class:`mpirad.io.layouts.VolumesLayout` whose ROIs are derived,
+    manifest ``rois: derive``) only the myocardium mask is read from the folder, and the
+    seven ROIs are derived from it as the chapters will (a myocardium that cannot be
+    segmented is a problem of that patient).
 
     Returns:
         ``(patient, problems as Problem fields, usable)``; usable: image and every mask valid.
@@ -310,10 +317,13 @@ def _check_b_patient(root: Path, patient: str) -> tuple[str, list[tuple], bool]:
         out.add(patient, masks, "no masks/ folder (one <roi>.nii.gz per ROI)")
         ok = False
     elif image is not None:
-        for roi in ROI_NAMES:
+        for roi in ("myocardium",) if derive is not None else ROI_NAMES:
             mask_path = find_volume(masks, roi) or masks / f"{roi}.nii.gz"
             if out.attempt(patient, mask_path, read_roi_mask, root, patient, roi, image) is None:
                 ok = False
+        if ok and derive is not None:
+            derived = out.attempt(patient, masks, read_roi_mask, derive, patient, "LAD17", image)
+            ok = derived is not None
     for path in sorted(child.iterdir()):
         if path.name.startswith(".") or path.name == "masks":
             continue
@@ -324,12 +334,16 @@ def _check_b_patient(root: Path, patient: str) -> tuple[str, list[tuple], bool]:
 
 
 def _check_study_b(
-    root: Path, out: _Collector, summary: dict[str, object], n_jobs: int | None = None
+    root: Path,
+    out: _Collector,
+    summary: dict[str, object],
+    n_jobs: int | None = None,
+    derive: object | None = None,
 ) -> None:
     from mpirad.stats.protocol import minimum_cohort_size
 
     with_images = _b_patients_with_images(root, out)
-    usable_volumes = _check_b_volumes(root, with_images, out, n_jobs)
+    usable_volumes = _check_b_volumes(root, with_images, out, n_jobs, derive)
     clinical, cac, bad_rows = _check_b_tables(root, out)
     table_ids = _check_b_table_ids(
         set(with_images), {"clinical.csv": clinical, "cac.csv": cac}, out
@@ -373,7 +387,7 @@ def _b_patients_with_images(root: Path, out: _Collector) -> list[str]:
 
 
 def _check_b_volumes(
-    root: Path, patients: list[str], out: _Collector, n_jobs: int | None
+    root: Path, patients: list[str], out: _Collector, n_jobs: int | None, derive: object = None
 ) -> set[str]:
     """Check every patient's image and masks (:func:`_check_b_patient`, in parallel).
 
@@ -385,7 +399,7 @@ def _check_b_volumes(
     from mpirad.parallel import resolve_n_jobs
 
     usable_volumes: set[str] = set()
-    tasks = (delayed(_check_b_patient)(root, patient) for patient in patients)
+    tasks = (delayed(_check_b_patient)(root, patient, derive) for patient in patients)
     n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(patients))
     for patient, problems, usable in Parallel(n_jobs=n_jobs)(tasks):
         out.problems.extend(Problem(*fields) for fields in problems)
@@ -457,7 +471,12 @@ def _check_b_table_ids(
 
 
 def check_root(
-    root: str | Path, study: str, *, name: str = "", n_jobs: int | None = None
+    root: str | Path,
+    study: str,
+    *,
+    name: str = "",
+    n_jobs: int | None = None,
+    derive: object | None = None,
 ) -> CheckReport:
     """Check a dataset folder of study ``"a"`` (labelme-export) or ``"b"`` (volumes).
 
@@ -467,6 +486,9 @@ def check_root(
         name: the dataset's name, for the report.
         n_jobs: joblib workers over Study B patients (volumes are the slow part;
             default: :func:`mpirad.parallel.resolve_n_jobs`); the report is the same for any number.
+        derive: for a Study B dataset whose ROIs are derived from the myocardium (manifest
+            ``rois: derive``), its :class:`~mpirad.io.layouts.VolumesLayout`: only
+            ``masks/myocardium`` is required, and the derivation is tried per patient.
 
     Returns:
         The :class:`CheckReport` (nothing is raised for problems of the data).
@@ -484,14 +506,15 @@ def check_root(
     elif study == "a":
         _check_study_a(root, out, summary)
     else:
-        _check_study_b(root, out, summary, n_jobs)
+        _check_study_b(root, out, summary, n_jobs, derive)
     return CheckReport(root=root, study=study, problems=out.problems, summary=summary, name=name)
 
 
 def check_dataset(dataset: object, *, n_jobs: int | None = None) -> CheckReport:
     """Check a manifest dataset (:class:`mpirad.manifest.Dataset`) in one pass.
 
-    The readers are called with the dataset's root folder.
+    The readers are called with the dataset's root folder (the default layout); a
+    dataset with ``rois: derive`` needs only its myocardium masks.
 
     Args:
         dataset: the dataset.
@@ -500,6 +523,11 @@ def check_dataset(dataset: object, *, n_jobs: int | None = None) -> CheckReport:
     Returns:
         The :class:`CheckReport`.
     """
+    from mpirad.io.layouts import volumes_layout
+
+    derive = None
+    if dataset.study == "b" and getattr(dataset.entry, "rois", "masks") == "derive":
+        derive = volumes_layout(dataset)
     return check_root(  # type: ignore[attr-defined]
-        dataset.root, dataset.study, name=dataset.name, n_jobs=n_jobs
+        dataset.root, dataset.study, name=dataset.name, n_jobs=n_jobs, derive=derive
     )

@@ -179,3 +179,21 @@ def test_interrupted_run_resumes(cohort: Path, tmp_path: Path, monkeypatch) -> N
 def test_out_inside_source_refused(cohort: Path) -> None:
     with pytest.raises(ValueError, match="never modified"):
         derive_dataset(cohort, cohort / "derived", progress=False)
+
+
+def test_check_of_a_derive_dataset_needs_only_the_myocardium(cohort: Path, tmp_path: Path):
+    """`mpirad check` on `rois: derive`: no missing-mask errors; a bad myocardium is named."""
+    from mpirad.check import check_dataset
+
+    site = shutil.copytree(cohort, tmp_path / "site")
+    plain = get_dataset("site", _manifest(tmp_path, site))
+    derive = get_dataset(
+        "site", _manifest(tmp_path, site, "    rois: derive\n    short_axis: false\n")
+    )
+    missing = [p for p in check_dataset(plain, n_jobs=1).problems if p.severity == "error"]
+    assert {p.patient for p in missing} >= {"B001", "B002"}  # six masks absent per patient
+    assert not [p for p in check_dataset(derive, n_jobs=1).problems if p.patient]
+    mask = read_volume(site / "B002/masks/myocardium.nii.gz")
+    write_nifti(site / "B002/masks/myocardium.nii.gz", np.zeros_like(mask.array), mask.spacing)
+    problems = [p for p in check_dataset(derive, n_jobs=1).problems if p.patient]
+    assert [p.patient for p in problems] == ["B002"]
