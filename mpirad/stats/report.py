@@ -114,13 +114,34 @@ def term_frequencies(runs: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def first_terms(inner: pd.DataFrame) -> pd.DataFrame:
-    """Share of train fits whose first entering term (most correlated candidate first) is each term.
+def first_terms(inner: pd.DataFrame, by: str = "entry") -> pd.DataFrame:
+    """Share of train fits whose first term is each term.
 
     The paper notes that "usually, the age variable was the first in the fit".
+
+    Args:
+        inner: :attr:`ProtocolResult.inner`.
+        by: ``"entry"`` (default): the first term that entered the train fit (its step
+            history, ``train_first_term``); ``"rank"``: the most Spearman-correlated term
+            of the final train model (the first of ``train_terms``, which are listed in
+            candidate order), what this table showed before histories were kept.
+
+    Returns:
+        ``pool``, ``term``, ``n`` (train fits), ``share`` (of the pool's fits with a term),
+        sorted by pool and share.
+
+    Raises:
+        ValueError: unknown ``by``, or ``"entry"`` on a table without histories.
     """
+    if by not in ("entry", "rank"):
+        raise ValueError(f"by must be 'entry' or 'rank', got {by!r}")
+    if by == "entry" and "train_first_term" not in inner.columns:
+        raise ValueError("the inner table has no train_first_term column; use by='rank'")
     fits = inner[inner["train_terms"].fillna("") != ""]
-    first = fits["train_terms"].str.split(TERM_SEPARATOR, regex=False).str[0]
+    if by == "entry":
+        first = fits["train_first_term"]
+    else:
+        first = fits["train_terms"].str.split(TERM_SEPARATOR, regex=False).str[0]
     table = fits.assign(term=first).groupby(["pool", "term"]).size().rename("n").reset_index()
     table["share"] = table["n"] / table.groupby("pool")["n"].transform("sum")
     return table.sort_values(["pool", "share"], ascending=[True, False]).reset_index(drop=True)
