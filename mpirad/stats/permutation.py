@@ -30,8 +30,10 @@ from mpirad.parallel import resolve_n_jobs
 from mpirad.stats.fisher import fisher_table
 
 #: Permutations B of the book's profiles. One permutation reruns the whole 50 x 20
-#: protocol (about 55 s on one core for the synthetic cohort's 7 ROIs x 3 pools), so the
-#: quick profile calibrates with a handful and the paper profile with 1000.
+#: protocol: 56 s on one core for the synthetic cohort's 7 ROIs x 3 pools (measured; about
+#: 60 s of wall time per permutation on 2 shared cores), so the quick profile takes 4
+#: (about 2 minutes on 2 cores; its permutation p cannot go below 1/5, the moment-matched
+#: p is the usable one) and the paper profile 1000 (about 15 core-hours).
 PROFILE_PERMUTATIONS: dict[str, int] = {"quick": 4, "paper": 1000}
 
 
