@@ -75,6 +75,7 @@ def test_protocol_recovers_simulated_truth(simulated_run):
         assert table.loc[pool, "precision"] > 2 * table.loc[pool, "chance_precision"]
     assert table.loc["combined", "chance_precision"] == pytest.approx(4 / 22)
 
+
 def test_planted_ranks_simulated(simulated_run):
     sim, _ = simulated_run
     univariate = univariate_spearman(sim.radiomic, sim.cac)

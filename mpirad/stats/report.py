@@ -212,3 +212,38 @@ def reading_label(criterion: str, p_enter: float, p_remove: float) -> str:
     ``"partial F p 0.05/0.2"`` (criterion ``"sse"``), from the protocol's settings."""
     kind = "partial F p" if criterion == "sse" else f"{criterion.upper()} change"
     return f"{kind} {p_enter:g}/{p_remove:g}"
+
+
+#: Columns of :func:`table3_pvalues`: calibrated-table column -> shown name.
+TABLE3_PVALUE_COLUMNS: dict[str, str] = {
+    "fisher_x": "X",
+    "chi2_p": "chi-square p",
+    "perm_p": "permutation p",
+    "moment_p": "moment-matched p",
+    "null_mean": "null mean X",
+    "null_sd": "null SD X",
+    "fisher_x_greater": "X (one-sided)",
+    "chi2_p_greater": "chi-square p (one-sided)",
+    "perm_p_greater": "permutation p (one-sided)",
+    "moment_p_greater": "moment-matched p (one-sided)",
+}
+
+
+def table3_pvalues(calibrated: pd.DataFrame) -> pd.DataFrame:
+    """Table 3's X with its chi-square and permutation p-values side by side.
+
+    Args:
+        calibrated: :meth:`mpirad.stats.permutation.PermutationNull.calibrate`'s table.
+
+    Returns:
+        Rows (ROI, pool) in the paper's order (pools by their Table 3 labels), columns
+        :data:`TABLE3_PVALUE_COLUMNS`' names.
+    """
+    table = calibrated.copy()
+    order = {roi: k for k, roi in enumerate(TABLE3_ROIS)}
+    table["_roi"] = table["roi"].map(order).fillna(len(order))
+    table["_pool"] = table["pool"].map({p: k for k, p in enumerate(POOL_LABELS)})
+    table = table.sort_values(["_roi", "_pool"])
+    table["pool"] = table["pool"].map(POOL_LABELS)
+    columns = [c for c in TABLE3_PVALUE_COLUMNS if c in table.columns]
+    return table.set_index(["roi", "pool"])[columns].rename(columns=TABLE3_PVALUE_COLUMNS)
