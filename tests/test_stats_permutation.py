@@ -10,6 +10,7 @@ from scipy import stats
 from mpirad.stats import ProtocolConfig, run_protocol
 from mpirad.stats.fisher import fisher_table, one_sided_p
 from mpirad.stats.permutation import (
+    MIN_MOMENT_PERMUTATIONS,
     moment_matched_p,
     permutation_null,
     permuted_cac,
@@ -54,6 +55,8 @@ def test_moment_matched_p():
     p = moment_matched_p(np.array([3.0 * 31.41]), null)[0]  # chi2_20 0.95 quantile
     assert p == pytest.approx(0.05, abs=0.01)
     assert np.isnan(moment_matched_p(np.array([1.0]), np.ones((1, 1))))[0]
+    few = null[:, : MIN_MOMENT_PERMUTATIONS - 1]  # too few permutations for a variance
+    assert np.isnan(moment_matched_p(np.array([3.0 * 31.41]), few))[0]
 
 
 def test_profile_permutations():

@@ -230,7 +230,8 @@ plt.show()
 #   B permutations it cannot go below 1 / (B + 1); the book's quick profile uses a
 #   handful (each permutation is a full protocol run) and the paper profile 1000;
 # - a **moment-matched p**: chi-square scaled to the permuted X's mean and variance
-#   (Brown's approximation), usable when B is small;
+#   (Brown's approximation), given from B = 10 permutations on (empty below: the null's
+#   variance from a handful of permutations is too noisy to use);
 # - the same three for a **one-sided** X, built from Pearson p-values of a positive
 #   correlation (`ProtocolResult.fisher_table(alternative="greater")`).
 #

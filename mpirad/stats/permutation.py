@@ -128,14 +128,19 @@ class PermutationNull:
         return wide.loc[keys].to_numpy(dtype=float)
 
 
+#: Fewest permutations from which a moment-matched p is given: below it the null's variance
+#: is too noisy (with B = 2 a smoke run gave 1e-67), and the p-value is NaN.
+MIN_MOMENT_PERMUTATIONS = 10
+
+
 def moment_matched_p(x: np.ndarray, null: np.ndarray) -> np.ndarray:
     """P(c * chi2_k >= x) with c, k matching the mean m and variance v of each null row.
 
     ``c = v / (2 m)`` and ``k = 2 m^2 / v`` (Brown 1975's approximation for Fisher's X of
     dependent p-values). Args: x (n,) statistics; null (n, B) null statistics. Returns
-    (n,) p-values, NaN where B < 2 or the null has no spread.
+    (n,) p-values, NaN where B < :data:`MIN_MOMENT_PERMUTATIONS` or the null has no spread.
     """
-    if null.shape[1] < 2:
+    if null.shape[1] < MIN_MOMENT_PERMUTATIONS:
         return np.full(len(x), np.nan)
     mean = null.mean(axis=1)
     var = null.var(axis=1, ddof=1)
