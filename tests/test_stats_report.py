@@ -153,9 +153,19 @@ def test_term_frequencies_hand_made():
     assert table.loc["age", "n_models"] == 3 and table.loc["age", "n_runs"] == 3
     assert table.loc["bmi", "share"] == pytest.approx(2 / 3)
     assert table.index[0] == "age"
-    inner = pd.DataFrame({"pool": ["clinical"] * 3, "train_terms": ["age + bmi", "bmi", "age"]})
-    firsts = first_terms(inner).set_index("term")
-    assert firsts.loc["age", "share"] == pytest.approx(2 / 3)
+    inner = pd.DataFrame(
+        {
+            "pool": ["clinical"] * 3,
+            "train_terms": ["age + bmi", "bmi", "age"],
+            "train_first_term": ["bmi", "bmi", "age"],
+        }
+    )
+    ranked = first_terms(inner, by="rank").set_index("term")
+    assert ranked.loc["age", "share"] == pytest.approx(2 / 3)
+    entered = first_terms(inner).set_index("term")
+    assert entered.loc["bmi", "share"] == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="train_first_term"):
+        first_terms(inner.drop(columns="train_first_term"))
 
 
 def test_case_study_picks_highest_true_value(result):

@@ -31,6 +31,17 @@ NBinsOption = Annotated[int | None, typer.Option(help="bin number (default: the 
 RepeatsOption = Annotated[int, typer.Option(min=1, help="outer repeats (test sets)")]
 InnerOption = Annotated[int, typer.Option(min=1, help="train/dev splits per repeat")]
 SelectByOption = Annotated[str, typer.Option(help="winner of the dev models: loglik, aic or bic")]
+PermutationsOption = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        help="permutations of CAC for a calibrated Fisher p-value (0: none; the book's "
+        "paper profile uses 1000)",
+    ),
+]
+AlternativeOption = Annotated[
+    str, typer.Option(help="test-set p-values: two-sided (the paper) or greater (r > 0)")
+]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="run even if the recorded tables are current")
 ]
@@ -59,13 +70,17 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option(help="parallel workers (-1: all cores; default: MPIRAD_N_JOBS or 2)"),
         ] = None,
+        permutations: PermutationsOption = 0,
+        alternative: AlternativeOption = "two-sided",
         force: ForceOption = False,
     ) -> None:
         """Run the 50 x 20 stepwise protocol for every ROI x pool; write parquet tables.
 
         With --dataset, the inputs are the dataset's own feature table and selection
         (made or refreshed as needed); tables made from the same inputs and settings are
-        read back (the message says so), otherwise the protocol runs.
+        read back (the message says so), otherwise the protocol runs. --permutations B
+        reruns it on B permutations of CAC and prints the permutation p-value of X
+        (written to permutation_null.parquet beside the tables).
         """
         from mpirad.stats import ProtocolConfig
 
@@ -89,11 +104,14 @@ def register(app: typer.Typer) -> None:
                 dict(root=root, features=features, n_bins=n_bins, selected=selected),
                 n_jobs,
             )  # fmt: skip
+            fisher = result.fisher_table(alternative=alternative)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
-        fisher = result.fisher_table()
         columns = ["roi", "pool", "fisher_x", "significant", "median_abs_r"]
         typer.echo(fisher[columns].to_string(index=False))
+        if permutations:
+            sources = dict(root=root, features=features, n_bins=n_bins, selected=selected)
+            _echo_permutations(result, target, sources, permutations, n_jobs)
         typer.echo(f"tables in {target}")
 
 
@@ -161,3 +179,25 @@ def _plan(target: Path, record, force: bool):
     decision = plan(target, record, force=force)
     say(f"outcome {record.dataset} ({target.name})", decision)
     return decision
+
+
+def _echo_permutations(result, target: Path, sources: dict, permutations: int, n_jobs) -> None:
+    """Run the permutation null on ``sources``' inputs; write it to ``target``; print p."""
+    from mpirad.io import atomic_path
+    from mpirad.stats.inputs import outcome_inputs
+    from mpirad.stats.permutation import permutation_null
+
+    inputs = outcome_inputs(
+        sources["root"], sources["features"], n_bins=sources["n_bins"],
+        selection_path=sources["selected"], extract_if_missing=False, config=result.config,
+    )  # fmt: skip
+    null = permutation_null(
+        inputs.radiomic, inputs.clinical, inputs.cac, permutations=permutations,
+        seed=result.config.seed, n_jobs=n_jobs, progress=True, config=result.config,
+    )  # fmt: skip
+    with atomic_path(target / "permutation_null.parquet") as tmp:
+        null.null.to_parquet(tmp, index=False)
+    table = null.calibrate(result.runs)
+    columns = ["roi", "pool", "fisher_x", "chi2_p", "perm_p", "moment_p", "perm_p_greater"]
+    typer.echo(f"permutation null, B = {permutations}:")
+    typer.echo(table[columns].to_string(index=False))

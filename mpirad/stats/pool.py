@@ -26,7 +26,14 @@ from mpirad.stats.design import (
     encode_frame,
     flat_columns,
 )
-from mpirad.stats.sweep import GaussianFit, StepwiseCycleError, SweepSearch, dependent_columns
+from mpirad.stats.history import encode_history, first_entered
+from mpirad.stats.sweep import (
+    GaussianFit,
+    StepRecord,
+    StepwiseCycleError,
+    SweepSearch,
+    dependent_columns,
+)
 from mpirad.stats.univariate import SubsetSpearman, order_candidates
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -141,7 +148,8 @@ class PoolFit(GaussianFit):
     Attributes:
         terms: the model's terms; sse: residual sum of squares (outcome units squared);
         n_params: coefficients with the intercept; n_obs: rows fitted; dropped_start: start
-        terms that could not be estimated on these rows.
+        terms that could not be estimated on these rows; history: the search's steps in
+        order (:class:`mpirad.stats.sweep.StepRecord`, terms by name).
     """
 
     terms: list[int]
@@ -149,6 +157,7 @@ class PoolFit(GaussianFit):
     n_params: int
     n_obs: int
     dropped_start: list[int]
+    history: list[StepRecord]
 
 
 #: A dev model that may win a repeat: (inner split, its dev fit, train rows, dev rows).
@@ -206,6 +215,7 @@ class PoolRunner:
             core.n_params,
             rows.size,
             [candidates[i] for i in core.dropped_start],
+            list(core.history),
         )
 
     def _search_reference(
@@ -226,8 +236,9 @@ class PoolRunner:
         )
         terms = [candidates[names.index(n)] for n in result.terms]
         dropped = [t for t in start if self.names[t] in result.dropped]
+        n_params = int(result.result.df_model) + 1
         return PoolFit(
-            terms, float(result.result.ssr), int(result.result.df_model) + 1, rows.size, dropped
+            terms, float(result.result.ssr), n_params, rows.size, dropped, list(result.history)
         )
 
     def fit_pair(
@@ -309,6 +320,9 @@ class PoolRunner:
                 dev_aic=dev_fit.aic,
                 dev_bic=dev_fit.bic,
                 dev_dropped_start=join(self.names[t] for t in dev_fit.dropped_start),
+                train_first_term=first_entered(train_fit.history),
+                train_steps=encode_history(train_fit.history),
+                dev_steps=encode_history(dev_fit.history),
             )
             records.append(record)
             if dev_fit.terms:
@@ -378,6 +392,9 @@ _EMPTY_INNER: dict[str, object] = {
     "dev_aic": np.nan,
     "dev_bic": np.nan,
     "dev_dropped_start": "",
+    "train_first_term": "",
+    "train_steps": "[]",
+    "dev_steps": "[]",
     "failure": "",
 }
 #: The ``runs`` columns of a repeat without a winning model.

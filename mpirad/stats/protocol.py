@@ -34,7 +34,7 @@ from joblib import Parallel, delayed
 from mpirad.constants import CLINICAL_CATEGORICAL, CLINICAL_FEATURES, ROI_CAC, ROI_NAMES
 from mpirad.parallel import resolve_n_jobs
 from mpirad.stats.design import encode_frame
-from mpirad.stats.fisher import fisher_combine
+from mpirad.stats.fisher import fisher_table
 from mpirad.stats.pool import POOLS, PoolRunner, check_pool, index_by_patient, pool_table
 from mpirad.stats.stepwise import resolve_thresholds
 
@@ -310,47 +310,14 @@ class ProtocolResult:
     )
 
     def fisher_table(
-        self, alpha: float = 0.01, missing: Literal["one", "drop"] = "one"
+        self,
+        alpha: float = 0.01,
+        missing: Literal["one", "drop"] = "one",
+        alternative: Literal["two-sided", "greater"] = "two-sided",
     ) -> pd.DataFrame:
-        """Fisher's method per ROI x pool (the paper's Table 3).
-
-        Args:
-            alpha: level of the critical value (0.01: 135.81 for 50 repeats).
-            missing: a repeat without any model (all 20 dev models intercept-only) counts as
-                p = 1 (``"one"``, conservative: it adds nothing to X but keeps its 2 degrees
-                of freedom) or is left out (``"drop"``).
-
-        Returns:
-            One row per ROI x pool: ``n_repeats``, ``n_missing``, ``fisher_x``, ``df``,
-            ``fisher_p``, ``critical``, ``significant``, ``median_abs_r``, ``median_p``.
-        """
-        if missing not in ("one", "drop"):
-            raise ValueError(f"missing must be 'one' or 'drop', got {missing!r}")
-        rows = []
-        for (roi, pool), group in self.runs.groupby(["roi", "pool"], sort=False):
-            p = group["p"].to_numpy(dtype=float)
-            n_missing = int(np.isnan(p).sum())
-            p = np.where(np.isnan(p), 1.0, p) if missing == "one" else p[~np.isnan(p)]
-            if p.size:
-                fisher = fisher_combine(p, alpha)
-            else:
-                fisher = fisher_combine([1.0], alpha)._replace(statistic=np.nan, pvalue=np.nan)
-            rows.append(
-                {
-                    "roi": roi,
-                    "pool": pool,
-                    "n_repeats": len(group),
-                    "n_missing": n_missing,
-                    "fisher_x": fisher.statistic,
-                    "df": fisher.df,
-                    "fisher_p": fisher.pvalue,
-                    "critical": fisher.critical,
-                    "significant": fisher.statistic > fisher.critical,
-                    "median_abs_r": float(group["abs_r"].median()),
-                    "median_p": float(group["p"].median()),
-                }
-            )
-        return pd.DataFrame(rows)
+        """Fisher's method per ROI x pool (the paper's Table 3):
+        :func:`mpirad.stats.fisher.fisher_table` of :attr:`runs` (same arguments)."""
+        return fisher_table(self.runs, alpha, missing, alternative)
 
     def to_parquet(self, out_dir: str | Path) -> Path:
         """Write ``runs``/``inner``/``predictions`` parquet files and ``config.json``."""

@@ -114,13 +114,34 @@ def term_frequencies(runs: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def first_terms(inner: pd.DataFrame) -> pd.DataFrame:
-    """Share of train fits whose first entering term (most correlated candidate first) is each term.
+def first_terms(inner: pd.DataFrame, by: str = "entry") -> pd.DataFrame:
+    """Share of train fits whose first term is each term.
 
     The paper notes that "usually, the age variable was the first in the fit".
+
+    Args:
+        inner: :attr:`ProtocolResult.inner`.
+        by: ``"entry"`` (default): the first term that entered the train fit (its step
+            history, ``train_first_term``); ``"rank"``: the most Spearman-correlated term
+            of the final train model (the first of ``train_terms``, which are listed in
+            candidate order), what this table showed before histories were kept.
+
+    Returns:
+        ``pool``, ``term``, ``n`` (train fits), ``share`` (of the pool's fits with a term),
+        sorted by pool and share.
+
+    Raises:
+        ValueError: unknown ``by``, or ``"entry"`` on a table without histories.
     """
+    if by not in ("entry", "rank"):
+        raise ValueError(f"by must be 'entry' or 'rank', got {by!r}")
+    if by == "entry" and "train_first_term" not in inner.columns:
+        raise ValueError("the inner table has no train_first_term column; use by='rank'")
     fits = inner[inner["train_terms"].fillna("") != ""]
-    first = fits["train_terms"].str.split(TERM_SEPARATOR, regex=False).str[0]
+    if by == "entry":
+        first = fits["train_first_term"]
+    else:
+        first = fits["train_terms"].str.split(TERM_SEPARATOR, regex=False).str[0]
     table = fits.assign(term=first).groupby(["pool", "term"]).size().rename("n").reset_index()
     table["share"] = table["n"] / table.groupby("pool")["n"].transform("sum")
     return table.sort_values(["pool", "share"], ascending=[True, False]).reset_index(drop=True)
@@ -191,3 +212,38 @@ def reading_label(criterion: str, p_enter: float, p_remove: float) -> str:
     ``"partial F p 0.05/0.2"`` (criterion ``"sse"``), from the protocol's settings."""
     kind = "partial F p" if criterion == "sse" else f"{criterion.upper()} change"
     return f"{kind} {p_enter:g}/{p_remove:g}"
+
+
+#: Columns of :func:`table3_pvalues`: calibrated-table column -> shown name.
+TABLE3_PVALUE_COLUMNS: dict[str, str] = {
+    "fisher_x": "X",
+    "chi2_p": "chi-square p",
+    "perm_p": "permutation p",
+    "moment_p": "moment-matched p",
+    "null_mean": "null mean X",
+    "null_sd": "null SD X",
+    "fisher_x_greater": "X (one-sided)",
+    "chi2_p_greater": "chi-square p (one-sided)",
+    "perm_p_greater": "permutation p (one-sided)",
+    "moment_p_greater": "moment-matched p (one-sided)",
+}
+
+
+def table3_pvalues(calibrated: pd.DataFrame) -> pd.DataFrame:
+    """Table 3's X with its chi-square and permutation p-values side by side.
+
+    Args:
+        calibrated: :meth:`mpirad.stats.permutation.PermutationNull.calibrate`'s table.
+
+    Returns:
+        Rows (ROI, pool) in the paper's order (pools by their Table 3 labels), columns
+        :data:`TABLE3_PVALUE_COLUMNS`' names.
+    """
+    table = calibrated.copy()
+    order = {roi: k for k, roi in enumerate(TABLE3_ROIS)}
+    table["_roi"] = table["roi"].map(order).fillna(len(order))
+    table["_pool"] = table["pool"].map({p: k for k, p in enumerate(POOL_LABELS)})
+    table = table.sort_values(["_roi", "_pool"])
+    table["pool"] = table["pool"].map(POOL_LABELS)
+    columns = [c for c in TABLE3_PVALUE_COLUMNS if c in table.columns]
+    return table.set_index(["roi", "pool"])[columns].rename(columns=TABLE3_PVALUE_COLUMNS)
