@@ -14,7 +14,8 @@ Each entry has ``study`` (``a`` or ``b``), ``format`` (``labelme-export`` for St
 (``volumes``) entries may map their files by pattern (``files``, :class:`VolumeFiles`) and
 give the voxel size of files that carry none (``spacing: [z, y, x]`` in mm); Study A
 entries may name the Labelme labels drawn into the ischemia mask (``labels``, default
-``[ischemia]``). :mod:`mpirad.io.layouts` reads these. The file is validated with
+``[ischemia]``) and the side of a (square) source pixel in mm (``pixel_spacing_mm``,
+optional; gives Study A's Hausdorff distances in mm). :mod:`mpirad.io.layouts` reads these. The file is validated with
 pydantic; a bad manifest raises :class:`ManifestError` naming the dataset, the key and
 the problem.
 
@@ -129,6 +130,15 @@ class DatasetEntry(BaseModel):
     )
     #: Study A: the Labelme labels drawn into the ischemia mask (others are counted, not drawn).
     labels: list[str] = Field(default_factory=lambda: ["ischemia"])
+    #: Study A: side of a square source pixel in mm (optional; Hausdorff distances in mm).
+    pixel_spacing_mm: float | None = None
+
+    @field_validator("pixel_spacing_mm")
+    @classmethod
+    def _pixel_spacing_positive(cls, value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"must be a positive pixel size in mm, got {value}")
+        return value
 
     @field_validator("spacing")
     @classmethod
@@ -200,6 +210,22 @@ class Dataset:
     @property
     def exists(self) -> bool:
         return self.root.is_dir() and any(self.root.iterdir())
+
+    @property
+    def pixel_spacing_mm(self) -> float | None:
+        """Side of a Study A source pixel in mm: the entry's ``pixel_spacing_mm``, else,
+        for a synthetic Study A cohort, its field of view over its image size, else None.
+        """
+        if self.entry.pixel_spacing_mm is not None or self.study != "a":
+            return self.entry.pixel_spacing_mm
+        if self.provenance != "synthetic":
+            return None
+        from mpirad.phantom.profiles import get_profile
+        from mpirad.phantom.study_a import FIELD_OF_VIEW_MM
+
+        options = self.entry.synthetic or SyntheticOptions()
+        size = options.image_size or get_profile(options.profile).a_image_size
+        return FIELD_OF_VIEW_MM / size
 
     def ensure(self, *, verify: bool = True) -> Dataset:
         """Make sure the files are there (generating a synthetic dataset if absent).
@@ -367,7 +393,13 @@ def _check_entry(path: Path, name: str, entry: DatasetEntry) -> None:
         refuse("format", f"study {entry.study!r} data must be {expected!r}, got {entry.format!r}")
     if entry.provenance == "site" and entry.synthetic is not None:
         refuse("synthetic", "only synthetic datasets take generator options")
-    for key, study in (("files", "b"), ("spacing", "b"), ("mat_axes", "b"), ("labels", "a")):
+    for key, study in (
+        ("files", "b"),
+        ("spacing", "b"),
+        ("mat_axes", "b"),
+        ("labels", "a"),
+        ("pixel_spacing_mm", "a"),
+    ):
         if key in entry.model_fields_set and entry.study != study:
             refuse(
                 key,
