@@ -228,12 +228,12 @@ def _study_a_splits_feasible(index: pd.DataFrame, unit: str) -> None:
         ValueError: a split, or the selection group of a training part, lacks a label
             on one side (:class:`mpirad.tomo.splits.SplitError`).
     """
-    from mpirad.tomo.splits import make_splits, selection_split
+    from mpirad.tomo.splits import make_splits, selection_seed, selection_split
 
     splits = make_splits(index, unit=unit)  # type: ignore[arg-type]
     for number, part in splits[splits["subset"] == "train"].groupby("split"):
         try:
-            selection_split(part, unit=unit, seed=number)  # type: ignore[arg-type]
+            selection_split(part, unit=unit, seed=selection_seed(0, number))  # type: ignore[arg-type]
         except ValueError as error:
             raise ValueError(f"split {number}, model-selection group: {error}") from None
 

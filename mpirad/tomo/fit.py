@@ -26,7 +26,7 @@ from mpirad.tomo.evaluate import (
 )
 from mpirad.tomo.models import build_classifier, build_segmenter
 from mpirad.tomo.profiles import StudyAProfile
-from mpirad.tomo.splits import ensure_splits, selection_split, splits_file
+from mpirad.tomo.splits import ensure_splits, selection_seed, selection_split, splits_file
 from mpirad.tomo.train import TrainResult, predict_logits, seed_everything, train_model
 
 SelectOn = Literal["inner", "validation"]
@@ -110,7 +110,7 @@ def split_rows(
         return SplitRows(this, train, validation, fit=train, selection=validation)
     chosen = selection_split(
         train_table, unit=unit, fraction=selection_fraction,  # type: ignore[arg-type]
-        seed=int(seed) * 1000 + 10 * int(split) + 3,
+        seed=selection_seed(seed, split),
     )  # fmt: skip
     return SplitRows(this, train, validation, fit=train[~chosen], selection=train[chosen])
 

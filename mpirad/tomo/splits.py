@@ -219,6 +219,11 @@ def selection_split(
     )
 
 
+def selection_seed(seed: int, split: int) -> int:
+    """Seed of split ``split``'s inner selection group: ``seed * 1000 + 10 split + 3``."""
+    return int(seed) * 1000 + 10 * int(split) + 3
+
+
 def splits_file(folder: str | Path, unit: SplitUnit, *, stratify: bool = False) -> Path:
     """Where a unit's splits are saved in ``folder``.
 
