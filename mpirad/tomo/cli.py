@@ -40,11 +40,7 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str | None, typer.Option(help="cuda or cpu (default: auto)")] = None,
         force: Annotated[bool, typer.Option("--force", help="recompute finished splits")] = False,
         select_on: Annotated[
-            str,
-            typer.Option(
-                help="where the best epoch is chosen: inner (a selection group of the "
-                "training part) or validation (the reported validation images, as the paper)"
-            ),
+            str, typer.Option(help="best epoch chosen on: inner (part of training) or validation")
         ] = "inner",
         selection_fraction: Annotated[
             float, typer.Option(help="share of the training part in the inner selection group")
@@ -62,9 +58,7 @@ def register(app: typer.Typer) -> None:
         from mpirad.tomo.profiles import get_profile
         from mpirad.tomo.run import run_split
 
-        n_splits = _check_options(unit, profile, split, all_splits)
-        if select_on not in ("inner", "validation"):
-            raise typer.BadParameter(f"--select-on must be inner or validation, got {select_on!r}")
+        n_splits = _check_options(unit, profile, split, all_splits, select_on)
         out_dir = out_dir if out_dir is not None else _default_out_dir()
         dataset_root, name, labels, spacing = _dataset_and_labels(dataset, root)
         data = load_tomo_dataset(
@@ -96,9 +90,14 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{name} {which} split {k}: {_headline(outputs)} -> {outputs.directory}")
 
 
-def _check_options(unit: str, profile: str, split: int | None, all_splits: bool) -> int:
-    """Refuse a bad --unit, --profile or split choice; the profile's number of splits."""
+def _check_options(
+    unit: str, profile: str, split: int | None, all_splits: bool, select_on: str = "inner"
+) -> int:
+    """Refuse a bad --unit, --profile, --select-on or split choice; the profile's splits."""
     from mpirad.tomo.profiles import PROFILES, get_profile
+
+    if select_on not in ("inner", "validation"):
+        raise typer.BadParameter(f"--select-on must be inner or validation, got {select_on!r}")
 
     if unit not in ("patient", "image", "both"):
         raise typer.BadParameter(f"--unit must be patient, image or both, got {unit!r}")

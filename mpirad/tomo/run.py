@@ -187,8 +187,7 @@ def run_split(
 ) -> SplitOutputs:
     """Train and evaluate both Study A networks on one random 8:2 split.
 
-    Classification uses every image; segmentation trains on the ischemic training
-    images and is evaluated on the ischemic validation images, as in the paper
+    Classification uses every image; segmentation the ischemic images, as in the paper
     (ischemic images whose outline falls outside the LV-centred crop are left out of
     the segmentation; their number is in ``run.json``).
 
@@ -212,17 +211,10 @@ def run_split(
             reading it again when running several splits).
         labels: the Labelme labels drawn into the ischemia masks (the manifest's
             ``labels``); default ``["ischemia"]`` (see :func:`load_tomo_dataset`).
-        select_on: ``"inner"`` (default: the best epoch is chosen on an inner
-            selection group of the training part) or ``"validation"`` (paper-literal:
-            on the reported validation images); see :data:`mpirad.tomo.fit.SELECT_ON`.
-        selection_fraction: share of the training part's patients (patient level) or
-            images (image level) in the inner selection group (default 0.2).
-        stratify: image-level splits drawn stratified by label (default False, as the
-            paper's Table 2 implies); ignored, and recorded as False, for patient-level
-            splits.
-        pixel_spacing_mm: side of a source pixel in mm (the manifest's
-            ``pixel_spacing_mm``); gives the Hausdorff distances in mm too (a network
-            pixel is ``pixel_spacing_mm * crop_size / input_size`` mm).
+        select_on: ``"inner"`` or ``"validation"`` (:data:`mpirad.tomo.fit.SELECT_ON`).
+        selection_fraction: share of the training part in the inner selection group.
+        stratify: image-level splits stratified by label (default False, as the paper).
+        pixel_spacing_mm: source pixel side (mm), for Hausdorff distances in mm.
 
     Returns:
         The :class:`SplitOutputs`.
@@ -243,26 +235,33 @@ def run_split(
     if decision.reuse:
         return load_split_outputs(directory)
     _clear_stale_checkpoints(directory, wanted, force=force)
-    clock = _Clock()
-    device = select_device(device)
+    clock, device = _Clock(), select_device(device)
     if data is None or not _fits(data, profile, labels):
         data = _load(dataset_root, dataset_name, profile, labels, out_dir, progress)
     clock.lap("load")
-    rows = split_rows(
-        data, unit_dir(out_dir, dataset_name, unit, profile.name), unit, split, profile, seed,
-        select_on=select_on, selection_fraction=selection_fraction,
-        stratify=choices["stratify"],
-    )  # fmt: skip
+    rows = split_rows(data, unit_dir(out_dir, dataset_name, unit, profile.name), unit, split,
+                      profile, seed, select_on=select_on, selection_fraction=selection_fraction,
+                      stratify=choices["stratify"])  # fmt: skip
     training = Training(data, profile, directory / "checkpoints", weights, device, progress,
                         pixel_spacing_mm)  # fmt: skip
+    return _train_and_write(directory, training, rows, wanted, clock)
+
+
+def _train_and_write(
+    directory: Path, training: Training, rows: SplitRows, wanted: StepRecord, clock: _Clock
+) -> SplitOutputs:
+    """Train and evaluate both networks of a split; write its tables and ``run.json``."""
+    seed, split, unit = wanted.settings["seed"], wanted.settings["split"], wanted.settings["unit"]
     classified = classify(training, rows, _seed(seed, split, 1))
     clock.lap("classification")
     segmented = segment(training, rows, _seed(seed, split, 2))
     clock.lap("segmentation")
-    overlays = _write_overlays(directory, data, segmented, profile.n_overlays)
+    overlays = _write_overlays(directory, training.data, segmented, training.profile.n_overlays)
     tables = _write_tables(directory, split, unit, classified, segmented, overlays)
     clock.lap("outputs")
-    record = _run_record(wanted.settings, device, data, rows, classified, segmented, clock)
+    record = _run_record(
+        wanted.settings, training.device, training.data, rows, classified, segmented, clock
+    )
     _write_run_json(directory / "run.json", record, wanted)
     return SplitOutputs(directory=directory, tables=tables, record=record)
 
