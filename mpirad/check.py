@@ -8,8 +8,11 @@ collects their errors instead of stopping, and adds what only a whole-dataset vi
 see: files that belong nowhere, patients with images but no clinical/CAC row (and the
 reverse), and whether the cohort is large enough for each chapter:
 
-- Study A (``labelme-export``): the five 8:2 splits, by patient and by image, must
-  each have both labels on both sides (:func:`mpirad.tomo.splits.make_splits`);
+- Study A (``labelme-export``): the five 8:2 splits, by patient and by image, drawn as
+  the chapter draws them (image level unstratified, the paper's default), must each
+  have both labels on both sides (:func:`mpirad.tomo.splits.make_splits`), and so must
+  the inner selection group taken from each training part
+  (:func:`mpirad.tomo.splits.selection_split`);
 - Study B (``volumes``): the usable patients (image, seven valid masks, clinical and CAC
   rows) must reach :func:`mpirad.stats.minimum_cohort_size`.
 
@@ -184,8 +187,6 @@ def _patient_folders(root: Path, out: _Collector, root_files: tuple[str, ...]):
 
 
 def _check_study_a(root: Path, out: _Collector, summary: dict[str, object]) -> None:
-    from mpirad.tomo.splits import make_splits
-
     rows: list[dict] = []
     patients = []
     for child in _patient_folders(root, out, STUDY_A_ROOT_FILES):
@@ -207,13 +208,34 @@ def _check_study_a(root: Path, out: _Collector, summary: dict[str, object]) -> N
         return
     for unit in ("patient", "image"):
         try:
-            make_splits(index, unit=unit)
+            _study_a_splits_feasible(index, unit)
         except ValueError as error:
             out.add(
                 "",
                 "",
                 f"too small for the Study A chapter's 5 random 8:2 splits by {unit}: {error}",
             )
+
+
+def _study_a_splits_feasible(index: pd.DataFrame, unit: str) -> None:
+    """Draw the chapter's default splits and inner selection groups; raise if one fails.
+
+    Args:
+        index: ``patient_id``, ``image``, ``label`` of every readable image.
+        unit: ``"patient"`` or ``"image"``.
+
+    Raises:
+        ValueError: a split, or the selection group of a training part, lacks a label
+            on one side (:class:`mpirad.tomo.splits.SplitError`).
+    """
+    from mpirad.tomo.splits import make_splits, selection_seed, selection_split
+
+    splits = make_splits(index, unit=unit)  # type: ignore[arg-type]
+    for number, part in splits[splits["subset"] == "train"].groupby("split"):
+        try:
+            selection_split(part, unit=unit, seed=selection_seed(0, number))  # type: ignore[arg-type]
+        except ValueError as error:
+            raise ValueError(f"split {number}, model-selection group: {error}") from None
 
 
 def _check_a_patient(child: Path, out: _Collector) -> list[dict]:

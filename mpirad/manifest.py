@@ -17,8 +17,9 @@ hold only a myocardium mask (``rois: derive``, with ``short_axis: false`` for vo
 not in short-axis orientation and an optional ``rv_insertion_deg``): the seven ROIs are
 then derived from it when read (:mod:`mpirad.heart`); Study A
 entries may name the Labelme labels drawn into the ischemia mask (``labels``, default
-``[ischemia]``). :mod:`mpirad.io.layouts` reads these. The file is validated with
-pydantic; a bad manifest raises :class:`ManifestError` naming the dataset, the key and
+``[ischemia]``) and the side of a (square) source pixel in mm (``pixel_spacing_mm``,
+optional; gives Study A's Hausdorff distances in mm). :mod:`mpirad.io.layouts` reads
+these. The file is validated with pydantic; a bad manifest raises :class:`ManifestError` naming the dataset, the key and
 the problem.
 
 The manifest is found from ``$MPIRAD_MANIFEST``, else the first ``data_manifest.yaml``
@@ -141,6 +142,15 @@ class DatasetEntry(BaseModel):
     #: Study B, ``rois: derive``: the RV insertion angle (degrees, image plane); default:
     #: the short-axis convention (and the image's RV count pattern when not short axis).
     rv_insertion_deg: float | None = None
+    #: Study A: side of a square source pixel in mm (optional; Hausdorff distances in mm).
+    pixel_spacing_mm: float | None = None
+
+    @field_validator("pixel_spacing_mm")
+    @classmethod
+    def _pixel_spacing_positive(cls, value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"must be a positive pixel size in mm, got {value}")
+        return value
 
     @field_validator("spacing")
     @classmethod
@@ -219,6 +229,22 @@ class Dataset:
     @property
     def exists(self) -> bool:
         return self.root.is_dir() and any(self.root.iterdir())
+
+    @property
+    def pixel_spacing_mm(self) -> float | None:
+        """Side of a Study A source pixel in mm: the entry's ``pixel_spacing_mm``, else,
+        for a synthetic Study A cohort, its field of view over its image size, else None.
+        """
+        if self.entry.pixel_spacing_mm is not None or self.study != "a":
+            return self.entry.pixel_spacing_mm
+        if self.provenance != "synthetic":
+            return None
+        from mpirad.phantom.profiles import get_profile
+        from mpirad.phantom.study_a import FIELD_OF_VIEW_MM
+
+        options = self.entry.synthetic or SyntheticOptions()
+        size = options.image_size or get_profile(options.profile).a_image_size
+        return FIELD_OF_VIEW_MM / size
 
     def ensure(self, *, verify: bool = True) -> Dataset:
         """Make sure the files are there (generating a synthetic dataset if absent).
@@ -386,7 +412,13 @@ def _check_entry(path: Path, name: str, entry: DatasetEntry) -> None:
         refuse("format", f"study {entry.study!r} data must be {expected!r}, got {entry.format!r}")
     if entry.provenance == "site" and entry.synthetic is not None:
         refuse("synthetic", "only synthetic datasets take generator options")
-    for key, study in (("files", "b"), ("spacing", "b"), ("mat_axes", "b"), ("labels", "a")):
+    for key, study in (
+        ("files", "b"),
+        ("spacing", "b"),
+        ("mat_axes", "b"),
+        ("labels", "a"),
+        ("pixel_spacing_mm", "a"),
+    ):
         if key in entry.model_fields_set and entry.study != study:
             refuse(
                 key,

@@ -28,6 +28,9 @@ def test_repository_manifest_is_valid():
     assert {"synthetic-a", "synthetic-b"} <= set(datasets)
     assert datasets["synthetic-a"].study == "a" and datasets["synthetic-b"].study == "b"
     assert datasets["synthetic-a"].root == REPO / "build" / "data" / "synthetic-a"
+    # the synthetic cohort knows its pixel size: 160 mm field of view over 128 pixels
+    assert datasets["synthetic-a"].pixel_spacing_mm == pytest.approx(160 / 128)
+    assert datasets["synthetic-b"].pixel_spacing_mm is None
 
 
 def test_commented_site_examples_are_valid_when_uncommented(tmp_path):
@@ -75,6 +78,16 @@ def test_commented_site_examples_are_valid_when_uncommented(tmp_path):
         (
             "study: b\n    format: volumes\n    root: x\n    provenance: site\n    synthetic: {seed: 1}",
             "key 'synthetic'",
+        ),
+        (
+            "study: a\n    format: labelme-export\n    root: x\n    provenance: site\n"
+            "    pixel_spacing_mm: -2",
+            "key 'pixel_spacing_mm'",
+        ),
+        (
+            "study: b\n    format: volumes\n    root: x\n    provenance: site\n"
+            "    pixel_spacing_mm: 2",
+            "key 'pixel_spacing_mm'",
         ),
     ],
 )

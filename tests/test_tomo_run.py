@@ -87,6 +87,10 @@ def test_a_split_writes_every_output(finished_split):
     record = json.loads((directory / "run.json").read_text())
     assert record["counts"]["validation"] == len(predictions)
     assert record["settings"]["profile"]["preprocess"]["input_size"] == 32
+    assert record["settings"]["select_on"] == "inner"  # the default, recorded
+    assert record["settings"]["stratify"] is False
+    counts = record["counts"]
+    assert counts["fit"] + counts["selection"] == counts["train"] and counts["selection"] > 0
 
 
 def test_a_finished_split_is_read_back_and_a_forced_rerun_is_identical(finished_split):
@@ -104,6 +108,50 @@ def test_a_finished_split_is_read_back_and_a_forced_rerun_is_identical(finished_
         forced["segmentation_per_image"], outputs["segmentation_per_image"]
     )
     assert load_split_outputs(outputs.directory).record["settings"] == outputs.record["settings"]
+
+
+def _rows_of(images: torch.Tensor) -> set[bytes]:
+    """Each image of an ``(N, C, H, W)`` stack as bytes (the ring slices are all distinct)."""
+    return {image.numpy().tobytes() for image in images}
+
+
+def test_default_model_selection_never_sees_the_reported_validation_images(
+    finished_split, tmp_path, monkeypatch
+):
+    """Spies on the images every epoch is selected on (train_model's validation inputs)."""
+    import mpirad.tomo.fit as fit
+    from mpirad.tomo.data import load_tomo_dataset
+
+    root, _, _ = finished_split
+    data = load_tomo_dataset(root, TINY.preprocess, progress=False)
+    seen: dict[str, list[tuple[set[bytes], set[bytes]]]] = {}
+    real = fit.train_model
+
+    def spy(model, **kwargs):
+        fitted, selected = _rows_of(kwargs["train_inputs"]), _rows_of(kwargs["validation_inputs"])
+        seen.setdefault(current, []).append((fitted, selected))
+        return real(model, **kwargs)
+
+    monkeypatch.setattr(fit, "train_model", spy)
+    reported, training = {}, {}
+    for current in ("inner", "validation"):
+        outputs = run_split(root, 1, profile=TINY, out_dir=tmp_path / current, progress=False,
+                            data=data, select_on=current)  # fmt: skip
+        reported[current] = _rows_of(data.images[data.positions(outputs["predictions"])])
+        train = pd.read_parquet(outputs.directory.parent / "splits.parquet")
+        train = train[(train["split"] == 1) & (train["subset"] == "train")]
+        training[current] = _rows_of(data.images[data.positions(train)])
+        assert outputs.record["settings"]["select_on"] == current
+    assert len(seen["inner"]) == 2  # classifier and segmenter
+    for fitted, selected in seen["inner"]:
+        assert selected and not selected & reported["inner"]  # never the reported images
+        assert not fitted & reported["inner"] and not fitted & selected
+        assert selected <= training["inner"] and fitted <= training["inner"]
+    classifier_fit, classifier_selection = seen["inner"][0]
+    assert classifier_fit | classifier_selection == training["inner"]
+    # the paper-literal option selects on exactly the reported validation images
+    assert seen["validation"][0][1] == reported["validation"]
+    assert seen["validation"][0][0] == training["validation"]
 
 
 def test_report_tables_and_figures(finished_split):
@@ -124,6 +172,10 @@ def test_report_tables_and_figures(finished_split):
     numbers = report.table3_indexes(runs, ci=False)
     assert numbers.loc[(report.PAPER_LABEL, 1), "NPV"] == 94.31  # as printed (a misprint)
     assert report.misprints_table().loc[(1, "NPV (%)"), "correct"] == 94.13
+
+    hausdorff = report.hausdorff_table(runs)
+    assert "Hausdorff (empty = diagonal)" in hausdorff.columns and "HD95" in hausdorff.columns
+    assert not any("mm" in c for c in hausdorff.columns)  # the ring dataset has no pixel size
 
     table4 = report.table4_segmentation(runs)
     assert table4.loc[(report.PAPER_LABEL, 1), "DICE"] == "0.00/0.73/0.82/0.86/0.95"
@@ -158,6 +210,10 @@ def test_cli_rejects_bad_arguments(tmp_path):
     assert result.exit_code != 0 and "patient, image or both" in result.output
     result = runner.invoke(app, ["train-a", "--root", str(tmp_path)])
     assert result.exit_code != 0 and "--all-splits" in result.output
+    result = runner.invoke(
+        app, ["train-a", "--root", str(tmp_path), "--split", "1", "--select-on", "test"]
+    )
+    assert result.exit_code != 0 and "inner or validation" in result.output
 
 
 def test_other_settings_recompute_a_finished_split_without_manual_deletion(finished_split):

@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mpirad.tomo.splits import SplitError, ensure_splits, load_splits, make_splits, save_splits
+from mpirad.tomo.splits import (
+    SplitError,
+    ensure_splits,
+    load_splits,
+    make_splits,
+    save_splits,
+    selection_split,
+    splits_file,
+)
 
 
 def cohort(patients: int = 20, images: int = 10, seed: int = 0) -> pd.DataFrame:
@@ -21,10 +29,10 @@ def cohort(patients: int = 20, images: int = 10, seed: int = 0) -> pd.DataFrame:
     return table
 
 
-@pytest.mark.parametrize("unit", ["patient", "image"])
-def test_five_splits_of_eight_to_two(unit):
+@pytest.mark.parametrize("unit, stratify", [("patient", False), ("image", False), ("image", True)])
+def test_five_splits_of_eight_to_two(unit, stratify):
     index = cohort()
-    splits = make_splits(index, unit=unit, seed=3)
+    splits = make_splits(index, unit=unit, seed=3, stratify=stratify)
     assert sorted(splits["split"].unique()) == [1, 2, 3, 4, 5]
     for _, part in splits.groupby("split"):
         assert len(part) == len(index)
@@ -35,8 +43,8 @@ def test_five_splits_of_eight_to_two(unit):
             assert len(validation) == 40
         else:
             assert len(validation) == 40  # 20% of 200 images
-            # stratified: the validation share of positives matches the cohort's
-            assert validation["label"].mean() == pytest.approx(index["label"].mean(), abs=0.02)
+            if stratify:  # the validation share of positives matches the cohort's
+                assert validation["label"].mean() == pytest.approx(index["label"].mean(), abs=0.02)
     # random, not folds: the five validation groups differ
     groups = {
         k: frozenset(zip(p["patient_id"], p["image"], strict=True))
@@ -97,3 +105,65 @@ def test_too_small_datasets_are_refused():
         make_splits(tiny, unit="patient")
     with pytest.raises(SplitError, match="unit"):
         make_splits(tiny, unit="slice")  # type: ignore[arg-type]
+
+
+def test_unstratified_image_splits_reproduce_the_papers_table2_counts():
+    # 5008 images, 2094 ischemic: the paper's Table 2 has 1001 validation images in every
+    # split and 389-451 positives among them (an unstratified draw, rounded down).
+    labels = np.r_[np.ones(2094, dtype=int), np.zeros(2914, dtype=int)]
+    index = pd.DataFrame(
+        {"patient_id": [f"P{i // 50:03d}" for i in range(5008)],
+         "image": [f"img_{i:04d}.png" for i in range(5008)], "label": labels}
+    )  # fmt: skip
+    splits = make_splits(index, unit="image", seed=0)
+    validation = splits[splits["subset"] == "validation"]
+    assert (validation.groupby("split").size() == 1001).all()
+    assert validation.groupby("split")["label"].sum().nunique() > 1  # positives vary
+    stratified = make_splits(index, unit="image", seed=0, stratify=True)
+    positives = stratified[stratified["subset"] == "validation"].groupby("split")["label"].sum()
+    assert positives.nunique() == 1  # stratified: the same number of positives every time
+
+
+def test_patient_splits_cannot_be_stratified():
+    with pytest.raises(SplitError, match="stratified"):
+        make_splits(cohort(), unit="patient", stratify=True)
+
+
+def test_stratification_names_the_saved_file_and_old_files_are_not_reused(tmp_path):
+    index = cohort()
+    names = {
+        splits_file(tmp_path, "patient").name,
+        splits_file(tmp_path, "image").name,
+        splits_file(tmp_path, "image", stratify=True).name,
+    }
+    assert len(names) == 3
+    # an image-level file of an older mpirad (stratified, no "stratify" in its sidecar)
+    path = tmp_path / "splits.parquet"
+    old = make_splits(index, unit="image", seed=0, stratify=True)
+    save_splits(
+        old, path, metadata={"unit": "image", "seed": 0, "n_splits": 5, "validation_fraction": 0.2}
+    )
+    pd.testing.assert_frame_equal(
+        ensure_splits(index, path, unit="image", seed=0, stratify=True), old
+    )
+    with pytest.raises(SplitError, match="stratify"):
+        ensure_splits(index, path, unit="image", seed=0)  # the default is unstratified now
+    _, metadata = load_splits(path)
+    assert "stratify" not in metadata  # the old file was left alone
+
+
+@pytest.mark.parametrize("unit", ["patient", "image"])
+def test_selection_group_comes_from_the_training_part(unit):
+    splits = make_splits(cohort(), unit=unit, seed=0)
+    train = splits[(splits["split"] == 1) & (splits["subset"] == "train")].reset_index(drop=True)
+    chosen = selection_split(train, unit=unit, fraction=0.2, seed=13)
+    assert chosen.dtype == bool and len(chosen) == len(train)
+    assert set(train.loc[chosen, "label"]) == {0, 1} == set(train.loc[~chosen, "label"])
+    np.testing.assert_array_equal(chosen, selection_split(train, unit=unit, seed=13))
+    if unit == "patient":
+        assert not set(train.loc[chosen, "patient_id"]) & set(train.loc[~chosen, "patient_id"])
+        assert train.loc[chosen, "patient_id"].nunique() == 4  # 20% of 16 training patients
+    else:
+        assert chosen.sum() == pytest.approx(0.2 * len(train), abs=1)
+    with pytest.raises(SplitError, match="training part"):
+        selection_split(train.assign(label=0), unit=unit)

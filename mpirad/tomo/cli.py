@@ -39,15 +39,28 @@ def register(app: typer.Typer) -> None:
         ] = None,
         device: Annotated[str | None, typer.Option(help="cuda or cpu (default: auto)")] = None,
         force: Annotated[bool, typer.Option("--force", help="recompute finished splits")] = False,
+        select_on: Annotated[
+            str, typer.Option(help="best epoch chosen on: inner (part of training) or validation")
+        ] = "inner",
+        selection_fraction: Annotated[
+            float, typer.Option(help="share of the training part in the inner selection group")
+        ] = 0.2,
+        stratify: Annotated[
+            bool,
+            typer.Option(
+                "--stratify/--no-stratify",
+                help="image-level splits stratified by label (default: not, as the paper)",
+            ),
+        ] = False,
     ) -> None:
         """Train the ResNet18 classifier and segmenter on Study A split(s); write results."""
         from mpirad.tomo.data import load_tomo_dataset
         from mpirad.tomo.profiles import get_profile
         from mpirad.tomo.run import run_split
 
-        n_splits = _check_options(unit, profile, split, all_splits)
+        n_splits = _check_options(unit, profile, split, all_splits, select_on)
         out_dir = out_dir if out_dir is not None else _default_out_dir()
-        dataset_root, name, labels = _dataset_and_labels(dataset, root)
+        dataset_root, name, labels, spacing = _dataset_and_labels(dataset, root)
         data = load_tomo_dataset(
             dataset_root,
             get_profile(profile).preprocess,
@@ -68,13 +81,23 @@ def register(app: typer.Typer) -> None:
                     device=device,
                     force=force,
                     data=data,
+                    labels=labels,
+                    select_on=select_on,  # type: ignore[arg-type]
+                    selection_fraction=selection_fraction,
+                    stratify=stratify,
+                    pixel_spacing_mm=spacing,
                 )
                 typer.echo(f"{name} {which} split {k}: {_headline(outputs)} -> {outputs.directory}")
 
 
-def _check_options(unit: str, profile: str, split: int | None, all_splits: bool) -> int:
-    """Refuse a bad --unit, --profile or split choice; the profile's number of splits."""
+def _check_options(
+    unit: str, profile: str, split: int | None, all_splits: bool, select_on: str = "inner"
+) -> int:
+    """Refuse a bad --unit, --profile, --select-on or split choice; the profile's splits."""
     from mpirad.tomo.profiles import PROFILES, get_profile
+
+    if select_on not in ("inner", "validation"):
+        raise typer.BadParameter(f"--select-on must be inner or validation, got {select_on!r}")
 
     if unit not in ("patient", "image", "both"):
         raise typer.BadParameter(f"--unit must be patient, image or both, got {unit!r}")
@@ -100,8 +123,9 @@ def _default_out_dir() -> Path:
 
 def _dataset_and_labels(
     dataset: str | None, root: Path | None
-) -> tuple[Path, str, tuple[str, ...] | None]:
-    """The dataset folder, its output name and (for a manifest dataset) its Labelme labels."""
+) -> tuple[Path, str, tuple[str, ...] | None, float | None]:
+    """The dataset folder, its output name and (for a manifest dataset) its Labelme labels
+    and source pixel size in mm (:attr:`mpirad.manifest.Dataset.pixel_spacing_mm`)."""
     from mpirad.tomo.run import resolve_dataset
 
     try:
@@ -111,10 +135,11 @@ def _dataset_and_labels(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     if root is not None:
-        return dataset_root, name, None
+        return dataset_root, name, None, None
     from mpirad.manifest import get_dataset
 
-    return dataset_root, name, get_dataset(name).entry.labels
+    entry = get_dataset(name)
+    return dataset_root, name, tuple(entry.entry.labels), entry.pixel_spacing_mm
 
 
 def _headline(outputs: SplitOutputs) -> str:

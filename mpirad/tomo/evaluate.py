@@ -5,6 +5,19 @@ test (Table 2), the nine indexes of Table 3 with 95% CIs and the AUC with DeLong
 CI (Figure 1), all from :mod:`mpirad.metrics`. Segmentation (per ischemic validation
 image): Dice, IoU and Hausdorff distance (boundary pixels, in network-input pixels and
 in source pixels), summarised as min/P25/median/P75/max (Table 4).
+
+Hausdorff distances, in the style of MONAI's ``HausdorffDistanceMetric`` (boundary
+points, ``percentile=95`` as the larger of the two directed 95th percentiles,
+``spacing`` for physical units; :func:`mpirad.metrics.hausdorff`):
+
+- ``HD`` and ``HD95`` of an empty prediction are undefined (NaN). The paper-style
+  summary leaves those images out, which flatters the distance; the ``(empty =
+  diagonal)`` rows count each of them as the diagonal of the network grid,
+  ``hypot(H - 1, W - 1)`` input pixels (the largest distance between two of its pixel
+  centres, so an upper bound of any defined value), over *all* ischemic images.
+- In mm when the source pixel size is known: the crop of ``crop_size`` source pixels is
+  resized to ``input_size``, so one network pixel is
+  ``pixel_spacing_mm * crop_size / input_size`` mm.
 """
 
 from __future__ import annotations
@@ -25,6 +38,20 @@ from mpirad.metrics import (
 
 #: Table 4's metric names, in the paper's column order.
 SEGMENTATION_METRICS: dict[str, str] = {"iou": "IOU", "dice": "DICE", "hausdorff": "Hausdorff"}
+
+#: Every Hausdorff summary row: per-image column -> metric name. ``_all``: over all
+#: ischemic images, an empty prediction counted as the grid's diagonal; ``_mm``: in mm
+#: (NaN when the pixel size is unknown).
+HAUSDORFF_METRICS: dict[str, str] = {
+    "hausdorff": "Hausdorff",
+    "hausdorff_all": "Hausdorff (empty = diagonal)",
+    "hausdorff95": "HD95",
+    "hausdorff95_all": "HD95 (empty = diagonal)",
+    "hausdorff_mm": "Hausdorff (mm)",
+    "hausdorff_all_mm": "Hausdorff (mm, empty = diagonal)",
+    "hausdorff95_mm": "HD95 (mm)",
+    "hausdorff95_all_mm": "HD95 (mm, empty = diagonal)",
+}
 
 
 def classification_tables(
@@ -92,8 +119,9 @@ def segmentation_per_image(
     predicted: np.ndarray,
     *,
     source_pixels_per_input_pixel: float = 1.0,
+    pixel_spacing_mm: float | None = None,
 ) -> pd.DataFrame:
-    """Dice, IoU and Hausdorff distance of each validation image.
+    """Dice, IoU and Hausdorff distances of each validation image.
 
     Args:
         keys: ``patient_id`` and ``image`` of each image, ``(N,)`` rows.
@@ -101,12 +129,16 @@ def segmentation_per_image(
         predicted: ``(N, H, W)`` bool predicted masks.
         source_pixels_per_input_pixel: crop size / input size, to express the
             Hausdorff distance in source-image pixels as well.
+        pixel_spacing_mm: side of a (square) source pixel in mm; None when unknown.
 
     Returns:
         One row per image: ``patient_id``, ``image``, ``dice``, ``iou``, ``hausdorff``
-        (boundary-pixel Hausdorff distance in network-input pixels; NaN when the
-        prediction is empty), ``hausdorff_source_px``, ``manual_pixels``,
-        ``predicted_pixels``.
+        and ``hausdorff95`` (boundary-pixel HD and HD95 in network-input pixels; NaN
+        when the prediction is empty), ``hausdorff_source_px``, ``hausdorff_all`` and
+        ``hausdorff95_all`` (an empty prediction counted as the grid diagonal
+        ``hypot(H - 1, W - 1)``), the four in mm (``hausdorff_mm``,
+        ``hausdorff95_mm``, ``hausdorff_all_mm``, ``hausdorff95_all_mm``; NaN without
+        ``pixel_spacing_mm``), ``manual_pixels``, ``predicted_pixels``.
     """
     manual = np.asarray(manual, dtype=bool)
     predicted = np.asarray(predicted, dtype=bool)
@@ -117,7 +149,7 @@ def segmentation_per_image(
         )
     table = keys[["patient_id", "image"]].reset_index(drop=True).copy()
     if len(table) == 0:
-        for column in ("dice", "iou", "hausdorff", "hausdorff_source_px"):
+        for column in ("dice", "iou", "hausdorff_source_px", *HAUSDORFF_METRICS):
             table[column] = pd.Series(dtype=float)
         table["manual_pixels"] = pd.Series(dtype=np.int64)
         table["predicted_pixels"] = pd.Series(dtype=np.int64)
@@ -125,7 +157,16 @@ def segmentation_per_image(
     table["dice"] = dice(predicted, manual, batch=True)
     table["iou"] = iou(predicted, manual, batch=True)
     table["hausdorff"] = hausdorff(predicted, manual, batch=True)
+    table["hausdorff95"] = hausdorff(predicted, manual, percentile=95, batch=True)
     table["hausdorff_source_px"] = table["hausdorff"] * float(source_pixels_per_input_pixel)
+    diagonal = float(np.hypot(manual.shape[1] - 1, manual.shape[2] - 1))
+    table["hausdorff_all"] = table["hausdorff"].fillna(diagonal)
+    table["hausdorff95_all"] = table["hausdorff95"].fillna(diagonal)
+    mm = np.nan
+    if pixel_spacing_mm is not None:
+        mm = float(pixel_spacing_mm) * float(source_pixels_per_input_pixel)
+    for column in ("hausdorff", "hausdorff_all", "hausdorff95", "hausdorff95_all"):
+        table[f"{column}_mm"] = table[column] * mm
     table["manual_pixels"] = manual.sum(axis=(1, 2)).astype(np.int64)
     table["predicted_pixels"] = predicted.sum(axis=(1, 2)).astype(np.int64)
     return table
@@ -138,12 +179,17 @@ def segmentation_summary(per_image: pd.DataFrame) -> pd.DataFrame:
         per_image: the table of :func:`segmentation_per_image`.
 
     Returns:
-        One row per metric (``IOU``, ``DICE``, ``Hausdorff``) with columns ``metric``,
-        ``min``, ``P25``, ``median``, ``P75``, ``max``, ``n`` (defined values) and
-        ``n_nan`` (e.g. empty predictions, whose Hausdorff distance is undefined).
+        One row per metric (``IOU``, ``DICE``, then the :data:`HAUSDORFF_METRICS`
+        present in ``per_image``) with columns ``metric``, ``min``, ``P25``,
+        ``median``, ``P75``, ``max``, ``n`` (defined values) and ``n_nan`` (e.g. empty
+        predictions, whose Hausdorff distance is undefined; every image when the pixel
+        size is unknown for the mm rows).
     """
     rows = []
-    for column, label in SEGMENTATION_METRICS.items():
+    metrics = {**SEGMENTATION_METRICS, **HAUSDORFF_METRICS}
+    for column, label in metrics.items():
+        if column not in per_image:
+            continue
         summary = summarize(per_image[column].to_numpy(dtype=np.float64))
         rows.append({"metric": label, **summary.to_dict()})
     table = pd.DataFrame(rows)
@@ -152,6 +198,7 @@ def segmentation_summary(per_image: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
+    "HAUSDORFF_METRICS",
     "SEGMENTATION_METRICS",
     "TABLE3_LABELS",
     "classification_tables",

@@ -11,9 +11,11 @@ file                               contents
 ``classification_metrics.parquet``  SE, SP, +LR, -LR, PPV, NPV, YI, AR, Kappa, AUC with
                                    95% CIs (Table 3, Figure 1)
 ``roc.parquet``                    ROC curve points (Figure 1)
-``segmentation_per_image.parquet``  Dice, IoU, Hausdorff per ischemic validation image
+``segmentation_per_image.parquet``  Dice, IoU, Hausdorff (HD, HD95; px and mm) per ischemic
+                                   validation image
 ``segmentation_summary.parquet``   min/P25/median/P75/max per metric (Table 4)
-``history.parquet``                loss per epoch of both networks
+``history.parquet``                loss per epoch of both networks (``validation_*``: on
+                                   the images the epoch is selected on)
 ``overlays/overlay_<n>.png``       original / manual / predicted (Figure 3), listed in
                                    ``overlays.parquet``
 ``checkpoints/<task>/*.pt``        last and best weights (resumable)
@@ -25,13 +27,22 @@ A finished split is read back when its record (dataset fingerprint, profile, set
 mpirad version) matches the run asked for, and recomputed otherwise (its old checkpoints
 removed first); an interrupted split resumes from its checkpoints.
 
-The splits themselves are saved once per dataset, profile and unit as
-``<out_dir>/<dataset>/<profile>/study_a/<unit>/splits.parquet`` (+ ``.json``), and the
-preprocessed tensors are cached in ``<out_dir>/<dataset>/study_a/cache/``.
+The splits themselves are saved once per dataset, profile, unit and draw in
+``<out_dir>/<dataset>/<profile>/study_a/<unit>/`` (:func:`mpirad.tomo.splits.splits_file`:
+``splits.parquet`` by patient, ``splits_random.parquet`` / ``splits_stratified.parquet``
+by image, each with a ``.json`` sidecar), and the preprocessed tensors are cached in
+``<out_dir>/<dataset>/study_a/cache/``.
+
+Model selection (``select_on``, :data:`mpirad.tomo.fit.SELECT_ON`): by default each
+network keeps the weights of its best epoch on an inner selection group of the
+training part (``selection_fraction`` of its patients or images), and is fitted on the
+rest; ``select_on="validation"`` selects on the reported validation images, as the
+paper's train/validation design implies. Both choices, the stratification and the pixel
+size are in the split's record, so changing one recomputes the split.
 
 Seeds: the splits use ``seed``; the classifier of split *k* uses
-``seed * 1000 + 10 k + 1`` and the segmenter ``seed * 1000 + 10 k + 2`` (initial
-weights and batch order).
+``seed * 1000 + 10 k + 1``, the segmenter ``seed * 1000 + 10 k + 2`` (initial
+weights and batch order) and the inner selection group ``seed * 1000 + 10 k + 3``.
 """
 
 from __future__ import annotations
@@ -53,8 +64,10 @@ from mpirad.io import atomic_write, read_parquet, write_parquet
 from mpirad.provenance import StepRecord, file_stamp, plan, say, write_record
 from mpirad.tomo.data import TomoDataset, load_tomo_dataset
 from mpirad.tomo.fit import (
+    SELECT_ON,
     Classified,
     Segmented,
+    SelectOn,
     SplitRows,
     Training,
     classify,
@@ -167,11 +180,14 @@ def run_split(
     force: bool = False,
     data: TomoDataset | None = None,
     labels: tuple[str, ...] | list[str] | None = None,
+    select_on: SelectOn = "inner",
+    selection_fraction: float = 0.2,
+    stratify: bool = False,
+    pixel_spacing_mm: float | None = None,
 ) -> SplitOutputs:
     """Train and evaluate both Study A networks on one random 8:2 split.
 
-    Classification uses every image; segmentation trains on the ischemic training
-    images and is evaluated on the ischemic validation images, as in the paper
+    Classification uses every image; segmentation the ischemic images, as in the paper
     (ischemic images whose outline falls outside the LV-centred crop are left out of
     the segmentation; their number is in ``run.json``).
 
@@ -195,6 +211,10 @@ def run_split(
             reading it again when running several splits).
         labels: the Labelme labels drawn into the ischemia masks (the manifest's
             ``labels``); default ``["ischemia"]`` (see :func:`load_tomo_dataset`).
+        select_on: ``"inner"`` or ``"validation"`` (:data:`mpirad.tomo.fit.SELECT_ON`).
+        selection_fraction: share of the training part in the inner selection group.
+        stratify: image-level splits stratified by label (default False, as the paper).
+        pixel_spacing_mm: source pixel side (mm), for Hausdorff distances in mm.
 
     Returns:
         The :class:`SplitOutputs`.
@@ -207,29 +227,41 @@ def run_split(
     dataset_root = Path(dataset_root)
     dataset_name = dataset_name or dataset_root.resolve().name
     directory = split_dir(out_dir, dataset_name, unit, split, profile.name)
-    wanted = _split_record(dataset_root, dataset_name, unit, split, seed, profile, weights, labels)
+    choices = _choices(unit, labels, select_on, selection_fraction, stratify, pixel_spacing_mm)
+    wanted = _split_record(dataset_root, dataset_name, unit, split, seed, profile, weights, choices)
     decision = plan(directory / "run.json", wanted, force=force)
     if progress or decision.previous is not None:
         say(f"{dataset_name} {unit} split {split}", decision)
     if decision.reuse:
         return load_split_outputs(directory)
     _clear_stale_checkpoints(directory, wanted, force=force)
-    clock = _Clock()
-    device = select_device(device)
+    clock, device = _Clock(), select_device(device)
     if data is None or not _fits(data, profile, labels):
         data = _load(dataset_root, dataset_name, profile, labels, out_dir, progress)
     clock.lap("load")
     rows = split_rows(data, unit_dir(out_dir, dataset_name, unit, profile.name), unit, split,
-                       profile, seed)  # fmt: skip
-    training = Training(data, profile, directory / "checkpoints", weights, device, progress)
+                      profile, seed, select_on=select_on, selection_fraction=selection_fraction,
+                      stratify=choices["stratify"])  # fmt: skip
+    training = Training(data, profile, directory / "checkpoints", weights, device, progress,
+                        pixel_spacing_mm)  # fmt: skip
+    return _train_and_write(directory, training, rows, wanted, clock)
+
+
+def _train_and_write(
+    directory: Path, training: Training, rows: SplitRows, wanted: StepRecord, clock: _Clock
+) -> SplitOutputs:
+    """Train and evaluate both networks of a split; write its tables and ``run.json``."""
+    seed, split, unit = wanted.settings["seed"], wanted.settings["split"], wanted.settings["unit"]
     classified = classify(training, rows, _seed(seed, split, 1))
     clock.lap("classification")
     segmented = segment(training, rows, _seed(seed, split, 2))
     clock.lap("segmentation")
-    overlays = _write_overlays(directory, data, segmented, profile.n_overlays)
+    overlays = _write_overlays(directory, training.data, segmented, training.profile.n_overlays)
     tables = _write_tables(directory, split, unit, classified, segmented, overlays)
     clock.lap("outputs")
-    record = _run_record(wanted.settings, device, data, rows, classified, segmented, clock)
+    record = _run_record(
+        wanted.settings, training.device, training.data, rows, classified, segmented, clock
+    )
     _write_run_json(directory / "run.json", record, wanted)
     return SplitOutputs(directory=directory, tables=tables, record=record)
 
@@ -249,6 +281,30 @@ def _check_split(unit: str, split: int, profile: StudyAProfile) -> None:
         raise ValueError(f"split must be in 1..{profile.n_splits}, got {split}")
 
 
+def _choices(
+    unit: str,
+    labels: Sequence[str] | None,
+    select_on: str,
+    selection_fraction: float,
+    stratify: bool,
+    pixel_spacing_mm: float | None,
+) -> dict[str, Any]:
+    """The run's options as recorded (checked; ``stratify`` False at patient level)."""
+    if select_on not in SELECT_ON:
+        raise ValueError(f"select_on must be one of {SELECT_ON}, got {select_on!r}")
+    if not 0 < selection_fraction < 1:
+        raise ValueError(f"selection_fraction must be in (0, 1), got {selection_fraction}")
+    if pixel_spacing_mm is not None and not (0 < float(pixel_spacing_mm) < float("inf")):
+        raise ValueError(f"pixel_spacing_mm must be positive and finite, got {pixel_spacing_mm}")
+    return {
+        "labels": list(labels) if labels is not None else None,
+        "select_on": select_on,
+        "selection_fraction": float(selection_fraction) if select_on == "inner" else None,
+        "stratify": bool(stratify) and unit == "image",
+        "pixel_spacing_mm": float(pixel_spacing_mm) if pixel_spacing_mm is not None else None,
+    }
+
+
 def _split_record(
     dataset_root: Path,
     dataset_name: str,
@@ -257,9 +313,13 @@ def _split_record(
     seed: int,
     profile: StudyAProfile,
     weights: str | Path | None,
-    labels: tuple[str, ...] | list[str] | None,
+    choices: dict[str, Any],
 ) -> StepRecord:
-    """What produces this split (compared with a finished split's record)."""
+    """What produces this split (compared with a finished split's record).
+
+    ``choices`` (:func:`_choices`): labels, select_on, selection_fraction, stratify and
+    pixel_spacing_mm.
+    """
     settings = {
         "dataset": dataset_name,
         "unit": unit,
@@ -267,7 +327,7 @@ def _split_record(
         "seed": int(seed),
         "profile": profile.to_dict(),
         "weights": str(weights) if weights is not None else None,
-        "labels": list(labels) if labels is not None else None,
+        **choices,
     }
     return StepRecord(
         step="study_a.split",
@@ -395,11 +455,15 @@ def _run_record(
             "images": len(data),
             "train": len(rows.train),
             "validation": len(rows.validation),
+            "fit": len(rows.fit),
+            "selection": len(rows.selection),
             "segmentation_train": len(segmented.train),
+            "segmentation_selection": len(segmented.selection),
             "segmentation_validation": len(segmented.validation),
             "ischemic_outline_outside_crop": segmented.outline_outside,
             "train_patients": rows.patients("train"),
             "validation_patients": rows.patients("validation"),
+            "selection_patients": int(data.index["patient_id"].iloc[rows.selection].nunique()),
         },
         "best_epoch": {
             "classification": classified.result.best_epoch,
@@ -438,8 +502,15 @@ def run_all_splits(
     progress: bool = True,
     force: bool = False,
     labels: tuple[str, ...] | list[str] | None = None,
+    select_on: SelectOn = "inner",
+    selection_fraction: float = 0.2,
+    stratify: bool = False,
+    pixel_spacing_mm: float | None = None,
 ) -> dict[tuple[str, int], SplitOutputs]:
     """:func:`run_split` for every split of every unit, reading the dataset once.
+
+    ``select_on``, ``selection_fraction``, ``stratify`` (image-level splits only) and
+    ``pixel_spacing_mm`` as in :func:`run_split`.
 
     Returns:
         ``(unit, split) -> SplitOutputs``.
@@ -464,6 +535,11 @@ def run_all_splits(
                 progress=progress,
                 force=force,
                 data=data,
+                labels=labels,
+                select_on=select_on,
+                selection_fraction=selection_fraction,
+                stratify=stratify,
+                pixel_spacing_mm=pixel_spacing_mm,
             )
     return results
 

@@ -9,22 +9,34 @@ offers both:
 - ``unit="patient"`` (default): patients are drawn (scikit-learn's
   ``GroupShuffleSplit``), so no patient is on both sides; the validation share of
   *images* is then only approximately 20%.
-- ``unit="image"``: images are drawn, stratified by label (``StratifiedShuffleSplit``),
-  as the paper most likely did.
+- ``unit="image"``: images are drawn, as the paper most likely did. By default
+  (``stratify=False``, paper-literal) they are drawn without regard to the label
+  (``ShuffleSplit``) with ``floor(validation_fraction x images)`` validation images: the
+  paper's Table 2 has 1001 of 5008 images in every split while its positives vary
+  (389-451), i.e. an unstratified draw rounded down. ``stratify=True`` draws them
+  stratified by label (``StratifiedShuffleSplit``; its count is rounded up).
 
 The splits are independent random draws (not folds): an image can be in the
-validation group of several splits, as in the paper.
+validation group of several splits, as in the paper. Whether the draw was stratified
+is part of the saved file's name and sidecar (:func:`splits_file`,
+:func:`ensure_splits`), so changing it never reuses splits drawn the other way.
+
+Model selection (which epoch's weights are kept) should not look at the validation
+images that are reported. :func:`selection_split` takes an inner selection group from
+a split's *training* part (by patient for patient-level splits, stratified by label for
+image-level ones); :mod:`mpirad.tomo.fit` trains on the rest of the training part.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
+from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
 
 from mpirad.constants import SPLIT_UNITS
 from mpirad.io import atomic_write, read_parquet, write_parquet
@@ -44,6 +56,7 @@ def make_splits(
     validation_fraction: float = 0.2,
     unit: SplitUnit = "patient",
     seed: int = 0,
+    stratify: bool = False,
 ) -> pd.DataFrame:
     """Draw ``n_splits`` random train/validation splits.
 
@@ -54,6 +67,9 @@ def make_splits(
             (``unit="image"``) in validation (paper: 0.2).
         unit: ``"patient"`` or ``"image"`` (see the module docstring).
         seed: seed of the random draws; the same seed and index give the same splits.
+        stratify: image-level only: draw the images stratified by label (default
+            False: unstratified, as the paper's Table 2 shows). Patient-level splits
+            are never stratified; ``True`` with ``unit="patient"`` is an error.
 
     Returns:
         Long table, one row per (split, image): ``split`` (1..n_splits),
@@ -64,12 +80,37 @@ def make_splits(
         SplitError: bad arguments, duplicate images, or a split whose training or
             validation group lacks one of the two labels (too few patients/images).
     """
+    _check_options(unit, validation_fraction, n_splits, stratify)
+    table = _image_table(index)
+    parts = []
+    draws = _draws(table, n_splits, validation_fraction, unit, seed, stratify)
+    for number, (_, validation) in enumerate(draws, start=1):
+        part = table.copy()
+        subset = np.full(len(table), "train", dtype=object)
+        subset[validation] = "validation"
+        part.insert(0, "split", number)
+        part["subset"] = subset
+        _require_both_labels(part, f"split {number} ({unit} level, seed {seed})")
+        parts.append(part)
+    splits = pd.concat(parts, ignore_index=True)
+    splits["split"] = splits["split"].astype(np.int64)
+    splits["subset"] = splits["subset"].astype(str)
+    return splits
+
+
+def _check_options(unit: str, validation_fraction: float, n_splits: int, stratify: bool) -> None:
     if unit not in SPLIT_UNITS:
         raise SplitError(f"unit must be one of {SPLIT_UNITS}, got {unit!r}")
     if not 0 < validation_fraction < 1:
         raise SplitError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
     if n_splits < 1:
         raise SplitError(f"n_splits must be at least 1, got {n_splits}")
+    if stratify and unit == "patient":
+        raise SplitError("patient-level splits are drawn by patient and cannot be stratified")
+
+
+def _image_table(index: pd.DataFrame) -> pd.DataFrame:
+    """``patient_id``, ``image``, ``label`` sorted by patient and image (typed, checked)."""
     missing = {"patient_id", "image", "label"} - set(index.columns)
     if missing:
         raise SplitError(f"index lacks columns {sorted(missing)}")
@@ -80,42 +121,120 @@ def make_splits(
     )
     if table.duplicated(["patient_id", "image"]).any():
         raise SplitError("index lists an image more than once")
+    return table
+
+
+def _draws(
+    table: pd.DataFrame,
+    n_splits: int,
+    fraction: float,
+    unit: str,
+    seed: int,
+    stratify: bool,
+):
+    """scikit-learn's ``(train, validation)`` position arrays of each random split."""
     labels = table["label"].to_numpy()
     if unit == "patient":
         groups = table["patient_id"].to_numpy()
         if len(np.unique(groups)) < 2:
             raise SplitError("a patient-level split needs at least 2 patients")
-        splitter = GroupShuffleSplit(
-            n_splits=n_splits, test_size=validation_fraction, random_state=seed
+        splitter = GroupShuffleSplit(n_splits=n_splits, test_size=fraction, random_state=seed)
+        return splitter.split(table, labels, groups)
+    if stratify:
+        if np.bincount(labels, minlength=2).min() < 2:
+            raise SplitError("a stratified image-level split needs 2 images of each label")
+        splitter = StratifiedShuffleSplit(n_splits=n_splits, test_size=fraction, random_state=seed)
+        return splitter.split(table, labels)
+    n_validation = max(1, math.floor(fraction * len(table)))  # the paper: 1001 of 5008
+    if n_validation >= len(table):
+        raise SplitError(f"an image-level split needs at least 2 images, got {len(table)}")
+    splitter = ShuffleSplit(n_splits=n_splits, test_size=n_validation, random_state=seed)
+    return splitter.split(table)
+
+
+def _require_both_labels(part: pd.DataFrame, what: str) -> None:
+    """Raise unless each ``subset`` of ``part`` holds both labels."""
+    for name in sorted(set(part["subset"])):
+        present = set(part.loc[part["subset"] == name, "label"])
+        if present != {0, 1}:
+            raise SplitError(
+                f"{what}: the {name} group has labels {sorted(present)} only; the "
+                f"dataset is too small for this split with both labels on each side"
+            )
+
+
+def selection_split(
+    train: pd.DataFrame,
+    *,
+    unit: SplitUnit = "patient",
+    fraction: float = 0.2,
+    seed: int = 0,
+    attempts: int = 20,
+) -> np.ndarray:
+    """Which images of a split's training part select the epoch (the inner split).
+
+    Patient-level splits give whole patients to the selection group
+    (``GroupShuffleSplit``); image-level splits draw images stratified by label
+    (``StratifiedShuffleSplit``; the classifier's selection AUC needs both labels).
+    Of ``attempts`` seeded draws the first with both labels on both sides is taken, so
+    small cohorts still get a usable selection group.
+
+    Args:
+        train: the training rows of one split (``patient_id``, ``image``, ``label``),
+            ``(n,)`` rows in the order the caller uses.
+        unit: the split's unit.
+        fraction: share of the training patients (or images) used for selection.
+        seed: seed of the draws.
+        attempts: draws tried before giving up.
+
+    Returns:
+        ``(n,)`` bool array: True for a selection image, False for a fitting image.
+
+    Raises:
+        SplitError: bad fraction or unit, or no draw with both labels on both sides.
+    """
+    _check_options(unit, fraction, attempts, stratify=False)
+    labels = train["label"].to_numpy(dtype=np.int64)
+    if unit == "patient":
+        groups = train["patient_id"].astype(str).to_numpy()
+        if len(np.unique(groups)) < 2:
+            raise SplitError("the training part has fewer than 2 patients to select on")
+        draws = GroupShuffleSplit(attempts, test_size=fraction, random_state=seed).split(
+            train, labels, groups
         )
-        draws = splitter.split(table, labels, groups)
     else:
         if np.bincount(labels, minlength=2).min() < 2:
-            raise SplitError("an image-level split needs at least 2 images of each label")
-        splitter = StratifiedShuffleSplit(
-            n_splits=n_splits, test_size=validation_fraction, random_state=seed
+            raise SplitError("the training part has fewer than 2 images of a label")
+        draws = StratifiedShuffleSplit(attempts, test_size=fraction, random_state=seed).split(
+            train, labels
         )
-        draws = splitter.split(table, labels)
-    parts = []
-    for number, (_, validation) in enumerate(draws, start=1):
-        part = table.copy()
-        subset = np.full(len(table), "train", dtype=object)
-        subset[validation] = "validation"
-        part.insert(0, "split", number)
-        part["subset"] = subset
-        for name in SUBSETS:
-            present = set(part.loc[part["subset"] == name, "label"])
-            if present != {0, 1}:
-                raise SplitError(
-                    f"split {number} ({unit} level, seed {seed}): the {name} group has labels "
-                    f"{sorted(present)} only; the dataset is too small for an 8:2 split with "
-                    f"both labels on each side"
-                )
-        parts.append(part)
-    splits = pd.concat(parts, ignore_index=True)
-    splits["split"] = splits["split"].astype(np.int64)
-    splits["subset"] = splits["subset"].astype(str)
-    return splits
+    for _, chosen in draws:
+        selection = np.zeros(len(train), dtype=bool)
+        selection[chosen] = True
+        if len(np.unique(labels[selection])) == 2 and len(np.unique(labels[~selection])) == 2:
+            return selection
+    raise SplitError(
+        f"no {unit}-level selection group of {fraction:.0%} of the training part with both "
+        f"labels on both sides in {attempts} draws (seed {seed}); the training part is too small"
+    )
+
+
+def selection_seed(seed: int, split: int) -> int:
+    """Seed of split ``split``'s inner selection group: ``seed * 1000 + 10 split + 3``."""
+    return int(seed) * 1000 + 10 * int(split) + 3
+
+
+def splits_file(folder: str | Path, unit: SplitUnit, *, stratify: bool = False) -> Path:
+    """Where a unit's splits are saved in ``folder``.
+
+    Patient level: ``splits.parquet``; image level: ``splits_random.parquet``
+    (unstratified) or ``splits_stratified.parquet``. The name carries the draw, so
+    splits drawn one way are never read for the other (and an image-level
+    ``splits.parquet`` of an older mpirad, which was stratified, is never reused).
+    """
+    if unit == "patient":
+        return Path(folder) / "splits.parquet"
+    return Path(folder) / f"splits_{'stratified' if stratify else 'random'}.parquet"
 
 
 def save_splits(splits: pd.DataFrame, path: str | Path, *, metadata: dict | None = None) -> Path:
@@ -180,12 +299,15 @@ def ensure_splits(
     validation_fraction: float = 0.2,
     unit: SplitUnit = "patient",
     seed: int = 0,
+    stratify: bool = False,
 ) -> pd.DataFrame:
     """Load the splits saved at ``path``, or draw and save them if absent.
 
-    A saved file is reused only if it was drawn with the same options from the same
-    images and labels; otherwise it is an error (delete it to redraw), so results are
-    never silently computed on different splits.
+    A saved file is reused only if it was drawn with the same options (``stratify``
+    included; a sidecar without it was drawn stratified at image level, by patient at
+    patient level) from the same images and labels; otherwise it is an error (delete it
+    to redraw), so results are never silently computed on different splits. Name the
+    file with :func:`splits_file`.
 
     Returns:
         The splits table of :func:`make_splits`.
@@ -199,9 +321,11 @@ def ensure_splits(
         "seed": seed,
         "n_splits": n_splits,
         "validation_fraction": validation_fraction,
+        "stratify": bool(stratify),
     }
     if path.is_file():
         saved, saved_metadata = load_splits(path)
+        saved_metadata.setdefault("stratify", saved_metadata.get("unit") == "image")
         expected = index[["patient_id", "image", "label"]].sort_values(
             ["patient_id", "image"], ignore_index=True
         )
@@ -217,7 +341,12 @@ def ensure_splits(
             )
         return saved
     splits = make_splits(
-        index, n_splits=n_splits, validation_fraction=validation_fraction, unit=unit, seed=seed
+        index,
+        n_splits=n_splits,
+        validation_fraction=validation_fraction,
+        unit=unit,
+        seed=seed,
+        stratify=stratify,
     )
     save_splits(splits, path, metadata=metadata)
     return splits

@@ -9,8 +9,11 @@
 - Checkpoints: after every epoch ``last.pt`` (model, optimiser, scheduler, scaler,
   history) is written atomically on a background thread (:class:`CheckpointWriter`)
   and, when the validation result improves (:func:`selection_score`: AUC for the
-  classifier, loss for the segmenter), ``best.pt`` becomes a hard link to it. Choosing the epoch on the validation images that are then reported makes
-  those results slightly optimistic, as in the paper's train/validation design. A rerun with the same checkpoint folder, task, configuration
+  classifier, loss for the segmenter), ``best.pt`` becomes a hard link to it. The
+  "validation" images given to :func:`train_model` are those the epoch is selected on:
+  :mod:`mpirad.tomo.fit` gives it an inner selection group of the training part by
+  default, or the reported validation images with ``select_on="validation"`` (the
+  paper's design; slightly optimistic). A rerun with the same checkpoint folder, task, configuration
   and seed resumes after the last finished epoch and ends with the same weights as an
   uninterrupted run.
 - Data: inputs and targets are tensors already in memory (see
