@@ -31,9 +31,9 @@ def _seconds(args: list[str], repeats: int) -> float:
 
 
 def _verbs() -> list[str]:
-    from mpirad.cli import app
-
     import typer.main
+
+    from mpirad.cli import app
 
     return sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
 
