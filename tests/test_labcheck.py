@@ -11,7 +11,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from mpirad import labcheck
+from mpirad import labcheck, labserver
 
 REPO = Path(__file__).resolve().parents[1]
 JUPYTER = REPO / ".jupyter"
@@ -66,16 +66,16 @@ def test_book_notebooks_of_the_project_include_the_run_notebook():
 
 def test_lab_command_allows_root_only_as_root(monkeypatch, tmp_path):
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    assert "--allow-root" in labcheck.lab_command(REPO, 8888, "t", tmp_path)
+    assert "--allow-root" in labserver.lab_command(REPO, 8888, "t", tmp_path)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    cmd = labcheck.lab_command(REPO, 8888, "t", tmp_path)
+    cmd = labserver.lab_command(REPO, 8888, "t", tmp_path)
     assert "--allow-root" not in cmd
     assert f"--LabApp.workspaces_dir={tmp_path}" in cmd and "--ServerApp.port=8888" in cmd
 
 
 def test_lab_env_puts_the_project_config_first(monkeypatch, tmp_path):
     monkeypatch.setenv("JUPYTER_CONFIG_PATH", "/elsewhere")
-    env = labcheck.lab_env(REPO, tmp_path / "settings")
+    env = labserver.lab_env(REPO, tmp_path / "settings")
     assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(JUPYTER), "/elsewhere"]
     assert env["JUPYTERLAB_SETTINGS_DIR"] == str(tmp_path / "settings")
 
@@ -83,6 +83,6 @@ def test_lab_env_puts_the_project_config_first(monkeypatch, tmp_path):
 def test_free_port_is_bindable():
     import socket
 
-    port = labcheck.free_port()
+    port = labserver.free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
