@@ -222,6 +222,7 @@ def toc_yaml(context: BookContext) -> str:
         "  - caption: Appendix",
         "    chapters:",
         "      - file: book/reproducibility",
+        "      - file: book/decisions",
     ]
     return "\n".join(lines) + "\n"
 
