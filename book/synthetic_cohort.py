@@ -24,6 +24,10 @@
 #
 # The same seed and options always give byte-identical files
 # (`mpirad synth --study all --out build/data --seed 0`).
+#
+# Where a paper is ambiguous, self-contradictory or silent, the
+# [decisions appendix](decisions.md) lists what mpirad does by default and the
+# option that gives the other reading.
 
 # %% tags=["parameters"]
 dataset_a = "synthetic-a"

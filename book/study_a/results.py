@@ -20,6 +20,10 @@
 # group taken from the training part (`select_on = "inner"`), so the validation images
 # reported here play no part in training; `select_on = "validation"` chooses the epoch on
 # them, as the paper's train/validation design implies.
+#
+# Where the paper is ambiguous, self-contradictory or silent, the
+# [decisions appendix](../decisions.md) lists what mpirad does by default and the
+# option that gives the other reading.
 
 # %% tags=["parameters"]
 dataset = ""  # "": the book's Study A dataset (synthetic-a unless `make book DATASET_A=...`)

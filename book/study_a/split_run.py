@@ -19,6 +19,10 @@
 # The parameters below are what papermill replaces per run, e.g.
 # `mpirad run book/study_a/split_run.py --dataset synthetic-a --all-splits -p unit=image`.
 # A split already run with the same data and settings is read back, not retrained.
+#
+# Where the paper is ambiguous, self-contradictory or silent, the
+# [decisions appendix](/book/decisions.md) lists what mpirad does by default and the
+# option that gives the other reading.
 
 # %% tags=["parameters"]
 dataset = ""  # "": the book's Study A dataset (synthetic-a unless `make book DATASET_A=...`)

@@ -21,6 +21,10 @@
 #
 # This page runs each engine on the IBSI digital phantom and compares every 3D feature
 # with the IBSI reference value.
+#
+# Where the paper is ambiguous, self-contradictory or silent, the
+# [decisions appendix](../decisions.md) lists what mpirad does by default and the
+# option that gives the other reading.
 
 # %% tags=["parameters"]
 engines = "mirp,pyradiomics,numpy"

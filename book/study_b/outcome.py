@@ -16,6 +16,10 @@
 # case. It runs on the book's Study B dataset (named in the first table); the paper's
 # published values are shown next to ours. On a synthetic cohort the comparison checks the
 # *method*, not the biology: the cohort's planted signal decides how strong each pool can be.
+#
+# Where the paper is ambiguous, self-contradictory or silent, the
+# [decisions appendix](../decisions.md) lists what mpirad does by default and the
+# option that gives the other reading.
 
 # %% tags=["parameters"]
 dataset = ""  # "": the book's Study B dataset (synthetic-b unless `make book DATASET_B=...`)

@@ -16,6 +16,10 @@
 # selection funnel of sections 2.4.1 and 3.2 on this book's Study B dataset and compares
 # every step with the paper: the counts, the averaged-vs-merged comparison of Figure 5, the
 # final list of Table 2 and the choice of bin number.
+#
+# Where the paper is ambiguous, self-contradictory or silent, the
+# [decisions appendix](../decisions.md) lists what mpirad does by default and the
+# option that gives the other reading.
 
 # %% tags=["parameters"]
 dataset = ""  # "": the book's Study B dataset (synthetic-b unless `make book DATASET_B=...`)
