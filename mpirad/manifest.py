@@ -12,7 +12,9 @@ Each entry has ``study`` (``a`` or ``b``), ``format`` (``labelme-export`` for St
 ``site``), an optional ``checksum`` (``sha256:<hex>`` over the dataset's files, see
 :func:`tree_checksum`) and, for synthetic datasets, the generator options. Study B
 (``volumes``) entries may map their files by pattern (``files``, :class:`VolumeFiles`) and
-give the voxel size of files that carry none (``spacing: [z, y, x]`` in mm), and may
+give the voxel size of files that carry none (``spacing: [z, y, x]`` in mm; and, if
+needed, their place: ``origin: [x, y, z]`` in mm and ``direction``, 9 numbers, both LPS as
+SimpleITK's ``GetOrigin``/``GetDirection``), and may
 hold only a myocardium mask (``rois: derive``, with ``short_axis: false`` for volumes
 not in short-axis orientation and an optional ``rv_insertion_deg``): the seven ROIs are
 then derived from it when read (:mod:`mpirad.heart`); Study A
@@ -125,6 +127,12 @@ class DatasetEntry(BaseModel):
     files: VolumeFiles | None = None
     #: Study B: voxel size in mm, (z, y, x), of files that carry none (MATLAB, bare NRRD).
     spacing: tuple[float, float, float] | None = None
+    #: Study B: LPS position (x, y, z) in mm of voxel [0, 0, 0] of files that carry no
+    #: orientation (MATLAB, bare NRRD), as SimpleITK's GetOrigin; default 0.
+    origin: tuple[float, float, float] | None = None
+    #: Study B: direction cosines of the same files, 9 numbers row-major (columns: the LPS
+    #: unit vectors of the array's x, y, z axes), as SimpleITK's GetDirection; default identity.
+    direction: list[float] | None = None
     #: Study B: the dimensions of MATLAB arrays, in order, e.g. [y, x, z] for (row, column, slice).
     mat_axes: tuple[Literal["z", "y", "x"], Literal["z", "y", "x"], Literal["z", "y", "x"]] = (
         "z",
@@ -161,6 +169,33 @@ class DatasetEntry(BaseModel):
             raise ValueError(
                 f"must be three positive voxel sizes in mm (z, y, x), got {list(value)}"
             )
+        return value
+
+    @field_validator("origin")
+    @classmethod
+    def _origin_finite(
+        cls, value: tuple[float, float, float] | None
+    ) -> tuple[float, float, float] | None:
+        if value is not None and not all(math.isfinite(v) for v in value):
+            raise ValueError(f"must be three finite coordinates in mm (x, y, z), got {list(value)}")
+        return value
+
+    @field_validator("direction")
+    @classmethod
+    def _direction_orthonormal(cls, value: list[float] | None) -> list[float] | None:
+        if value is None:
+            return value
+        from mpirad.io.volume import VolumeError, direction_tuple
+
+        if len(value) != 9:
+            raise ValueError(
+                f"must be 9 numbers (a 3x3 matrix, row-major, e.g. [1, 0, 0, 0, 1, 0, 0, 0, 1]), "
+                f"got {len(value)}"
+            )
+        try:
+            direction_tuple([value[0:3], value[3:6], value[6:9]])
+        except VolumeError as error:
+            raise ValueError(str(error)) from None
         return value
 
     @field_validator("rv_insertion_deg")
@@ -415,6 +450,8 @@ def _check_entry(path: Path, name: str, entry: DatasetEntry) -> None:
     for key, study in (
         ("files", "b"),
         ("spacing", "b"),
+        ("origin", "b"),
+        ("direction", "b"),
         ("mat_axes", "b"),
         ("labels", "a"),
         ("pixel_spacing_mm", "a"),

@@ -11,6 +11,12 @@ SpacingBetweenSlices; enhanced multi-frame images with per-frame plane positions
   by SliceVector when present), which is the order along its slice direction;
 - spacing is ``(z, y, x)`` in mm: ``z`` from the slice positions (or
   SpacingBetweenSlices), ``y``/``x`` from PixelSpacing (row spacing, column spacing);
+- geometry in DICOM's own LPS frame (:mod:`mpirad.io.volume`): the direction's columns
+  are the ImageOrientationPatient row direction (array ``x``), column direction (``y``)
+  and their cross product (``z``); the origin is the ImagePositionPatient of the first
+  slice after sorting (as SimpleITK's series reader). A multi-frame NM file without
+  per-frame positions takes its orientation and position from the top level or its
+  DetectorInformationSequence; without any, origin 0 and the identity direction;
 - RescaleSlope/RescaleIntercept (or a Modality LUT) are applied; voxels are float32;
 - mixed series, duplicate or missing slices, inconsistent spacing or geometry, colour
   images and non-image files raise :class:`DicomSeriesError` naming the folder or file.
@@ -36,7 +42,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut
 from pydicom.uid import UID
 
-from mpirad.io.volume import Volume, VolumeError
+from mpirad.io.volume import Volume, VolumeError, direction_tuple
 
 
 class DicomSeriesError(VolumeError):
@@ -95,6 +101,33 @@ def _pixel_spacing(ds: Dataset, source: Path) -> np.ndarray:
     if np.any(spacing <= 0):
         raise DicomSeriesError(f"{source}: PixelSpacing must be positive, got {list(spacing)}")
     return spacing
+
+
+def _placement(
+    iop: np.ndarray | None, position: np.ndarray | None, source: Path
+) -> dict[str, tuple]:
+    """``origin``/``direction`` Volume fields (LPS) from an orientation and a first position."""
+    placement: dict[str, tuple] = {}
+    if iop is not None:
+        normal = np.cross(iop[:3], iop[3:])
+        columns = np.stack([iop[:3], iop[3:], normal], axis=1)
+        placement["direction"] = direction_tuple(columns, source)
+    if position is not None:
+        placement["origin"] = tuple(float(v) + 0.0 for v in position)
+    return placement
+
+
+def _top_level_placement(ds: Dataset, source: Path) -> dict[str, tuple]:
+    """Orientation and position of a file without per-frame positions (NM: in its
+    DetectorInformationSequence); empty when it has none."""
+    holders = [ds, *(ds.get("DetectorInformationSequence") or [])[:1]]
+    iop = position = None
+    for holder in holders:
+        if iop is None and holder.get("ImageOrientationPatient") is not None:
+            iop = _floats(holder.ImageOrientationPatient, 6, "ImageOrientationPatient", source)
+        if position is None and holder.get("ImagePositionPatient") is not None:
+            position = _floats(holder.ImagePositionPatient, 3, "ImagePositionPatient", source)
+    return _placement(iop, position, source)
 
 
 def _slice_spacing(
@@ -234,6 +267,7 @@ def _read_single_frames(folder: Path, datasets: list[tuple[Path, Dataset]]) -> V
                 f"{first_file}: a single slice without SpacingBetweenSlices or SliceThickness"
             )
         order, z_spacing = np.array([0]), abs(float(thickness))
+        placement = _top_level_placement(ds, first_file)
     else:
         if orientation is None or any("ImagePositionPatient" not in ds for _, ds in datasets):
             raise DicomSeriesError(
@@ -256,13 +290,17 @@ def _read_single_frames(folder: Path, datasets: list[tuple[Path, Dataset]]) -> V
             ]
         )
         order, z_spacing = _slice_spacing(positions, labels, folder)
+        first_position = datasets[int(order[0])][1].ImagePositionPatient
+        placement = _placement(
+            iop, _floats(first_position, 3, "ImagePositionPatient", first_file), first_file
+        )
     slices = []
     for index in order:
         file, ds = datasets[int(index)]
         slices.append(modality_values(decode_pixels(ds, file), ds))
     array = np.stack(slices, axis=0)
     spacing = (float(z_spacing), float(pixel_spacing[0]), float(pixel_spacing[1]))
-    return Volume(array=array, spacing=spacing, source=folder)
+    return Volume(array=array, spacing=spacing, source=folder, **placement)
 
 
 def _per_frame(ds: Dataset, sequence: str, attribute: str) -> list[object] | None:
@@ -313,7 +351,10 @@ def _read_multiframe(file: Path, ds: Dataset) -> Volume:
         along = np.array([_floats(p, 3, "ImagePositionPatient", file) @ normal for p in positions])
         labels = [f"frame {k + 1}" for k in range(frames)]
         order, z_spacing = _slice_spacing(along, labels, file)
+        first = _floats(positions[int(order[0])], 3, "ImagePositionPatient", file)
+        placement = _placement(iop, first, file)
     else:
+        placement = _top_level_placement(ds, file)
         spacing_value = ds.get("SpacingBetweenSlices")
         if spacing_value is None and ds.get("SharedFunctionalGroupsSequence"):
             measures = ds.SharedFunctionalGroupsSequence[0].get("PixelMeasuresSequence")
@@ -338,7 +379,7 @@ def _read_multiframe(file: Path, ds: Dataset) -> Volume:
         values = modality_values(pixels, ds)
     array = np.ascontiguousarray(values[order], dtype=np.float32)
     spacing = (float(z_spacing), float(pixel_spacing[0]), float(pixel_spacing[1]))
-    return Volume(array=array, spacing=spacing, source=file)
+    return Volume(array=array, spacing=spacing, source=file, **placement)
 
 
 # --------------------------------------------------------------------------- rendering

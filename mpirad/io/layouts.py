@@ -23,9 +23,12 @@ and, for ``.mat`` files, ``:variable`` naming the MATLAB variable, e.g. the SERA
 the image pattern matches an existing file or folder.
 
 **Voxel size**: files that carry none (MATLAB, NRRD without ``space directions``) take the
-manifest's ``spacing: [z, y, x]`` (mm); a mask without one takes its image's (a mask is
-always on its image's grid; shapes are still checked). Without either, the error names the
-file and says how to add the key.
+manifest's ``spacing: [z, y, x]`` (mm); a mask without one takes its image's. Without
+either, the error names the file and says how to add the key. Likewise files that carry no
+orientation take the manifest's ``origin: [x, y, z]`` (mm) and ``direction`` (9 numbers,
+row-major; LPS, as SimpleITK's ``GetOrigin``/``GetDirection``), else their image's (masks)
+or origin 0 and the identity. Every mask is then checked against its image's grid
+(:func:`mpirad.io.patient_volumes.check_mask`).
 
 **Derived ROIs** (manifest ``rois: derive``): only ``masks/myocardium`` is read; the other
 ROIs of a patient are derived from it by :mod:`mpirad.heart` when read
@@ -234,6 +237,10 @@ class VolumesLayout:
         image: the image pattern, or None for the default layout.
         masks: one pattern with ``{roi}``, or ROI -> pattern; None for the default layout.
         spacing: voxel size in mm ``(z, y, x)`` for files that carry none, or None.
+        origin: LPS ``(x, y, z)`` in mm of voxel ``[0, 0, 0]`` for files that carry no
+            orientation (MATLAB, NRRD without ``space directions``), or None.
+        direction: 9 numbers, row-major 3x3 whose columns are the LPS unit vectors of the
+            array's x, y, z axes, for the same files, or None (see :mod:`mpirad.io.volume`).
         mat_axes: the dimensions of the MATLAB arrays, in order (default ``"zyx"``).
         clinical: ``clinical.csv`` path relative to ``root``.
         cac: ``cac.csv`` path relative to ``root``.
@@ -247,6 +254,8 @@ class VolumesLayout:
     image: FilePattern | None = None
     masks: FilePattern | Mapping[str, FilePattern] | None = None
     spacing: tuple[float, float, float] | None = None
+    origin: tuple[float, float, float] | None = None
+    direction: tuple[float, ...] | None = None
     mat_axes: str = "zyx"
     clinical: str = "clinical.csv"
     cac: str = "cac.csv"
@@ -296,6 +305,10 @@ class VolumesLayout:
             image=image,
             masks=masks,
             spacing=spacing,  # type: ignore[arg-type]
+            origin=tuple(float(v) for v in entry.origin) if entry.origin is not None else None,
+            direction=(
+                tuple(float(v) for v in entry.direction) if entry.direction is not None else None
+            ),
             mat_axes="".join(entry.mat_axes),
             clinical=clinical,
             cac=cac,
@@ -324,7 +337,8 @@ class VolumesLayout:
         if self.dataset:
             return (
                 f"add the voxel size to dataset {self.dataset!r} {where}, e.g. "
-                "'spacing: [4.8, 4.8, 4.8]' (mm, z y x)"
+                "'spacing: [4.8, 4.8, 4.8]' (mm, z y x); optionally 'origin: [x, y, z]' (mm) "
+                "and 'direction: [9 numbers]' (LPS, as SimpleITK's GetOrigin/GetDirection)"
             )
         return (
             "describe the dataset in data_manifest.yaml with its voxel size, e.g. "
@@ -448,9 +462,15 @@ class VolumesLayout:
     # ----------------------------------------------------------------- reading
 
     def read(
-        self, source: VolumeSource, *, spacing: tuple[float, float, float] | None = None
+        self,
+        source: VolumeSource,
+        *,
+        spacing: tuple[float, float, float] | None = None,
+        origin: tuple[float, float, float] | None = None,
+        direction: tuple[float, ...] | None = None,
     ) -> Volume:
-        """Read a source as ``(z, y, x)``; ``spacing`` (mm) for files that carry none.
+        """Read a source as ``(z, y, x)``; ``spacing`` (mm), ``origin`` and ``direction``
+        (LPS) for files that carry none.
 
         Raises:
             LayoutError: a file without voxel size and no ``spacing`` (says how to add
@@ -460,7 +480,12 @@ class VolumesLayout:
         prefix = f"dataset {self.dataset!r}: " if self.dataset else ""
         try:
             return read_volume(
-                source.path, variable=source.variable, spacing=spacing, mat_axes=self.mat_axes
+                source.path,
+                variable=source.variable,
+                spacing=spacing,
+                mat_axes=self.mat_axes,
+                origin=origin,
+                direction=direction,
             )
         except MissingSpacingError as error:
             raise LayoutError(
@@ -471,12 +496,24 @@ class VolumesLayout:
 
     def read_image(self, patient_id: str) -> Volume:
         """A patient's image as read (``(z, y, x)``, spacing in mm); see :meth:`read`."""
-        return self.read(self.image_source(patient_id), spacing=self.spacing)
+        return self.read(
+            self.image_source(patient_id),
+            spacing=self.spacing,
+            origin=self.origin,
+            direction=self.direction,
+        )
 
     def read_mask(self, patient_id: str, roi: str, image: Volume) -> Volume:
-        """One ROI mask as read; a file without voxel size takes ``spacing`` or the image's."""
-        fallback = self.spacing if self.spacing is not None else image.spacing
-        return self.read(self.mask_source(patient_id, roi), spacing=fallback)
+        """One ROI mask as read; a file without voxel size (orientation) takes the
+        manifest's ``spacing`` (``origin``, ``direction``), else the image's."""
+        return self.read(
+            self.mask_source(patient_id, roi),
+            spacing=self.spacing if self.spacing is not None else image.spacing,
+            origin=self.origin if self.origin is not None else image.origin,
+            direction=self.direction
+            if self.direction is not None
+            else tuple(v for row in image.direction for v in row),
+        )
 
     def case_stamp(self, patient_id: str, roi: str) -> str:
         """Image and mask names, sizes and times (and the manifest's spacing and
@@ -493,6 +530,10 @@ class VolumesLayout:
                 parts.append("missing")
         if self.spacing is not None:
             parts.append("spacing=" + ",".join(f"{s:g}" for s in self.spacing))
+        if self.origin is not None:
+            parts.append("origin=" + ",".join(f"{v:g}" for v in self.origin))
+        if self.direction is not None:
+            parts.append("direction=" + ",".join(f"{v:g}" for v in self.direction))
         if self.mat_axes != "zyx":
             parts.append(f"mat_axes={self.mat_axes}")
         if self.derive is not None:

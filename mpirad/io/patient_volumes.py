@@ -1,8 +1,14 @@
 """Study B volumes: a patient's stress volume and its seven binary ROI masks, validated.
 
 Files -> arrays: this module reads what a Study B dataset holds per patient and checks it
-(intensities, mask shape, spacing and values); :mod:`mpirad.radiomics` computes features
-from the arrays.
+(intensities, each mask's grid against its image's, and its values); :mod:`mpirad.radiomics`
+computes features from the arrays.
+
+A mask must lie on its image's voxel grid (shape, spacing, origin and direction in the LPS
+frame, :mod:`mpirad.io.volume`). A mask stored as the same grid with its axes in another
+order or reversed (and a header that says so) is transposed/flipped onto it
+(:func:`mpirad.io.grid.onto_grid`, logged); any other difference is refused with a
+:class:`RoiError` naming the patient, the ROI and what differs.
 
 Where the files are is the dataset's layout (:mod:`mpirad.io.layouts`): a plain folder
 has the default ``volumes`` layout (see CONTRIBUTING.md)::
@@ -17,6 +23,7 @@ accepts either.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -26,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mpirad.constants import ROI_NAMES
+from mpirad.io.grid import SPACING_RTOL, GridMismatch, onto_grid
 from mpirad.io.layouts import VOLUME_SUFFIXES, LayoutError, VolumesLayout
 from mpirad.io.volumes import Volume
 
@@ -43,10 +51,10 @@ __all__ = [
     "load_patient_rois",
     "read_patient_image",
     "read_roi_mask",
+    "SPACING_RTOL",
 ]
 
-#: Relative tolerance for comparing mask and image voxel spacing.
-SPACING_RTOL = 1e-4
+logger = logging.getLogger(__name__)
 
 
 class RoiError(ValueError):
@@ -115,22 +123,22 @@ def check_mask(mask: Volume, image: Volume, *, patient_id: str, roi: str) -> np.
         roi: ROI name, for error messages.
 
     Returns:
-        The mask as a boolean ``(z, y, x)`` array.
+        The mask as a boolean ``(z, y, x)`` array on the image's grid.
 
     Raises:
-        RoiError: shape or spacing differ from the image, values other than 0/1, or no
-            voxel in the ROI.
+        RoiError: the mask is on another grid than the image (shape, spacing, origin or
+            direction beyond :mod:`mpirad.io.grid`'s tolerances, and not a mere
+            permutation or flip of its axes), values other than 0/1, or no voxel in the ROI.
     """
     where = f"patient {patient_id}, ROI {roi}"
-    if mask.shape != image.shape:
+    try:
+        mask, note = onto_grid(mask, image)
+    except GridMismatch as mismatch:
         raise RoiError(
-            f"{where}: mask shape {mask.shape} differs from image shape {image.shape} ({mask.source})"
-        )
-    if not np.allclose(mask.spacing, image.spacing, rtol=SPACING_RTOL, atol=0.0):
-        raise RoiError(
-            f"{where}: mask spacing {tuple(round(s, 4) for s in mask.spacing)} mm differs from "
-            f"image spacing {tuple(round(s, 4) for s in image.spacing)} mm ({mask.source})"
-        )
+            f"{where}: mask is not on its image's grid: {mismatch} ({mask.source})"
+        ) from None
+    if note is not None:
+        logger.info("%s: mask %s; reordered onto the image's grid (%s)", where, note, mask.source)
     values = np.unique(mask.array)
     if not np.all(np.isin(values, (0, 1))):
         shown = ", ".join(f"{v:g}" for v in values[:6])
@@ -163,14 +171,19 @@ def read_patient_image(
     layout = VolumesLayout.of(root)
     try:
         source = layout.image_source(patient_id)
-        image = layout.read(source, spacing=layout.spacing)
+        image = layout.read(
+            source, spacing=layout.spacing, origin=layout.origin, direction=layout.direction
+        )
     except LayoutError as error:
         raise RoiError(_named(str(error), f"patient {patient_id}", "image: ")) from error
     intensities = np.asarray(image.array, dtype=np.float64)
     if not np.all(np.isfinite(intensities)):
         raise RoiError(f"patient {patient_id}: image has non-finite intensities ({source})")
-    return Volume(
-        array=intensities, spacing=tuple(float(s) for s in image.spacing), source=source.path
+    return replace(
+        image,
+        array=intensities,
+        spacing=tuple(float(s) for s in image.spacing),
+        source=source.path,
     )
 
 
@@ -183,7 +196,8 @@ def read_roi_mask(
     """Read and validate one ROI mask of a patient (see :func:`check_mask`).
 
     A mask file that carries no voxel size (MATLAB, bare NRRD) takes the manifest's
-    ``spacing``, else its image's. A dataset with ``rois: derive`` derives the ROI from
+    ``spacing``, else its image's; one that carries no orientation takes the manifest's
+    ``origin``/``direction``, else its image's. A dataset with ``rois: derive`` derives the ROI from
     the myocardium mask (:func:`derived_rois`).
 
     Returns:

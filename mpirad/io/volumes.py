@@ -12,11 +12,22 @@ v5 (scipy) or v7.3 (HDF5, whose column-major storage h5py sees transposed; mpira
 A MATLAB volume stored as ``A(row, column, slice)`` = ``(y, x, z)`` is read with
 ``mat_axes="yxz"``, which names the file's dimensions in order.
 
+Geometry: every volume carries its voxel size, origin and direction cosines in the LPS
+patient frame (:mod:`mpirad.io.volume`). NIfTI: the affine nibabel chooses (sform if its
+code is set, else qform, else the voxel sizes), converted from RAS to LPS; the voxel size
+is the header's ``pixdim`` unless the affine's column lengths disagree with it. NRRD:
+``space directions`` and ``space origin`` in the file's ``space`` (``right-anterior-superior``
+and ``left-anterior-superior`` converted to LPS). DICOM: ImageOrientationPatient and
+ImagePositionPatient (:mod:`mpirad.io.dicom`). An affine or set of directions whose axes are
+not orthogonal is refused.
+
 Voxel size: NIfTI, DICOM and NRRD with ``space directions``/``spacings`` carry their own.
 MATLAB files and bare NRRD files carry none; for them ``read_volume(spacing=...)`` supplies it
 (a MATLAB ``spacing`` variable is used when no ``spacing`` is given), and without it
 :class:`MissingSpacingError` names the file. A ``spacing`` argument never overrides a file's
-own voxel size.
+own voxel size. Likewise ``origin``/``direction`` (LPS) place files that carry no
+orientation (MATLAB, NRRD without ``space directions``); without them such a file has
+origin 0 and the identity direction.
 """
 
 from __future__ import annotations
@@ -25,7 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-from mpirad.io.volume import MissingSpacingError, Volume, VolumeError
+from mpirad.io.volume import (
+    IDENTITY_DIRECTION,
+    MissingSpacingError,
+    Volume,
+    VolumeError,
+    direction_tuple,
+)
 
 __all__ = ["MissingSpacingError", "Volume", "VolumeError", "read_volume", "write_nifti"]
 
@@ -48,8 +65,10 @@ def read_volume(
     variable: str | None = None,
     spacing: tuple[float, float, float] | None = None,
     mat_axes: str = "zyx",
+    origin: tuple[float, float, float] | None = None,
+    direction: tuple[float, ...] | None = None,
 ) -> Volume:
-    """Read a 3D volume or mask as ``(z, y, x)`` with its spacing in mm.
+    """Read a 3D volume or mask as ``(z, y, x)`` with its geometry (LPS, mm).
 
     The format is chosen from the file name: NIfTI (``.nii``, ``.nii.gz``), NRRD
     (``.nrrd``, ``.nhdr``), MATLAB (``.mat``, v5 via scipy, v7.3 via h5py), or a folder of
@@ -65,9 +84,13 @@ def read_volume(
         mat_axes: for ``.mat`` files, what the array's dimensions are, in order: a
             permutation of ``"zyx"`` (default: as stored), e.g. ``"yxz"`` for MATLAB's
             ``(row, column, slice)``. Ignored for other formats.
+        origin: LPS ``(x, y, z)`` in mm of voxel ``[0, 0, 0]``, for files that carry no
+            orientation (``.mat``, NRRD without ``space directions``); default 0.
+        direction: 9 numbers, row-major 3x3 (SimpleITK's ``GetDirection``), for the same
+            files; default the identity.
 
     Returns:
-        The :class:`Volume`.
+        The :class:`Volume` (geometry in LPS, see :mod:`mpirad.io.volume`).
 
     Raises:
         VolumeError: unreadable file, not 3D, unknown format, no such variable.
@@ -81,13 +104,15 @@ def read_volume(
     if not path.exists():
         raise VolumeError(f"{path}: no such file")
     suffix = _suffix(path)
+    placed = _given_placement(path, origin, direction)
     try:
         if suffix in _NIFTI_SUFFIXES:
             vol = _read_nifti(path)
         elif suffix in _NRRD_SUFFIXES:
-            vol = _read_nrrd(path, spacing=spacing)
+            vol = _read_nrrd(path, spacing=spacing, placed=placed)
         elif suffix == ".mat":
             vol = _read_mat(path, variable=variable, spacing=spacing, mat_axes=mat_axes)
+            vol = Volume(vol.array, vol.spacing, vol.source, *placed)
         else:
             raise VolumeError(
                 f"{path}: unknown volume format {suffix!r} "
@@ -104,6 +129,38 @@ def read_volume(
     return vol
 
 
+#: RAS <-> LPS: negate x and y.
+_RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
+
+#: NRRD ``space`` values (and abbreviations) -> the signs that bring them to LPS.
+_NRRD_SPACES = {
+    "left-posterior-superior": (1.0, 1.0, 1.0),
+    "lps": (1.0, 1.0, 1.0),
+    "right-anterior-superior": (-1.0, -1.0, 1.0),
+    "ras": (-1.0, -1.0, 1.0),
+    "left-anterior-superior": (1.0, -1.0, 1.0),
+    "las": (1.0, -1.0, 1.0),
+}
+
+
+def _given_placement(
+    path: Path, origin: tuple[float, ...] | None, direction: tuple[float, ...] | None
+) -> tuple[tuple[float, float, float], tuple[tuple[float, ...], ...]]:
+    """``origin``/``direction`` arguments as Volume fields (defaults: 0, identity)."""
+    if origin is None:
+        placed_origin = (0.0, 0.0, 0.0)
+    else:
+        placed_origin = tuple(float(v) for v in origin)
+        if len(placed_origin) != 3 or not all(np.isfinite(placed_origin)):
+            raise VolumeError(f"{path}: origin must be 3 finite numbers (x, y, z) mm, got {origin}")
+    if direction is None:
+        return placed_origin, IDENTITY_DIRECTION  # type: ignore[return-value]
+    if np.size(direction) != 9:
+        raise VolumeError(f"{path}: direction must be 9 numbers (3x3, row-major), got {direction}")
+    matrix = np.asarray(direction, dtype=float).reshape(3, 3)
+    return placed_origin, direction_tuple(matrix, path)  # type: ignore[return-value]
+
+
 def _read_nifti(path: Path) -> Volume:
     import nibabel as nib
 
@@ -113,18 +170,51 @@ def _read_nifti(path: Path) -> Volume:
         data = data[..., 0]
     if data.ndim != 3:
         raise VolumeError(f"{path}: expected a 3D volume, got shape {data.shape}")
-    zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
+    zooms = np.asarray([float(z) for z in img.header.get_zooms()[:3]])
+    lps = _RAS_TO_LPS @ np.asarray(img.affine, dtype=float)[:3]
+    lengths = np.linalg.norm(lps[:, :3], axis=0)
+    if np.any(lengths <= 0):
+        raise VolumeError(f"{path}: the affine has a zero-length axis ({lps.tolist()})")
+    if not np.allclose(zooms, lengths, rtol=1e-4, atol=0.0):
+        zooms = lengths  # pixdim disagrees with the affine: the affine places the voxels
     array = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
-    return Volume(array=array, spacing=(zooms[2], zooms[1], zooms[0]), source=path)
+    return Volume(
+        array=array,
+        spacing=(float(zooms[2]), float(zooms[1]), float(zooms[0])),
+        source=path,
+        origin=tuple(float(v) + 0.0 for v in lps[:, 3]),  # type: ignore[arg-type]
+        direction=direction_tuple(lps[:, :3] / lengths, path),
+    )
 
 
-def _read_nrrd(path: Path, *, spacing: tuple[float, float, float] | None) -> Volume:
+def _nrrd_placement(
+    path: Path, header: dict
+) -> tuple[np.ndarray, tuple[float, float, float] | None, tuple | None]:
+    """Voxel sizes ``(x, y, z)``, origin and direction (LPS) from ``space directions``."""
+    space = str(header.get("space", "left-posterior-superior")).lower()
+    signs = np.asarray(_NRRD_SPACES.get(space, (1.0, 1.0, 1.0)))
+    vectors = np.asarray(header["space directions"], dtype=float) * signs  # rows: axes i, j, k
+    if vectors.shape != (3, 3) or not np.all(np.isfinite(vectors)):
+        raise VolumeError(f"{path}: expected 3 spatial 'space directions', got {vectors.tolist()}")
+    sizes = np.linalg.norm(vectors, axis=1)
+    if np.any(sizes <= 0):
+        raise VolumeError(f"{path}: a zero-length axis in 'space directions'")
+    origin = None
+    if header.get("space origin") is not None:
+        origin = tuple(float(v) + 0.0 for v in np.asarray(header["space origin"], float) * signs)
+    return sizes, origin, direction_tuple((vectors / sizes[:, None]).T, path)  # type: ignore[return-value]
+
+
+def _read_nrrd(
+    path: Path, *, spacing: tuple[float, float, float] | None, placed: tuple = ()
+) -> Volume:
     import nrrd
 
     data, header = nrrd.read(str(path))
+    origin, direction = placed or ((0.0, 0.0, 0.0), IDENTITY_DIRECTION)
     if header.get("space directions") is not None:
-        directions = np.asarray(header["space directions"], dtype=float)
-        sizes = np.linalg.norm(directions, axis=1)
+        sizes, file_origin, direction = _nrrd_placement(path, header)
+        origin = file_origin if file_origin is not None else origin
     elif header.get("spacings") is not None:
         sizes = np.asarray(header["spacings"], dtype=float)
     elif spacing is not None:
@@ -138,7 +228,11 @@ def _read_nrrd(path: Path, *, spacing: tuple[float, float, float] | None) -> Vol
         raise VolumeError(f"{path}: expected a 3D volume, got shape {data.shape}")
     array = np.ascontiguousarray(np.transpose(data, (2, 1, 0)))
     return Volume(
-        array=array, spacing=(float(sizes[2]), float(sizes[1]), float(sizes[0])), source=path
+        array=array,
+        spacing=(float(sizes[2]), float(sizes[1]), float(sizes[0])),
+        source=path,
+        origin=origin,
+        direction=direction,
     )
 
 
@@ -209,17 +303,35 @@ def _read_mat(
     )
 
 
-def write_nifti(path: str | Path, array: np.ndarray, spacing: tuple[float, float, float]) -> Path:
+#: The direction of :func:`write_nifti`'s default affine ``diag(sx, sy, sz)`` (RAS) in LPS.
+NIFTI_DEFAULT_DIRECTION = ((-1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0))
+
+
+def write_nifti(
+    path: str | Path,
+    array: np.ndarray,
+    spacing: tuple[float, float, float],
+    *,
+    origin: tuple[float, float, float] | None = None,
+    direction: tuple[float, ...] | tuple[tuple[float, ...], ...] | None = None,
+) -> Path:
     """Write a ``(z, y, x)`` array as NIfTI-1, deterministically and atomically.
 
-    The file stores the array as ``(x, y, z)`` with affine ``diag(sx, sy, sz, 1)``, the
-    inverse of :func:`read_volume`. ``.nii.gz`` output is gzip-compressed with a zero
-    timestamp, so the same array gives byte-identical files.
+    The file stores the array as ``(x, y, z)``, the inverse of :func:`read_volume`, with
+    the affine of ``origin`` and ``direction`` (LPS, see :mod:`mpirad.io.volume`)
+    converted to NIfTI's RAS. By default (origin 0, direction
+    :data:`NIFTI_DEFAULT_DIRECTION`) the affine is ``diag(sx, sy, sz, 1)``, so
+    ``write_nifti(p, v.array, v.spacing, origin=v.origin, direction=v.direction)`` of a
+    volume read from such a file writes the same bytes. ``.nii.gz`` output is
+    gzip-compressed with a zero timestamp, so the same array gives byte-identical files.
 
     Args:
         path: ``.nii`` or ``.nii.gz`` file name.
         array: the volume, shape ``(z, y, x)``; booleans are stored as uint8.
         spacing: voxel size in mm, ``(z, y, x)``.
+        origin: LPS ``(x, y, z)`` in mm of the centre of ``array[0, 0, 0]``; default 0.
+        direction: 3x3 rows (or 9 numbers, row-major) whose columns are the LPS unit
+            vectors of the array's x, y, z axes; default :data:`NIFTI_DEFAULT_DIRECTION`.
 
     Returns:
         ``path``.
@@ -237,7 +349,14 @@ def write_nifti(path: str | Path, array: np.ndarray, spacing: tuple[float, float
     if array.dtype == bool:
         array = array.astype(np.uint8)
     sz, sy, sx = (float(s) for s in spacing)
-    img = nib.Nifti1Image(np.transpose(array, (2, 1, 0)), np.diag([sx, sy, sz, 1.0]))
+    origin, rows = _given_placement(
+        path, origin, NIFTI_DEFAULT_DIRECTION if direction is None else np.ravel(direction)
+    )
+    affine = np.eye(4)
+    affine[:3, :3] = _RAS_TO_LPS @ np.asarray(rows) * np.array([sx, sy, sz])
+    affine[:3, 3] = _RAS_TO_LPS @ np.asarray(origin)
+    affine += 0.0  # no negative zeros: the default affine is exactly diag(sx, sy, sz, 1)
+    img = nib.Nifti1Image(np.transpose(array, (2, 1, 0)), affine)
     img.header.set_zooms((sx, sy, sz))
     img.header.set_xyzt_units("mm")
     raw = img.to_bytes()
