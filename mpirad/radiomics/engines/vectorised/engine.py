@@ -25,7 +25,8 @@ Conventions shared with mirp (where the IBSI manual leaves a choice):
   grey level is present.
 
 Known deviations: no morphology or local intensity features (use the ``mirp`` engine);
-only Chebyshev distance 1.
+only Chebyshev distance 1. Resampling and re-segmentation are done before the engine
+(:mod:`mpirad.radiomics.preprocess`); the engine uses the intensity mask.
 """
 
 from __future__ import annotations
@@ -83,7 +84,15 @@ def compute_features(
             ("ih", k, AGG_3D, v) for k, v in intensity_histogram_features(levels, n_levels).items()
         ]
     if "ivh" in families:
-        ivh = intensity_volume_histogram_features(geometry.intensities, levels, n_levels, settings)
+        ivh_settings = settings.ivh_settings()
+        ivh_levels, ivh_n_levels = (
+            (levels, n_levels)
+            if ivh_settings is settings
+            else discretise(geometry.intensities, ivh_settings)
+        )
+        ivh = intensity_volume_histogram_features(
+            geometry.intensities, ivh_levels, ivh_n_levels, ivh_settings
+        )
         rows += [("ivh", k, AGG_3D, v) for k, v in ivh.items()]
     for family, compute in (("cm", glcm_features), ("rlm", glrlm_features)):
         if family in families:
