@@ -126,10 +126,11 @@ class VectorisedEngine(FeatureEngine):
     def compute(
         self, roi: Roi, settings: ExtractionSettings, families: tuple[str, ...]
     ) -> list[FeatureRow]:
-        return compute_features(prepare_roi(roi.image, roi.mask), settings, families)
+        geometry = prepare_roi(roi.image, roi.mask, roi.morphology_mask)
+        return compute_features(geometry, settings, families)
 
     def compute_many(
         self, roi: Roi, settings_list: Sequence[ExtractionSettings], families: tuple[str, ...]
     ) -> list[list[FeatureRow]]:
-        geometry = prepare_roi(roi.image, roi.mask)
+        geometry = prepare_roi(roi.image, roi.mask, roi.morphology_mask)
         return [compute_features(geometry, s, families) for s in settings_list]
