@@ -152,15 +152,18 @@ def mismatches(table: pd.DataFrame, engine: str) -> pd.DataFrame:
     """Rows where ``engine`` computed a value that does not match the reference.
 
     Returns:
-        Columns ``engine, family, name, aggregation, reference, value``.
+        Columns ``engine, family, name, aggregation, reference, value`` (and
+        ``configuration`` after ``engine`` for a CT phantom table).
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}")
     match = table[f"match_{engine}"]
     rows = table.loc[match.notna() & ~match.fillna(True)]
+    where = {"configuration": rows["configuration"]} if "configuration" in table else {}
     return pd.DataFrame(
         {
             "engine": engine,
+            **where,
             "family": rows["family"],
             "name": rows["name"],
             "aggregation": rows["aggregation"],

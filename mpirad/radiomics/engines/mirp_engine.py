@@ -13,9 +13,9 @@ Known deviations and conventions:
   re-segmentation range ``[lower, inf)``, which removes no voxel when ``lower`` is the ROI
   minimum (the default).
 - After IBSI re-segmentation mirp receives the processed image and the morphological mask
-  (the ROI before re-segmentation) with the thresholds mpirad computed as its
-  re-segmentation range, so that morphology uses the morphological mask and every other
-  family the same intensity mask as the other engines.
+  (the ROI before re-segmentation) with the same range / outlier rule, which it applies
+  to that mask as mpirad did, so that morphology uses the morphological mask and every
+  other family the same intensity mask as the other engines.
 - Intensity-volume histograms use the texture discretisation (``ivh_discretise``), or
   mirp's ``"none"`` method on integer images, which mirp only honours for CT: the image
   is then declared CT (mirp rounds CT intensities, a no-op on integers).
@@ -107,17 +107,12 @@ def _write_nifti(path: Path, array: np.ndarray, spacing: tuple[float, float, flo
     )
 
 
-def mirp_range(
-    settings: ExtractionSettings,
-    intensity_range: tuple[float, float] | None,
-    intensities: np.ndarray,
-) -> list[float] | None:
-    """mirp's ``resegmentation_intensity_range``: the thresholds mpirad applied, and for
-    fixed bin size the lower bound of the first bin (mirp takes it from that range).
+def mirp_range(settings: ExtractionSettings, intensities: np.ndarray) -> list[float] | None:
+    """mirp's ``resegmentation_intensity_range``: the settings' range, and for fixed bin
+    size the lower bound of the first bin (mirp takes it from that range).
 
     Args:
         settings: the extraction settings.
-        intensity_range: thresholds of :mod:`mpirad.radiomics.preprocess` (``None``: none).
         intensities: the ROI intensities (intensity mask).
 
     Returns:
@@ -127,7 +122,7 @@ def mirp_range(
         ValueError: a fixed-bin-size lower bound that differs from a finite lower
             threshold (mirp cannot express both).
     """
-    low, high = intensity_range if intensity_range is not None else (-np.inf, np.inf)
+    low, high = settings.resegment_range or (-np.inf, np.inf)
     uses_fbs = settings.bin_width is not None or settings.ivh_bin_width is not None
     if uses_fbs:
         bound = (
@@ -154,7 +149,7 @@ def _mirp_arguments(
     settings: ExtractionSettings,
     families: tuple[str, ...],
     intensities: np.ndarray,
-    intensity_range: tuple[float, float] | None = None,
+    resegment: bool = False,
 ) -> dict:
     arguments: dict = {
         "base_feature_families": [_MIRP_FAMILY_TAG[f] for f in families],
@@ -188,9 +183,11 @@ def _mirp_arguments(
     elif settings.ivh_bin_width is not None:
         arguments["ivh_discretisation_method"] = "fixed_bin_size"
         arguments["ivh_discretisation_bin_width"] = float(settings.ivh_bin_width)
-    resegmentation = mirp_range(settings, intensity_range, intensities)
+    resegmentation = mirp_range(settings, intensities)
     if resegmentation is not None:
         arguments["resegmentation_intensity_range"] = resegmentation
+    if settings.resegment_outliers_sd is not None and resegment:
+        arguments["resegmentation_sigma"] = float(settings.resegment_outliers_sd)
     if not settings.ivh_discretise:
         # mirp applies "none" (one bin per integer intensity) only to CT images; CT import
         # rounds intensities, which is harmless here because this mode requires integers.
@@ -240,12 +237,14 @@ class MirpEngine(FeatureEngine):
             image_path = Path(folder) / "image.nii.gz"
             mask_path = Path(folder) / "mask.nii.gz"
             _write_nifti(image_path, np.asarray(roi.image, dtype=np.float64), roi.spacing)
-            # mirp re-segments the morphological mask itself, with exactly the thresholds
-            # mpirad applied, so that its morphology uses the ROI before re-segmentation
-            mirp_mask = roi.mask if roi.morphology_mask is None else roi.morphology_mask
+            # one mask file cannot carry both masks: after re-segmentation mirp gets the
+            # morphological mask and re-segments it with the same range / SD rule (computed
+            # on the same mask), so that its morphology uses the ROI before re-segmentation
+            resegment = roi.morphology_mask is not None
+            mirp_mask = roi.morphology_mask if resegment else roi.mask
             _write_nifti(mask_path, np.asarray(mirp_mask, dtype=np.uint8), roi.spacing)
             intensities = np.asarray(roi.image)[np.asarray(roi.mask, bool)]
-            arguments = _mirp_arguments(settings, families, intensities, roi.intensity_range)
+            arguments = _mirp_arguments(settings, families, intensities, resegment)
             with _quiet_mirp():
                 tables = mirp.extract_features(
                     image=str(image_path),
