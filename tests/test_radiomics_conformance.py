@@ -117,3 +117,40 @@ def test_summary_counts(table):
     assert summary["mirp match"].sum() == 210
     assert summary["numpy match"].sum() == summary["numpy computed"].sum() == 183
     assert summary["pyradiomics match"].sum() == 99  # of 101 computed
+
+
+# --- IBSI 1 CT radiomics phantom (not shipped: MPIRAD_IBSI_CT_PHANTOM) ---------------
+
+from mpirad.radiomics import conformance as _conformance  # noqa: E402
+
+CT_FOLDER = _conformance.ct_phantom_folder()
+needs_ct_phantom = pytest.mark.skipif(
+    CT_FOLDER is None, reason=f"IBSI CT phantom absent: {_conformance.CT_PHANTOM_HOWTO}"
+)
+
+#: The families Study B uses: every reference value must match.
+STUDY_B = ("ih", "ivh", "cm", "rlm", "szm", "dzm", "ngt", "ngl")
+
+
+@needs_ct_phantom
+@pytest.mark.parametrize("configuration", ["C", "D"])
+def test_ct_phantom_numpy_engine_matches_the_reference(configuration):
+    table = _conformance.ct_conformance_table(CT_FOLDER, (configuration,), ("numpy",))
+    study_b = table[table["family"].isin(STUDY_B)]
+    assert study_b["match_numpy"].notna().all()
+    missed = study_b.loc[~study_b["match_numpy"].astype(bool), ["family", "name", "value_numpy"]]
+    assert missed.empty, missed
+    assert table["match_numpy"].fillna(True).all()  # statistics too
+
+
+def test_ct_reference_tags_map_to_the_catalogue(tmp_path):
+    (tmp_path / "reference_config_c.csv").write_text(
+        "reference value;tolerance;tag\n204;0;img_dim_x_init_img\n0.5;0.01;cm_joint_max_3D_avg\n"
+        "3;0.1;cm_joint_max_3D_comb\n2;0;szm_sze_3D\n-47;4;stat_mean\n;;ivh_auc\n"
+    )
+    reference = _conformance.ct_reference(tmp_path, "C")
+    assert list(reference["name"]) == ["joint_max", "joint_max", "sze", "mean"]
+    assert list(reference["aggregation"]) == [
+        "3D averaged (ITBB)", "3D merged (IAZD)", "3D (KOBO)", "3D (DHQ4)"
+    ]  # fmt: skip
+    assert _conformance.ct_phantom_folder(tmp_path) is None  # no image / mask

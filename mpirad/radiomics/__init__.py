@@ -25,6 +25,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "STUDY_B_FAMILIES",
             "CohortExtractionError",
             "CompleteCases",
+            "VoxelSizeError",
             "complete_cases",
             "extract_cohort",
         ),
@@ -32,6 +33,10 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "FEATURE_COLUMNS",
             "extract_features",
             "extract_features_multi",
+        ),
+        "mpirad.radiomics.preprocess": (
+            "ProcessedRoi",
+            "preprocess_roi",
         ),
         "mpirad.radiomics.funnel": (
             "FunnelResult",

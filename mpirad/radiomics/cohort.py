@@ -7,6 +7,10 @@ cluster can take it over with ``joblib.parallel_config(backend="dask")``. Each
 and bin numbers and stamped with the size and modification time of its image and mask
 files, so an interrupted run resumes where it stopped and a changed input is recomputed.
 A failing (patient, ROI) is reported by name; the others are kept (and cached).
+
+Patients of one dataset must share one voxel size unless the settings resample them
+(``ExtractionSettings(resample_spacing_mm=...)``, :mod:`mpirad.radiomics.preprocess`):
+otherwise :class:`VoxelSizeError` lists the voxel sizes found and their patients.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,7 +71,10 @@ COHORT_COLUMNS: tuple[str, ...] = (
 STUDY_B_FAMILIES: tuple[str, ...] = ("ih", "ivh", "cm", "rlm", "szm", "dzm", "ngt", "ngl")
 
 #: Bump when the cache file format or the feature computation changes.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+
+#: Voxel sizes equal to this many decimals (mm) count as the same.
+VOXEL_SIZE_DECIMALS = 3
 
 
 class CohortExtractionError(RuntimeError):
@@ -77,6 +84,25 @@ class CohortExtractionError(RuntimeError):
         self.failures = failures
         lines = [f"  patient {p}, ROI {r}: {m}" for p, r, m in failures]
         super().__init__(f"{len(failures)} case(s) failed:\n" + "\n".join(lines))
+
+
+class VoxelSizeError(ValueError):
+    """Patients differ in voxel size and no resampling is set; the message lists them."""
+
+    def __init__(self, by_size: dict[tuple[float, float, float], list[str]]):
+        self.by_size = by_size
+        lines = [
+            f"  {' x '.join(f'{s:g}' for s in size)} mm (z, y, x): {len(ids)} patient(s): "
+            + ", ".join(ids[:10])
+            + (" ..." if len(ids) > 10 else "")
+            for size, ids in sorted(by_size.items())
+        ]
+        super().__init__(
+            f"patients differ in voxel size ({len(by_size)} sizes) and no resampling is set:\n"
+            + "\n".join(lines)
+            + "\nresample them: ExtractionSettings(resample_spacing_mm=...) "
+            "(mpirad extract: settings=...)"
+        )
 
 
 @dataclass(frozen=True)
@@ -89,6 +115,14 @@ class _Job:
     engine: str
     families: tuple[str, ...]
     cache_folder: str | None
+    template: ExtractionSettings = field(default_factory=ExtractionSettings)
+
+    def settings_list(self) -> list[ExtractionSettings]:
+        """One settings object per bin number (the template's image processing)."""
+        return [
+            replace(self.template, n_bins=b, bin_width=None, bin_lower_bound=None)
+            for b in self.bin_numbers
+        ]
 
 
 def _case_stamp(layout: VolumesLayout, patient_id: str, roi: str) -> str:
@@ -99,24 +133,29 @@ def _cache_file(cache_folder: str, patient_id: str, roi: str) -> Path:
     return Path(cache_folder) / patient_id / f"{roi}.npz"
 
 
-def _read_cache(path: Path, stamp: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """Cached ``(keys, values)`` if the file exists and was made from the same inputs."""
+def _read_cache(path: Path, stamp: str) -> tuple[np.ndarray, np.ndarray, tuple] | None:
+    """Cached ``(keys, values, spacing)`` if the file exists and was made from the same
+    inputs."""
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
             if str(data["stamp"]) != stamp:
                 return None
-            return data["keys"], data["values"]
+            return data["keys"], data["values"], tuple(float(v) for v in data["spacing"])
     except (OSError, ValueError, KeyError):
         return None  # unreadable (e.g. truncated by a crash): recompute
 
 
-def _write_cache(path: Path, stamp: str, keys: np.ndarray, values: np.ndarray) -> None:
+def _write_cache(
+    path: Path, stamp: str, keys: np.ndarray, values: np.ndarray, spacing: tuple
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, stamp=np.array(stamp), keys=keys, values=values)
+            np.savez(
+                handle, stamp=np.array(stamp), keys=keys, values=values, spacing=np.array(spacing)
+            )
 
 
 def _keys_and_values(
@@ -139,16 +178,17 @@ def _patient_task(job: _Job, patient_id: str, rois: tuple[str, ...]):
     """Compute (and cache) the given ROIs of one patient.
 
     Returns:
-        ``(patient_id, results, failures)`` with results ``[(roi, keys, values)]`` and
-        failures ``[(patient_id, roi, message)]``.
+        ``(patient_id, results, failures, spacing)`` with results ``[(roi, keys, values)]``,
+        failures ``[(patient_id, roi, message)]`` and the image's voxel size (``None`` if
+        it could not be read).
     """
     layout = job.layout
     results, failures = [], []
-    settings_list = [ExtractionSettings(n_bins=b) for b in job.bin_numbers]
+    settings_list = job.settings_list()
     try:
         image = read_patient_image(layout, patient_id)
     except (RoiError, OSError) as error:
-        return patient_id, [], [(patient_id, roi, str(error)) for roi in rois]
+        return patient_id, [], [(patient_id, roi, str(error)) for roi in rois], None
     for roi in rois:
         try:
             stamp = _case_stamp(layout, patient_id, roi)
@@ -157,33 +197,40 @@ def _patient_task(job: _Job, patient_id: str, rois: tuple[str, ...]):
                 image.array, mask, image.spacing, what=f"patient {patient_id}, ROI {roi}"
             )
             rows = compute_feature_rows(
-                array, mask, spacing, settings_list, job.engine, job.families
-            )
+                array, mask, spacing, settings_list, job.engine, job.families,
+                what=f"patient {patient_id}, ROI {roi}",
+            )  # fmt: skip
             keys, values = _keys_and_values(rows, job.bin_numbers)
             if job.cache_folder is not None:
-                _write_cache(_cache_file(job.cache_folder, patient_id, roi), stamp, keys, values)
+                cache_file = _cache_file(job.cache_folder, patient_id, roi)
+                _write_cache(cache_file, stamp, keys, values, image.spacing)
             results.append((roi, keys, values))
         except Exception as error:  # noqa: BLE001 - any failure is reported by case
             message = (
                 str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
             )
             failures.append((patient_id, roi, message))
-    return patient_id, results, failures
+    return patient_id, results, failures, tuple(image.spacing)
 
 
 def cache_folder_for(
-    cache_dir: str | Path, engine: str, families: Sequence[str], bin_numbers: Sequence[int]
+    cache_dir: str | Path,
+    engine: str,
+    families: Sequence[str],
+    bin_numbers: Sequence[int],
+    settings: ExtractionSettings | None = None,
 ) -> Path:
-    """The cache sub-folder of one extraction configuration."""
-    key = json.dumps(
-        {
-            "version": CACHE_VERSION,
-            "engine": engine,
-            "families": list(families),
-            "bin_numbers": [int(b) for b in bin_numbers],
-        },
-        sort_keys=True,
-    )
+    """The cache sub-folder of one extraction configuration (``settings``: the image
+    processing, part of the key when any is set)."""
+    description: dict[str, object] = {
+        "version": CACHE_VERSION,
+        "engine": engine,
+        "families": list(families),
+        "bin_numbers": [int(b) for b in bin_numbers],
+    }
+    if settings is not None and settings.has_processing:
+        description["processing"] = settings.processing_description()
+    key = json.dumps(description, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path(cache_dir) / f"{engine}-{digest}"
 
@@ -252,6 +299,7 @@ def extract_cohort(
     families: Sequence[str] | None = None,
     allow_failures: bool = False,
     progress: bool = True,
+    settings: ExtractionSettings | None = None,
 ) -> pd.DataFrame:
     """Extract features of every patient x ROI x bin number into one tidy table.
 
@@ -271,6 +319,9 @@ def extract_cohort(
         allow_failures: return (and write) the table without the failed cases instead
             of raising; failures are logged and written to ``failures.csv`` either way.
         progress: show a tqdm progress bar.
+        settings: IBSI image processing for every case (resampling, rounding,
+            re-segmentation: :mod:`mpirad.radiomics.preprocess`); its discretisation is
+            replaced by ``bin_numbers``. Default: none.
 
     Returns:
         Columns :data:`COHORT_COLUMNS`: ``patient_id``, ``roi``, ``n_bins``, ``family``,
@@ -280,8 +331,11 @@ def extract_cohort(
         CohortExtractionError: some cases failed (unless ``allow_failures``); every
             other case is cached, so a rerun only recomputes the failures.
         RoiError: ``root`` holds no patient, or a requested patient has no folder.
+        VoxelSizeError: patients differ in voxel size and ``settings`` does not
+            resample (raised before anything is written; the cases stay cached).
         ValueError: unknown engine, family or ROI name, or invalid bin numbers.
     """
+    template = settings if settings is not None else ExtractionSettings()
     layout = VolumesLayout.of(root)
     families_tuple = resolve_families(
         engine, tuple(families) if families is not None else STUDY_B_FAMILIES
@@ -291,7 +345,9 @@ def extract_cohort(
     if cache_dir is None and out is not None:
         cache_dir = Path(out).parent / "cache"
     cache_folder = (
-        None if cache_dir is None else cache_folder_for(cache_dir, engine, families_tuple, bins)
+        None
+        if cache_dir is None
+        else cache_folder_for(cache_dir, engine, families_tuple, bins, template)
     )
     job = _Job(
         layout,
@@ -300,9 +356,13 @@ def extract_cohort(
         engine,
         families_tuple,
         None if cache_folder is None else str(cache_folder),
+        template,
     )
-    pieces, todo = _cached_cases(job, patient_ids)
-    failures = _compute_cases(job, todo, pieces, n_jobs=n_jobs, progress=progress)
+    spacings: dict[str, tuple[float, ...]] = {}
+    pieces, todo = _cached_cases(job, patient_ids, spacings)
+    failures = _compute_cases(job, todo, pieces, spacings, n_jobs=n_jobs, progress=progress)
+    if template.resample_spacing_mm is None:
+        check_voxel_sizes(spacings)
     table = _assemble(pieces)
     _report_failures(failures, out, allow_failures)
     if out is not None:
@@ -338,8 +398,22 @@ def _requested_patients(layout: VolumesLayout, patients: Sequence[str] | None) -
     return patient_ids
 
 
+def check_voxel_sizes(spacings: dict[str, tuple[float, ...]]) -> None:
+    """Raise :class:`VoxelSizeError` if the patients' voxel sizes (mm) differ.
+
+    Args:
+        spacings: patient id -> voxel size ``(z, y, x)`` in mm.
+    """
+    by_size: dict[tuple[float, float, float], list[str]] = {}
+    for patient_id, spacing in sorted(spacings.items()):
+        size = tuple(round(float(s), VOXEL_SIZE_DECIMALS) for s in spacing)
+        by_size.setdefault(size, []).append(patient_id)  # type: ignore[arg-type]
+    if len(by_size) > 1:
+        raise VoxelSizeError(by_size)
+
+
 def _cached_cases(
-    job: _Job, patient_ids: list[str]
+    job: _Job, patient_ids: list[str], spacings: dict[str, tuple[float, ...]]
 ) -> tuple[list[tuple[str, str, np.ndarray, np.ndarray]], dict[str, list[str]]]:
     """Split the (patient, ROI) cases into those in the cache and those to compute.
 
@@ -361,7 +435,8 @@ def _cached_cases(
             if cached is None:
                 todo.setdefault(patient_id, []).append(roi)
             else:
-                pieces.append((patient_id, roi, *cached))
+                pieces.append((patient_id, roi, cached[0], cached[1]))
+                spacings[patient_id] = cached[2]
     if pieces:
         logger.info(
             "%d of %d cases taken from the cache", len(pieces), len(patient_ids) * len(job.rois)
@@ -373,11 +448,13 @@ def _compute_cases(
     job: _Job,
     todo: dict[str, list[str]],
     pieces: list[tuple[str, str, np.ndarray, np.ndarray]],
+    spacings: dict[str, tuple[float, ...]],
     *,
     n_jobs: int | None,
     progress: bool,
 ) -> list[tuple[str, str, str]]:
-    """Compute the ``todo`` cases in parallel, one task per patient, appending to ``pieces``.
+    """Compute the ``todo`` cases in parallel, one task per patient, appending to ``pieces``
+    (and each patient's voxel size to ``spacings``).
 
     Returns:
         The failed cases ``(patient_id, roi, message)``.
@@ -397,7 +474,9 @@ def _compute_cases(
         total=len(todo), desc=f"features ({job.engine})", unit="patient", disable=not progress
     )
     with bar:
-        for patient_id, results, patient_failures in outputs:
+        for patient_id, results, patient_failures, spacing in outputs:
+            if spacing is not None:
+                spacings[patient_id] = spacing
             pieces.extend((patient_id, roi, keys, values) for roi, keys, values in results)
             failures.extend(patient_failures)
             bar.update(1)

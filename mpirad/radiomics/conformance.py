@@ -1,4 +1,8 @@
-"""IBSI conformance: every engine on the IBSI digital phantom against the reference values.
+"""IBSI conformance: every engine on the IBSI phantoms against the reference values.
+
+The digital phantom ships with mpirad; the IBSI 1 CT radiomics phantom (configurations
+C, D, E: resampling, re-segmentation, discretisation) does not: :data:`CT_PHANTOM_ENV`
+names a folder holding it (:data:`CT_PHANTOM_HOWTO`).
 
 The phantom (5 x 4 x 4 voxels of 2 mm, 74 of them in the ROI, grey levels 1..6 with 2 and
 5 absent) and its reference values come from the IBSI (``mpirad/radiomics/data/ibsi/``,
@@ -12,7 +16,9 @@ and must lie within the published tolerance (0 for the phantom) of the reference
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -22,7 +28,13 @@ import pandas as pd
 
 from mpirad.radiomics.engines import ENGINES
 from mpirad.radiomics.extract import extract_features
-from mpirad.radiomics.ibsi import FAMILIES
+from mpirad.radiomics.ibsi import (
+    AGG_3D,
+    AGG_3D_AVERAGED,
+    AGG_3D_MERGED,
+    AGG_3D_VOLUME,
+    FAMILIES,
+)
 from mpirad.radiomics.settings import ExtractionSettings
 
 #: How the IBSI computes the digital phantom.
@@ -140,15 +152,18 @@ def mismatches(table: pd.DataFrame, engine: str) -> pd.DataFrame:
     """Rows where ``engine`` computed a value that does not match the reference.
 
     Returns:
-        Columns ``engine, family, name, aggregation, reference, value``.
+        Columns ``engine, family, name, aggregation, reference, value`` (and
+        ``configuration`` after ``engine`` for a CT phantom table).
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}")
     match = table[f"match_{engine}"]
     rows = table.loc[match.notna() & ~match.fillna(True)]
+    where = {"configuration": rows["configuration"]} if "configuration" in table else {}
     return pd.DataFrame(
         {
             "engine": engine,
+            **where,
             "family": rows["family"],
             "name": rows["name"],
             "aggregation": rows["aggregation"],
@@ -176,3 +191,182 @@ def engine_agreement(table: pd.DataFrame, engine: str, reference: str = "mirp") 
         },
         index=pd.Index([f"{engine} vs {reference}"], name="engines"),
     )
+
+
+# --- The IBSI 1 CT radiomics phantom (configurations C, D, E) ------------------------
+
+#: Environment variable naming the folder with the CT phantom and its reference values.
+CT_PHANTOM_ENV = "MPIRAD_IBSI_CT_PHANTOM"
+
+#: How to get the CT phantom (it is not part of mpirad).
+CT_PHANTOM_HOWTO = (
+    f"set {CT_PHANTOM_ENV} to a folder holding image.nii.gz and mask.nii.gz (from "
+    "github.com/theibsi/data_sets, ibsi_1_ct_radiomics_phantom/nifti/image/phantom.nii.gz "
+    "and .../nifti/mask/mask.nii.gz) and reference_config_<c|d|e>.csv (from "
+    "github.com/oncoray/mirp, test/data/ibsi_1_reference_values/ibsi_1_chest_config_<c|d|e>.csv)"
+)
+
+#: The IBSI 1 image processing configurations (3D, 2 mm isotropic voxels, CT intensities
+#: rounded to integers after interpolation), as mirp's IBSI tests compute them.
+CT_CONFIGURATIONS: dict[str, ExtractionSettings] = {
+    # linear interpolation, range [-1000, 400] HU, fixed bin size 25 HU (IVH 2.5 HU)
+    "C": ExtractionSettings(
+        bin_width=25.0, ivh_bin_width=2.5, resample_spacing_mm=2.0, round_intensities=True,
+        resegment_range=(-1000.0, 400.0),
+    ),
+    # linear interpolation, outliers beyond 3 SD, fixed bin number 32 (IVH on integer HU)
+    "D": ExtractionSettings(
+        n_bins=32, ivh_discretise=False, resample_spacing_mm=2.0, round_intensities=True,
+        resegment_outliers_sd=3.0,
+    ),
+    # cubic interpolation, range [-1000, 400] HU and 3 SD, fixed bin number 32 (IVH 1000)
+    "E": ExtractionSettings(
+        n_bins=32, ivh_n_bins=1000, resample_spacing_mm=2.0, interpolation="cubic",
+        round_intensities=True, resegment_range=(-1000.0, 400.0), resegment_outliers_sd=3.0,
+    ),
+}  # fmt: skip
+
+_TAG_AGGREGATIONS = (("_3D_avg", AGG_3D_AVERAGED), ("_3D_comb", AGG_3D_MERGED))
+
+
+def ct_phantom_folder(folder: str | Path | None = None) -> Path | None:
+    """The CT phantom folder: ``folder``, else :data:`CT_PHANTOM_ENV`; ``None`` if unset
+    or incomplete (image, mask or no reference table missing)."""
+    folder = folder if folder is not None else os.environ.get(CT_PHANTOM_ENV)
+    if not folder:
+        return None
+    path = Path(folder)
+    needed = [path / "image.nii.gz", path / "mask.nii.gz"]
+    if not all(p.is_file() for p in needed) or not list(path.glob("reference_config_*.csv")):
+        return None
+    return path
+
+
+def load_ct_phantom(folder: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """The IBSI 1 CT phantom (a lung tumour; 60 x 201 x 204 voxels of 3 x 0.977 x 0.977 mm).
+
+    Returns:
+        ``(image, mask, spacing)``: ``(z, y, x)`` float HU, boolean GTV, voxel size in mm.
+    """
+    arrays, zooms = [], None
+    for name in ("image.nii.gz", "mask.nii.gz"):
+        volume = nib.load(str(Path(folder) / name))
+        arrays.append(np.transpose(np.asarray(volume.dataobj), (2, 1, 0)))
+        zooms = volume.header.get_zooms()
+    spacing = tuple(float(z) for z in zooms[2::-1])  # type: ignore[index]
+    return arrays[0].astype(np.float64), arrays[1] > 0.5, spacing
+
+
+def ct_reference(folder: str | Path, configuration: str) -> pd.DataFrame:
+    """Reference values and tolerances of one configuration (features only).
+
+    Returns:
+        Columns ``family, name, aggregation, reference, tolerance`` (features with a
+        reference value; image and ROI diagnostics left out).
+    """
+    table = pd.read_csv(
+        Path(folder) / f"reference_config_{configuration.lower()}.csv", sep=";"
+    ).dropna(subset=["reference value"])
+    rows = []
+    for tag, reference, tolerance in zip(
+        table["tag"], table["reference value"], table["tolerance"], strict=True
+    ):
+        family, _, rest = str(tag).partition("_")
+        if family not in FAMILIES:
+            continue
+        name, aggregation = _tag_name(family, rest)
+        rows.append((family, name, aggregation, float(reference), float(tolerance)))
+    return pd.DataFrame(rows, columns=["family", "name", "aggregation", "reference", "tolerance"])
+
+
+def _tag_name(family: str, rest: str) -> tuple[str, str]:
+    """``(name, aggregation)`` of a reference tag without its family prefix."""
+    for suffix, aggregation in _TAG_AGGREGATIONS:
+        if rest.endswith(suffix):
+            return rest.removesuffix(suffix), aggregation
+    if rest.endswith("_3D"):
+        return rest.removesuffix("_3D"), AGG_3D_VOLUME
+    return rest, AGG_3D
+
+
+def ct_features(
+    folder: str | Path, configuration: str, engine: str, cache_dir: str | Path | None = None
+) -> pd.DataFrame:
+    """Features of the CT phantom under one configuration, computed once and cached.
+
+    Args:
+        folder: the phantom folder (:func:`ct_phantom_folder`).
+        configuration: ``"C"``, ``"D"`` or ``"E"`` (:data:`CT_CONFIGURATIONS`).
+        engine: ``"numpy"`` or ``"mirp"`` (any engine name).
+        cache_dir: where computed tables are kept (default ``<folder>/results``).
+
+    Returns:
+        Columns ``family, name, aggregation, value``.
+    """
+    settings = CT_CONFIGURATIONS[configuration]
+    digest = hashlib.sha256(repr((settings, engine)).encode()).hexdigest()[:10]
+    cache = Path(cache_dir if cache_dir is not None else Path(folder) / "results")
+    path = cache / f"config_{configuration.lower()}_{engine}_{digest}.csv"
+    if path.is_file():
+        return pd.read_csv(path)
+    image, mask, spacing = load_ct_phantom(folder)
+    features = extract_features(image, mask, spacing, engine=engine, settings=settings)
+    table = features.loc[:, ["family", "name", "aggregation", "value"]]
+    cache.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+    return table
+
+
+def ct_conformance_table(
+    folder: str | Path,
+    configurations: tuple[str, ...] = ("C", "D"),
+    engines: tuple[str, ...] = ("numpy", "mirp"),
+    cache_dir: str | Path | None = None,
+) -> pd.DataFrame:
+    """Every reference value of the CT phantom against each engine.
+
+    Returns:
+        Columns ``configuration, family, name, aggregation, reference, tolerance`` and per
+        engine ``value_<engine>`` (NaN where not computed) and ``match_<engine>``
+        (boolean, ``<NA>`` where not computed; :func:`matches_reference`).
+    """
+    pieces = []
+    for configuration in configurations:
+        table = ct_reference(folder, configuration)
+        table.insert(0, "configuration", configuration)
+        keys = list(zip(table["family"], table["name"], table["aggregation"], strict=True))
+        for engine in engines:
+            values = ct_features(folder, configuration, engine, cache_dir).set_index(
+                ["family", "name", "aggregation"]
+            )["value"]
+            computed = [float(values.get(key, np.nan)) for key in keys]
+            table[f"value_{engine}"] = computed
+            table[f"match_{engine}"] = pd.array(
+                [
+                    pd.NA if not math.isfinite(v) else matches_reference(v, ref, tol)
+                    for v, ref, tol in zip(
+                        computed, table["reference"], table["tolerance"], strict=True
+                    )
+                ],
+                dtype="boolean",
+            )
+        pieces.append(table)
+    return pd.concat(pieces, ignore_index=True)
+
+
+def ct_conformance_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration and family: reference values, and per engine values matched.
+
+    Returns:
+        One row per (configuration, family) plus an ``all`` row per configuration, with
+        ``reference`` and ``<engine> match`` (``matched/computed`` counts as integers in
+        two columns: ``<engine> computed`` and ``<engine> match``).
+    """
+    parts = []
+    for configuration, group in table.groupby("configuration", sort=True):
+        summary = conformance_summary(group.drop(columns="configuration"))
+        total = summary.drop(columns="family").sum().to_dict()
+        summary = pd.concat([summary, pd.DataFrame([{"family": "all", **total}])])
+        summary.insert(0, "configuration", configuration)
+        parts.append(summary)
+    return pd.concat(parts, ignore_index=True)

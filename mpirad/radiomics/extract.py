@@ -1,7 +1,9 @@
 """One interface to every engine: :func:`extract_features`.
 
-Images and masks are ``(z, y, x)`` arrays with voxel spacing in mm ``(z, y, x)``. No
-resampling, re-segmentation or intensity rounding is done (Study B, section 2.3).
+Images and masks are ``(z, y, x)`` arrays with voxel spacing in mm ``(z, y, x)``. By
+default no resampling, re-segmentation or intensity rounding is done (Study B, section
+2.3); settings that ask for them are applied here, once, by
+:func:`mpirad.radiomics.preprocess.preprocess_roi` before the engine is called.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 from mpirad.radiomics.engines import ENGINES
 from mpirad.radiomics.engines.base import FeatureRow, Roi
 from mpirad.radiomics.ibsi import FAMILIES, ibsi_code
+from mpirad.radiomics.preprocess import preprocess_roi
 from mpirad.radiomics.settings import ExtractionSettings
 
 #: Columns of a feature table returned by :func:`extract_features`.
@@ -155,6 +158,34 @@ def _to_frame(
     return frame.loc[:, list(FEATURE_COLUMNS)]
 
 
+def processed_roi(
+    image: np.ndarray,
+    mask: np.ndarray,
+    spacing: tuple[float, float, float],
+    settings: ExtractionSettings,
+    *,
+    what: str = "ROI",
+) -> Roi:
+    """The engine input: the validated ROI after the image processing of ``settings``.
+
+    Without processing (the default) the ROI is passed through unchanged. Otherwise the
+    processed ROI is validated again (re-segmentation may leave it empty or constant).
+    """
+    if not settings.has_processing:
+        return Roi(image, mask, spacing)
+    processed = preprocess_roi(image, mask, spacing, settings)
+    new_image, new_mask, new_spacing = validate_roi(
+        processed.image, processed.mask, processed.spacing, what=f"{what} (after processing)"
+    )
+    return Roi(
+        new_image,
+        new_mask,
+        new_spacing,
+        morphology_mask=processed.morphology_mask,
+        intensity_range=processed.intensity_range,
+    )
+
+
 def compute_feature_rows(
     image: np.ndarray,
     mask: np.ndarray,
@@ -162,13 +193,26 @@ def compute_feature_rows(
     settings_list: Sequence[ExtractionSettings],
     engine: str,
     families: tuple[str, ...],
+    *,
+    what: str = "ROI",
 ) -> list[list[FeatureRow]]:
     """Raw ``(family, name, aggregation, value)`` rows per setting (inputs already valid).
 
-    The engine may share work between settings (the ``numpy`` engine prepares the ROI
-    geometry once).
+    Settings with the same image processing share one processed ROI, and the engine may
+    share work between them (the ``numpy`` engine prepares the ROI geometry once).
     """
-    return ENGINES[engine].compute_many(Roi(image, mask, spacing), settings_list, families)
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for index, settings in enumerate(settings_list):
+        groups.setdefault(settings.processing, []).append(index)
+    rows: list[list[FeatureRow]] = [[] for _ in settings_list]
+    for indices in groups.values():
+        roi = processed_roi(image, mask, spacing, settings_list[indices[0]], what=what)
+        group = [settings_list[i] for i in indices]
+        for index, group_rows in zip(
+            indices, ENGINES[engine].compute_many(roi, group, families), strict=True
+        ):
+            rows[index] = group_rows
+    return rows
 
 
 def extract_features(
@@ -195,8 +239,10 @@ def extract_features(
         families: IBSI family ids (``"morph"``, ``"loc"``, ``"stat"``, ``"ih"``,
             ``"ivh"``, ``"cm"``, ``"rlm"``, ``"szm"``, ``"dzm"``, ``"ngt"``, ``"ngl"``);
             ``None`` = all the engine supports.
-        settings: full settings; when given, ``n_bins`` / ``bin_width`` must be ``None``
-            and its ``families`` is used unless ``families`` is given.
+        settings: full settings, including the IBSI image processing (resampling,
+            rounding, re-segmentation: :mod:`mpirad.radiomics.preprocess`); when given,
+            ``n_bins`` / ``bin_width`` must be ``None`` and its ``families`` is used
+            unless ``families`` is given.
 
     Returns:
         One row per feature with columns :data:`FEATURE_COLUMNS`: ``family``, ``name``,
@@ -216,8 +262,8 @@ def extract_features(
         )
     chosen = resolve_families(engine, families if families is not None else settings.families)
     image, mask, spacing_triple = validate_roi(image, mask, spacing)
-    rows = ENGINES[engine].compute(Roi(image, mask, spacing_triple), settings, chosen)
-    return _to_frame([rows], engine, [settings])
+    rows = compute_feature_rows(image, mask, spacing_triple, [settings], engine, chosen)
+    return _to_frame(rows, engine, [settings])
 
 
 def extract_features_multi(
@@ -247,5 +293,7 @@ def extract_features_multi(
     """
     chosen = resolve_families(engine, families)
     image, mask, spacing_triple = validate_roi(image, mask, spacing, what=what)
-    rows = compute_feature_rows(image, mask, spacing_triple, settings_list, engine, chosen)
+    rows = compute_feature_rows(
+        image, mask, spacing_triple, settings_list, engine, chosen, what=what
+    )
     return _to_frame(rows, engine, settings_list)

@@ -1,17 +1,22 @@
 """Feature extraction settings (a small frozen dataclass, modelled on mirp's settings).
 
 Study B discretises with a fixed bin *number* (4 ... 512 bins); the IBSI digital phantom is
-computed with a fixed bin *size* of 1. No resampling, re-segmentation or rounding is done
-(the paper's section 2.3), and texture matrices use Chebyshev distance 1 with NGLDM
-coarseness 0, as in every IBSI configuration.
+computed with a fixed bin *size* of 1. By default no resampling, re-segmentation or rounding
+is done (the paper's section 2.3); the IBSI image processing steps (resampling to isotropic
+voxels, intensity rounding, re-segmentation by range and by outliers) are optional fields,
+applied once by :mod:`mpirad.radiomics.preprocess` before any engine. Texture matrices use
+Chebyshev distance 1 with NGLDM coarseness 0, as in every IBSI configuration.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mpirad.radiomics.ibsi import DISCRETISED_FAMILIES, FAMILIES
+
+#: Spline order of :func:`scipy.ndimage.map_coordinates` per image interpolation.
+INTERPOLATION_ORDERS: dict[str, int] = {"linear": 1, "cubic": 3}
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,20 @@ class ExtractionSettings:
             intensity histogram (the arbitrary-unit case of the IBSI manual). ``False``
             uses the raw intensities, which is only meaningful for integer-valued images
             such as the IBSI phantom.
+        ivh_n_bins, ivh_bin_width: discretise the intensity-volume histogram with its own
+            fixed bin number or bin size (IBSI CT configurations C: 2.5 HU, E: 1000 bins);
+            ``None`` for both uses the texture bins (``ivh_discretise``).
+        resample_spacing_mm: resample image and mask to isotropic voxels of this size (mm)
+            on the IBSI grid (grid centres aligned); ``None``: no resampling.
+        interpolation: image interpolation for resampling, ``"linear"`` or ``"cubic"``
+            (B-spline); the mask is always interpolated linearly.
+        mask_threshold: partial-volume threshold of the interpolated mask (IBSI: 0.5).
+        round_intensities: round intensities to integers after interpolation (IBSI, CT).
+        resegment_range: ``(low, high)`` intensity range kept in the ROI (inclusive; either
+            may be infinite); for fixed bin size a finite ``low`` is the default lower
+            bound of the first bin. ``None``: no range re-segmentation.
+        resegment_outliers_sd: drop ROI voxels beyond mean +- k standard deviations (mean
+            and SD of the ROI before re-segmentation); ``None``: no outlier filtering.
     """
 
     n_bins: int | None = None
@@ -47,8 +66,23 @@ class ExtractionSettings:
     glcm_distance: int = 1
     ngldm_alpha: float = 0.0
     ivh_discretise: bool = True
+    ivh_n_bins: int | None = None
+    ivh_bin_width: float | None = None
+    resample_spacing_mm: float | None = None
+    interpolation: str = "linear"
+    mask_threshold: float = 0.5
+    round_intensities: bool = False
+    resegment_range: tuple[float, float] | None = None
+    resegment_outliers_sd: float | None = None
 
     def __post_init__(self) -> None:
+        self._check_discretisation()
+        self._check_processing()
+        if self.bin_width is not None and self.bin_lower_bound is None:
+            # IBSI: fixed bin size starts at the lower end of the re-segmentation range
+            object.__setattr__(self, "bin_lower_bound", self.range_lower_bound)
+
+    def _check_discretisation(self) -> None:
         if self.n_bins is not None and self.bin_width is not None:
             raise ValueError(
                 "give either n_bins (fixed bin number) or bin_width (fixed bin size), not both"
@@ -76,6 +110,100 @@ class ExtractionSettings:
             )
         if self.ngldm_alpha < 0:
             raise ValueError(f"ngldm_alpha must be >= 0, got {self.ngldm_alpha!r}")
+        if (self.ivh_n_bins is not None or self.ivh_bin_width is not None) and not (
+            self.ivh_discretise
+        ):
+            raise ValueError("ivh_n_bins / ivh_bin_width need ivh_discretise=True")
+        if self.ivh_n_bins is not None and self.ivh_bin_width is not None:
+            raise ValueError("give either ivh_n_bins or ivh_bin_width, not both")
+        if self.ivh_n_bins is not None and (
+            int(self.ivh_n_bins) != self.ivh_n_bins or self.ivh_n_bins < 1
+        ):
+            raise ValueError(f"ivh_n_bins must be a positive integer, got {self.ivh_n_bins!r}")
+        if self.ivh_bin_width is not None and not (
+            math.isfinite(self.ivh_bin_width) and self.ivh_bin_width > 0
+        ):
+            raise ValueError(
+                f"ivh_bin_width must be positive and finite, got {self.ivh_bin_width!r}"
+            )
+
+    def _check_processing(self) -> None:
+        spacing = self.resample_spacing_mm
+        if spacing is not None and not (math.isfinite(spacing) and spacing > 0):
+            raise ValueError(f"resample_spacing_mm must be positive and finite, got {spacing!r}")
+        if self.interpolation not in INTERPOLATION_ORDERS:
+            raise ValueError(
+                f"interpolation must be one of {list(INTERPOLATION_ORDERS)}, "
+                f"got {self.interpolation!r}"
+            )
+        if not 0 < self.mask_threshold <= 1:
+            raise ValueError(f"mask_threshold must be in (0, 1], got {self.mask_threshold!r}")
+        if self.resegment_range is not None:
+            low, high = (float(v) for v in self.resegment_range)
+            if math.isnan(low) or math.isnan(high) or not low < high:
+                raise ValueError(
+                    f"resegment_range must be (low, high) with low < high, got {self.resegment_range!r}"
+                )
+            object.__setattr__(self, "resegment_range", (low, high))
+        sd = self.resegment_outliers_sd
+        if sd is not None and not (math.isfinite(sd) and sd > 0):
+            raise ValueError(f"resegment_outliers_sd must be positive and finite, got {sd!r}")
+
+    @property
+    def processing(self) -> tuple[object, ...]:
+        """The image processing fields as a hashable key (equal keys: same processing)."""
+        return (
+            self.resample_spacing_mm,
+            self.interpolation,
+            self.mask_threshold,
+            self.round_intensities,
+            self.resegment_range,
+            self.resegment_outliers_sd,
+        )
+
+    @property
+    def has_processing(self) -> bool:
+        """Whether any resampling, rounding or re-segmentation is asked for."""
+        return (
+            self.resample_spacing_mm is not None
+            or self.round_intensities
+            or self.resegment_range is not None
+            or self.resegment_outliers_sd is not None
+        )
+
+    def processing_description(self) -> dict[str, object]:
+        """The image processing fields by name (for cache keys and records)."""
+        return {
+            "resample_spacing_mm": self.resample_spacing_mm,
+            "interpolation": self.interpolation,
+            "mask_threshold": self.mask_threshold,
+            "round_intensities": self.round_intensities,
+            "resegment_range": None if self.resegment_range is None else list(self.resegment_range),
+            "resegment_outliers_sd": self.resegment_outliers_sd,
+        }
+
+    def ivh_settings(self) -> ExtractionSettings:
+        """The discretisation of the intensity-volume histogram: its own bins when
+        ``ivh_n_bins`` / ``ivh_bin_width`` is set, else these settings."""
+        if self.ivh_n_bins is not None:
+            return replace(self, n_bins=self.ivh_n_bins, bin_width=None, bin_lower_bound=None,
+                           ivh_n_bins=None)  # fmt: skip
+        if self.ivh_bin_width is not None:
+            return replace(
+                self,
+                n_bins=None,
+                bin_width=self.ivh_bin_width,
+                bin_lower_bound=self.bin_lower_bound if self.bin_width else self.range_lower_bound,
+                ivh_bin_width=None,
+            )
+        return self
+
+    @property
+    def range_lower_bound(self) -> float | None:
+        """The finite lower end of ``resegment_range`` (``None`` if absent or infinite)."""
+        if self.resegment_range is None or not math.isfinite(self.resegment_range[0]):
+            return None
+        return self.resegment_range[0]
 
     @property
     def discretisation(self) -> str:

@@ -29,11 +29,18 @@ class Roi:
         image: ``(z, y, x)`` float64 intensities.
         mask: ``(z, y, x)`` boolean ROI, same shape, at least one voxel.
         spacing: voxel size in mm, ``(z, y, x)``.
+        morphology_mask: after IBSI re-segmentation (:mod:`mpirad.radiomics.preprocess`),
+            the ROI before re-segmentation, for morphology; ``None``: same as ``mask``.
+        intensity_range: ``(low, high)`` re-segmentation thresholds that turned
+            ``morphology_mask`` into ``mask`` (``-inf`` / ``inf`` where none); ``None``
+            when no processing was done.
     """
 
     image: np.ndarray
     mask: np.ndarray
     spacing: tuple[float, float, float]
+    morphology_mask: np.ndarray | None = None
+    intensity_range: tuple[float, float] | None = None
 
 
 class FeatureEngine(abc.ABC):

@@ -2,7 +2,7 @@
 
 mirp computes all eleven IBSI families. mpirad asks it for the 3D aggregations only
 (GLCM/GLRLM 3D averaged and 3D merged; GLSZM, GLDZM, NGTDM, NGLDM 3D), without
-resampling or re-segmentation, and maps its feature table names (``cm_joint_max_d1_3d_avg
+resampling (done before, by :mod:`mpirad.radiomics.preprocess`), and maps its feature table names (``cm_joint_max_d1_3d_avg
 _fbn_n64``) back to IBSI family / name / aggregation.
 
 Known deviations and conventions:
@@ -12,6 +12,10 @@ Known deviations and conventions:
 - Fixed bin size needs the lower bound of the first bin; mpirad passes it as a one-sided
   re-segmentation range ``[lower, inf)``, which removes no voxel when ``lower`` is the ROI
   minimum (the default).
+- After IBSI re-segmentation mirp receives the processed image and the morphological mask
+  (the ROI before re-segmentation) with the same range / outlier rule, which it applies
+  to that mask as mpirad did, so that morphology uses the morphological mask and every
+  other family the same intensity mask as the other engines.
 - Intensity-volume histograms use the texture discretisation (``ivh_discretise``), or
   mirp's ``"none"`` method on integer images, which mirp only honours for CT: the image
   is then declared CT (mirp rounds CT intensities, a no-op on integers).
@@ -103,8 +107,49 @@ def _write_nifti(path: Path, array: np.ndarray, spacing: tuple[float, float, flo
     )
 
 
+def mirp_range(settings: ExtractionSettings, intensities: np.ndarray) -> list[float] | None:
+    """mirp's ``resegmentation_intensity_range``: the settings' range, and for fixed bin
+    size the lower bound of the first bin (mirp takes it from that range).
+
+    Args:
+        settings: the extraction settings.
+        intensities: the ROI intensities (intensity mask).
+
+    Returns:
+        ``[low, high]`` with NaN for an open end, or ``None`` when mirp needs none.
+
+    Raises:
+        ValueError: a fixed-bin-size lower bound that differs from a finite lower
+            threshold (mirp cannot express both).
+    """
+    low, high = settings.resegment_range or (-np.inf, np.inf)
+    uses_fbs = settings.bin_width is not None or settings.ivh_bin_width is not None
+    if uses_fbs:
+        bound = (
+            settings.bin_lower_bound
+            if settings.bin_width
+            else settings.ivh_settings().bin_lower_bound
+        )
+        lower = float(intensities.min()) if bound is None else float(bound)
+        if np.isfinite(low) and not np.isclose(lower, low):
+            raise ValueError(
+                f"mirp takes the fixed-bin-size lower bound from its re-segmentation range: "
+                f"a bin lower bound of {lower:g} with a lower threshold of {low:g} is not possible"
+            )
+        low = lower
+    if not np.isfinite(low) and not np.isfinite(high):
+        return None
+    return [
+        float(low) if np.isfinite(low) else np.nan,
+        float(high) if np.isfinite(high) else np.nan,
+    ]
+
+
 def _mirp_arguments(
-    settings: ExtractionSettings, families: tuple[str, ...], intensities: np.ndarray
+    settings: ExtractionSettings,
+    families: tuple[str, ...],
+    intensities: np.ndarray,
+    resegment: bool = False,
 ) -> dict:
     arguments: dict = {
         "base_feature_families": [_MIRP_FAMILY_TAG[f] for f in families],
@@ -127,17 +172,22 @@ def _mirp_arguments(
             arguments["ivh_discretisation_method"] = "fixed_bin_number"
             arguments["ivh_discretisation_n_bins"] = int(settings.n_bins)
     elif settings.bin_width is not None:
-        lower = (
-            float(intensities.min())
-            if settings.bin_lower_bound is None
-            else float(settings.bin_lower_bound)
-        )
         arguments["base_discretisation_method"] = "fixed_bin_size"
         arguments["base_discretisation_bin_width"] = float(settings.bin_width)
-        arguments["resegmentation_intensity_range"] = [lower, np.nan]
         if settings.ivh_discretise:
             arguments["ivh_discretisation_method"] = "fixed_bin_size"
             arguments["ivh_discretisation_bin_width"] = float(settings.bin_width)
+    if settings.ivh_n_bins is not None:
+        arguments["ivh_discretisation_method"] = "fixed_bin_number"
+        arguments["ivh_discretisation_n_bins"] = int(settings.ivh_n_bins)
+    elif settings.ivh_bin_width is not None:
+        arguments["ivh_discretisation_method"] = "fixed_bin_size"
+        arguments["ivh_discretisation_bin_width"] = float(settings.ivh_bin_width)
+    resegmentation = mirp_range(settings, intensities)
+    if resegmentation is not None:
+        arguments["resegmentation_intensity_range"] = resegmentation
+    if settings.resegment_outliers_sd is not None and resegment:
+        arguments["resegmentation_sigma"] = float(settings.resegment_outliers_sd)
     if not settings.ivh_discretise:
         # mirp applies "none" (one bin per integer intensity) only to CT images; CT import
         # rounds intensities, which is harmless here because this mode requires integers.
@@ -187,9 +237,14 @@ class MirpEngine(FeatureEngine):
             image_path = Path(folder) / "image.nii.gz"
             mask_path = Path(folder) / "mask.nii.gz"
             _write_nifti(image_path, np.asarray(roi.image, dtype=np.float64), roi.spacing)
-            _write_nifti(mask_path, np.asarray(roi.mask, dtype=np.uint8), roi.spacing)
+            # one mask file cannot carry both masks: after re-segmentation mirp gets the
+            # morphological mask and re-segments it with the same range / SD rule (computed
+            # on the same mask), so that its morphology uses the ROI before re-segmentation
+            resegment = roi.morphology_mask is not None
+            mirp_mask = roi.morphology_mask if resegment else roi.mask
+            _write_nifti(mask_path, np.asarray(mirp_mask, dtype=np.uint8), roi.spacing)
             intensities = np.asarray(roi.image)[np.asarray(roi.mask, bool)]
-            arguments = _mirp_arguments(settings, families, intensities)
+            arguments = _mirp_arguments(settings, families, intensities, resegment)
             with _quiet_mirp():
                 tables = mirp.extract_features(
                     image=str(image_path),

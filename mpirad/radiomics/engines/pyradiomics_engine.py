@@ -16,6 +16,12 @@ Discretisation: ``n_bins`` is passed as ``binCount`` (equivalent to IBSI fixed b
 ``bin_width`` as ``binWidth``, whose bins pyradiomics aligns to multiples of the width
 rather than to the lower bound of the ROI -- identical to IBSI fixed bin size only when
 that bound is a multiple of the width (true for the IBSI phantom: minimum 1, width 1).
+
+Resampling and re-segmentation are done before the engine
+(:mod:`mpirad.radiomics.preprocess`; pyradiomics' own ``resampledPixelSpacing`` and
+``resegmentRange`` stay off): pyradiomics receives the processed image and the intensity
+mask, so after re-segmentation its shape features describe the re-segmented ROI, not the
+morphological mask the IBSI prescribes.
 """
 
 from __future__ import annotations

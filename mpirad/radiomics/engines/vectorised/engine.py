@@ -25,7 +25,8 @@ Conventions shared with mirp (where the IBSI manual leaves a choice):
   grey level is present.
 
 Known deviations: no morphology or local intensity features (use the ``mirp`` engine);
-only Chebyshev distance 1.
+only Chebyshev distance 1. Resampling and re-segmentation are done before the engine
+(:mod:`mpirad.radiomics.preprocess`); the engine uses the intensity mask.
 """
 
 from __future__ import annotations
@@ -83,7 +84,15 @@ def compute_features(
             ("ih", k, AGG_3D, v) for k, v in intensity_histogram_features(levels, n_levels).items()
         ]
     if "ivh" in families:
-        ivh = intensity_volume_histogram_features(geometry.intensities, levels, n_levels, settings)
+        ivh_settings = settings.ivh_settings()
+        ivh_levels, ivh_n_levels = (
+            (levels, n_levels)
+            if ivh_settings is settings
+            else discretise(geometry.intensities, ivh_settings)
+        )
+        ivh = intensity_volume_histogram_features(
+            geometry.intensities, ivh_levels, ivh_n_levels, ivh_settings
+        )
         rows += [("ivh", k, AGG_3D, v) for k, v in ivh.items()]
     for family, compute in (("cm", glcm_features), ("rlm", glrlm_features)):
         if family in families:
@@ -117,10 +126,11 @@ class VectorisedEngine(FeatureEngine):
     def compute(
         self, roi: Roi, settings: ExtractionSettings, families: tuple[str, ...]
     ) -> list[FeatureRow]:
-        return compute_features(prepare_roi(roi.image, roi.mask), settings, families)
+        geometry = prepare_roi(roi.image, roi.mask, roi.morphology_mask)
+        return compute_features(geometry, settings, families)
 
     def compute_many(
         self, roi: Roi, settings_list: Sequence[ExtractionSettings], families: tuple[str, ...]
     ) -> list[list[FeatureRow]]:
-        geometry = prepare_roi(roi.image, roi.mask)
+        geometry = prepare_roi(roi.image, roi.mask, roi.morphology_mask)
         return [compute_features(geometry, s, families) for s in settings_list]

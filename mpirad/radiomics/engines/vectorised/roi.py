@@ -62,12 +62,16 @@ class RoiGeometry:
         return int(self.intensities.size)
 
 
-def prepare_roi(image: np.ndarray, mask: np.ndarray) -> RoiGeometry:
+def prepare_roi(
+    image: np.ndarray, mask: np.ndarray, morphology_mask: np.ndarray | None = None
+) -> RoiGeometry:
     """Precompute everything about an ROI that does not depend on the discretisation.
 
     Args:
         image: ``(z, y, x)`` intensities.
-        mask: ``(z, y, x)`` boolean ROI, same shape, at least one voxel.
+        mask: ``(z, y, x)`` boolean ROI (the intensity mask), same shape, at least one voxel.
+        morphology_mask: the ROI before re-segmentation, same shape; the distance to the
+            border (GLDZM) is measured in it, as the IBSI prescribes. ``None``: ``mask``.
 
     Returns:
         The ROI geometry.
@@ -108,7 +112,12 @@ def prepare_roi(image: np.ndarray, mask: np.ndarray) -> RoiGeometry:
         edge_to_arr, minlength=n_voxels
     )
     # IBSI distance to border: taxicab distance to the nearest voxel outside the ROI.
-    border = ndimage.distance_transform_cdt(box_mask, metric="taxicab")
+    if morphology_mask is None:
+        border_distance = ndimage.distance_transform_cdt(box_mask, metric="taxicab").ravel()[
+            box_index
+        ]
+    else:
+        border_distance = morphological_border_distance(mask, morphology_mask)
     return RoiGeometry(
         intensities=box_image.ravel()[box_index],
         box_shape=box_shape,
@@ -120,8 +129,20 @@ def prepare_roi(image: np.ndarray, mask: np.ndarray) -> RoiGeometry:
         edge_to=edge_to_arr,
         edge_direction=np.concatenate(edge_dir),
         n_neighbours=n_neighbours,
-        border_distance=border.ravel()[box_index].astype(np.int64),
+        border_distance=border_distance.astype(np.int64),
     )
+
+
+def morphological_border_distance(mask: np.ndarray, morphology_mask: np.ndarray) -> np.ndarray:
+    """``(n_voxels,)`` taxicab distance to the border of ``morphology_mask`` of each voxel
+    of ``mask`` (C order), 1 on the border (the GLDZM distance after re-segmentation)."""
+    morphology = np.asarray(morphology_mask, dtype=bool) | mask
+    coords = np.argwhere(morphology)
+    crop = tuple(
+        slice(lo, hi) for lo, hi in zip(coords.min(axis=0), coords.max(axis=0) + 1, strict=True)
+    )
+    distance = ndimage.distance_transform_cdt(np.pad(morphology[crop], 1), metric="taxicab")
+    return distance[1:-1, 1:-1, 1:-1][mask[crop]]
 
 
 def discretise(intensities: np.ndarray, settings: ExtractionSettings) -> tuple[np.ndarray, int]:
