@@ -168,3 +168,30 @@ def test_cli_writes_table_masks_overlays_and_names_the_card(trained, tmp_path):
         assert bool(row.mask) == (row.predicted == 1)
     document = json.loads((tmp_path / "o" / "predictions.json").read_text())
     assert len(document["model_cards"]) == 2 and len(document["images"]) == 20
+
+
+def test_torchscript_export_gives_the_same_probabilities(trained, tmp_path):
+    from mpirad.tomo.export import load_torchscript
+
+    root, _, outputs = trained
+    directory = outputs[1].directory
+    target = tmp_path / "split_1.pt"
+    result = CliRunner().invoke(app, ["export-a", "--model", str(directory), "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    module, meta, card = load_torchscript(target)
+    assert meta["preprocess"] == {"crop_size": 40, "input_size": 32, "smoothing_fraction": 0.02}
+    assert "Not a medical device" in card
+    model = load_tomo_model(directory)
+    eager = predict_tomo(model, collect_images([root]), device="cpu", progress=False)
+    from mpirad.tomo.predict import prepare_images
+
+    inputs = prepare_images(collect_images([root]), model, progress=False).inputs
+    with torch.no_grad():
+        probability, pixels = module(inputs[:7])
+        rest, _ = module(inputs[7:])
+    exported = torch.cat([probability, rest]).numpy()
+    difference = np.abs(exported - eager.table["probability"].to_numpy()).max()
+    assert difference < 1e-5, difference
+    with torch.no_grad():
+        reference = torch.sigmoid(model.splits[0].segmenter(inputs[:7]))
+    assert (pixels - reference).abs().max() < 1e-5
