@@ -1,7 +1,9 @@
-"""``mpirad predict``: apply trained models to new data (``tomo``: Study A, ``cac``: Study B).
+"""``mpirad predict``: apply trained models to new data (``tomo``: Study A tomograms).
 
 A typer sub-app added to the ``mpirad`` command by :mod:`mpirad.cli`; the heavy imports
-(torch) happen inside the commands, so ``mpirad predict --help`` stays light.
+(torch) happen inside the commands, so ``mpirad predict --help`` stays light. Study B
+(``cac``) needs the winning models' coefficients, which the protocol tables do not keep
+yet (only their terms, ``runs.parquet``).
 """
 
 from __future__ import annotations
@@ -13,21 +15,29 @@ import typer
 
 predict_app = typer.Typer(
     name="predict",
-    help="Apply trained models to new patients: `tomo` (Study A) and `cac` (Study B).",
+    help="Apply trained models to new patients: `tomo` (Study A tomograms).",
     no_args_is_help=True,
     add_completion=False,
 )
 
 
-def _default_out(model: Path, kind: str) -> Path:
-    """``<project>/build/predict/<kind>/<model folder name>`` (``build/predict/...`` outside)."""
-    try:
-        from mpirad.pipeline.paths import build_dir
+def _model_name(model: Path) -> str:
+    """``<dataset>-<profile>-<unit>[-split_K]`` for a folder under ``.../study_a/``, else its name."""
+    parts = model.resolve().parts
+    if "study_a" in parts[2:]:
+        at = len(parts) - 1 - parts[::-1].index("study_a")
+        return "-".join([*parts[at - 2 : at], *parts[at + 1 :]])
+    return model.resolve().name
 
-        base = build_dir()
+
+def _default_out(model: Path, kind: str) -> Path:
+    """``<project>/build/predict/<kind>/<model name>`` (``build/predict/...`` outside)."""
+    try:
+        from mpirad.pipeline.paths import predict_dir
+
+        return predict_dir(kind, _model_name(model))
     except ValueError:
-        base = Path("build")
-    return base / "predict" / kind / model.resolve().name
+        return Path("build") / "predict" / kind / _model_name(model)
 
 
 @predict_app.command("tomo")
