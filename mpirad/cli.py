@@ -249,6 +249,9 @@ def _parse_params(items: list[str], declared: dict, notebook: Path) -> dict:
 
 
 def _register_plugins() -> None:
+    from mpirad.predict_cli import predict_app
+
+    app.add_typer(predict_app, name="predict")
     for name in PLUGINS:
         try:
             module = importlib.import_module(f"mpirad.{name}.cli")

@@ -247,7 +247,10 @@ def test_outcome_command_writes_tables(tmp_path, sim):
         "predictions.parquet",
         "collinear.parquet",
         "config.json",
+        "model_card.md",
     }
+    card = (out / "model_card.md").read_text(encoding="utf-8")
+    assert "Not a medical device" in card and "median_r" in card and "fisher_x" in card
     runs = pd.read_parquet(out / "runs.parquet")
     assert len(runs) == 2 * 3 * 2
     used = set(

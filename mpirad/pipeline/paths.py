@@ -10,6 +10,7 @@ run profile), so a chapter or command run on ``site-b`` can only read and write
     build/features/<dataset>/features.parquet                         Study B feature table
     build/features/<dataset>/selection/                               its blind-to-outcome selection
     build/stats/<dataset>/<criterion>/                                Study B protocol tables
+    build/predict/<kind>/<model>/                                     mpirad predict outputs
     build/rois/<dataset>/                                             ROIs derived from the
                                                                       myocardium (mpirad rois)
     build/book/                                                       the book's generated files
@@ -46,6 +47,11 @@ def executed_notebook(
     if tag:
         name = f"{name}_{tag}"
     return runs_dir(dataset, profile) / Path(notebook).stem / f"{name}.ipynb"
+
+
+def predict_dir(kind: str, model: str) -> Path:
+    """``build/predict/<kind>/<model>``: ``mpirad predict <kind>``'s outputs for one model."""
+    return build_dir() / "predict" / kind / model
 
 
 def features_path(dataset: str) -> Path:

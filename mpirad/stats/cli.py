@@ -105,6 +105,9 @@ def register(app: typer.Typer) -> None:
                 n_jobs,
             )  # fmt: skip
             fisher = result.fisher_table(alternative=alternative)
+            from mpirad.stats.card import write_protocol_card
+
+            card = write_protocol_card(target, result, record, dataset or root.name)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
         columns = ["roi", "pool", "fisher_x", "significant", "median_abs_r"]
@@ -112,7 +115,7 @@ def register(app: typer.Typer) -> None:
         if permutations:
             sources = dict(root=root, features=features, n_bins=n_bins, selected=selected)
             _echo_permutations(result, target, sources, permutations, n_jobs)
-        typer.echo(f"tables in {target}")
+        typer.echo(f"tables in {target}; model card {card}")
 
 
 def _reuse_or_run(target: Path, record, force: bool, config, sources: dict, n_jobs: int | None):

@@ -1,4 +1,4 @@
-"""``mpirad train-a``: train and evaluate Study A splits from the command line."""
+"""``mpirad train-a`` (train and evaluate Study A splits) and ``mpirad export-a`` (TorchScript)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``train-a`` verb to the ``mpirad`` command."""
+    """Add the ``train-a`` and ``export-a`` verbs to the ``mpirad`` command."""
 
     @app.command("train-a")
     def train_a_cmd(
@@ -88,6 +88,19 @@ def register(app: typer.Typer) -> None:
                     pixel_spacing_mm=spacing,
                 )
                 typer.echo(f"{name} {which} split {k}: {_headline(outputs)} -> {outputs.directory}")
+
+    @app.command("export-a")
+    def export_a_cmd(
+        model: Annotated[
+            Path, typer.Option("--model", help="a finished split folder (.../split_K)")
+        ],
+        out: Annotated[Path, typer.Option(help="TorchScript file to write (.pt)")],
+    ) -> None:
+        """Export a trained Study A split to TorchScript, with its preprocessing and card."""
+        from mpirad.tomo.export import export_torchscript
+
+        typer.echo(f"TorchScript model (preprocess.json, model_card.md inside): "
+                   f"{export_torchscript(model, out)}")  # fmt: skip
 
 
 def _check_options(

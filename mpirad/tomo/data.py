@@ -42,8 +42,7 @@ from mpirad.parallel import resolve_n_jobs
 from mpirad.tomo.preprocess import (
     PreprocessConfig,
     crop_centred,
-    find_lv_centre,
-    normalise_intensity,
+    network_input,
     resize_stack,
 )
 
@@ -159,12 +158,8 @@ def _prepare_slice(
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, float], tuple[int, int], ShapeTally]:
     """:func:`prepare_slice`, and the :class:`ShapeTally` of its Labelme file."""
     image, mask, tally = read_slice_and_tally(png_path, json_path, label, labels)
-    centre = find_lv_centre(
-        image, smoothing_fraction=config.smoothing_fraction, source=str(png_path)
-    )
-    crop = crop_centred(image, centre, config.crop_size, fill=0.0)
+    small, centre = network_input(image, config, source=str(png_path))
     mask_crop = crop_centred(mask, centre, config.crop_size, fill=False)
-    small = normalise_intensity(resize_stack(crop[None], config.input_size)[0])
     small_mask = resize_stack(mask_crop[None], config.input_size, is_mask=True)[0]
     return small, small_mask, centre, (int(image.shape[0]), int(image.shape[1])), tally
 

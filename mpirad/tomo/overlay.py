@@ -91,3 +91,29 @@ def save_overlay(
     if scale is None:
         scale = max(1, int(np.ceil(192 / max(1, np.shape(image)[1]))))
     return write_png(path, overlay_panels(image, manual, predicted, scale=scale))
+
+
+def outline_overlay(image: np.ndarray, mask: np.ndarray | None, *, scale: int = 1) -> np.ndarray:
+    """One tomogram in grey with a predicted area painted and outlined in sky blue.
+
+    Args:
+        image: ``(H, W)`` float image in the source grid (shown min-max scaled).
+        mask: ``(H, W)`` bool predicted mask, or None (the image alone).
+        scale: integer upscaling (nearest neighbour).
+
+    Returns:
+        ``(H * scale, W * scale, 3)`` uint8 RGB array.
+    """
+    grey = _grey_rgb(image)
+    if mask is not None:
+        if np.shape(mask) != np.shape(image):
+            raise ValueError(f"mask {np.shape(mask)} and image {np.shape(image)} differ in shape")
+        grey = _paint(grey, mask, PREDICTED_COLOUR)
+    grey = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
+    return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+
+
+def save_outline_overlay(path: str | Path, image: np.ndarray, mask: np.ndarray | None) -> Path:
+    """Write :func:`outline_overlay` as a PNG, at least 256 pixels wide (atomically)."""
+    scale = max(1, int(np.ceil(256 / max(1, np.shape(image)[1]))))
+    return write_png(path, outline_overlay(image, mask, scale=scale))

@@ -222,3 +222,58 @@ def normalise_intensity(image: np.ndarray) -> np.ndarray:
     array = array - min(0.0, float(array.min()))
     peak = float(array.max())
     return (array / peak if peak > 0 else array).astype(np.float32)
+
+
+def network_input(
+    image: np.ndarray, config: PreprocessConfig, *, source: str = "image"
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """One source slice as the networks see it: LV centre, crop, resize, max-normalise.
+
+    The one definition of the preprocessing, shared by training
+    (:func:`mpirad.tomo.data.prepare_slice`) and prediction (:mod:`mpirad.tomo.predict`).
+
+    Args:
+        image: ``(H, W)`` float source slice (intensity units of the file).
+        config: crop and input sizes.
+        source: what to name in error messages (e.g. the file).
+
+    Returns:
+        ``(input, centre)``: ``(S, S)`` float32 in [0, 1] (``S = config.input_size``) and
+        the ``(row, col)`` LV centre in source pixels.
+
+    Raises:
+        LVNotFoundError: no LV in the image (named by ``source``).
+    """
+    centre = find_lv_centre(image, smoothing_fraction=config.smoothing_fraction, source=source)
+    crop = crop_centred(image, centre, config.crop_size, fill=0.0)
+    return normalise_intensity(resize_stack(crop[None], config.input_size)[0]), centre
+
+
+def place_crop(
+    crop: np.ndarray, centre: tuple[float, float], shape: tuple[int, int], *, fill: float | bool = 0
+) -> np.ndarray:
+    """The inverse of :func:`crop_centred`: put a square crop back into the source frame.
+
+    Args:
+        crop: ``(size, size)`` array cut by ``crop_centred(image, centre, size)``.
+        centre: the ``(row, col)`` it was cut around, in source pixels.
+        shape: ``(H, W)`` of the source image.
+        fill: value of source pixels outside the crop.
+
+    Returns:
+        ``(H, W)`` array of ``crop``'s dtype; the parts of the crop outside the frame
+        (the padding) are dropped.
+    """
+    array = np.asarray(crop)
+    size = array.shape[0]
+    height, width = int(shape[0]), int(shape[1])
+    top = int(np.floor(centre[0] - (size - 1) / 2 + 0.5))
+    left = int(np.floor(centre[1] - (size - 1) / 2 + 0.5))
+    out = np.full((height, width, *array.shape[2:]), fill, dtype=array.dtype)
+    src_top, src_left = max(top, 0), max(left, 0)
+    src_bottom, src_right = min(top + size, height), min(left + size, width)
+    if src_bottom > src_top and src_right > src_left:
+        out[src_top:src_bottom, src_left:src_right] = array[
+            src_top - top : src_bottom - top, src_left - left : src_right - left
+        ]
+    return out

@@ -19,7 +19,9 @@ file                               contents
 ``overlays/overlay_<n>.png``       original / manual / predicted (Figure 3), listed in
                                    ``overlays.parquet``
 ``checkpoints/<task>/*.pt``        last and best weights (resumable)
-``run.json``                       profile, seeds, device, timings, counts (written last)
+``run.json``                       profile, seeds, device, timings, counts, source image
+                                   sizes (written last: the split is finished)
+``model_card.md``                  the model card (:mod:`mpirad.tomo.card`)
 ``run.json.record.json``           what produced the split (:mod:`mpirad.provenance`)
 =================================  ========================================================
 
@@ -62,6 +64,7 @@ import torch
 from mpirad.constants import SPLIT_UNITS
 from mpirad.io import atomic_write, read_parquet, write_parquet
 from mpirad.provenance import StepRecord, file_stamp, plan, say, write_record
+from mpirad.tomo.card import ensure_split_card, write_split_card
 from mpirad.tomo.data import TomoDataset, load_tomo_dataset
 from mpirad.tomo.fit import (
     SELECT_ON,
@@ -233,6 +236,7 @@ def run_split(
     if progress or decision.previous is not None:
         say(f"{dataset_name} {unit} split {split}", decision)
     if decision.reuse:
+        ensure_split_card(directory)
         return load_split_outputs(directory)
     _clear_stale_checkpoints(directory, wanted, force=force)
     clock, device = _Clock(), select_device(device)
@@ -263,6 +267,7 @@ def _train_and_write(
         wanted.settings, training.device, training.data, rows, classified, segmented, clock
     )
     _write_run_json(directory / "run.json", record, wanted)
+    write_split_card(directory)
     return SplitOutputs(directory=directory, tables=tables, record=record)
 
 
@@ -465,6 +470,9 @@ def _run_record(
             "validation_patients": rows.patients("validation"),
             "selection_patients": int(data.index["patient_id"].iloc[rows.selection].nunique()),
         },
+        "source_shapes": sorted(
+            set(map(tuple, data.index[["source_height", "source_width"]].to_numpy().tolist()))
+        ),
         "best_epoch": {
             "classification": classified.result.best_epoch,
             "segmentation": segmented.result.best_epoch,

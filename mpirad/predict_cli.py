@@ -1,0 +1,75 @@
+"""``mpirad predict``: apply trained models to new data (``tomo``: Study A tomograms).
+
+A typer sub-app added to the ``mpirad`` command by :mod:`mpirad.cli`; the heavy imports
+(torch) happen inside the commands, so ``mpirad predict --help`` stays light. Study B
+(``cac``) needs the winning models' coefficients, which the protocol tables do not keep
+yet (only their terms, ``runs.parquet``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+predict_app = typer.Typer(
+    name="predict",
+    help="Apply trained models to new patients: `tomo` (Study A tomograms).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _model_name(model: Path) -> str:
+    """``<dataset>-<profile>-<unit>[-split_K]`` for a folder under ``.../study_a/``, else its name."""
+    parts = model.resolve().parts
+    if "study_a" in parts[2:]:
+        at = len(parts) - 1 - parts[::-1].index("study_a")
+        return "-".join([*parts[at - 2 : at], *parts[at + 1 :]])
+    return model.resolve().name
+
+
+def _default_out(model: Path, kind: str) -> Path:
+    """``<project>/build/predict/<kind>/<model name>`` (``build/predict/...`` outside)."""
+    try:
+        from mpirad.pipeline.paths import predict_dir
+
+        return predict_dir(kind, _model_name(model))
+    except ValueError:
+        return Path("build") / "predict" / kind / _model_name(model)
+
+
+@predict_app.command("tomo")
+def tomo_cmd(
+    images: Annotated[
+        list[str], typer.Argument(help="PNG files, folders of PNGs, or a Study A dataset name")
+    ],
+    model: Annotated[
+        Path,
+        typer.Option(
+            "--model",
+            help="a trained split folder (.../study_a/<unit>/split_K) or the folder "
+            "above the splits (ensemble: mean probability, spread over splits)",
+        ),
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="output folder (default build/predict/tomo/<model>)")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="cuda or cpu (default: auto)")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="images per forward pass")] = 32,
+) -> None:
+    """Predict ischemia (probability, mask, overlay) on tomograms with a trained Study A run."""
+    from mpirad.tomo.predict import load_tomo_model, predict_tomo, write_predictions
+
+    loaded = load_tomo_model(model)
+    for card in loaded.cards:
+        typer.echo(f"model card: {card}")
+    predictions = predict_tomo(loaded, images, device=device, batch_size=batch_size)
+    target = out if out is not None else _default_out(model, "tomo")
+    table = write_predictions(predictions, loaded, target)
+    called = int(table["predicted"].sum())
+    typer.echo(
+        f"{len(table)} image(s), {called} predicted ischemic, {len(loaded.splits)} model(s); "
+        f"table {target / 'predictions.csv'}"
+    )
