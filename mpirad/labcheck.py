@@ -332,7 +332,6 @@ def check_notebook(
     page: LabPage, root: Path, rel: str, out_dir: Path, *, run_cells: int = 0
 ) -> Result:
     """Open, check, optionally run, save and close one notebook; problems are collected."""
-    from selenium.webdriver.common.keys import Keys
 
     result = Result(rel)
     start = time.monotonic()
@@ -371,41 +370,10 @@ def check_notebook(
                 result.problems.append(f"{rel}: the parameters cell shows tags {shown}")
 
         if run_cells:
-            page.focus_first_cell(info)
-            # Shift+Enter through the first cells, as a reader starts a chapter
-            for _ in range(run_cells):
-                page.keys(Keys.ENTER, modifier=Keys.SHIFT)
-            code = [c for c in info["cells"][:run_cells] if c["type"] == "code"]
-
-            def ran(i: dict) -> bool:
-                done = [c for c in i["cells"][:run_cells] if c["type"] == "code"]
-                return (
-                    len(done) == len(code)
-                    and all(c["count"] for c in done)
-                    and i["kernelStatus"] == "idle"
-                )
-
-            info = page.wait_current(rel, f"its first {run_cells} cells to run", ran, timeout=240)
-            errors = [
-                f"{o['ename']}: {o['evalue']}"
-                for c in info["cells"][:run_cells]
-                for o in c.get("outputs", [])
-                if o["type"] == "error"
-            ]
-            if errors:
-                result.problems.append(f"{rel}: error output in the first cells: {errors[0]}")
-            if not any(c.get("outputs") for c in info["cells"][:run_cells]):
-                result.problems.append(f"{rel}: the first {run_cells} cells gave no output")
+            _run_first_cells(page, rel, info, run_cells, result)
         result.screenshot = page.screenshot(shot)
 
-        page.keys("s", modifier=Keys.CONTROL)
-        page.wait_current(rel, "Ctrl+S to save it", lambda i: i["dirty"] is False, timeout=30)
-        wait_for(f"{rel}: the saved file on disk", lambda: path.stat().st_mtime_ns != mtime, 30)
-        if digest(path) != before:
-            diff = subprocess.run(
-                ["git", "diff", "--stat", "--", rel], cwd=root, capture_output=True, text=True
-            ).stdout.strip()
-            result.problems.append(f"{rel}: saving from JupyterLab changed the file {diff}")
+        _save_and_compare(page, root, rel, (before, mtime), result)
         # close the tab and stop its kernel: one kernel at a time on a small machine
         page.driver.execute_script("window.jupyterapp.commands.execute('application:close')")
         page.server.stop_kernels()
@@ -420,6 +388,52 @@ def check_notebook(
             pass
     result.seconds = time.monotonic() - start
     return result
+
+
+def _run_first_cells(page: LabPage, rel: str, info: dict, run_cells: int, result: Result) -> None:
+    """Shift+Enter through the first ``run_cells`` cells, as a reader starts a chapter."""
+    from selenium.webdriver.common.keys import Keys
+
+    page.focus_first_cell(info)
+    for _ in range(run_cells):
+        page.keys(Keys.ENTER, modifier=Keys.SHIFT)
+    code = [c for c in info["cells"][:run_cells] if c["type"] == "code"]
+
+    def ran(i: dict) -> bool:
+        done = [c for c in i["cells"][:run_cells] if c["type"] == "code"]
+        return (
+            len(done) == len(code) and all(c["count"] for c in done) and i["kernelStatus"] == "idle"
+        )
+
+    info = page.wait_current(rel, f"its first {run_cells} cells to run", ran, timeout=240)
+    errors = [
+        f"{o['ename']}: {o['evalue']}"
+        for c in info["cells"][:run_cells]
+        for o in c.get("outputs", [])
+        if o["type"] == "error"
+    ]
+    if errors:
+        result.problems.append(f"{rel}: error output in the first cells: {errors[0]}")
+    if not any(c.get("outputs") for c in info["cells"][:run_cells]):
+        result.problems.append(f"{rel}: the first {run_cells} cells gave no output")
+
+
+def _save_and_compare(
+    page: LabPage, root: Path, rel: str, before: tuple[str, int], result: Result
+) -> None:
+    """Ctrl+S, wait for the file on disk, and compare it with its digest before opening."""
+    from selenium.webdriver.common.keys import Keys
+
+    path = root / rel
+    digest_before, mtime = before
+    page.keys("s", modifier=Keys.CONTROL)
+    page.wait_current(rel, "Ctrl+S to save it", lambda i: i["dirty"] is False, timeout=30)
+    wait_for(f"{rel}: the saved file on disk", lambda: path.stat().st_mtime_ns != mtime, 30)
+    if digest(path) != digest_before:
+        diff = subprocess.run(
+            ["git", "diff", "--stat", "--", rel], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        result.problems.append(f"{rel}: saving from JupyterLab changed the file {diff}")
 
 
 def run_check(

@@ -349,15 +349,8 @@ def extract_cohort(
         if cache_dir is None
         else cache_folder_for(cache_dir, engine, families_tuple, bins, template)
     )
-    job = _Job(
-        layout,
-        rois,
-        bins,
-        engine,
-        families_tuple,
-        None if cache_folder is None else str(cache_folder),
-        template,
-    )
+    cache = None if cache_folder is None else str(cache_folder)
+    job = _Job(layout, rois, bins, engine, families_tuple, cache, template)  # fmt: skip
     spacings: dict[str, tuple[float, ...]] = {}
     pieces, todo = _cached_cases(job, patient_ids, spacings)
     failures = _compute_cases(job, todo, pieces, spacings, n_jobs=n_jobs, progress=progress)

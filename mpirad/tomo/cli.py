@@ -89,18 +89,18 @@ def register(app: typer.Typer) -> None:
                 )
                 typer.echo(f"{name} {which} split {k}: {_headline(outputs)} -> {outputs.directory}")
 
-    @app.command("export-a")
-    def export_a_cmd(
-        model: Annotated[
-            Path, typer.Option("--model", help="a finished split folder (.../split_K)")
-        ],
-        out: Annotated[Path, typer.Option(help="TorchScript file to write (.pt)")],
-    ) -> None:
-        """Export a trained Study A split to TorchScript, with its preprocessing and card."""
-        from mpirad.tomo.export import export_torchscript
+    app.command("export-a")(export_a_cmd)
 
-        typer.echo(f"TorchScript model (preprocess.json, model_card.md inside): "
-                   f"{export_torchscript(model, out)}")  # fmt: skip
+
+def export_a_cmd(
+    model: Annotated[Path, typer.Option("--model", help="a finished split folder (.../split_K)")],
+    out: Annotated[Path, typer.Option(help="TorchScript file to write (.pt)")],
+) -> None:
+    """Export a trained Study A split to TorchScript, with its preprocessing and card."""
+    from mpirad.tomo.export import export_torchscript
+
+    typer.echo(f"TorchScript model (preprocess.json, model_card.md inside): "
+               f"{export_torchscript(model, out)}")  # fmt: skip
 
 
 def _check_options(

@@ -191,8 +191,7 @@ def run_split(
     """Train and evaluate both Study A networks on one random 8:2 split.
 
     Classification uses every image; segmentation the ischemic images, as in the paper
-    (ischemic images whose outline falls outside the LV-centred crop are left out of
-    the segmentation; their number is in ``run.json``).
+    (those whose outline leaves the LV-centred crop are left out, counted in ``run.json``).
 
     Args:
         dataset_root: a ``labelme-export`` dataset folder.
@@ -205,8 +204,7 @@ def run_split(
         seed: master seed (splits, weights, batch order).
         weights: optional local ResNet18 ``state_dict`` file to start both encoders from;
             ``None`` trains from scratch. Never downloaded.
-        device: ``"cuda"``, ``"cpu"``; default CUDA when available.
-        progress: tqdm bars.
+        device: ``"cuda"``, ``"cpu"``; default CUDA when available. progress: tqdm bars.
         force: recompute a split even when its record matches (its checkpoints are
             removed first); by default a finished split with the same record is read
             back, and one with another record is recomputed.
