@@ -112,6 +112,47 @@ class VolumeFiles(BaseModel):
         return value
 
 
+class Resample(BaseModel):
+    """Study B ``resample``: IBSI resampling to isotropic voxels before every engine."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Side of the isotropic voxels, mm.
+    spacing_mm: float
+    #: Image interpolation (the mask is interpolated linearly, kept where >= 0.5).
+    interpolation: Literal["linear", "cubic"] = "linear"
+
+    @field_validator("spacing_mm")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"must be a positive voxel size in mm, got {value}")
+        return value
+
+
+class Resegment(BaseModel):
+    """Study B ``resegment``: IBSI re-segmentation of every ROI by intensity."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Intensities kept in the ROI, ``[low, high]`` (inclusive).
+    range: tuple[float, float] | None = None
+    #: Drop ROI voxels beyond mean +- this many standard deviations.
+    outliers_sd: float | None = None
+
+    @field_validator("range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[0] < value[1]:
+            raise ValueError(f"must be [low, high] with low < high, got {list(value)}")
+        return value
+
+    @field_validator("outliers_sd")
+    @classmethod
+    def _sd_positive(cls, value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"must be a positive number of standard deviations, got {value}")
+        return value
+
+
 class DatasetEntry(BaseModel):
     """One dataset of the manifest (validated)."""
 
@@ -152,6 +193,10 @@ class DatasetEntry(BaseModel):
     rv_insertion_deg: float | None = None
     #: Study A: side of a square source pixel in mm (optional; Hausdorff distances in mm).
     pixel_spacing_mm: float | None = None
+    #: Study B: resample every patient to isotropic voxels before extraction (IBSI).
+    resample: Resample | None = None
+    #: Study B: re-segment every ROI by intensity range and/or outliers (IBSI).
+    resegment: Resegment | None = None
 
     @field_validator("pixel_spacing_mm")
     @classmethod
@@ -455,6 +500,8 @@ def _check_entry(path: Path, name: str, entry: DatasetEntry) -> None:
         ("mat_axes", "b"),
         ("labels", "a"),
         ("pixel_spacing_mm", "a"),
+        ("resample", "b"),
+        ("resegment", "b"),
     ):
         if key in entry.model_fields_set and entry.study != study:
             refuse(

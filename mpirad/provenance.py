@@ -67,15 +67,17 @@ def file_stamp(root: str | Path, *, exclude: tuple[str, ...] = (".cache", "truth
 
 #: Manifest keys that change what is read from a dataset's files.
 READING_OPTIONS = (
-    "files", "spacing", "mat_axes", "labels", "rois", "short_axis", "rv_insertion_deg"
+    "files", "spacing", "origin", "direction", "mat_axes", "labels", "rois", "short_axis",
+    "rv_insertion_deg", "resample", "resegment",
 )  # fmt: skip
 
 
 def dataset_fingerprint(ds: Dataset) -> str:
     """The manifest checksum of ``ds`` when recorded, else :func:`file_stamp` of its root.
 
-    Reading options set in the manifest (file mapping, spacing, MATLAB axes, Labelme
-    labels, ROIs derived from the myocardium and their orientation;
+    Reading options set in the manifest (file mapping, spacing and placement, MATLAB axes,
+    Labelme labels, ROIs derived from the myocardium and their orientation, resampling and
+    re-segmentation;
     :data:`READING_OPTIONS`) are part of it: changing one changes what is read.
     """
     files = ds.entry.checksum or file_stamp(ds.root)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mpirad.io.volumes import write_nifti
@@ -128,3 +129,42 @@ def test_mixed_voxel_sizes_need_resampling(tmp_path):
         root, None, settings=ExtractionSettings(resample_spacing_mm=4.8), **options
     )
     assert table["patient_id"].nunique() == 4
+
+
+def test_manifest_resample_and_resegment_reach_extraction(tmp_path):
+    """A dataset's `resample`/`resegment` entry: mixed voxel sizes extract, the fingerprint
+    changes, bad values are named, and Study A refuses the keys."""
+    from mpirad.manifest import ManifestError, get_dataset
+    from mpirad.provenance import dataset_fingerprint
+
+    root = write_cohort(tmp_path / "data", (4.0, 4.8, 6.4))
+    options = dict(bin_numbers=(8,), rois=("myocardium",), engine="numpy", n_jobs=1,
+                   progress=False, families=("ih", "cm"))  # fmt: skip
+    entry = f"datasets:\n  site:\n    study: b\n    format: volumes\n    root: {root}\n"
+    entry += "    provenance: site\n"
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(entry)
+    with pytest.raises(VoxelSizeError, match="resample: {spacing_mm"):
+        extract_cohort(get_dataset("site", plain), None, **options)
+    processed = tmp_path / "processed.yaml"
+    processed.write_text(
+        entry + "    resample: {spacing_mm: 4.8, interpolation: cubic}\n"
+        "    resegment: {outliers_sd: 3}\n"
+    )
+    ds = get_dataset("site", processed)
+    table = extract_cohort(ds, None, **options)
+    direct = extract_cohort(
+        root, None, settings=ExtractionSettings(resample_spacing_mm=4.8, interpolation="cubic",
+                                                resegment_outliers_sd=3.0), **options
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(table, direct)
+    assert dataset_fingerprint(ds) != dataset_fingerprint(get_dataset("site", plain))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(entry + "    resegment: {range: [400, -1000]}\n")
+    with pytest.raises(ManifestError, match="resegment"):
+        get_dataset("site", bad)
+    study_a = tmp_path / "a.yaml"
+    study_a.write_text(entry.replace("study: b", "study: a").replace("volumes", "labelme-export")
+                       + "    resample: {spacing_mm: 2}\n")  # fmt: skip
+    with pytest.raises(ManifestError, match="only study 'b'"):
+        get_dataset("site", study_a)

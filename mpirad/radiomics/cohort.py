@@ -47,7 +47,7 @@ from mpirad.radiomics.extract import (
     validate_roi,
 )
 from mpirad.radiomics.ibsi import FAMILIES
-from mpirad.radiomics.settings import ExtractionSettings
+from mpirad.radiomics.settings import ExtractionSettings, dataset_settings
 
 if TYPE_CHECKING:
     from mpirad.manifest import Dataset
@@ -100,8 +100,9 @@ class VoxelSizeError(ValueError):
         super().__init__(
             f"patients differ in voxel size ({len(by_size)} sizes) and no resampling is set:\n"
             + "\n".join(lines)
-            + "\nresample them: ExtractionSettings(resample_spacing_mm=...) "
-            "(mpirad extract: settings=...)"
+            + "\nresample them: add 'resample: {spacing_mm: 4.8}' (and optionally "
+            "'interpolation: cubic') to the dataset's entry in data_manifest.yaml, or pass "
+            "extract_cohort(settings=ExtractionSettings(resample_spacing_mm=...))"
         )
 
 
@@ -321,7 +322,8 @@ def extract_cohort(
         progress: show a tqdm progress bar.
         settings: IBSI image processing for every case (resampling, rounding,
             re-segmentation: :mod:`mpirad.radiomics.preprocess`); its discretisation is
-            replaced by ``bin_numbers``. Default: none.
+            replaced by ``bin_numbers``. Default: the dataset's manifest ``resample`` and
+            ``resegment`` (:func:`mpirad.radiomics.settings.dataset_settings`), else none.
 
     Returns:
         Columns :data:`COHORT_COLUMNS`: ``patient_id``, ``roi``, ``n_bins``, ``family``,
@@ -335,7 +337,7 @@ def extract_cohort(
             resample (raised before anything is written; the cases stay cached).
         ValueError: unknown engine, family or ROI name, or invalid bin numbers.
     """
-    template = settings if settings is not None else ExtractionSettings()
+    template = settings if settings is not None else dataset_settings(root)
     layout = VolumesLayout.of(root)
     families_tuple = resolve_families(
         engine, tuple(families) if families is not None else STUDY_B_FAMILIES

@@ -227,3 +227,30 @@ class ExtractionSettings:
             "n_bins": self.n_bins,
             "bin_width": self.bin_width,
         }
+
+
+def dataset_settings(source: object) -> ExtractionSettings:
+    """The image processing a manifest dataset asks for (``resample``, ``resegment``).
+
+    Args:
+        source: a :class:`mpirad.manifest.Dataset`; anything else (a folder, a layout)
+            has no manifest entry and gets the default (no processing).
+
+    Returns:
+        :class:`ExtractionSettings` with the dataset's resampling and re-segmentation
+        (its discretisation fields stay at their defaults; the caller sets them).
+    """
+    entry = getattr(source, "entry", None)
+    resample = getattr(entry, "resample", None)
+    resegment = getattr(entry, "resegment", None)
+    options: dict = {}
+    if resample is not None:
+        options.update(
+            resample_spacing_mm=resample.spacing_mm, interpolation=resample.interpolation
+        )
+    if resegment is not None:
+        options.update(
+            resegment_range=None if resegment.range is None else tuple(resegment.range),
+            resegment_outliers_sd=resegment.outliers_sd,
+        )
+    return ExtractionSettings(**options)
