@@ -197,3 +197,21 @@ def test_check_of_a_derive_dataset_needs_only_the_myocardium(cohort: Path, tmp_p
     write_nifti(site / "B002/masks/myocardium.nii.gz", np.zeros_like(mask.array), mask.spacing)
     problems = [p for p in check_dataset(derive, n_jobs=1).problems if p.patient]
     assert [p.patient for p in problems] == ["B002"]
+
+
+def test_derived_rois_keep_the_image_placement(cohort: Path, tmp_path: Path) -> None:
+    """An image placed off the default (origin, direction) keeps its place in the output."""
+    site = tmp_path / "site"
+    (site / "B001" / "masks").mkdir(parents=True)
+    for name in ("clinical.csv", "cac.csv"):
+        shutil.copy(cohort / name, site / name)
+    origin, direction = (10.0, -20.0, 30.0), ((0.0, 1.0, 0.0), (1.0, 0.0, 0.0), (0.0, 0.0, 1.0))
+    for rel in ("image.nii.gz", "masks/myocardium.nii.gz"):
+        volume = read_volume(cohort / "B001" / rel)
+        write_nifti(site / "B001" / rel, volume.array, volume.spacing, origin=origin,
+                    direction=direction)  # fmt: skip
+    report = derive_dataset(site, tmp_path / "out", short_axis=False, progress=False)
+    assert report.failures == ()
+    for rel in ("image.nii.gz", "masks/LAD17.nii.gz", "masks/segments17.nii.gz"):
+        written = read_volume(tmp_path / "out" / "B001" / rel)
+        assert written.origin == pytest.approx(origin) and np.allclose(written.direction, direction)

@@ -193,12 +193,23 @@ def write_patient(
     try:
         _place_image(layout, patient_id, image, tmp)
         for name in (*ROI_NAMES, "segments17"):
-            write_nifti(tmp / "masks" / f"{name}.nii.gz", rois[name], image.spacing)
+            write_nifti(tmp / "masks" / f"{name}.nii.gz", rois[name], image.spacing,
+                        **placement(image))  # fmt: skip
         write_record(tmp / "masks" / SEGMENTS_FILE, record)
         return _swap_in(tmp, out / patient_id)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def placement(image) -> dict:
+    """``origin``/``direction`` keywords for :func:`write_nifti` that keep ``image``'s place
+    in the patient (LPS); empty for the default placement, whose files stay byte-identical."""
+    from mpirad.io.volume import IDENTITY_DIRECTION
+
+    if tuple(image.origin) == (0.0, 0.0, 0.0) and tuple(image.direction) == IDENTITY_DIRECTION:
+        return {}
+    return {"origin": image.origin, "direction": image.direction}
 
 
 def _place_image(layout: VolumesLayout, patient_id: str, image, folder: Path) -> Path:
@@ -210,7 +221,7 @@ def _place_image(layout: VolumesLayout, patient_id: str, image, folder: Path) ->
     source = layout.image_source(patient_id)
     suffix = next((s for s in LINKABLE_SUFFIXES if source.path.name.endswith(s)), None)
     if source.variable is not None or suffix is None or not source.path.is_file():
-        return write_nifti(folder / "image.nii.gz", image.array, image.spacing)
+        return write_nifti(folder / "image.nii.gz", image.array, image.spacing, **placement(image))
     target = folder / f"image{suffix}"
     try:
         os.link(source.path, target)
