@@ -78,7 +78,10 @@ def test_bad_masks_name_patient_and_roi(dataset, broken, message):
 def test_mask_spacing_must_match(dataset):
     mask = roi_masks((9, 9, 9))["LAD17"].astype(np.uint8)
     write_nifti(dataset / "P001" / "masks" / "LAD17.nii.gz", mask, (4.8, 4.8, 5.0))
-    with pytest.raises(RoiError, match=r"patient P001, ROI LAD17: mask is not on its image.s grid: spacing .* differs"):
+    with pytest.raises(
+        RoiError,
+        match=r"patient P001, ROI LAD17: mask is not on its image.s grid: spacing .* differs",
+    ):
         load_patient_rois(dataset, "P001", ROIS)
 
 

@@ -153,8 +153,18 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], tuple[str, ...], set, str]] = {
         LAD,
         r"no mask file",
     ),
-    "mask shape": (_mask_shape, ("B002/masks/LAD17.nii.gz",), LAD, r"not on its image.s grid: shape .* differs"),
-    "mask spacing": (_mask_spacing, ("B002/masks/LAD17.nii.gz",), LAD, r"not on its image.s grid: spacing .* differs"),
+    "mask shape": (
+        _mask_shape,
+        ("B002/masks/LAD17.nii.gz",),
+        LAD,
+        r"not on its image.s grid: shape .* differs",
+    ),
+    "mask spacing": (
+        _mask_spacing,
+        ("B002/masks/LAD17.nii.gz",),
+        LAD,
+        r"not on its image.s grid: spacing .* differs",
+    ),
     "mask not binary": (_mask_values, ("B002/masks/LAD17.nii.gz",), LAD, r"mask is not binary"),
     "single voxel": (
         _single_voxel,
