@@ -24,8 +24,8 @@ Where the tasks run is chosen here too, with :func:`resolve_scheduler`:
 2. otherwise the environment variable ``MPIRAD_DASK_SCHEDULER`` (same meaning);
 3. otherwise none: joblib worker processes on this machine, as above.
 
-With a scheduler, every task of the step is one Dask task (``client.map``); arguments
-shared by every task are sent to the cluster once. Dask is optional
+With a scheduler, every task of the step is one Dask task (``client.map``), rerun on
+another worker if its worker dies. Dask is optional
 (``pip install 'mpirad[dask]'``) and imported only when a scheduler is used. The
 workers need mpirad installed and must see the same files (a shared file system).
 """
@@ -178,21 +178,6 @@ def dask_client(scheduler: Any, n_jobs: int | None = None) -> Iterator[Any]:
         yield client
 
 
-def _shared_arguments(client: Any, args: list[tuple]) -> list[list[Any]]:
-    """``args`` as columns, an object shared by every task sent to the cluster once."""
-    columns = [list(column) for column in zip(*args, strict=True)]
-    if len(args) < 2:
-        return columns
-    for i, column in enumerate(columns):
-        first = column[0]
-        if isinstance(first, str | int | float | bool | type(None)):
-            continue
-        if all(item is first for item in column):
-            future = client.scatter([first], hash=False)[0]
-            columns[i] = [future] * len(column)
-    return columns
-
-
 def iterate_tasks(
     worker: Callable[..., Any],
     args: Iterable[tuple],
@@ -221,7 +206,9 @@ def iterate_tasks(
     with dask_client(scheduler, n_jobs) as client:
         from distributed import as_completed
 
-        columns = _shared_arguments(client, args)
+        # The arguments travel with each task (not scattered once): a task whose worker
+        # dies can then be rerun anywhere.
+        columns = [list(column) for column in zip(*args, strict=True)]
         futures = client.map(worker, *columns, pure=False)
         try:
             if ordered:
@@ -233,3 +220,21 @@ def iterate_tasks(
                     yield future.result()
         finally:
             client.cancel([f for f in futures if f is not None])
+
+
+def imap(
+    worker: Callable[..., Any],
+    args: Iterable[tuple],
+    *,
+    n_jobs: int | None = None,
+    scheduler: Any = None,
+    serial_below: int = 2,
+) -> Iterator[Any]:
+    """``worker(*a)`` for every ``a`` of ``args``, results in order as they come: on the
+    Dask ``scheduler`` (:func:`iterate_tasks`), else in joblib workers
+    (:func:`resolve_n_jobs`; the joblib backend in force, e.g. ``parallel_config``)."""
+    args = list(args)
+    if args and resolve_scheduler(scheduler) is not None:
+        return iterate_tasks(worker, args, n_jobs=n_jobs, scheduler=scheduler)
+    jobs = resolve_n_jobs(n_jobs, n_tasks=len(args), serial_below=serial_below)
+    return Parallel(n_jobs=jobs, return_as="generator")(delayed(worker)(*a) for a in args)
