@@ -361,11 +361,12 @@ def _check_study_b(
     summary: dict[str, object],
     n_jobs: int | None = None,
     derive: object | None = None,
+    scheduler: object = None,
 ) -> None:
     from mpirad.stats.protocol import minimum_cohort_size
 
     with_images = _b_patients_with_images(root, out)
-    usable_volumes = _check_b_volumes(root, with_images, out, n_jobs, derive)
+    usable_volumes = _check_b_volumes(root, with_images, out, n_jobs, derive, scheduler)
     clinical, cac, bad_rows = _check_b_tables(root, out)
     table_ids = _check_b_table_ids(
         set(with_images), {"clinical.csv": clinical, "cac.csv": cac}, out
@@ -409,21 +410,25 @@ def _b_patients_with_images(root: Path, out: _Collector) -> list[str]:
 
 
 def _check_b_volumes(
-    root: Path, patients: list[str], out: _Collector, n_jobs: int | None, derive: object = None
+    root: Path,
+    patients: list[str],
+    out: _Collector,
+    n_jobs: int | None,
+    derive: object = None,
+    scheduler: object = None,
 ) -> set[str]:
     """Check every patient's image and masks (:func:`_check_b_patient`, in parallel).
 
     Returns:
         The patients whose image and every mask are valid.
     """
-    from joblib import Parallel, delayed
-
-    from mpirad.parallel import resolve_n_jobs
+    from mpirad.parallel import imap
 
     usable_volumes: set[str] = set()
-    tasks = (delayed(_check_b_patient)(root, patient, derive) for patient in patients)
-    n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(patients))
-    for patient, problems, usable in Parallel(n_jobs=n_jobs)(tasks):
+    args = [(root, patient, derive) for patient in patients]
+    for patient, problems, usable in imap(
+        _check_b_patient, args, n_jobs=n_jobs, scheduler=scheduler
+    ):
         out.problems.extend(Problem(*fields) for fields in problems)
         if usable:
             usable_volumes.add(patient)
@@ -499,6 +504,7 @@ def check_root(
     name: str = "",
     n_jobs: int | None = None,
     derive: object | None = None,
+    scheduler: object = None,
 ) -> CheckReport:
     """Check a dataset folder of study ``"a"`` (labelme-export) or ``"b"`` (volumes).
 
@@ -511,6 +517,8 @@ def check_root(
         derive: for a Study B dataset whose ROIs are derived from the myocardium (manifest
             ``rois: derive``), its :class:`~mpirad.io.layouts.VolumesLayout`: only
             ``masks/myocardium`` is required, and the derivation is tried per patient.
+        scheduler: a Dask scheduler for the Study B patients
+            (:func:`mpirad.parallel.resolve_scheduler`; default ``MPIRAD_DASK_SCHEDULER``).
 
     Returns:
         The :class:`CheckReport` (nothing is raised for problems of the data).
@@ -528,11 +536,13 @@ def check_root(
     elif study == "a":
         _check_study_a(root, out, summary)
     else:
-        _check_study_b(root, out, summary, n_jobs, derive)
+        _check_study_b(root, out, summary, n_jobs, derive, scheduler)
     return CheckReport(root=root, study=study, problems=out.problems, summary=summary, name=name)
 
 
-def check_dataset(dataset: object, *, n_jobs: int | None = None) -> CheckReport:
+def check_dataset(
+    dataset: object, *, n_jobs: int | None = None, scheduler: object = None
+) -> CheckReport:
     """Check a manifest dataset (:class:`mpirad.manifest.Dataset`) in one pass.
 
     The readers are called with the dataset's root folder (the default layout); a
@@ -540,7 +550,7 @@ def check_dataset(dataset: object, *, n_jobs: int | None = None) -> CheckReport:
 
     Args:
         dataset: the dataset.
-        n_jobs: see :func:`check_root`.
+        n_jobs, scheduler: see :func:`check_root`.
 
     Returns:
         The :class:`CheckReport`.
@@ -551,5 +561,6 @@ def check_dataset(dataset: object, *, n_jobs: int | None = None) -> CheckReport:
     if dataset.study == "b" and getattr(dataset.entry, "rois", "masks") == "derive":
         derive = volumes_layout(dataset)
     return check_root(  # type: ignore[attr-defined]
-        dataset.root, dataset.study, name=dataset.name, n_jobs=n_jobs, derive=derive
-    )
+        dataset.root, dataset.study, name=dataset.name, n_jobs=n_jobs, derive=derive,
+        scheduler=scheduler,
+    )  # fmt: skip

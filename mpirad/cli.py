@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from mpirad.cli_options import SchedulerOption, use_scheduler
+
 #: Set ``MPIRAD_DEBUG=1`` (or pass ``mpirad --debug``) to see the traceback of an error.
 DEBUG_ENV = "MPIRAD_DEBUG"
 
@@ -163,10 +165,13 @@ def check_cmd(
             "--n-jobs", help="parallel workers (-1 = all cores; default: MPIRAD_N_JOBS or 2)"
         ),
     ] = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Validate a whole dataset in one pass; list every problem, grouped by patient."""
     from mpirad.check import check_dataset
     from mpirad.manifest import get_dataset
+
+    use_scheduler(scheduler)
 
     ds = get_dataset(name, manifest)
     if ds.provenance == "synthetic":

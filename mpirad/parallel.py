@@ -14,12 +14,27 @@ Study A image reading, feature extraction, ``mpirad check``, the Study B protoco
 A step with fewer tasks than its ``serial_below`` threshold runs in the calling process
 (starting worker processes costs more than it saves), and no step starts more workers
 than it has tasks. Results never depend on the number of workers.
+
+Where the tasks run is chosen here too, with :func:`resolve_scheduler`:
+
+1. an explicit ``scheduler`` wins: the address of a running Dask scheduler
+   (``tcp://host:8786``), ``"local"`` (a :class:`distributed.LocalCluster` of ``n_jobs``
+   single-threaded worker processes, started for the step), a :class:`distributed.Client`
+   already connected, or ``"none"`` (joblib on this machine, whatever the environment says);
+2. otherwise the environment variable ``MPIRAD_DASK_SCHEDULER`` (same meaning);
+3. otherwise none: joblib worker processes on this machine, as above.
+
+With a scheduler, every task of the step is one Dask task (``client.map``), rerun on
+another worker if its worker dies. Dask is optional
+(``pip install 'mpirad[dask]'``) and imported only when a scheduler is used. The
+workers need mpirad installed and must see the same files (a shared file system).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from joblib import Parallel, delayed
@@ -27,6 +42,8 @@ from tqdm import tqdm
 
 #: Environment variable read when no ``n_jobs`` is given.
 N_JOBS_ENV = "MPIRAD_N_JOBS"
+#: Environment variable read when no ``scheduler`` is given (a Dask scheduler address).
+SCHEDULER_ENV = "MPIRAD_DASK_SCHEDULER"
 #: Workers used when neither ``n_jobs`` nor ``MPIRAD_N_JOBS`` says otherwise.
 DEFAULT_WORKERS = 2
 
@@ -92,6 +109,7 @@ def parallel_map(
     serial_below: int = 2,
     batch_size: int | str = "auto",
     desc: str = "",
+    scheduler: Any = None,
 ) -> list[Any]:
     """``[worker(*a) for a in args]``, in joblib worker processes when worth it.
 
@@ -101,13 +119,122 @@ def parallel_map(
         n_jobs, serial_below: see :func:`resolve_n_jobs` (``n_tasks`` is ``len(args)``).
         batch_size: tasks handed to a worker at once (joblib's ``batch_size``).
         desc: label of the progress bar (tqdm; hidden when not a terminal).
+        scheduler: where the tasks run (see :func:`resolve_scheduler`).
 
     Returns:
         The results, in the order of ``args`` whatever the number of workers.
     """
     args = list(args)
+    if args and resolve_scheduler(scheduler) is not None:
+        results = iterate_tasks(worker, args, n_jobs=n_jobs, scheduler=scheduler)
+        return list(tqdm(results, desc=desc, total=len(args), disable=None, leave=False))
     jobs = resolve_n_jobs(n_jobs, n_tasks=len(args), serial_below=serial_below)
     tasks = tqdm(args, desc=desc, disable=None, leave=False)
     if jobs == 1:
         return [worker(*a) for a in tasks]
     return list(Parallel(n_jobs=jobs, batch_size=batch_size)(delayed(worker)(*a) for a in tasks))
+
+
+def resolve_scheduler(scheduler: Any = None) -> Any:
+    """The Dask scheduler a step uses, or ``None`` for joblib (see the module docstring).
+
+    Args:
+        scheduler: an address (``tcp://host:8786``), ``"local"``, ``"none"``, a connected
+            :class:`distributed.Client`, or ``None`` (read ``MPIRAD_DASK_SCHEDULER``).
+
+    Returns:
+        The address, ``"local"``, the client, or ``None`` (no scheduler: joblib).
+    """
+    if scheduler is not None and not isinstance(scheduler, str):
+        return scheduler  # a Client
+    value = scheduler if scheduler is not None else os.environ.get(SCHEDULER_ENV, "")
+    value = value.strip()
+    return None if value.lower() in ("", "none") else value
+
+
+@contextmanager
+def dask_client(scheduler: Any, n_jobs: int | None = None) -> Iterator[Any]:
+    """A :class:`distributed.Client` for ``scheduler`` (resolved), closed on exit unless
+    it was given. ``"local"`` starts a LocalCluster of :func:`resolve_n_jobs` workers."""
+    target = resolve_scheduler(scheduler)
+    if target is None:
+        raise ValueError("no Dask scheduler: pass scheduler= or set " + SCHEDULER_ENV)
+    if not isinstance(target, str):
+        yield target
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError(
+            "a Dask scheduler needs dask[distributed]: pip install 'mpirad[dask]'"
+        ) from None
+    if target == "local":
+        workers = resolve_n_jobs(n_jobs)
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) as cluster:
+            with Client(cluster) as client:
+                yield client
+        return
+    with Client(target) as client:
+        yield client
+
+
+def iterate_tasks(
+    worker: Callable[..., Any],
+    args: Iterable[tuple],
+    *,
+    n_jobs: int | None = None,
+    scheduler: Any = None,
+    ordered: bool = True,
+) -> Iterator[Any]:
+    """``worker(*a)`` for every ``a`` of ``args`` as Dask tasks, results as they come.
+
+    Args:
+        worker: a picklable function (importable on the workers).
+        args: one argument tuple per task.
+        n_jobs: workers of a ``"local"`` cluster.
+        scheduler: see :func:`resolve_scheduler` (must resolve to a scheduler).
+        ordered: yield in the order of ``args``; else as tasks finish.
+
+    Yields:
+        The results. A task that fails raises here; the tasks not yet run are cancelled.
+        A task whose worker dies is rerun elsewhere by Dask (up to its
+        ``distributed.scheduler.allowed-failures``, then ``KilledWorker``).
+    """
+    args = list(args)
+    if not args:
+        return
+    with dask_client(scheduler, n_jobs) as client:
+        from distributed import as_completed
+
+        # The arguments travel with each task (not scattered once): a task whose worker
+        # dies can then be rerun anywhere.
+        columns = [list(column) for column in zip(*args, strict=True)]
+        futures = client.map(worker, *columns, pure=False)
+        try:
+            if ordered:
+                for i, future in enumerate(futures):
+                    yield future.result()
+                    futures[i] = None  # let the worker forget the result
+            else:
+                for future in as_completed(futures):
+                    yield future.result()
+        finally:
+            client.cancel([f for f in futures if f is not None])
+
+
+def imap(
+    worker: Callable[..., Any],
+    args: Iterable[tuple],
+    *,
+    n_jobs: int | None = None,
+    scheduler: Any = None,
+    serial_below: int = 2,
+) -> Iterator[Any]:
+    """``worker(*a)`` for every ``a`` of ``args``, results in order as they come: on the
+    Dask ``scheduler`` (:func:`iterate_tasks`), else in joblib workers
+    (:func:`resolve_n_jobs`; the joblib backend in force, e.g. ``parallel_config``)."""
+    args = list(args)
+    if args and resolve_scheduler(scheduler) is not None:
+        return iterate_tasks(worker, args, n_jobs=n_jobs, scheduler=scheduler)
+    jobs = resolve_n_jobs(n_jobs, n_tasks=len(args), serial_below=serial_below)
+    return Parallel(n_jobs=jobs, return_as="generator")(delayed(worker)(*a) for a in args)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 HEAVY = ("torch", "torchvision", "mirp", "radiomics", "statsmodels", "SimpleITK", "sklearn")
+HEAVY += ("dask", "distributed")  # only a run with a scheduler imports Dask
 
 SCRIPT = """
 import json, sys

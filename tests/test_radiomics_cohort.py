@@ -19,6 +19,7 @@ from mpirad.radiomics import (
     extract_features,
 )
 from mpirad.radiomics.cohort import cache_folder_for
+from mpirad.radiomics.partitions import cached_cases
 
 SPACING = (4.8, 4.8, 4.8)
 ROIS = ("myocardium", "LAD17")
@@ -138,7 +139,7 @@ def test_cache_resumes_and_notices_changed_inputs(dataset, tmp_path, monkeypatch
     cache = cache_folder_for(
         out.parent / "cache", "numpy", ("ih", "ivh", "cm", "rlm", "szm", "dzm", "ngt", "ngl"), BINS
     )
-    assert len(list(cache.glob("*/*.npz"))) == 3 * len(ROIS)
+    assert len(cached_cases(cache)) == 3 * len(ROIS)
 
     import mpirad.radiomics.cohort as cohort
 

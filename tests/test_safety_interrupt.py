@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -27,6 +26,7 @@ from mpirad.manifest import tree_checksum
 from mpirad.phantom import ensure_cohort, synthesize
 from mpirad.radiomics import extract_cohort
 from mpirad.radiomics.cohort import STUDY_B_FAMILIES, cache_folder_for
+from mpirad.radiomics.partitions import cached_cases, partition_files
 
 ROIS = ("myocardium", "LAD17")
 BINS = (8,)
@@ -72,8 +72,8 @@ def _is_hidden_temporary(path: Path) -> bool:
 
 
 def _finished_cases(cache: Path) -> list[Path]:
-    """Cache files under their final names (not the hidden temporaries being written)."""
-    return sorted(p for p in cache.glob("*/*.npz") if not p.name.startswith("."))
+    """Partitions under their final names (not the hidden temporaries being written)."""
+    return partition_files(cache)
 
 
 @pytest.fixture(scope="module")
@@ -110,12 +110,13 @@ def test_killed_extraction_resumes_to_the_uninterrupted_table(
     _kill_when(process, lambda: bool(_finished_cases(cache)))
 
     assert not out.exists()  # no table that looks finished
-    cached = _finished_cases(cache)
+    finished = _finished_cases(cache)
+    cached = cached_cases(cache)
     assert 1 <= len(cached) < len(PATIENTS) * len(ROIS)
-    for path in cached:  # every cache file under its final name is complete
-        with np.load(path, allow_pickle=False) as data:
-            assert data["keys"].shape == data["values"].shape and data["values"].size > 0
-    stray = _leftovers(out.parent, set(cached))
+    for path in finished:  # every partition under its final name is complete
+        table = pd.read_parquet(path)
+        assert len(table) > 0 and table["value"].notna().all()
+    stray = _leftovers(out.parent, set(finished))
     assert all(_is_hidden_temporary(p) for p in stray), stray
     assert not (out.parent / "failures.csv").exists()
 

@@ -30,6 +30,7 @@ from mpirad.radiomics import (
     run_funnel,
 )
 from mpirad.radiomics.cohort import STUDY_B_FAMILIES, cache_folder_for
+from mpirad.radiomics.partitions import cached_cases
 from mpirad.stats import ProtocolConfig, run_protocol, stepwise_fit
 
 ROIS = ("myocardium", "LAD17")
@@ -200,7 +201,7 @@ def test_one_broken_case_is_named_others_kept_and_a_fix_recomputes_only_it(
     assert set(zip(listed["patient_id"], listed["roi"], strict=True)) == failing
 
     cache = cache_folder_for(out.parent / "cache", "numpy", STUDY_B_FAMILIES, BINS)
-    cached = {(p.parent.name, p.stem) for p in cache.glob("*/*.npz")}
+    cached = cached_cases(cache)
     all_cases = {(p, r) for p in ("B001", "B002", "B003", "B004") for r in ROIS}
     assert cached == all_cases - failing  # nothing computed was lost
 

@@ -36,6 +36,7 @@ n_repeats = 50
 n_inner = 20
 seed = 0
 n_jobs = 2
+scheduler = ""  # a Dask scheduler for the protocol (tcp://host:8786, "local"); "": MPIRAD_DASK_SCHEDULER, else joblib
 # Permutations B of CAC for Table 3's calibrated p-values: -1 takes the book profile's
 # (quick: 4, paper: 1000; mpirad.stats.permutation.PROFILE_PERMUTATIONS), 0 skips them.
 permutations = -1
@@ -195,7 +196,10 @@ config = ProtocolConfig(
     n_inner=n_inner, select_by=select_by, outcome_transform=outcome_transform, seed=seed,
 )  # fmt: skip
 started = time.perf_counter()
-result = run_protocol(inputs.radiomic, inputs.clinical, inputs.cac, config=config, n_jobs=n_jobs)
+result = run_protocol(
+    inputs.radiomic, inputs.clinical, inputs.cac, config=config, n_jobs=n_jobs,
+    scheduler=scheduler or None,
+)  # fmt: skip
 elapsed = time.perf_counter() - started
 save_outcome(result, out_dir / criterion, sources, config)
 fisher = result.fisher_table()
@@ -245,7 +249,7 @@ if B:
     started = time.perf_counter()
     null = permutation_null(
         inputs.radiomic, inputs.clinical, inputs.cac, permutations=B, seed=seed,
-        n_jobs=n_jobs, config=config,
+        n_jobs=n_jobs, config=config, scheduler=scheduler or None,
     )  # fmt: skip
     null_seconds = time.perf_counter() - started
     print(f"{B} permutations in {null_seconds:.0f} s ({null_seconds / B:.0f} s each)")
@@ -393,8 +397,9 @@ plt.show()
 other = "sse" if criterion != "sse" else "aic"
 other_config = replace(config, criterion=other)
 other_result = run_protocol(
-    inputs.radiomic, inputs.clinical, inputs.cac, config=other_config, n_jobs=n_jobs
-)
+    inputs.radiomic, inputs.clinical, inputs.cac, config=other_config, n_jobs=n_jobs,
+    scheduler=scheduler or None,
+)  # fmt: skip
 save_outcome(other_result, out_dir / other, sources, other_config)
 labels = {
     c.criterion: report.reading_label(c.criterion, c.p_enter, c.p_remove)

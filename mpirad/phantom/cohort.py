@@ -29,6 +29,7 @@ def synthesize(
     patients: int | None = None,
     image_size: int | None = None,
     profile: str = "quick",
+    scheduler: object = None,
 ) -> Path:
     """Write a complete synthetic dataset for one study.
 
@@ -45,6 +46,9 @@ def synthesize(
         image_size: Study A PNG side in pixels (at least 32; default 128 quick / 512 paper);
             Study B volume side in 4.8 mm voxels (at least 36; default 44).
         profile: ``"quick"`` or ``"paper"``.
+        scheduler: a Dask scheduler to build the patients on
+            (:func:`mpirad.parallel.resolve_scheduler`; default ``MPIRAD_DASK_SCHEDULER``,
+            else joblib); the files are the same. Its workers write next to ``out``.
 
     Returns:
         ``out`` as a :class:`~pathlib.Path`.
@@ -72,22 +76,7 @@ def synthesize(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
-        if study == "a":
-            n = int(patients) if patients is not None else sizes.a_patients
-            size = int(image_size) if image_size is not None else sizes.a_image_size
-            if size < 32:
-                raise ValueError(f"Study A image_size must be at least 32 pixels, got {size}")
-            options = {"patients": n, "image_size": size, "slices": list(sizes.a_slices)}
-            study_a.write_cohort(tmp, seed=seed, patients=n, image_size=size, slices=sizes.a_slices)
-        else:
-            n = int(patients) if patients is not None else sizes.b_patients
-            size = int(image_size) if image_size is not None else sizes.b_volume_size
-            if size < 36:
-                raise ValueError(
-                    f"Study B volume size must be at least 36 voxels (173 mm), got {size}"
-                )
-            options = {"patients": n, "volume_size": size}
-            study_b.write_cohort(tmp, seed=seed, patients=n, volume_size=size)
+        options = _write_study(study, tmp, seed, sizes, patients, image_size, scheduler)
         marker = {"generator": "mpirad.phantom.synthesize", "version": GENERATOR_VERSION,
                   "study": study, "seed": seed, "profile": profile, **options}  # fmt: skip
         (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
@@ -96,6 +85,28 @@ def synthesize(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _write_study(study, tmp: Path, seed: int, sizes, patients, image_size, scheduler) -> dict:
+    """Write one study's cohort into ``tmp``; the options recorded in its marker."""
+    if study == "a":
+        n = int(patients) if patients is not None else sizes.a_patients
+        size = int(image_size) if image_size is not None else sizes.a_image_size
+        if size < 32:
+            raise ValueError(f"Study A image_size must be at least 32 pixels, got {size}")
+        options = {"patients": n, "image_size": size, "slices": list(sizes.a_slices)}
+        study_a.write_cohort(
+            tmp, seed=seed, patients=n, image_size=size, slices=sizes.a_slices,
+            scheduler=scheduler,
+        )  # fmt: skip
+    else:
+        n = int(patients) if patients is not None else sizes.b_patients
+        size = int(image_size) if image_size is not None else sizes.b_volume_size
+        if size < 36:
+            raise ValueError(f"Study B volume size must be at least 36 voxels (173 mm), got {size}")
+        options = {"patients": n, "volume_size": size}
+        study_b.write_cohort(tmp, seed=seed, patients=n, volume_size=size, scheduler=scheduler)
+    return options
 
 
 def ensure_cohort(

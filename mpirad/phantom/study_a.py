@@ -462,7 +462,13 @@ def _patient_row(
 
 
 def write_cohort(
-    root: Path, *, seed: int, patients: int, image_size: int, slices: tuple[int, int, int]
+    root: Path,
+    *,
+    seed: int,
+    patients: int,
+    image_size: int,
+    slices: tuple[int, int, int],
+    scheduler: object = None,
 ) -> None:
     """Write the whole Study A dataset into ``root`` (an empty folder being built).
 
@@ -472,6 +478,7 @@ def write_cohort(
         patients: number of patients.
         image_size: PNG side (pixels).
         slices: (SA, HLA, VLA) slices per phase.
+        scheduler: a Dask scheduler for the patients (:func:`mpirad.parallel.resolve_scheduler`).
     """
     from mpirad.io.tables import write_parquet
     from mpirad.phantom.writers import write_csv
@@ -482,6 +489,7 @@ def write_cohort(
         serial_below=PARALLEL_FROM,
         batch_size=4,
         desc="study A patients",
+        scheduler=scheduler,
     )
     patient_rows = [r[0] for r in results]
     truth_rows = [{"patient_id": p["patient_id"], **p.pop("_truth")} for p in patient_rows]

@@ -193,7 +193,9 @@ def _finite_or_none(value: float, digits: int = 4) -> float | None:
     return round(value, digits) if np.isfinite(value) else None
 
 
-def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> None:
+def write_cohort(
+    root: Path, *, seed: int, patients: int, volume_size: int, scheduler: object = None
+) -> None:
     """Write the whole Study B dataset into ``root`` (an empty folder being built).
 
     Args:
@@ -201,6 +203,7 @@ def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> N
         seed: cohort seed.
         patients: number of patients.
         volume_size: voxels per side.
+        scheduler: a Dask scheduler for the patients (:func:`mpirad.parallel.resolve_scheduler`).
     """
     from mpirad.phantom.writers import write_csv
 
@@ -219,6 +222,7 @@ def write_cohort(root: Path, *, seed: int, patients: int, volume_size: int) -> N
         serial_below=PARALLEL_FROM,
         batch_size=4,
         desc="study B patients",
+        scheduler=scheduler,
     )
     write_csv(root / "clinical.csv", clinical)
     write_csv(root / "cac.csv", cac)

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from mpirad.cli_options import SchedulerOption, use_scheduler
+
 
 def register(app: typer.Typer) -> None:
     @app.command("book-inputs")
@@ -22,6 +24,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="parallel workers (-1 = all cores; default: MPIRAD_N_JOBS or 2)"),
         ] = None,
         force: Annotated[bool, typer.Option("--force", help="recompute every step")] = False,
+        scheduler: SchedulerOption = None,
         profile_overrides: Annotated[
             str,
             typer.Option(help="JSON changes to the Study A profile, e.g. '{\"n_splits\": 2}'"),
@@ -37,6 +40,7 @@ def register(app: typer.Typer) -> None:
 
         from mpirad.pipeline.steps import build_book_inputs
 
+        use_scheduler(scheduler)
         try:
             overrides = json.loads(profile_overrides) if profile_overrides else None
         except json.JSONDecodeError as exc:

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from mpirad.cli_options import SchedulerOption, use_scheduler
+
 #: Default output of ``mpirad extract --dataset NAME``.
 DEFAULT_OUT = "build/features/{dataset}/features.parquet"
 
@@ -90,6 +92,7 @@ def register(app: typer.Typer) -> None:
         force: Annotated[
             bool, typer.Option("--force", help="extract even if the recorded table is current")
         ] = False,
+        scheduler: SchedulerOption = None,
     ) -> None:
         """Extract IBSI features of every patient x ROI x bin number into one parquet table.
 
@@ -99,6 +102,7 @@ def register(app: typer.Typer) -> None:
         from mpirad.constants import ROI_NAMES
         from mpirad.radiomics.cohort import CohortExtractionError, extract_cohort
 
+        use_scheduler(scheduler)
         if (dataset is None) == (root is None):
             raise typer.BadParameter("give exactly one of --dataset NAME or --root DIR")
         roi_names = tuple(r.strip() for r in rois.split(",")) if rois else ROI_NAMES

@@ -1,12 +1,14 @@
 """Cohort extraction: all patients x ROIs x bin numbers into one tidy parquet table.
 
-Work is split per patient (the image is read once, then each ROI is prepared once and
-computed for every bin number) and run through :class:`joblib.Parallel`, so a Dask
-cluster can take it over with ``joblib.parallel_config(backend="dask")``. Each
-(patient, ROI) result is cached as a small ``.npz`` file keyed by the engine, families
-and bin numbers and stamped with the size and modification time of its image and mask
-files, so an interrupted run resumes where it stopped and a changed input is recomputed.
-A failing (patient, ROI) is reported by name; the others are kept (and cached).
+Work is split in blocks of patients (for each patient the image is read once, then each
+ROI is prepared once and computed for every bin number), run by joblib worker processes
+or on a Dask cluster (``scheduler``: :func:`mpirad.parallel.resolve_scheduler`). Each
+block is written as one parquet partition as soon as it is done
+(:mod:`mpirad.radiomics.partitions`), in a cache folder keyed by the engine, families,
+bin numbers and image processing, each case stamped with the size and modification time
+of its image and mask files, so an interrupted run resumes from its finished partitions
+and a changed input is recomputed. A failing (patient, ROI) is reported by name; the
+others are kept.
 
 Patients of one dataset must share one voxel size unless the settings resample them
 (``ExtractionSettings(resample_spacing_mm=...)``, :mod:`mpirad.radiomics.preprocess`):
@@ -22,7 +24,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -38,7 +40,8 @@ from mpirad.io.patient_volumes import (
     read_patient_image,
     read_roi_mask,
 )
-from mpirad.parallel import resolve_n_jobs
+from mpirad.parallel import iterate_tasks, resolve_n_jobs, resolve_scheduler
+from mpirad.radiomics import partitions
 from mpirad.radiomics.engines.base import FeatureRow
 from mpirad.radiomics.extract import (
     code_or_none,
@@ -46,7 +49,6 @@ from mpirad.radiomics.extract import (
     resolve_families,
     validate_roi,
 )
-from mpirad.radiomics.ibsi import FAMILIES
 from mpirad.radiomics.settings import ExtractionSettings, dataset_settings
 
 if TYPE_CHECKING:
@@ -70,15 +72,16 @@ COHORT_COLUMNS: tuple[str, ...] = (
 #: removal of intensity-based statistics, local intensity and morphology.
 STUDY_B_FAMILIES: tuple[str, ...] = ("ih", "ivh", "cm", "rlm", "szm", "dzm", "ngt", "ngl")
 
-#: Bump when the cache file format or the feature computation changes.
-CACHE_VERSION = 2
+#: Bump when the cache's format (:mod:`mpirad.radiomics.partitions`) or the feature
+#: computation changes.
+CACHE_VERSION = 3
 
 #: Voxel sizes equal to this many decimals (mm) count as the same.
 VOXEL_SIZE_DECIMALS = 3
 
 
 class CohortExtractionError(RuntimeError):
-    """Some (patient, ROI) cases failed; the message lists them. Others are cached."""
+    """Some (patient, ROI) cases failed; the message lists them. Others are kept."""
 
     def __init__(self, failures: list[tuple[str, str, str]]):
         self.failures = failures
@@ -126,39 +129,6 @@ class _Job:
         ]
 
 
-def _case_stamp(layout: VolumesLayout, patient_id: str, roi: str) -> str:
-    return layout.case_stamp(patient_id, roi)
-
-
-def _cache_file(cache_folder: str, patient_id: str, roi: str) -> Path:
-    return Path(cache_folder) / patient_id / f"{roi}.npz"
-
-
-def _read_cache(path: Path, stamp: str) -> tuple[np.ndarray, np.ndarray, tuple] | None:
-    """Cached ``(keys, values, spacing)`` if the file exists and was made from the same
-    inputs."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if str(data["stamp"]) != stamp:
-                return None
-            return data["keys"], data["values"], tuple(float(v) for v in data["spacing"])
-    except (OSError, ValueError, KeyError):
-        return None  # unreadable (e.g. truncated by a crash): recompute
-
-
-def _write_cache(
-    path: Path, stamp: str, keys: np.ndarray, values: np.ndarray, spacing: tuple
-) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(
-                handle, stamp=np.array(stamp), keys=keys, values=values, spacing=np.array(spacing)
-            )
-
-
 def _keys_and_values(
     rows_per_setting: list[list[FeatureRow]], bin_numbers: Sequence[int]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -176,12 +146,12 @@ def _keys_and_values(
 
 
 def _patient_task(job: _Job, patient_id: str, rois: tuple[str, ...]):
-    """Compute (and cache) the given ROIs of one patient.
+    """Compute the given ROIs of one patient.
 
     Returns:
-        ``(patient_id, results, failures, spacing)`` with results ``[(roi, keys, values)]``,
-        failures ``[(patient_id, roi, message)]`` and the image's voxel size (``None`` if
-        it could not be read).
+        ``(results, failures, spacing)`` with results ``[(patient_id, roi, stamp, keys,
+        values)]``, failures ``[(patient_id, roi, message)]`` and the image's voxel size
+        (``None`` if it could not be read).
     """
     layout = job.layout
     results, failures = [], []
@@ -189,10 +159,10 @@ def _patient_task(job: _Job, patient_id: str, rois: tuple[str, ...]):
     try:
         image = read_patient_image(layout, patient_id)
     except (RoiError, OSError) as error:
-        return patient_id, [], [(patient_id, roi, str(error)) for roi in rois], None
+        return [], [(patient_id, roi, str(error)) for roi in rois], None
     for roi in rois:
         try:
-            stamp = _case_stamp(layout, patient_id, roi)
+            stamp = layout.case_stamp(patient_id, roi)
             mask = read_roi_mask(layout, patient_id, roi, image)
             array, mask, spacing = validate_roi(
                 image.array, mask, image.spacing, what=f"patient {patient_id}, ROI {roi}"
@@ -202,16 +172,43 @@ def _patient_task(job: _Job, patient_id: str, rois: tuple[str, ...]):
                 what=f"patient {patient_id}, ROI {roi}",
             )  # fmt: skip
             keys, values = _keys_and_values(rows, job.bin_numbers)
-            if job.cache_folder is not None:
-                cache_file = _cache_file(job.cache_folder, patient_id, roi)
-                _write_cache(cache_file, stamp, keys, values, image.spacing)
-            results.append((roi, keys, values))
+            results.append((patient_id, roi, stamp, keys, values))
         except Exception as error:  # noqa: BLE001 - any failure is reported by case
             message = (
                 str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
             )
             failures.append((patient_id, roi, message))
-    return patient_id, results, failures, tuple(image.spacing)
+    return results, failures, tuple(image.spacing)
+
+
+class _BlockResult(NamedTuple):
+    """What a block task sends back: the partition written (``None`` without a cache
+    folder, or if every case failed) and its (patient_id, roi) cases, the computed cases
+    themselves only without a cache folder, the failed cases, patient id -> voxel size,
+    and the number of patients of the block."""
+
+    partition: str | None
+    stored: list[tuple[str, str]]
+    cases: list[tuple[str, str, str, np.ndarray, np.ndarray]]
+    failures: list[tuple[str, str, str]]
+    spacings: dict[str, tuple[float, ...]]
+    patients: int
+
+
+def _block_task(job: _Job, block: tuple[tuple[str, tuple[str, ...]], ...]) -> _BlockResult:
+    """Compute a block of patients (``(patient_id, rois)``) and write its partition."""
+    cases, failures, spacings = [], [], {}
+    for patient_id, rois in block:
+        results, patient_failures, spacing = _patient_task(job, patient_id, rois)
+        cases.extend(results)
+        failures.extend(patient_failures)
+        if spacing is not None:
+            spacings[patient_id] = spacing
+    if job.cache_folder is None:
+        return _BlockResult(None, [], cases, failures, spacings, len(block))
+    path = partitions.write_partition(job.cache_folder, cases, spacings)
+    stored = [(c[0], c[1]) for c in cases]
+    return _BlockResult(path and str(path), stored, [], failures, spacings, len(block))
 
 
 def cache_folder_for(
@@ -236,57 +233,6 @@ def cache_folder_for(
     return Path(cache_dir) / f"{engine}-{digest}"
 
 
-def _assemble(results: list[tuple[str, str, np.ndarray, np.ndarray]]) -> pd.DataFrame:
-    """Build the tidy table from ``(patient_id, roi, keys, values)`` pieces."""
-    if not results:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in COHORT_COLUMNS})
-    results = sorted(
-        results, key=lambda r: (r[0], ROI_NAMES.index(r[1]) if r[1] in ROI_NAMES else 99, r[1])
-    )
-    lengths = np.array([len(r[3]) for r in results])
-    # Most pieces share one key list: map each distinct list to integer key ids once.
-    key_id: dict[str, int] = {}
-    ids_by_signature: dict[bytes, np.ndarray] = {}
-    id_pieces = []
-    for _, _, keys, _ in results:
-        signature = keys.tobytes() + str(keys.dtype).encode()
-        ids = ids_by_signature.get(signature)
-        if ids is None:
-            ids = np.array([key_id.setdefault(str(k), len(key_id)) for k in keys], dtype=np.int64)
-            ids_by_signature[signature] = ids
-        id_pieces.append(ids)
-    unique_keys = list(key_id)
-    key_index = np.concatenate(id_pieces)
-    parts = [k.split("|", 4) for k in unique_keys]
-    n_bins = np.array([int(p[0]) for p in parts])[key_index]
-    patient = pd.Categorical(np.repeat([r[0] for r in results], lengths))
-    roi_order = [r for r in ROI_NAMES if r in {x[1] for x in results}]
-    roi_order += sorted({x[1] for x in results} - set(roi_order))
-    roi = pd.Categorical(np.repeat([r[1] for r in results], lengths), categories=roi_order)
-
-    def categorical(position: int, order: list[str] | None = None) -> pd.Categorical:
-        labels = np.array([p[position] for p in parts], dtype=object)
-        codes_unique, inverse = np.unique(labels, return_inverse=True)
-        categories = order if order is not None else list(codes_unique)
-        mapping = np.array([categories.index(c) for c in codes_unique])
-        return pd.Categorical.from_codes(mapping[inverse][key_index], categories=categories)
-
-    family_order = [f for f in FAMILIES if f in {p[1] for p in parts}]
-    table = pd.DataFrame(
-        {
-            "patient_id": patient,
-            "roi": roi,
-            "n_bins": n_bins.astype(np.int64),
-            "family": categorical(1, family_order),
-            "name": categorical(2),
-            "ibsi_code": categorical(3),
-            "aggregation": categorical(4),
-            "value": np.concatenate([r[3] for r in results]),
-        }
-    )
-    return table
-
-
 def extract_cohort(
     root: str | os.PathLike[str] | Dataset | VolumesLayout,
     out: str | Path | None,
@@ -301,6 +247,7 @@ def extract_cohort(
     allow_failures: bool = False,
     progress: bool = True,
     settings: ExtractionSettings | None = None,
+    scheduler: Any = None,
 ) -> pd.DataFrame:
     """Extract features of every patient x ROI x bin number into one tidy table.
 
@@ -313,8 +260,10 @@ def extract_cohort(
         engine: ``"mirp"``, ``"pyradiomics"`` or ``"numpy"``. For a whole cohort use
             ``"numpy"`` (about 0.05 s per ROI and 8 bin numbers vs about 4 s with mirp).
         n_jobs: parallel workers (joblib; ``-1`` = all cores; default: :func:`mpirad.parallel.resolve_n_jobs`).
-        cache_dir: where per-(patient, ROI) results are cached; default ``cache/`` next
-            to ``out`` (no cache if both are ``None``).
+        cache_dir: where the partitions of finished patient blocks are kept
+            (:mod:`mpirad.radiomics.partitions`); default ``cache/`` next to ``out`` (no
+            cache if both are ``None``). With a Dask scheduler the workers write there:
+            a folder they see (a shared file system).
         patients: patient ids (default: every patient of the dataset).
         families: IBSI family ids (default :data:`STUDY_B_FAMILIES`).
         allow_failures: return (and write) the table without the failed cases instead
@@ -324,6 +273,8 @@ def extract_cohort(
             re-segmentation: :mod:`mpirad.radiomics.preprocess`); its discretisation is
             replaced by ``bin_numbers``. Default: the dataset's manifest ``resample`` and
             ``resegment`` (:func:`mpirad.radiomics.settings.dataset_settings`), else none.
+        scheduler: a Dask scheduler to run the blocks on (:func:`mpirad.parallel.
+            resolve_scheduler`; default ``MPIRAD_DASK_SCHEDULER``, else joblib).
 
     Returns:
         Columns :data:`COHORT_COLUMNS`: ``patient_id``, ``roi``, ``n_bins``, ``family``,
@@ -353,16 +304,32 @@ def extract_cohort(
     )
     cache = None if cache_folder is None else str(cache_folder)
     job = _Job(layout, rois, bins, engine, families_tuple, cache, template)  # fmt: skip
-    spacings: dict[str, tuple[float, ...]] = {}
-    pieces, todo = _cached_cases(job, patient_ids, spacings)
-    failures = _compute_cases(job, todo, pieces, spacings, n_jobs=n_jobs, progress=progress)
-    if template.resample_spacing_mm is None:
-        check_voxel_sizes(spacings)
-    table = _assemble(pieces)
+    selection, todo = _cached_cases(job, patient_ids)
+    computed = _compute_cases(job, todo, n_jobs=n_jobs, progress=progress, scheduler=scheduler)
+    table = _table(job, selection, computed, patient_ids)
+    failures = computed.failures
     _report_failures(failures, out, allow_failures)
     if out is not None:
         with atomic_path(out) as tmp:
             table.to_parquet(tmp, index=False)
+    return table
+
+
+def _table(
+    job: _Job, selection: dict[Path, set[tuple[str, str]]], computed: _Computed, patient_ids
+) -> pd.DataFrame:
+    """The cohort table from the cached and the computed cases (voxel sizes checked);
+    partitions this run superseded are removed."""
+    for path, cases in computed.written.items():
+        selection.setdefault(path, set()).update(cases)
+    pieces, spacings = partitions.read_pieces(selection)
+    spacings.update(computed.spacings)
+    if job.template.resample_spacing_mm is None:
+        check_voxel_sizes(spacings)
+    table = partitions.assemble(pieces + computed.pieces, COHORT_COLUMNS)
+    if job.cache_folder is not None:
+        covered = {(p, r) for p in patient_ids for r in job.rois}
+        partitions.prune(job.cache_folder, selection, covered)
     return table
 
 
@@ -408,74 +375,91 @@ def check_voxel_sizes(spacings: dict[str, tuple[float, ...]]) -> None:
 
 
 def _cached_cases(
-    job: _Job, patient_ids: list[str], spacings: dict[str, tuple[float, ...]]
-) -> tuple[list[tuple[str, str, np.ndarray, np.ndarray]], dict[str, list[str]]]:
+    job: _Job, patient_ids: list[str]
+) -> tuple[dict[Path, set[tuple[str, str]]], dict[str, list[str]]]:
     """Split the (patient, ROI) cases into those in the cache and those to compute.
 
     Returns:
-        ``(pieces, todo)``: ``(patient_id, roi, keys, values)`` of the cached cases, and
-        patient id -> ROIs still to compute.
+        ``(selection, todo)``: partition -> its cases to read (stored with the stamp of
+        today's input files), and patient id -> ROIs still to compute.
     """
-    pieces: list[tuple[str, str, np.ndarray, np.ndarray]] = []
+    index = {} if job.cache_folder is None else partitions.read_index(job.cache_folder)
+    selection: dict[Path, set[tuple[str, str]]] = {}
     todo: dict[str, list[str]] = {}
+    n_cached = 0
     for patient_id in patient_ids:
         for roi in job.rois:
-            cached = None
-            if job.cache_folder is not None:
-                try:
-                    stamp = _case_stamp(job.layout, patient_id, roi)
-                except OSError:
-                    stamp = ""
-                cached = _read_cache(_cache_file(job.cache_folder, patient_id, roi), stamp)
-            if cached is None:
-                todo.setdefault(patient_id, []).append(roi)
+            stored = index.get((patient_id, roi))
+            try:
+                fresh = stored is not None and stored[1] == job.layout.case_stamp(patient_id, roi)
+            except OSError:
+                fresh = False
+            if fresh:
+                selection.setdefault(stored[0], set()).add((patient_id, roi))
+                n_cached += 1
             else:
-                pieces.append((patient_id, roi, cached[0], cached[1]))
-                spacings[patient_id] = cached[2]
-    if pieces:
+                todo.setdefault(patient_id, []).append(roi)
+    if n_cached:
         logger.info(
-            "%d of %d cases taken from the cache", len(pieces), len(patient_ids) * len(job.rois)
+            "%d of %d cases taken from the cache", n_cached, len(patient_ids) * len(job.rois)
         )
-    return pieces, todo
+    return selection, todo
 
 
-def _compute_cases(
-    job: _Job,
-    todo: dict[str, list[str]],
-    pieces: list[tuple[str, str, np.ndarray, np.ndarray]],
-    spacings: dict[str, tuple[float, ...]],
-    *,
-    n_jobs: int | None,
-    progress: bool,
-) -> list[tuple[str, str, str]]:
-    """Compute the ``todo`` cases in parallel, one task per patient, appending to ``pieces``
-    (and each patient's voxel size to ``spacings``).
+@dataclass
+class _Computed:
+    """What the computing step returns: partitions written (with their cases), cases kept
+    in memory (no cache folder), failures and voxel sizes."""
 
-    Returns:
-        The failed cases ``(patient_id, roi, message)``.
-    """
-    failures: list[tuple[str, str, str]] = []
-    if not todo:
-        return failures
-    n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(todo))
-    tasks = [delayed(_patient_task)(job, p, tuple(r)) for p, r in todo.items()]
+    written: dict[Path, set[tuple[str, str]]] = field(default_factory=dict)
+    pieces: list[tuple[str, str, np.ndarray, np.ndarray]] = field(default_factory=list)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+    spacings: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+
+def _block_outputs(job: _Job, blocks: list, n_jobs: int, scheduler: Any):
+    """The blocks' results as they come: on the Dask ``scheduler``, else joblib."""
+    if resolve_scheduler(scheduler) is not None:
+        args = [(job, block) for block in blocks]
+        return iterate_tasks(_block_task, args, n_jobs=n_jobs, scheduler=scheduler, ordered=False)
+    tasks = [delayed(_block_task)(job, block) for block in blocks]
     try:  # results as they come (loky, threading, dask backends) ...
-        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+        return Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
     except ValueError as error:  # ... or all at once (e.g. the multiprocessing backend)
         if "return_as" not in str(error):
             raise
-        outputs = Parallel(n_jobs=n_jobs)(tasks)
+        return Parallel(n_jobs=n_jobs)(tasks)
+
+
+def _compute_cases(
+    job: _Job, todo: dict[str, list[str]], *, n_jobs: int | None, progress: bool, scheduler: Any
+) -> _Computed:
+    """Compute the ``todo`` cases in parallel, in blocks of patients, each written as a
+    partition of the cache folder (:mod:`mpirad.radiomics.partitions`) by its worker."""
+    computed = _Computed()
+    if not todo:
+        return computed
+    workers = resolve_n_jobs(n_jobs, n_tasks=len(todo))
+    size = partitions.block_size(len(todo), workers)
+    blocks = partitions.blocks([(p, tuple(r)) for p, r in todo.items()], size)
+    n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(blocks))
     bar = tqdm(
         total=len(todo), desc=f"features ({job.engine})", unit="patient", disable=not progress
     )
     with bar:
-        for patient_id, results, patient_failures, spacing in outputs:
-            if spacing is not None:
-                spacings[patient_id] = spacing
-            pieces.extend((patient_id, roi, keys, values) for roi, keys, values in results)
-            failures.extend(patient_failures)
-            bar.update(1)
-    return failures
+        for result in _block_outputs(job, blocks, n_jobs, scheduler):
+            if result.partition is not None:
+                if not Path(result.partition).is_file():
+                    raise FileNotFoundError(
+                        f"{result.partition}: written by a worker but not found here: the "
+                        "cache folder must be on a file system the workers and this machine share"
+                    )
+                computed.written[Path(result.partition)] = set(result.stored)
+            computed.pieces.extend((p, r, k, v) for p, r, _, k, v in result.cases)
+            computed.failures.extend(result.failures)
+            computed.spacings.update(result.spacings)
+            bar.update(result.patients)
+    return computed
 
 
 def _report_failures(

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from mpirad.cli_options import SchedulerOption, use_scheduler
+
 
 def _optional_path(help: str) -> object:
     """The type of an optional path option of ``mpirad outcome``."""
@@ -73,6 +75,7 @@ def register(app: typer.Typer) -> None:
         permutations: PermutationsOption = 0,
         alternative: AlternativeOption = "two-sided",
         force: ForceOption = False,
+        scheduler: SchedulerOption = None,
     ) -> None:
         """Run the 50 x 20 stepwise protocol for every ROI x pool; write parquet tables.
 
@@ -84,6 +87,7 @@ def register(app: typer.Typer) -> None:
         """
         from mpirad.stats import ProtocolConfig
 
+        use_scheduler(scheduler)
         if (dataset is None) == (root is None):
             raise typer.BadParameter("give exactly one of --dataset and --root")
         try:

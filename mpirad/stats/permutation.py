@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from scipy import stats
 
-from mpirad.parallel import resolve_n_jobs
+from mpirad.parallel import imap
 from mpirad.stats.fisher import fisher_table
 
 #: Permutations B of the book's profiles. One permutation reruns the whole 50 x 20
@@ -160,6 +159,7 @@ def permutation_null(
     seed: int = 0,
     n_jobs: int | None = None,
     progress: bool = False,
+    scheduler: object = None,
     **protocol: object,
 ) -> PermutationNull:
     """Rerun the protocol on B permutations of CAC; Fisher's X of each ROI x pool.
@@ -172,6 +172,9 @@ def permutation_null(
         n_jobs: joblib workers over permutations (:func:`mpirad.parallel.resolve_n_jobs`);
             each permutation runs its protocol in one process.
         progress: a tqdm bar over permutations.
+        scheduler: a Dask scheduler to run the permutations on
+            (:func:`mpirad.parallel.resolve_scheduler`); default ``MPIRAD_DASK_SCHEDULER``,
+            else joblib.
         **protocol: keyword arguments of :func:`mpirad.stats.run_protocol` (``config``,
             ``rois``, ``pools``, ...; its ``n_jobs`` is set to 1).
 
@@ -180,13 +183,9 @@ def permutation_null(
     """
     if permutations < 1:
         raise ValueError(f"permutations must be at least 1, got {permutations}")
-    protocol = {**protocol, "n_jobs": 1, "progress": False}
-    workers = resolve_n_jobs(n_jobs, n_tasks=permutations)
-    jobs = [
-        delayed(_null_statistics)(radiomic, clinical, cac, seed, k, protocol)
-        for k in range(permutations)
-    ]
-    tables = Parallel(n_jobs=workers, return_as="generator")(jobs)
+    protocol = {**protocol, "n_jobs": 1, "progress": False, "scheduler": "none"}
+    args = [(radiomic, clinical, cac, seed, k, protocol) for k in range(permutations)]
+    tables = imap(_null_statistics, args, n_jobs=n_jobs, scheduler=scheduler)
     if progress:
         from tqdm.auto import tqdm
 

@@ -25,14 +25,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
 from mpirad.constants import CLINICAL_CATEGORICAL, CLINICAL_FEATURES, ROI_CAC, ROI_NAMES
-from mpirad.parallel import resolve_n_jobs
+from mpirad.parallel import imap
 from mpirad.stats.design import encode_frame
 from mpirad.stats.fisher import fisher_table
 from mpirad.stats.pool import POOLS, PoolRunner, check_pool, index_by_patient, pool_table
@@ -361,6 +360,7 @@ def run_protocol(
     n_jobs: int | None = None,
     engine: Literal["fast", "reference"] = "fast",
     progress: bool = False,
+    scheduler: Any = None,
 ) -> ProtocolResult:
     """Run the repeated-split stepwise protocol for every ROI x pool.
 
@@ -385,9 +385,12 @@ def run_protocol(
             :attr:`ProtocolResult.collinear`.
         n_jobs: joblib workers over ROI x pool tasks (default: the project's policy,
             :func:`mpirad.parallel.resolve_n_jobs`; use ``joblib.parallel_config`` to hand
-            them to another backend, e.g. Dask).
+            them to another joblib backend).
         engine: ``"fast"`` (sweep updates) or ``"reference"`` (statsmodels refits; slow).
         progress: show a tqdm bar over tasks.
+        scheduler: a Dask scheduler to run the ROI x pool tasks on
+            (:func:`mpirad.parallel.resolve_scheduler`; default ``MPIRAD_DASK_SCHEDULER``,
+            else joblib). The result is the same wherever the tasks run.
 
     Returns:
         :class:`ProtocolResult`.
@@ -413,24 +416,25 @@ def run_protocol(
         categorical=categorical, clinical_features=clinical_features, roi_cac=roi_cac,
         collinear=collinear,
     )  # fmt: skip
-    by_key = _run_tasks(plan, config, engine, n_jobs, progress)
+    by_key = _run_tasks(plan, config, engine, n_jobs, progress, scheduler)
     return _gather(config, plan, by_key)
 
 
 def _run_tasks(
-    plan: _Plan, config: ProtocolConfig, engine: str, n_jobs: int | None, progress: bool
+    plan: _Plan,
+    config: ProtocolConfig,
+    engine: str,
+    n_jobs: int | None,
+    progress: bool,
+    scheduler: Any = None,
 ) -> dict[tuple, tuple[list[dict], list[dict], list[pd.DataFrame]]]:
-    """Run every distinct ROI x pool task (joblib); their tables by task key."""
-    n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(plan.tasks))
-    jobs = [
-        delayed(_run_task)(t.X, t.categorical, t.y, config, engine, t.labels)
-        for t in plan.tasks.values()
-    ]
-    results_iter = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    """Run every distinct ROI x pool task (joblib or Dask); their tables by task key."""
+    args = [(t.X, t.categorical, t.y, config, engine, t.labels) for t in plan.tasks.values()]
+    results_iter = imap(_run_task, args, n_jobs=n_jobs, scheduler=scheduler)
     if progress:
         from tqdm.auto import tqdm
 
-        results_iter = tqdm(results_iter, total=len(jobs), desc="stepwise protocol")
+        results_iter = tqdm(results_iter, total=len(args), desc="stepwise protocol")
     return dict(zip(plan.tasks, results_iter, strict=True))
 
 

@@ -1,0 +1,171 @@
+"""Dask as the engine of the parallel steps, tested on a real cluster: a
+:class:`distributed.LocalCluster` of two worker processes, started once for the module.
+
+Each step run on it gives the result of the joblib path, byte for byte (cohort synthesis,
+feature extraction, the stepwise protocol), and a worker process that dies mid-extraction
+loses no finished partition: the rerun computes only what was missing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from mpirad.manifest import tree_checksum  # noqa: E402
+from mpirad.parallel import SCHEDULER_ENV, parallel_map, resolve_scheduler  # noqa: E402
+from mpirad.phantom import synthesize  # noqa: E402
+from mpirad.radiomics import extract_cohort  # noqa: E402
+from mpirad.radiomics.cohort import STUDY_B_FAMILIES, cache_folder_for  # noqa: E402
+from mpirad.radiomics.partitions import cached_cases, partition_files  # noqa: E402
+from mpirad.stats import ProtocolConfig, run_protocol  # noqa: E402
+from mpirad.stats.simulate import simulate_study_b  # noqa: E402
+
+ROIS = ("myocardium", "LAD17")
+BINS = (8,)
+PATIENTS = 6
+KILLED = "B004"
+
+
+class CaseHook(distributed.WorkerPlugin):
+    """On every worker (also one restarted after a death): log each computed case to
+    ``log``; with ``kill``, end the worker process (``os._exit``) on patient ``kill``."""
+
+    def __init__(self, log: str, kill: str | None = None):
+        self.log, self.kill = log, kill
+
+    def setup(self, worker) -> None:
+        import mpirad.radiomics.cohort as cohort
+
+        original = getattr(cohort, "_unhooked", cohort.compute_feature_rows)
+        cohort._unhooked = original
+        log, kill = self.log, self.kill
+
+        def hooked(*args, **kwargs):
+            if kill is not None and f"patient {kill}," in kwargs["what"]:
+                os._exit(1)  # the worker dies, as on a node failure
+            with open(log, "a", encoding="utf-8") as handle:
+                handle.write(kwargs["what"] + "\n")
+            return original(*args, **kwargs)
+
+        cohort.compute_feature_rows = hooked
+
+    def teardown(self, worker) -> None:
+        import mpirad.radiomics.cohort as cohort
+
+        cohort.compute_feature_rows = getattr(cohort, "_unhooked", cohort.compute_feature_rows)
+
+
+@pytest.fixture(scope="module")
+def client():
+    import cloudpickle
+    import dask
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        with cluster, distributed.Client(cluster) as connected:
+            yield connected
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("b") / "cohort"
+    return synthesize("b", out, seed=1, patients=PATIENTS, image_size=36)
+
+
+def _extract(cohort: Path, out: Path | None, **options) -> pd.DataFrame:
+    return extract_cohort(
+        cohort, out, bin_numbers=BINS, rois=ROIS, engine="numpy", progress=False, **options
+    )
+
+
+def test_scheduler_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    assert resolve_scheduler() is None
+    monkeypatch.setenv(SCHEDULER_ENV, "tcp://cluster:8786")
+    assert resolve_scheduler() == "tcp://cluster:8786"
+    assert resolve_scheduler("none") is None  # explicit wins over the environment
+    assert resolve_scheduler("local") == "local"
+
+
+def test_synthesis_on_dask_writes_the_same_files(client, cohort: Path, tmp_path: Path) -> None:
+    out = synthesize(
+        "b", tmp_path / "b", seed=1, patients=PATIENTS, image_size=36, scheduler=client
+    )
+    assert tree_checksum(out) == tree_checksum(cohort)
+    assert parallel_map(pow, [(2, 3), (3, 2)], scheduler=client) == [8, 9]
+
+
+def test_extraction_on_dask_equals_joblib(client, cohort: Path, tmp_path: Path) -> None:
+    joblib_out = tmp_path / "joblib" / "features.parquet"
+    dask_out = tmp_path / "dask" / "features.parquet"
+    reference = _extract(cohort, joblib_out, n_jobs=1)
+    table = _extract(cohort, dask_out, n_jobs=2, scheduler=client.scheduler.address)
+    pd.testing.assert_frame_equal(table, reference)
+    assert dask_out.read_bytes() == joblib_out.read_bytes()  # the same parquet file
+    cache = cache_folder_for(dask_out.parent / "cache", "numpy", STUDY_B_FAMILIES, BINS)
+    assert len(partition_files(cache)) > 1  # written by block, by the workers
+    assert len(cached_cases(cache)) == PATIENTS * len(ROIS)
+
+
+def test_protocol_on_dask_equals_joblib(client) -> None:
+    sim = simulate_study_b(n_patients=140, n_features=8, rois=("LADMIM", "LAD17"), seed=3)
+    config = ProtocolConfig(n_repeats=3, n_inner=3)
+    reference = run_protocol(sim.radiomic, sim.clinical, sim.cac, config=config, n_jobs=1)
+    result = run_protocol(sim.radiomic, sim.clinical, sim.cac, config=config, scheduler=client)
+    pd.testing.assert_frame_equal(result.fisher_table(), reference.fisher_table())
+    pd.testing.assert_frame_equal(result.runs, reference.runs)
+    pd.testing.assert_frame_equal(result.predictions, reference.predictions)
+
+
+def _wait_until_idle(client, timeout: float = 30) -> None:
+    """Tasks cancelled after a failure may still be running: wait for them to end."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _logged(log: Path) -> list[str]:
+    return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+
+
+def test_killed_worker_loses_no_finished_partition(client, cohort: Path, tmp_path: Path) -> None:
+    out = tmp_path / "features" / "features.parquet"
+    cache = cache_folder_for(out.parent / "cache", "numpy", STUDY_B_FAMILIES, BINS)
+    log = tmp_path / "computed.log"
+    client.register_plugin(CaseHook(str(log), kill=KILLED), name="case-hook")
+    try:
+        with pytest.raises(distributed.KilledWorker):  # B004 kills every worker it reaches
+            _extract(cohort, out, n_jobs=2, scheduler=client)
+        assert not out.exists()
+        _wait_until_idle(client)
+        finished = {p: p.stat().st_mtime_ns for p in partition_files(cache)}
+        kept = cached_cases(cache)
+        assert kept, "no block finished before the failure"
+        assert all(p != KILLED for p, _ in kept)
+        assert set(_logged(log)) >= {f"patient {p}, ROI {r}" for p, r in kept}
+
+        log.unlink()
+        client.register_plugin(CaseHook(str(log)), name="case-hook")  # the node is fixed
+        table = _extract(cohort, out, n_jobs=2, scheduler=client)
+    finally:
+        client.unregister_worker_plugin("case-hook")
+    everything = {(f"B{i:03d}", r) for i in range(1, PATIENTS + 1) for r in ROIS}
+    recomputed = sorted(_logged(log))
+    assert recomputed == sorted(f"patient {p}, ROI {r}" for p, r in everything - kept)
+    for path, mtime in finished.items():  # the finished partitions were read, not redone
+        assert path.stat().st_mtime_ns == mtime
+    reference = _extract(cohort, None, n_jobs=1)
+    pd.testing.assert_frame_equal(table, reference)
+    assert np.array_equal(pd.read_parquet(out)["value"], reference["value"])
