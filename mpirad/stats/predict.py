@@ -216,7 +216,7 @@ def predict_repeats(models: CacModels, tables: Mapping[str, pd.DataFrame]) -> pd
                     "patient_id": X.index.astype(str),
                     "y_pred": y,
                 }
-            )  # fmt: skip
+            )
         )
     long = pd.concat(frames, ignore_index=True)
     transform = models.config.outcome_transform
