@@ -49,10 +49,11 @@ profile = profile or context.profile
 model_dir = runs_dir(name_a, profile) / "study_a" / unit if name_a else None
 have_a = model_dir is not None and any(model_dir.glob("split_*/run.json"))
 if not have_a:
+    where = f"build/runs/{name_a}/{profile}/study_a/{unit}" if name_a else "Study A left out"
     display(Markdown(
-        "**Study A: no trained split models to apply** "
-        f"(`{model_dir or 'Study A is left out of this book'}`). Run the Study A chapters "
-        "(`make book`) or `mpirad run book/study_a/split_run.py --all-splits` first."
+        f"**Study A: no trained split models to apply** (`{where}`). Run the Study A "
+        "chapters (`make book`), or train them with "
+        "`mpirad run book/study_a/split_run.py --dataset NAME --all-splits`."
     ))  # fmt: skip
 
 # %% [markdown]
