@@ -144,4 +144,4 @@ if cac_models is not None:
     summary["patient"] = summary["patient_id"].map({p: k + 1 for k, p in enumerate(shown)})
     columns = ["patient", "roi", "pool", "n_models", "cac_median", "cac_min", "cac_max",
                "berman", "cac_true", "berman_true"]  # fmt: skip
-    display(summary.loc[summary["roi"] == roi, columns].round(0))
+    display(summary.loc[summary["roi"] == roi, columns].round(0).reset_index(drop=True))
