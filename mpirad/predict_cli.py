@@ -1,9 +1,8 @@
-"""``mpirad predict``: apply trained models to new data (``tomo``: Study A tomograms).
+"""``mpirad predict``: apply trained models to new data (``tomo``: Study A tomograms;
+``cac``: Study B's protocol models on a dataset's patients).
 
 A typer sub-app added to the ``mpirad`` command by :mod:`mpirad.cli`; the heavy imports
-(torch) happen inside the commands, so ``mpirad predict --help`` stays light. Study B
-(``cac``) needs the winning models' coefficients, which the protocol tables do not keep
-yet (only their terms, ``runs.parquet``).
+(torch) happen inside the commands, so ``mpirad predict --help`` stays light.
 """
 
 from __future__ import annotations
@@ -15,7 +14,8 @@ import typer
 
 predict_app = typer.Typer(
     name="predict",
-    help="Apply trained models to new patients: `tomo` (Study A tomograms).",
+    help="Apply trained models to new patients: `tomo` (Study A tomograms), "
+    "`cac` (Study B: CAC from a protocol run's models).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -71,5 +71,53 @@ def tomo_cmd(
     called = int(table["predicted"].sum())
     typer.echo(
         f"{len(table)} image(s), {called} predicted ischemic, {len(loaded.splits)} model(s); "
+        f"table {target / 'predictions.csv'}"
+    )
+
+
+@predict_app.command("cac")
+def cac_cmd(
+    model: Annotated[
+        Path,
+        typer.Option(
+            "--model", help="a protocol run's folder (mpirad outcome: build/stats/<dataset>/aic)"
+        ),
+    ],
+    dataset: Annotated[str, typer.Option(help="Study B dataset whose patients to predict")],
+    features: Annotated[
+        Path | None,
+        typer.Option(help="its feature table (default build/features/<dataset>/features.parquet)"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="output folder (default build/predict/cac/<dataset>)")
+    ] = None,
+) -> None:
+    """Predict CAC per patient, ROI and pool with every repeat's winning model (Study B)."""
+    from mpirad.manifest import get_dataset
+    from mpirad.pipeline.paths import predict_dir
+    from mpirad.stats.predict import (
+        dataset_tables,
+        load_cac_models,
+        predict_repeats,
+        summarise_predictions,
+        write_cac_predictions,
+    )
+
+    try:
+        models = load_cac_models(model)
+        ds = get_dataset(dataset)
+        if ds.study != "b":
+            raise ValueError(f"dataset {dataset!r} is study {ds.study}, not b")
+        ds.ensure()
+        tables, cac = dataset_tables(ds, models, features=features)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"model card: {models.card or 'none (no model_card.md)'}")
+    long = predict_repeats(models, tables)
+    table = summarise_predictions(long, cac)
+    target = write_cac_predictions(table, long, models, out or predict_dir("cac", dataset))
+    typer.echo(
+        f"{table['patient_id'].nunique()} patient(s) x {table['roi'].nunique()} ROI(s) x "
+        f"{table['pool'].nunique()} pool(s), {long['repeat'].nunique()} repeat model(s) each; "
         f"table {target / 'predictions.csv'}"
     )

@@ -42,6 +42,7 @@ CHAPTERS = [
     ROOT / "book" / "study_b" / "outcome.py",
     ROOT / "book" / "study_b" / "ibsi_conformance.py",
     ROOT / "book" / "synthetic_cohort.py",
+    ROOT / "book" / "using_a_model.py",
 ]
 CALL = re.compile(r"^(?P<target>[A-Za-z_][\w.]*)\((?P<name>\w+)=(?P<value>.+)\)$")
 MANIFEST = re.compile(r"^manifest: (?P<key>\w+)(?:: (?P<value>.+))?$")

@@ -65,6 +65,8 @@ CASES = {
     "ibsi_conformance": (BOOK / "study_b/ibsi_conformance.py", {}),
     "radiomics": (BOOK / "study_b/radiomics.py", {"n_jobs": 1}),
     "outcome": (BOOK / "study_b/outcome.py", {"n_repeats": 3, "n_inner": 3, "n_jobs": 1}),
+    # after the outcome chapter: its protocol run's models; no Study A models here
+    "using_a_model": (BOOK / "using_a_model.py", {}),
     "reproducibility": (BOOK / "reproducibility.py", {}),
 }
 

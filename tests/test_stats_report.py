@@ -246,6 +246,8 @@ def test_outcome_command_writes_tables(tmp_path, sim):
         "inner.parquet",
         "predictions.parquet",
         "collinear.parquet",
+        "models.parquet",
+        "model_inputs.json",
         "config.json",
         "model_card.md",
     }

@@ -49,6 +49,17 @@ def test_split_run_then_results(project):
     )  # history, ROC, hist, overlays
     assert (project / "build/runs/synthetic-a/quick/study_a/patient/split_1/run.json").is_file()
 
+    # the "Using a trained model" chapter applies that split to held-out patients
+    using = run_notebook(
+        BOOK.parent / "using_a_model.py", parameters={}, output=executed / "using_a_model.ipynb"
+    )
+    outputs = notebook_outputs(using)
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    markdown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+    assert "probability" in html and "Not a medical device" in markdown
+    assert "no protocol run to apply" in markdown  # no Study B in this project
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 1  # the two overlays
+
     results = run_notebook(
         BOOK / "results.py",
         parameters={"profile_overrides": TINY},

@@ -201,7 +201,7 @@ result = run_protocol(
     scheduler=scheduler or None,
 )  # fmt: skip
 elapsed = time.perf_counter() - started
-save_outcome(result, out_dir / criterion, sources, config)
+save_outcome(result, out_dir / criterion, sources, config, inputs)
 fisher = result.fisher_table()
 print(f"{len(result.inner)} train/dev fits, {len(result.runs)} test sets in {elapsed:.0f} s")
 
@@ -400,7 +400,7 @@ other_result = run_protocol(
     inputs.radiomic, inputs.clinical, inputs.cac, config=other_config, n_jobs=n_jobs,
     scheduler=scheduler or None,
 )  # fmt: skip
-save_outcome(other_result, out_dir / other, sources, other_config)
+save_outcome(other_result, out_dir / other, sources, other_config, inputs)
 labels = {
     c.criterion: report.reading_label(c.criterion, c.p_enter, c.p_remove)
     for c in (config, other_config)

@@ -215,6 +215,9 @@ def toc_yaml(context: BookContext) -> str:
             "      - file: book/study_b/outcome",
         ]
     lines += [
+        "  - caption: Applying the models",
+        "    chapters:",
+        "      - file: book/using_a_model",
         "  - caption: Your own data",
         "    chapters:",
         "      - file: book/own_data",

@@ -11,6 +11,8 @@ run profile), so a chapter or command run on ``site-b`` can only read and write
     build/features/<dataset>/selection/                               its blind-to-outcome selection
     build/stats/<dataset>/<criterion>/                                Study B protocol tables
     build/predict/<kind>/<model>/                                     mpirad predict outputs
+                                                                      (cac: <model> is the
+                                                                      dataset predicted)
     build/rois/<dataset>/                                             ROIs derived from the
                                                                       myocardium (mpirad rois)
     build/book/                                                       the book's generated files
@@ -50,7 +52,8 @@ def executed_notebook(
 
 
 def predict_dir(kind: str, model: str) -> Path:
-    """``build/predict/<kind>/<model>``: ``mpirad predict <kind>``'s outputs for one model."""
+    """``build/predict/<kind>/<model>``: ``mpirad predict <kind>``'s outputs for one model
+    (``tomo``: ``<dataset>-<profile>-<unit>[-split_K]``; ``cac``: the dataset predicted)."""
     return build_dir() / "predict" / kind / model
 
 

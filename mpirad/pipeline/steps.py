@@ -266,10 +266,16 @@ def outcome_record(sources: StepRecord, config) -> StepRecord:
     )
 
 
-def save_outcome(result, folder: str | Path, sources: StepRecord, config) -> Path:
-    """Write a protocol result's tables to ``folder`` with the record of what produced them."""
+def save_outcome(result, folder: str | Path, sources: StepRecord, config, inputs=None) -> Path:
+    """Write a protocol result's tables to ``folder`` with the record of what produced them
+    (and, given the :class:`~mpirad.stats.inputs.OutcomeInputs`, their bin number and
+    features for ``mpirad predict cac``)."""
     folder = Path(folder)
     result.to_parquet(folder)
+    if inputs is not None:
+        from mpirad.stats.predict import write_model_inputs
+
+        write_model_inputs(folder, inputs.n_bins, inputs.selected)
     write_record(folder, outcome_record(sources, config))
     return folder
 

@@ -79,8 +79,9 @@ def write_protocol_card(
     )
     sections = [
         ("Model", "Per ROI x pool and repeat, the winning stepwise linear model of CAC (terms "
-                  "in `runs.parquet`, column `terms`; test predictions in "
-                  "`predictions.parquet`)."),
+                  "in `runs.parquet`, column `terms`; intercept and coefficients in "
+                  "`models.parquet`; test predictions in `predictions.parquet`). "
+                  "`mpirad predict cac --model <this folder> --dataset NAME` applies them."),
         ("Intended use", INTENDED_USE),
         ("Training data", data),
         ("Protocol settings", settings_block(asdict(result.config))),

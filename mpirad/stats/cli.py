@@ -132,7 +132,7 @@ def _reuse_or_run(target: Path, record, force: bool, config, sources: dict, n_jo
     from mpirad.stats.inputs import outcome_inputs
 
     decision = _plan(target, record, force)
-    if decision is not None and decision.reuse:
+    if decision is not None and decision.reuse and (target / "models.parquet").is_file():
         return ProtocolResult.from_parquet(target)
     inputs = outcome_inputs(
         sources["root"], sources["features"], n_bins=sources["n_bins"],
@@ -148,6 +148,9 @@ def _reuse_or_run(target: Path, record, force: bool, config, sources: dict, n_jo
         inputs.radiomic, inputs.clinical, inputs.cac, config=config, n_jobs=n_jobs, progress=True
     )
     result.to_parquet(target)
+    from mpirad.stats.predict import write_model_inputs
+
+    write_model_inputs(target, inputs.n_bins, inputs.selected)
     if record is not None:
         from mpirad.provenance import write_record
 

@@ -27,6 +27,7 @@ from mpirad.stats.design import (
     flat_columns,
 )
 from mpirad.stats.history import encode_history, first_entered
+from mpirad.stats.models import coefficient_rows
 from mpirad.stats.sweep import (
     GaussianFit,
     StepRecord,
@@ -252,13 +253,26 @@ class PoolRunner:
             dev_candidates = ranked + [t for t in train_fit.terms if t not in ranked]
         return train_fit, self.search(dev, dev_candidates, train_fit.terms)
 
-    def predict(self, fit_rows: np.ndarray, terms: list[int], test_rows: np.ndarray) -> np.ndarray:
-        """Least squares of ``terms`` on ``fit_rows`` (with intercept), applied to ``test_rows``."""
+    def coefficients(
+        self, fit_rows: np.ndarray, terms: list[int]
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Least squares of ``terms`` on ``fit_rows``: per term its columns in the encoding
+        (:meth:`EncodedFrame.active_columns`) and ``beta`` (intercept first, then one
+        coefficient per column in that order)."""
         columns = self.enc.active_columns(fit_rows, terms)
         design, _ = self.enc.design(fit_rows, columns)
         design = np.column_stack([np.ones(fit_rows.size), design])
         beta, *_ = np.linalg.lstsq(design, self.y[fit_rows], rcond=None)
-        test_design, _ = self.enc.design(test_rows, columns)
+        return columns, beta
+
+    def predict(self, fit_rows: np.ndarray, terms: list[int], test_rows: np.ndarray) -> np.ndarray:
+        """Least squares of ``terms`` on ``fit_rows`` (with intercept), applied to ``test_rows``."""
+        columns, beta = self.coefficients(fit_rows, terms)
+        return self.apply(columns, beta, test_rows)
+
+    def apply(self, columns: list[np.ndarray], beta: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The predictions of a fitted model (:meth:`coefficients`) for ``rows``."""
+        test_design, _ = self.enc.design(rows, columns)
         return beta[0] + test_design @ beta[1:]
 
     def unknown_levels(
@@ -277,22 +291,25 @@ class PoolRunner:
     # -- the protocol: fit, select, evaluate ---------------------------------------------
     def run(
         self, splits, labels: dict[str, object]
-    ) -> tuple[list[dict], list[dict], list[pd.DataFrame]]:
+    ) -> tuple[list[dict], list[dict], list[pd.DataFrame], list[dict]]:
         """Every repeat of :func:`repeat_splits` on this pool.
 
         Returns:
-            The ``runs`` rows, the ``inner`` rows and the test predictions (one frame per
-            repeat with a winner) of :class:`ProtocolResult`, labelled with ``labels``.
+            The ``runs`` rows, the ``inner`` rows, the test predictions (one frame per
+            repeat with a winner) and the ``models`` rows (the winners' coefficients,
+            :func:`mpirad.stats.models.coefficient_rows`) of :class:`ProtocolResult`,
+            labelled with ``labels``.
         """
-        runs, inner_rows, predictions = [], [], []
+        runs, inner_rows, predictions, models = [], [], [], []
         for repeat, (test, inner) in enumerate(splits):
             records, eligible = self.fit_inner(repeat, inner, labels)
             inner_rows += records
-            run, prediction = self.evaluate(repeat, test, eligible, labels)
+            run, prediction, model = self.evaluate(repeat, test, eligible, labels)
             runs.append(run)
+            models += model
             if prediction is not None:
                 predictions.append(prediction)
-        return runs, inner_rows, predictions
+        return runs, inner_rows, predictions, models
 
     def fit_inner(
         self, repeat: int, inner: list[tuple[np.ndarray, np.ndarray]], labels: dict
@@ -339,12 +356,13 @@ class PoolRunner:
 
     def evaluate(
         self, repeat: int, test: np.ndarray, eligible: list[Candidate], labels: dict
-    ) -> tuple[dict, pd.DataFrame | None]:
-        """The ``runs`` row of one repeat and its test predictions (None: no model)."""
+    ) -> tuple[dict, pd.DataFrame | None, list[dict]]:
+        """The ``runs`` row of one repeat, its test predictions (None: no model) and the
+        winning model's ``models`` rows (none without a model)."""
         run = {**labels, "repeat": repeat, "n_test": test.size, "n_eligible": len(eligible)}
         run.update(_EMPTY_RUN)
         if not eligible:
-            return run, None
+            return run, None, []
         k, fit, train, dev = self.select(eligible)
         fit_rows = dev if self.config.final_fit == "dev" else np.union1d(train, dev)
         unknown = self.unknown_levels(fit_rows, test, fit.terms)
@@ -355,7 +373,12 @@ class PoolRunner:
                 "absent from the rows the winning model was fitted on"
             )
         used = test[~unknown]
-        prediction = self.predict(fit_rows, fit.terms, used)
+        columns, beta = self.coefficients(fit_rows, fit.terms)
+        prediction = self.apply(columns, beta, used)
+        model = [
+            {**labels, "repeat": repeat, **row}
+            for row in coefficient_rows(self.enc, fit_rows, fit.terms, columns, beta)
+        ]
         truth = self.y[used]
         if used.size >= 3 and np.ptp(prediction) > 0 and np.ptp(truth) > 0:
             r, p = stats.pearsonr(prediction, truth)
@@ -378,7 +401,7 @@ class PoolRunner:
                 "y_pred": prediction,
             }
         )
-        return run, frame
+        return run, frame, model
 
 
 #: An ``inner`` row before its fits (or of a failed search).

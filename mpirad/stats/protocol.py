@@ -34,6 +34,7 @@ from mpirad.constants import CLINICAL_CATEGORICAL, CLINICAL_FEATURES, ROI_CAC, R
 from mpirad.parallel import imap
 from mpirad.stats.design import encode_frame
 from mpirad.stats.fisher import fisher_table
+from mpirad.stats.models import models_frame
 from mpirad.stats.pool import POOLS, PoolRunner, check_pool, index_by_patient, pool_table
 from mpirad.stats.stepwise import resolve_thresholds
 
@@ -279,6 +280,10 @@ def _run_task(
 # --------------------------------------------------------------------------------------
 
 
+#: The tables of :class:`ProtocolResult`, one parquet file each.
+_TABLES = ("runs", "inner", "predictions", "collinear", "models")
+
+
 @dataclass
 class ProtocolResult:
     """Tidy tables of a protocol run.
@@ -298,6 +303,9 @@ class ProtocolResult:
             ``patient_id``, ``y_true``, ``y_pred`` (outcome scale of the config).
         collinear: columns that are exact linear combinations of earlier columns of their
             pool: ``roi``, ``pool``, ``column``, ``action`` ("keep", "drop").
+        models: the winning model of every ROI x pool x repeat, one row per coefficient:
+            ``roi``, ``pool``, ``outcome``, ``repeat``, ``position``, ``column``, ``term``,
+            ``kind``, ``level``, ``coefficient`` (:mod:`mpirad.stats.models`).
     """
 
     config: ProtocolConfig
@@ -307,6 +315,7 @@ class ProtocolResult:
     collinear: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["roi", "pool", "column", "action"])
     )
+    models: pd.DataFrame = field(default_factory=lambda: models_frame([]))
 
     def fisher_table(
         self,
@@ -319,12 +328,13 @@ class ProtocolResult:
         return fisher_table(self.runs, alpha, missing, alternative)
 
     def to_parquet(self, out_dir: str | Path) -> Path:
-        """Write ``runs``/``inner``/``predictions`` parquet files and ``config.json``."""
+        """Write ``runs``/``inner``/``predictions``/``collinear``/``models`` parquet files
+        and ``config.json``."""
         from mpirad.io import atomic_path, atomic_write
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("runs", "inner", "predictions", "collinear"):
+        for name in _TABLES:
             with atomic_path(out / f"{name}.parquet") as tmp:
                 getattr(self, name).to_parquet(tmp, index=False)
         with atomic_write(out / "config.json", "w", encoding="utf-8") as handle:
@@ -336,10 +346,9 @@ class ProtocolResult:
         """Read what :meth:`to_parquet` wrote."""
         out = Path(out_dir)
         config = ProtocolConfig(**json.loads((out / "config.json").read_text(encoding="utf-8")))
-        names = ("runs", "inner", "predictions", "collinear")
         tables = {
             n: pd.read_parquet(out / f"{n}.parquet")
-            for n in names
+            for n in _TABLES
             if (out / f"{n}.parquet").is_file()
         }
         return cls(config, **tables)
@@ -427,7 +436,7 @@ def _run_tasks(
     n_jobs: int | None,
     progress: bool,
     scheduler: Any = None,
-) -> dict[tuple, tuple[list[dict], list[dict], list[pd.DataFrame]]]:
+) -> dict[tuple, tuple[list[dict], list[dict], list[pd.DataFrame], list[dict]]]:
     """Run every distinct ROI x pool task (joblib or Dask); their tables by task key."""
     args = [(t.X, t.categorical, t.y, config, engine, t.labels) for t in plan.tasks.values()]
     results_iter = imap(_run_task, args, n_jobs=n_jobs, scheduler=scheduler)
@@ -541,11 +550,12 @@ def _outcome(cac: pd.DataFrame, index: pd.Index, labels: dict, config: ProtocolC
 
 def _gather(config: ProtocolConfig, plan: _Plan, by_key: dict) -> ProtocolResult:
     """The result tables: every task's rows under the labels of each ROI x pool using it."""
-    runs, inner, predictions = [], [], []
+    runs, inner, predictions, models = [], [], [], []
     for key, labels in plan.aliases:
-        task_runs, task_inner, task_predictions = by_key[key]
+        task_runs, task_inner, task_predictions, task_models = by_key[key]
         runs += [{**row, **labels} for row in task_runs]
         inner += [{**row, **labels} for row in task_inner]
+        models += [{**row, **labels} for row in task_models]
         for frame in task_predictions:
             frame = frame.copy()
             frame["roi"] = labels["roi"]
@@ -561,4 +571,5 @@ def _gather(config: ProtocolConfig, plan: _Plan, by_key: dict) -> ProtocolResult
         inner=pd.DataFrame(inner),
         predictions=prediction_table[columns],
         collinear=pd.DataFrame(plan.collinear, columns=["roi", "pool", "column", "action"]),
+        models=models_frame(models),
     )

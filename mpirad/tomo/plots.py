@@ -225,3 +225,30 @@ def plot_ischemic_segment_bullseyes(counts: pd.DataFrame) -> Figure:
                       cmap="Reds", vmin=0.0, title=column, fmt="{:.0f}")  # fmt: skip
     fig.tight_layout()
     return fig
+
+
+def plot_prediction_overlays(table: pd.DataFrame, folder: str | Path) -> Figure:
+    """Overlays written by ``mpirad predict tomo`` side by side, titled with the prediction.
+
+    Args:
+        table: rows of its ``predictions.csv`` (``image``, ``overlay``, ``probability``,
+            ``predicted``, and ``label`` when known).
+        folder: the folder the table's ``overlay`` paths are relative to.
+
+    Returns:
+        The figure (one panel per row).
+    """
+    if table.empty:
+        raise ValueError("no overlay images to show")
+    fig, axes = plt.subplots(1, len(table), figsize=(3.2 * len(table), 3.6), squeeze=False)
+    for ax, (_, row) in zip(axes[0], table.iterrows(), strict=True):
+        with Image.open(Path(folder) / row["overlay"]) as image:
+            ax.imshow(np.asarray(image))
+        ax.set_axis_off()
+        truth = "" if pd.isna(row.get("label", pd.NA)) else f", true label {int(row['label'])}"
+        ax.set_title(
+            f"p = {row['probability']:.2f} (called {int(row['predicted'])}){truth}", fontsize=9
+        )
+    fig.suptitle("predicted ischemic area outlined", fontsize=11, fontweight="bold")
+    fig.tight_layout()
+    return fig
