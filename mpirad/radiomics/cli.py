@@ -13,6 +13,17 @@ from mpirad.cli_options import SchedulerOption, use_scheduler
 DEFAULT_OUT = "build/features/{dataset}/features.parquet"
 
 
+def _roi_names(rois: str | None) -> tuple[str, ...]:
+    """``--rois`` as a tuple of known ROI names (default all seven)."""
+    from mpirad.constants import ROI_NAMES
+
+    roi_names = tuple(r.strip() for r in rois.split(",")) if rois else ROI_NAMES
+    unknown = [r for r in roi_names if r not in ROI_NAMES]
+    if unknown:
+        raise typer.BadParameter(f"unknown ROI names {unknown}; known: {list(ROI_NAMES)}")
+    return roi_names
+
+
 def _parse_ints(text: str, what: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in text.split(",") if part.strip())
@@ -99,19 +110,14 @@ def register(app: typer.Typer) -> None:
         With --dataset, the table is read back when it was made from the dataset's current
         files with the same settings (the message says so), and extracted otherwise.
         """
-        from mpirad.constants import ROI_NAMES
         from mpirad.radiomics.cohort import CohortExtractionError, extract_cohort
 
         use_scheduler(scheduler)
         if (dataset is None) == (root is None):
             raise typer.BadParameter("give exactly one of --dataset NAME or --root DIR")
-        roi_names = tuple(r.strip() for r in rois.split(",")) if rois else ROI_NAMES
-        unknown = [r for r in roi_names if r not in ROI_NAMES]
-        if unknown:
-            raise typer.BadParameter(f"unknown ROI names {unknown}; known: {list(ROI_NAMES)}")
         options = {
             "bin_numbers": _parse_ints(bins, "--bins"),
-            "rois": roi_names,
+            "rois": _roi_names(rois),
             "engine": engine,
             "n_jobs": n_jobs,
             "cache_dir": cache_dir,
