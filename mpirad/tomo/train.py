@@ -9,7 +9,9 @@
 - Checkpoints: after every epoch ``last.pt`` (model, optimiser, scheduler, scaler,
   history) is written atomically on a background thread (:class:`CheckpointWriter`)
   and, when the validation result improves (:func:`selection_score`: AUC for the
-  classifier, loss for the segmenter), ``best.pt`` becomes a hard link to it. The
+  classifier, loss for the segmenter), ``best.pt`` becomes a hard link to it. When the
+  run is complete they are made lean (:func:`~mpirad.tomo.checkpoints.finalise`:
+  weights and history only; one file, ``best.pt``, when the last epoch is the best). The
   "validation" images given to :func:`train_model` are those the epoch is selected on:
   :mod:`mpirad.tomo.fit` gives it an inner selection group of the training part by
   default, or the reported validation images with ``select_on="validation"`` (the
@@ -40,7 +42,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm.auto import tqdm
 
-from mpirad.tomo.checkpoints import CheckpointWriter
+from mpirad.tomo.checkpoints import CheckpointWriter, finalise
 
 Task = Literal["classification", "segmentation"]
 TASKS: tuple[str, ...] = ("classification", "segmentation")
@@ -93,7 +95,8 @@ class TrainResult:
             :func:`selection_score` was the highest so far).
         best_epoch: the epoch whose weights are in ``best_path``.
         best_path: ``best.pt``, the weights with the best :func:`selection_score`.
-        last_path: ``last.pt``, the full state after the last epoch.
+        last_path: the weights after the last epoch: ``last.pt``, or ``best_path``
+            when the last epoch is the best one.
         resumed_from: the epoch a resumed run started after (0 if it started fresh).
     """
 
@@ -331,7 +334,8 @@ def train_model(
         validation_targets: the validation targets.
         config: optimisation settings.
         checkpoint_dir: folder for ``last.pt`` and ``best.pt``; an existing
-            ``last.pt`` of the same task/config/seed/sizes is resumed.
+            ``last.pt`` of the same task/config/seed/sizes is resumed (a complete
+            run's checkpoints are read back: nothing is trained).
         seed: seeds the batch order of every epoch.
         device: as :func:`select_device`.
         progress: tqdm bar over epochs.
@@ -381,6 +385,7 @@ def train_model(
     finally:
         writer.close()
         epochs.close()
+    last_path = finalise(checkpoint_dir)  # complete: drop the optimiser state
     return TrainResult(pd.DataFrame(history), best_epoch, best_path, last_path, start_epoch)
 
 
@@ -455,13 +460,19 @@ def _resume(
 ) -> tuple[list[dict], float, int, int]:
     """Load ``last.pt`` (when there is one) into the model and optimiser.
 
+    A complete run's lean checkpoints (no optimiser state; ``best.pt`` alone when its
+    last epoch was the best) give the model and history only: nothing is left to train.
+
     Returns:
         ``(history rows, best score, best epoch, last finished epoch)``; a fresh start
-        (``[], -inf, 0, 0``) without ``last.pt``.
+        (``[], -inf, 0, 0``) without a checkpoint.
 
     Raises:
-        CheckpointMismatchError: the checkpoint belongs to another run.
+        CheckpointMismatchError: the checkpoint belongs to another run, or is lean
+            before its last epoch.
     """
+    if not last_path.is_file():
+        last_path = last_path.with_name("best.pt")  # a complete run, last epoch = best
     if not last_path.is_file():
         return [], -math.inf, 0, 0
     state = torch.load(last_path, map_location=device, weights_only=True)
@@ -471,7 +482,13 @@ def _resume(
             f"run is {fingerprint}. Use another output folder or delete the checkpoints."
         )
     model.load_state_dict(state["model"])
-    optimisation.load(state)
+    if "optimizer" in state:
+        optimisation.load(state)
+    elif state["epoch"] < fingerprint["config"]["epochs"]:
+        raise CheckpointMismatchError(
+            f"{last_path}: epoch {state['epoch']} without the optimiser state to resume "
+            f"from; delete the checkpoints to train again"
+        )
     history = [dict(zip(state["history_columns"], row, strict=True)) for row in state["history"]]
     return history, state["best_score"], state["best_epoch"], state["epoch"]
 
