@@ -91,22 +91,25 @@ def _keys(path):
     return set(torch.load(path, weights_only=True))
 
 
-def test_a_complete_run_keeps_weights_only_and_one_file_when_best_is_last(tmp_path):
-    config = TrainConfig(epochs=1, batch_size=4)  # one epoch: the last is the best
+def test_a_complete_run_keeps_weights_only_and_one_file_when_best_is_last(tmp_path, monkeypatch):
+    scores = iter([0.0, 1.0])  # epoch 2, the last, is the best
+    monkeypatch.setattr(train_module, "selection_score", lambda *args: next(scores))
+    config = TrainConfig(epochs=2, batch_size=4)
     with pytest.raises(Interrupted):  # mid-run: the full state, to resume from
         train_classifier(tmp_path, config=config, on_epoch_end=stop_after_first_epoch)
     full_size = (tmp_path / "last.pt").stat().st_size
     assert set(RESUME_KEYS) <= _keys(tmp_path / "last.pt")
 
-    model, result = train_classifier(tmp_path, config=config)  # completes (nothing to train)
+    model, result = train_classifier(tmp_path, config=config)  # resumes, completes
+    assert result.resumed_from == 1 and result.best_epoch == 2
     assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["best.pt"]
-    assert result.last_path == result.best_path and result.best_epoch == 1
+    assert result.last_path == result.best_path
     assert not set(RESUME_KEYS) & _keys(result.best_path)
     assert {"model", "epoch", "history", "fingerprint"} <= _keys(result.best_path)
     # weights only: AdamW's two moments per weight were two thirds of the file
     assert result.best_path.stat().st_size < 0.4 * full_size
     again_model, again = train_classifier(tmp_path, config=config)  # lean: read back
-    assert again.resumed_from == 1 and again.history.equals(result.history)
+    assert again.resumed_from == 2 and again.history.equals(result.history)
     for key, value in model.state_dict().items():
         assert torch.equal(value, again_model.state_dict()[key]), key
 
@@ -139,6 +142,19 @@ def test_finalise_is_idempotent_and_completes_a_half_finalised_folder(tmp_path):
     assert finalise(tmp_path) == tmp_path / "best.pt"  # again: nothing changes
     loaded = load_weights(build_classifier(), tmp_path / "best.pt").state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in model.state_dict().items())
+
+
+def test_epochs_neither_best_nor_last_are_written_only_when_due(tmp_path, monkeypatch):
+    writer = CheckpointWriter(every_s=3600)
+    assert writer.due(improved=False, final=False)  # nothing written yet
+    monkeypatch.setattr("time.perf_counter", lambda: 0.0)
+    writer.submit({"epoch": 1}, tmp_path / "last.pt", None)
+    monkeypatch.setattr("time.perf_counter", lambda: 10.0)
+    assert not writer.due(improved=False, final=False)
+    assert writer.due(improved=True, final=False) and writer.due(improved=False, final=True)
+    monkeypatch.setattr("time.perf_counter", lambda: 3700.0)
+    assert writer.due(improved=False, final=False)
+    writer.close()
 
 
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path):

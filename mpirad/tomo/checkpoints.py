@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -62,16 +63,29 @@ class CheckpointWriter:
     the next optimisation steps cannot change what is written; it first waits for the
     previous write. ``last.pt`` is written atomically; ``best.pt`` is then made a hard
     link to it, which costs no second write. :meth:`close` (also on an exception) waits
-    for the last write, so an interrupted run leaves its last finished epoch on disk.
+    for the last write, so an interrupted run leaves its last written epoch on disk.
+
+    Args:
+        every_s: :meth:`due` says an epoch that neither improves nor ends the run need
+            not be written until this many seconds (wall time) have passed since the
+            last write; 0 writes every epoch. A run killed in between resumes from the
+            last written epoch and replays the rest (the same batches and flips).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, every_s: float = 0.0) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending: Future | None = None
+        self.every_s = float(every_s)
+        self._written_at = -float("inf")
+
+    def due(self, *, improved: bool, final: bool) -> bool:
+        """Whether an epoch must be written: it improved, ends the run, or is due by time."""
+        return improved or final or time.perf_counter() - self._written_at >= self.every_s
 
     def submit(self, state: dict, last_path: Path, best_path: Path | None) -> None:
         """Queue ``state`` for ``last_path`` (and ``best_path`` when given)."""
         self.wait()
+        self._written_at = time.perf_counter()
         self._pending = self._executor.submit(self._write, _cpu_copy(state), last_path, best_path)
 
     @staticmethod
@@ -103,10 +117,15 @@ def _read(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
 
 
+def without_resume_state(state: dict) -> dict:
+    """``state`` less its :data:`RESUME_KEYS`: what a complete run keeps."""
+    return {key: value for key, value in state.items() if key not in RESUME_KEYS}
+
+
 def _lean(path: Path, state: dict) -> None:
     """Rewrite ``path`` without the :data:`RESUME_KEYS` (nothing to do if already lean)."""
     if any(key in state for key in RESUME_KEYS):
-        _save({k: v for k, v in state.items() if k not in RESUME_KEYS}, path)
+        _save(without_resume_state(state), path)
 
 
 def finalise(folder: str | Path) -> Path:

@@ -42,7 +42,11 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm.auto import tqdm
 
-from mpirad.tomo.checkpoints import CheckpointWriter, finalise
+from mpirad.tomo.checkpoints import CheckpointWriter, finalise, without_resume_state
+
+#: Default of ``train_model(checkpoint_every_s=...)``: an epoch that neither improves nor
+#: ends the run is written once this many seconds have passed since the last write.
+CHECKPOINT_EVERY_S = 60.0
 
 Task = Literal["classification", "segmentation"]
 TASKS: tuple[str, ...] = ("classification", "segmentation")
@@ -319,8 +323,9 @@ def train_model(
     device: str | torch.device | None = None,
     progress: bool = True,
     on_epoch_end: Callable[[int, dict], None] | None = None,
+    checkpoint_every_s: float = CHECKPOINT_EVERY_S,
 ) -> TrainResult:
-    """Train ``model`` with AdamW and cosine annealing, keeping the best validation epoch.
+    """Train ``model`` with AdamW and cosine annealing; the :class:`TrainResult`.
 
     Args:
         model: freshly built network (its initial weights should come from a seeded
@@ -340,10 +345,11 @@ def train_model(
         device: as :func:`select_device`.
         progress: tqdm bar over epochs.
         on_epoch_end: ``on_epoch_end(epoch, history_row)``, called once the epoch's
-            checkpoint is written (raising there interrupts the run; a rerun resumes).
-
-    Returns:
-        The :class:`TrainResult`.
+            checkpoint is written (raising there interrupts the run; a rerun resumes);
+            with a callback every epoch is written.
+        checkpoint_every_s: the best and last epochs are always written, others once
+            this many seconds (wall time) have passed since the last write (0: every
+            epoch); a run killed between writes replays the epochs since the last one.
 
     Raises:
         ValueError: unknown task, empty or mismatched inputs.
@@ -358,24 +364,20 @@ def train_model(
     history, best_score, best_epoch, start_epoch = _resume(
         last_path, fingerprint, model, optimisation, device
     )
-    epochs = tqdm(
-        range(start_epoch + 1, config.epochs + 1), desc=task, unit="epoch",
-        disable=not progress, initial=start_epoch, total=config.epochs,
-    )  # fmt: skip
+    epochs = tqdm(range(start_epoch + 1, config.epochs + 1), desc=task, unit="epoch",
+                  disable=not progress, initial=start_epoch, total=config.epochs)  # fmt: skip
     train, validation = (train_inputs, train_targets), (validation_inputs, validation_targets)
-    writer = CheckpointWriter()
+    writer = CheckpointWriter(every_s=0 if on_epoch_end is not None else checkpoint_every_s)
     try:
         for epoch in epochs:
             row = _epoch(model, task, train, validation, config, optimisation, device, seed, epoch)
             score = selection_score(task, row["validation_loss"], row["validation_auc"])
             row["best"] = improved = score > best_score
             history.append(row)
-            if improved:
-                best_score, best_epoch = score, epoch
-            state = optimisation.checkpoint(model, epoch, best_score, best_epoch, history)
-            writer.submit(
-                {**state, "fingerprint": fingerprint}, last_path, best_path if improved else None
-            )
+            best_score, best_epoch = (score, epoch) if improved else (best_score, best_epoch)
+            if writer.due(improved=improved, final=epoch == config.epochs):
+                state = optimisation.checkpoint(model, best_score, best_epoch, history, fingerprint)
+                writer.submit(state, last_path, best_path if improved else None)
             epochs.set_postfix(
                 train=f"{row['train_loss']:.3f}", val=f"{row['validation_loss']:.3f}"
             )
@@ -434,11 +436,21 @@ class _Optimisation:
         self.scaler.load_state_dict(state["scaler"])
 
     def checkpoint(
-        self, model: nn.Module, epoch: int, best_score: float, best_epoch: int, history: list[dict]
+        self,
+        model: nn.Module,
+        best_score: float,
+        best_epoch: int,
+        history: list[dict],
+        fingerprint: dict,
     ) -> dict:
-        """The ``last.pt`` contents after ``epoch`` (without the run's fingerprint)."""
+        """The ``last.pt`` contents after the last epoch of ``history``.
+
+        The last epoch of the run is kept without the optimiser, scheduler and scaler
+        (:func:`~mpirad.tomo.checkpoints.without_resume_state`): the run is complete.
+        """
         columns = list(history[-1])
-        return {
+        epoch = history[-1]["epoch"]
+        state = {
             "model": model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -448,7 +460,9 @@ class _Optimisation:
             "best_epoch": best_epoch,
             "history_columns": columns,
             "history": [[r[c] for c in columns] for r in history],
+            "fingerprint": fingerprint,
         }
+        return without_resume_state(state) if epoch >= fingerprint["config"]["epochs"] else state
 
 
 def _resume(
