@@ -31,9 +31,8 @@ PHASES: dict[str, tuple[tuple[str, str], ...]] = {
     "splits": (("fit.py", "split_rows"),),
     "training passes (forward/backward/step)": (("train.py", "_train_epoch"),),
     "per-epoch evaluation (selection group)": (("train.py", "_validate"),),
-    "checkpoints (training thread)": (
-        ("checkpoints.py", "submit"),
-        ("checkpoints.py", "wait"),
+    "checkpoints (training thread)": (  # run_split gives no on_epoch_end: no direct wait
+        ("checkpoints.py", "submit"),  # with the wait for the previous write
         ("checkpoints.py", "close"),
         ("checkpoints.py", "finalise"),
         ("train.py", "_resume"),
@@ -53,6 +52,14 @@ PHASES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+#: Parts of the training passes, printed below them (not added to the total).
+TRAINING_PARTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "  of which flip augmentation": (("train.py", "flip_augment"),),
+    "  of which backward": (("_tensor.py", "backward"),),
+    "  of which AdamW step": (("adamw.py", "adamw"),),
+}
+
+
 def _cumulative(stats: pstats.Stats, wanted: tuple[tuple[str, str], ...]) -> float:
     """Sum of the cumulative seconds of the ``(file name, function)`` pairs in ``wanted``."""
     total = 0.0
@@ -63,7 +70,8 @@ def _cumulative(stats: pstats.Stats, wanted: tuple[tuple[str, str], ...]) -> flo
 
 
 def profile_split(root: Path, out_dir: Path, unit: str, split: int = 1) -> dict[str, float]:
-    """Seconds per phase (:data:`PHASES`) of one fresh quick-profile split, plus ``total``."""
+    """Seconds per phase (:data:`PHASES`) of one fresh quick-profile split, ``total``, then
+    the :data:`TRAINING_PARTS`."""
     from mpirad.tomo.run import run_split
 
     profiler = cProfile.Profile()
@@ -76,7 +84,8 @@ def profile_split(root: Path, out_dir: Path, unit: str, split: int = 1) -> dict[
     seconds = {phase: _cumulative(stats, wanted) for phase, wanted in PHASES.items()}
     seconds["other"] = total - sum(seconds.values())
     seconds["total"] = total
-    return seconds
+    parts = {part: _cumulative(stats, wanted) for part, wanted in TRAINING_PARTS.items()}
+    return {**seconds, **parts}
 
 
 def folder_megabytes(folder: Path) -> float:
@@ -132,6 +141,16 @@ def warm_load_seconds(root: Path, out_dir: Path, name: str) -> float:
     return time.perf_counter() - started
 
 
+def _auc_dice(directory: Path) -> str:
+    """``"AUC / median Dice"`` of a finished split (the numbers a speed-up must not move)."""
+    from mpirad.tomo.run import load_split_outputs
+
+    outputs = load_split_outputs(directory)
+    metrics = outputs["classification_metrics"].set_index("metric")["estimate"]
+    dice = outputs["segmentation_per_image"]["dice"].median()
+    return f"{metrics['AUC']:.4f} / {dice:.4f}"
+
+
 def print_phases(dataset: str, unit: str) -> None:
     """Profile one split of ``dataset`` (a manifest name) and print the phase table."""
     from mpirad.tomo.run import resolve_dataset, split_dir
@@ -147,7 +166,9 @@ def print_phases(dataset: str, unit: str) -> None:
             print(f"  {phase:46s} {value:8.2f}")
         print(f"  {'(data again, from the tensor cache)':46s} "
               f"{warm_load_seconds(root, out_dir, name):8.2f}")  # fmt: skip
-        checkpoints = split_dir(out_dir, name, unit, 1, "quick") / "checkpoints"  # type: ignore[arg-type]
+        directory = split_dir(out_dir, name, unit, 1, "quick")  # type: ignore[arg-type]
+        print(f"  {'validation AUC / median Dice':46s} {_auc_dice(directory)}")
+        checkpoints = directory / "checkpoints"
         for task in ("classifier", "segmenter"):
             files = sorted(p.name for p in (checkpoints / task).glob("*.pt"))
             print(f"checkpoints/{task}: {folder_megabytes(checkpoints / task):.1f} MB {files}")
