@@ -9,9 +9,12 @@ Prints a table with:
 2. training images per second of the classifier and the segmenter at 128 x 128 and
    512 x 512 on this machine's CPU (or GPU when present);
 3. the wall time of the quick profile for all five splits of one split unit on the
-   synthetic cohort (both tasks), with ``--splits``.
+   synthetic cohort (both tasks), with ``--splits``;
+4. with ``--phases``, where one quick-profile split spends its time (data, training
+   passes, evaluation, checkpoints, outputs; :mod:`split_phases`) and the size of its
+   checkpoints (MB).
 
-Run: ``python benchmarks/bench_train.py [--splits] [--threads N]``.
+Run: ``python benchmarks/bench_train.py [--splits] [--phases] [--threads N]``.
 """
 
 from __future__ import annotations
@@ -167,9 +170,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", action="store_true", help="also time the quick profile")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--phases", action="store_true", help="only the per-phase split table")
+    parser.add_argument("--dataset", default="synthetic-a", help="manifest name (--phases)")
+    parser.add_argument("--unit", default="patient", help="split unit (--phases)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.phases:
+        from split_phases import print_phases
+
+        print_phases(args.dataset, args.unit)
+        return
     device = select_device()
     print(f"device: {device}, torch threads: {torch.get_num_threads()}")
     print(f"{'measurement':58s} {'value':>12s}")

@@ -100,6 +100,20 @@ def test_a_finished_split_is_read_back_and_a_forced_rerun_is_identical(finished_
     again = run_split(root, 1, unit="patient", profile=TINY, out_dir=runs_dir, progress=False)
     assert predictions_file.stat().st_mtime_ns == stamp
     pd.testing.assert_frame_equal(again["predictions"], outputs["predictions"])
+    for task in ("classifier", "segmenter"):  # lean: weights only, one file (best = last)
+        folder = outputs.directory / "checkpoints" / task
+        assert sorted(p.name for p in folder.glob("*.pt")) == ["best.pt"]
+        state = torch.load(folder / "best.pt", weights_only=True)
+        assert "optimizer" not in state and "model" in state
+        # a split finished by an older mpirad (optimiser state, best.pt = last.pt) ...
+        torch.save({**state, "optimizer": {"m": torch.ones(8)}}, folder / "best.pt")
+        os.link(folder / "best.pt", folder / "last.pt")
+    run_split(root, 1, unit="patient", profile=TINY, out_dir=runs_dir, progress=False)
+    for task in ("classifier", "segmenter"):  # ... is made lean when read back
+        folder = outputs.directory / "checkpoints" / task
+        assert sorted(p.name for p in folder.glob("*.pt")) == ["best.pt"]
+        assert "optimizer" not in torch.load(folder / "best.pt", weights_only=True)
+    assert predictions_file.stat().st_mtime_ns == stamp
     forced = run_split(
         root, 1, unit="patient", profile=TINY, out_dir=runs_dir, progress=False, force=True
     )

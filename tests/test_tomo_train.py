@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mpirad.tomo.checkpoints import load_weights
+import mpirad.tomo.train as train_module
+from mpirad.tomo.checkpoints import RESUME_KEYS, CheckpointWriter, finalise, load_weights
 from mpirad.tomo.models import build_classifier, build_segmenter
 from mpirad.tomo.train import (
     CheckpointMismatchError,
@@ -86,6 +87,76 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path):
     assert again.history.equals(result.history)
 
 
+def _keys(path):
+    return set(torch.load(path, weights_only=True))
+
+
+def test_a_complete_run_keeps_weights_only_and_one_file_when_best_is_last(tmp_path, monkeypatch):
+    scores = iter([0.0, 1.0])  # epoch 2, the last, is the best
+    monkeypatch.setattr(train_module, "selection_score", lambda *args: next(scores))
+    config = TrainConfig(epochs=2, batch_size=4)
+    with pytest.raises(Interrupted):  # mid-run: the full state, to resume from
+        train_classifier(tmp_path, config=config, on_epoch_end=stop_after_first_epoch)
+    full_size = (tmp_path / "last.pt").stat().st_size
+    assert set(RESUME_KEYS) <= _keys(tmp_path / "last.pt")
+
+    model, result = train_classifier(tmp_path, config=config)  # resumes, completes
+    assert result.resumed_from == 1 and result.best_epoch == 2
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["best.pt"]
+    assert result.last_path == result.best_path
+    assert not set(RESUME_KEYS) & _keys(result.best_path)
+    assert {"model", "epoch", "history", "fingerprint"} <= _keys(result.best_path)
+    # weights only: AdamW's two moments per weight were two thirds of the file
+    assert result.best_path.stat().st_size < 0.4 * full_size
+    again_model, again = train_classifier(tmp_path, config=config)  # lean: read back
+    assert again.resumed_from == 2 and again.history.equals(result.history)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, again_model.state_dict()[key]), key
+
+
+def test_a_complete_run_with_an_earlier_best_keeps_two_lean_files(tmp_path, monkeypatch):
+    scores = iter([1.0, 0.0, 0.0])  # epoch 1 is the best, epoch 3 the last
+    monkeypatch.setattr(train_module, "selection_score", lambda *args: next(scores))
+    model, result = train_classifier(tmp_path)
+    assert result.best_epoch == 1 and result.last_path.name == "last.pt"
+    for path, epoch in ((result.best_path, 1), (result.last_path, 3)):
+        state = torch.load(path, weights_only=True)
+        assert state["epoch"] == epoch and not set(RESUME_KEYS) & set(state)
+    resumed_model, resumed = train_classifier(tmp_path)  # nothing left to train
+    assert resumed.resumed_from == 3 and resumed.best_epoch == 1
+    assert resumed.history.equals(result.history)
+    assert torch.equal(resumed_model.fc.weight, model.fc.weight)  # the last epoch's
+
+
+def test_finalise_is_idempotent_and_completes_a_half_finalised_folder(tmp_path):
+    model = build_classifier()
+    state = {"model": model.state_dict(), "optimizer": {"x": torch.ones(3)}, "epoch": 2,
+             "scheduler": {}, "scaler": {}}  # fmt: skip
+    writer = CheckpointWriter()
+    writer.submit(state, tmp_path / "last.pt", tmp_path / "best.pt")  # best is last
+    writer.close()
+    assert (tmp_path / "best.pt").samefile(tmp_path / "last.pt")
+    finalise(tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["best.pt"]
+    assert _keys(tmp_path / "best.pt") == {"model", "epoch"}
+    assert finalise(tmp_path) == tmp_path / "best.pt"  # again: nothing changes
+    loaded = load_weights(build_classifier(), tmp_path / "best.pt").state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in model.state_dict().items())
+
+
+def test_epochs_neither_best_nor_last_are_written_only_when_due(tmp_path, monkeypatch):
+    writer = CheckpointWriter(every_s=3600)
+    assert writer.due(improved=False, final=False)  # nothing written yet
+    monkeypatch.setattr("time.perf_counter", lambda: 0.0)
+    writer.submit({"epoch": 1}, tmp_path / "last.pt", None)
+    monkeypatch.setattr("time.perf_counter", lambda: 10.0)
+    assert not writer.due(improved=False, final=False)
+    assert writer.due(improved=True, final=False) and writer.due(improved=False, final=True)
+    monkeypatch.setattr("time.perf_counter", lambda: 3700.0)
+    assert writer.due(improved=False, final=False)
+    writer.close()
+
+
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
     config = TrainConfig(epochs=1, batch_size=4)
     a, _ = train_classifier(tmp_path / "a", config=config, seed=1)
@@ -97,7 +168,7 @@ def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
 
 def test_checkpoints_of_another_run_are_refused(tmp_path):
     train_classifier(tmp_path, config=TrainConfig(epochs=1, batch_size=4))
-    with pytest.raises(CheckpointMismatchError, match="last.pt"):
+    with pytest.raises(CheckpointMismatchError, match="checkpoint of another run"):
         train_classifier(tmp_path, config=TrainConfig(epochs=2, batch_size=4))
 
 

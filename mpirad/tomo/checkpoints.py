@@ -1,14 +1,20 @@
 """Training checkpoints: written atomically on a background thread, read back for inference.
 
-``last.pt`` holds the model, optimiser, scheduler, scaler and history after an epoch;
-``best.pt`` is a hard link to the ``last.pt`` of the best validation epoch (see
-:mod:`mpirad.tomo.train`).
+While a run trains, ``last.pt`` holds the model, optimiser, scheduler, scaler and
+history after an epoch, and ``best.pt`` is a hard link to the ``last.pt`` of the best
+validation epoch (see :mod:`mpirad.tomo.train`). Once the run is complete,
+:func:`finalise` makes them lean: the optimiser, scheduler and scaler states
+(:data:`RESUME_KEYS`, about two thirds of a file: AdamW keeps two moments per weight)
+are dropped, and when the last epoch is the best one ``last.pt`` is removed, ``best.pt``
+then holding the weights, the epoch and the whole history alone. A ResNet18 classifier's
+checkpoint goes from about 134 MB to 45 MB, the U-Net segmenter's from 172 MB to 57 MB.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -57,16 +63,29 @@ class CheckpointWriter:
     the next optimisation steps cannot change what is written; it first waits for the
     previous write. ``last.pt`` is written atomically; ``best.pt`` is then made a hard
     link to it, which costs no second write. :meth:`close` (also on an exception) waits
-    for the last write, so an interrupted run leaves its last finished epoch on disk.
+    for the last write, so an interrupted run leaves its last written epoch on disk.
+
+    Args:
+        every_s: :meth:`due` says an epoch that neither improves nor ends the run need
+            not be written until this many seconds (wall time) have passed since the
+            last write; 0 writes every epoch. A run killed in between resumes from the
+            last written epoch and replays the rest (the same batches and flips).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, every_s: float = 0.0) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending: Future | None = None
+        self.every_s = float(every_s)
+        self._written_at = -float("inf")
+
+    def due(self, *, improved: bool, final: bool) -> bool:
+        """Whether an epoch must be written: it improved, ends the run, or is due by time."""
+        return improved or final or time.perf_counter() - self._written_at >= self.every_s
 
     def submit(self, state: dict, last_path: Path, best_path: Path | None) -> None:
         """Queue ``state`` for ``last_path`` (and ``best_path`` when given)."""
         self.wait()
+        self._written_at = time.perf_counter()
         self._pending = self._executor.submit(self._write, _cpu_copy(state), last_path, best_path)
 
     @staticmethod
@@ -87,6 +106,56 @@ class CheckpointWriter:
             self.wait()
         finally:
             self._executor.shutdown(wait=True)
+
+
+#: Keys of a checkpoint needed only to resume training (dropped by :func:`finalise`).
+RESUME_KEYS: tuple[str, ...] = ("optimizer", "scheduler", "scaler")
+
+
+def _read(path: Path) -> dict:
+    """A checkpoint, memory-mapped (its tensors are read only when used)."""
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+
+
+def without_resume_state(state: dict) -> dict:
+    """``state`` less its :data:`RESUME_KEYS`: what a complete run keeps."""
+    return {key: value for key, value in state.items() if key not in RESUME_KEYS}
+
+
+def _lean(path: Path, state: dict) -> None:
+    """Rewrite ``path`` without the :data:`RESUME_KEYS` (nothing to do if already lean)."""
+    if any(key in state for key in RESUME_KEYS):
+        _save(without_resume_state(state), path)
+
+
+def finalise(folder: str | Path) -> Path:
+    """Make the checkpoints of a complete run lean; the file with the last epoch's weights.
+
+    ``best.pt`` and ``last.pt`` in ``folder`` lose their :data:`RESUME_KEYS`; when both
+    hold the same epoch ``last.pt`` is removed (``best.pt`` holds it). Each step is
+    atomic and the whole is idempotent, so a run killed half-way through finalises on
+    its next call. Call it only once the last epoch is written: an interrupted run
+    needs the optimiser state to resume.
+
+    Args:
+        folder: a network's checkpoint folder (``checkpoints/<task>`` of a split).
+
+    Returns:
+        ``folder/last.pt``, or ``folder/best.pt`` when it is the last epoch too.
+    """
+    folder = Path(folder)
+    best_path, last_path = folder / "best.pt", folder / "last.pt"
+    best = _read(best_path) if best_path.is_file() else None
+    if best is not None:
+        _lean(best_path, best)
+    if not last_path.is_file():
+        return best_path
+    last = _read(last_path)
+    if best is not None and last.get("epoch") == best.get("epoch"):
+        last_path.unlink()
+        return best_path
+    _lean(last_path, last)
+    return last_path
 
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:

@@ -18,7 +18,8 @@ file                               contents
                                    the images the epoch is selected on)
 ``overlays/overlay_<n>.png``       original / manual / predicted (Figure 3), listed in
                                    ``overlays.parquet``
-``checkpoints/<task>/*.pt``        last and best weights (resumable)
+``checkpoints/<task>/*.pt``        best (and last) weights; optimiser state only while
+                                   training (:func:`mpirad.tomo.checkpoints.finalise`)
 ``run.json``                       profile, seeds, device, timings, counts, source image
                                    sizes (written last: the split is finished)
 ``model_card.md``                  the model card (:mod:`mpirad.tomo.card`)
@@ -65,6 +66,7 @@ from mpirad.constants import SPLIT_UNITS
 from mpirad.io import atomic_write, read_parquet, write_parquet
 from mpirad.provenance import StepRecord, file_stamp, plan, say, write_record
 from mpirad.tomo.card import ensure_split_card, write_split_card
+from mpirad.tomo.checkpoints import finalise
 from mpirad.tomo.data import TomoDataset, load_tomo_dataset
 from mpirad.tomo.fit import (
     SELECT_ON,
@@ -80,9 +82,7 @@ from mpirad.tomo.fit import (
 from mpirad.tomo.overlay import save_overlay
 from mpirad.tomo.profiles import StudyAProfile, get_profile
 from mpirad.tomo.splits import SplitUnit
-from mpirad.tomo.train import (
-    select_device,
-)
+from mpirad.tomo.train import select_device
 
 #: Output tables of a split (file stem -> what it holds), for readers of build/.
 SPLIT_TABLES: tuple[str, ...] = (
@@ -234,8 +234,7 @@ def run_split(
     if progress or decision.previous is not None:
         say(f"{dataset_name} {unit} split {split}", decision)
     if decision.reuse:
-        ensure_split_card(directory)
-        return load_split_outputs(directory)
+        return _read_back(directory)
     _clear_stale_checkpoints(directory, wanted, force=force)
     clock, device = _Clock(), select_device(device)
     if data is None or not _fits(data, profile, labels):
@@ -247,6 +246,14 @@ def run_split(
     training = Training(data, profile, directory / "checkpoints", weights, device, progress,
                         pixel_spacing_mm)  # fmt: skip
     return _train_and_write(directory, training, rows, wanted, clock)
+
+
+def _read_back(directory: Path) -> SplitOutputs:
+    """A finished split, read back (its model card and lean checkpoints made if missing)."""
+    ensure_split_card(directory)
+    for network in directory.glob("checkpoints/*/"):
+        finalise(network)  # lean weights for a split finished by an older mpirad
+    return load_split_outputs(directory)
 
 
 def _train_and_write(

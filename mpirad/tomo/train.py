@@ -9,7 +9,9 @@
 - Checkpoints: after every epoch ``last.pt`` (model, optimiser, scheduler, scaler,
   history) is written atomically on a background thread (:class:`CheckpointWriter`)
   and, when the validation result improves (:func:`selection_score`: AUC for the
-  classifier, loss for the segmenter), ``best.pt`` becomes a hard link to it. The
+  classifier, loss for the segmenter), ``best.pt`` becomes a hard link to it. When the
+  run is complete they are made lean (:func:`~mpirad.tomo.checkpoints.finalise`:
+  weights and history only; one file, ``best.pt``, when the last epoch is the best). The
   "validation" images given to :func:`train_model` are those the epoch is selected on:
   :mod:`mpirad.tomo.fit` gives it an inner selection group of the training part by
   default, or the reported validation images with ``select_on="validation"`` (the
@@ -40,7 +42,11 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm.auto import tqdm
 
-from mpirad.tomo.checkpoints import CheckpointWriter
+from mpirad.tomo.checkpoints import CheckpointWriter, finalise, without_resume_state
+
+#: Default of ``train_model(checkpoint_every_s=...)``: an epoch that neither improves nor
+#: ends the run is written once this many seconds have passed since the last write.
+CHECKPOINT_EVERY_S = 60.0
 
 Task = Literal["classification", "segmentation"]
 TASKS: tuple[str, ...] = ("classification", "segmentation")
@@ -93,7 +99,8 @@ class TrainResult:
             :func:`selection_score` was the highest so far).
         best_epoch: the epoch whose weights are in ``best_path``.
         best_path: ``best.pt``, the weights with the best :func:`selection_score`.
-        last_path: ``last.pt``, the full state after the last epoch.
+        last_path: the weights after the last epoch: ``last.pt``, or ``best_path``
+            when the last epoch is the best one.
         resumed_from: the epoch a resumed run started after (0 if it started fresh).
     """
 
@@ -316,8 +323,9 @@ def train_model(
     device: str | torch.device | None = None,
     progress: bool = True,
     on_epoch_end: Callable[[int, dict], None] | None = None,
+    checkpoint_every_s: float = CHECKPOINT_EVERY_S,
 ) -> TrainResult:
-    """Train ``model`` with AdamW and cosine annealing, keeping the best validation epoch.
+    """Train ``model`` with AdamW and cosine annealing; the :class:`TrainResult`.
 
     Args:
         model: freshly built network (its initial weights should come from a seeded
@@ -331,15 +339,17 @@ def train_model(
         validation_targets: the validation targets.
         config: optimisation settings.
         checkpoint_dir: folder for ``last.pt`` and ``best.pt``; an existing
-            ``last.pt`` of the same task/config/seed/sizes is resumed.
+            ``last.pt`` of the same task/config/seed/sizes is resumed (a complete
+            run's checkpoints are read back: nothing is trained).
         seed: seeds the batch order of every epoch.
         device: as :func:`select_device`.
         progress: tqdm bar over epochs.
         on_epoch_end: ``on_epoch_end(epoch, history_row)``, called once the epoch's
-            checkpoint is written (raising there interrupts the run; a rerun resumes).
-
-    Returns:
-        The :class:`TrainResult`.
+            checkpoint is written (raising there interrupts the run; a rerun resumes);
+            with a callback every epoch is written.
+        checkpoint_every_s: the best and last epochs are always written, others once
+            this many seconds (wall time) have passed since the last write (0: every
+            epoch); a run killed between writes replays the epochs since the last one.
 
     Raises:
         ValueError: unknown task, empty or mismatched inputs.
@@ -354,24 +364,20 @@ def train_model(
     history, best_score, best_epoch, start_epoch = _resume(
         last_path, fingerprint, model, optimisation, device
     )
-    epochs = tqdm(
-        range(start_epoch + 1, config.epochs + 1), desc=task, unit="epoch",
-        disable=not progress, initial=start_epoch, total=config.epochs,
-    )  # fmt: skip
+    epochs = tqdm(range(start_epoch + 1, config.epochs + 1), desc=task, unit="epoch",
+                  disable=not progress, initial=start_epoch, total=config.epochs)  # fmt: skip
     train, validation = (train_inputs, train_targets), (validation_inputs, validation_targets)
-    writer = CheckpointWriter()
+    writer = CheckpointWriter(every_s=0 if on_epoch_end is not None else checkpoint_every_s)
     try:
         for epoch in epochs:
             row = _epoch(model, task, train, validation, config, optimisation, device, seed, epoch)
             score = selection_score(task, row["validation_loss"], row["validation_auc"])
             row["best"] = improved = score > best_score
             history.append(row)
-            if improved:
-                best_score, best_epoch = score, epoch
-            state = optimisation.checkpoint(model, epoch, best_score, best_epoch, history)
-            writer.submit(
-                {**state, "fingerprint": fingerprint}, last_path, best_path if improved else None
-            )
+            best_score, best_epoch = (score, epoch) if improved else (best_score, best_epoch)
+            if writer.due(improved=improved, final=epoch == config.epochs):
+                state = optimisation.checkpoint(model, best_score, best_epoch, history, fingerprint)
+                writer.submit(state, last_path, best_path if improved else None)
             epochs.set_postfix(
                 train=f"{row['train_loss']:.3f}", val=f"{row['validation_loss']:.3f}"
             )
@@ -381,6 +387,7 @@ def train_model(
     finally:
         writer.close()
         epochs.close()
+    last_path = finalise(checkpoint_dir)  # complete: drop the optimiser state
     return TrainResult(pd.DataFrame(history), best_epoch, best_path, last_path, start_epoch)
 
 
@@ -429,11 +436,21 @@ class _Optimisation:
         self.scaler.load_state_dict(state["scaler"])
 
     def checkpoint(
-        self, model: nn.Module, epoch: int, best_score: float, best_epoch: int, history: list[dict]
+        self,
+        model: nn.Module,
+        best_score: float,
+        best_epoch: int,
+        history: list[dict],
+        fingerprint: dict,
     ) -> dict:
-        """The ``last.pt`` contents after ``epoch`` (without the run's fingerprint)."""
+        """The ``last.pt`` contents after the last epoch of ``history``.
+
+        The last epoch of the run is kept without the optimiser, scheduler and scaler
+        (:func:`~mpirad.tomo.checkpoints.without_resume_state`): the run is complete.
+        """
         columns = list(history[-1])
-        return {
+        epoch = history[-1]["epoch"]
+        state = {
             "model": model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -443,7 +460,9 @@ class _Optimisation:
             "best_epoch": best_epoch,
             "history_columns": columns,
             "history": [[r[c] for c in columns] for r in history],
+            "fingerprint": fingerprint,
         }
+        return without_resume_state(state) if epoch >= fingerprint["config"]["epochs"] else state
 
 
 def _resume(
@@ -455,13 +474,19 @@ def _resume(
 ) -> tuple[list[dict], float, int, int]:
     """Load ``last.pt`` (when there is one) into the model and optimiser.
 
+    A complete run's lean checkpoints (no optimiser state; ``best.pt`` alone when its
+    last epoch was the best) give the model and history only: nothing is left to train.
+
     Returns:
         ``(history rows, best score, best epoch, last finished epoch)``; a fresh start
-        (``[], -inf, 0, 0``) without ``last.pt``.
+        (``[], -inf, 0, 0``) without a checkpoint.
 
     Raises:
-        CheckpointMismatchError: the checkpoint belongs to another run.
+        CheckpointMismatchError: the checkpoint belongs to another run, or is lean
+            before its last epoch.
     """
+    if not last_path.is_file():
+        last_path = last_path.with_name("best.pt")  # a complete run, last epoch = best
     if not last_path.is_file():
         return [], -math.inf, 0, 0
     state = torch.load(last_path, map_location=device, weights_only=True)
@@ -471,7 +496,13 @@ def _resume(
             f"run is {fingerprint}. Use another output folder or delete the checkpoints."
         )
     model.load_state_dict(state["model"])
-    optimisation.load(state)
+    if "optimizer" in state:
+        optimisation.load(state)
+    elif state["epoch"] < fingerprint["config"]["epochs"]:
+        raise CheckpointMismatchError(
+            f"{last_path}: epoch {state['epoch']} without the optimiser state to resume "
+            f"from; delete the checkpoints to train again"
+        )
     history = [dict(zip(state["history_columns"], row, strict=True)) for row in state["history"]]
     return history, state["best_score"], state["best_epoch"], state["epoch"]
 
