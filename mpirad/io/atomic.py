@@ -61,3 +61,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_json(path: str | os.PathLike[str], document: Any) -> Path:
+    """Write ``document`` as indented JSON (one space, final newline), atomically."""
+    import json
+
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=1)
+        handle.write("\n")
+    return Path(path)

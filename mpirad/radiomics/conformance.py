@@ -84,6 +84,19 @@ def round_significant(value: float, digits: int = 3) -> float:
     return round(value, digits - 1 - int(math.floor(math.log10(abs(value)))))
 
 
+def add_match_columns(table: pd.DataFrame, engine: str, computed: list[float]) -> None:
+    """Add ``value_<engine>`` and ``match_<engine>`` (boolean, ``<NA>`` where not computed)
+    to a reference ``table`` (columns ``reference``, ``tolerance``), in place."""
+    table[f"value_{engine}"] = computed
+    table[f"match_{engine}"] = pd.array(
+        [
+            pd.NA if not math.isfinite(v) else matches_reference(v, ref, tol)
+            for v, ref, tol in zip(computed, table["reference"], table["tolerance"], strict=True)
+        ],
+        dtype="boolean",
+    )
+
+
 def matches_reference(value: float, reference: float, tolerance: float) -> bool:
     """IBSI match: ``value`` rounded to 3 significant digits is within ``tolerance``."""
     if not math.isfinite(value):
@@ -108,17 +121,7 @@ def conformance_table(engines: tuple[str, ...] = ("mirp", "pyradiomics", "numpy"
         features = features.dropna(subset=["ibsi_code"])
         values = features.set_index(["family", "name", "aggregation"])["value"]
         keys = list(zip(table["family"], table["name"], table["aggregation"], strict=True))
-        computed = [values.get(key, np.nan) for key in keys]
-        table[f"value_{engine}"] = computed
-        table[f"match_{engine}"] = pd.array(
-            [
-                pd.NA if not math.isfinite(v) else matches_reference(v, ref, tol)
-                for v, ref, tol in zip(
-                    computed, table["reference"], table["tolerance"], strict=True
-                )
-            ],
-            dtype="boolean",
-        )
+        add_match_columns(table, engine, [values.get(key, np.nan) for key in keys])
     return table
 
 
@@ -339,17 +342,7 @@ def ct_conformance_table(
             values = ct_features(folder, configuration, engine, cache_dir).set_index(
                 ["family", "name", "aggregation"]
             )["value"]
-            computed = [float(values.get(key, np.nan)) for key in keys]
-            table[f"value_{engine}"] = computed
-            table[f"match_{engine}"] = pd.array(
-                [
-                    pd.NA if not math.isfinite(v) else matches_reference(v, ref, tol)
-                    for v, ref, tol in zip(
-                        computed, table["reference"], table["tolerance"], strict=True
-                    )
-                ],
-                dtype="boolean",
-            )
+            add_match_columns(table, engine, [float(values.get(key, np.nan)) for key in keys])
         pieces.append(table)
     return pd.concat(pieces, ignore_index=True)
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from mpirad.constants import CLINICAL_FEATURES, ROI_NAMES, berman_category
 from mpirad.io import atomic_write
+from mpirad.io.atomic import write_json
 from mpirad.modelcard import CARD_NAME
 from mpirad.stats.models import MODELS_FILE, MissingFeatureError, apply_model, model_features
 from mpirad.stats.pool import POOLS, index_by_patient
@@ -280,7 +281,5 @@ def write_cac_predictions(
         "n_bins": models.n_bins,
         "rows": json.loads(table.to_json(orient="records")),
     }
-    with atomic_write(out_dir / "predictions.json", "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=1)
-        handle.write("\n")
+    write_json(out_dir / "predictions.json", document)
     return out_dir

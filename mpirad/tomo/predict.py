@@ -34,6 +34,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mpirad.io import atomic_write, write_png
+from mpirad.io.atomic import write_json
 from mpirad.io.png import read_png
 from mpirad.io.tomograms import scan_labelme_export, to_float_image
 from mpirad.tomo.card import ensure_split_card
@@ -465,7 +466,5 @@ def write_predictions(
         "threshold": model.threshold,
         "images": json.loads(table.to_json(orient="records")),
     }
-    with atomic_write(out_dir / "predictions.json", "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=1)
-        handle.write("\n")
+    write_json(out_dir / "predictions.json", document)
     return table
