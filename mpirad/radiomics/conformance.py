@@ -1,17 +1,22 @@
 """IBSI conformance: every engine on the IBSI phantoms against the reference values.
 
-The digital phantom ships with mpirad; the IBSI 1 CT radiomics phantom (configurations
-C, D, E: resampling, re-segmentation, discretisation) does not: :data:`CT_PHANTOM_ENV`
-names a folder holding it (:data:`CT_PHANTOM_HOWTO`).
+Neither phantom is part of mpirad (they are the IBSI's data, under their own licences); an
+environment variable names a folder that holds each one, and the tests and the book's
+conformance chapter skip them, saying how to get them, when it is unset:
 
-The phantom (5 x 4 x 4 voxels of 2 mm, 74 of them in the ROI, grey levels 1..6 with 2 and
-5 absent) and its reference values come from the IBSI (``mpirad/radiomics/data/ibsi/``,
-see ``PROVENANCE.md`` there). The IBSI computes the phantom without discretisation, i.e.
-fixed bin size 1, and its intensity-volume histogram on the raw integer intensities.
+- :data:`DIGITAL_PHANTOM_ENV`: the IBSI 1 digital phantom (5 x 4 x 4 voxels of 2 mm, 74 of
+  them in the ROI, grey levels 1..6 with 2 and 5 absent), which checks the feature
+  definitions (:data:`DIGITAL_PHANTOM_HOWTO`). The IBSI computes it without
+  discretisation, i.e. fixed bin size 1, and its intensity-volume histogram on the raw
+  integer intensities (:data:`PHANTOM_SETTINGS`).
+- :data:`CT_PHANTOM_ENV`: the IBSI 1 CT radiomics phantom, configurations C, D, E, which
+  check resampling, re-segmentation and discretisation (:data:`CT_PHANTOM_HOWTO`).
 
-Matching follows the IBSI convention used by the reference implementation's own tests: the
+A phantom folder holds ``image.nii.gz``, ``mask.nii.gz`` and the reference values as the
+reference implementation's tests keep them (``reference value;tolerance;tag`` rows, read by
+:func:`reference_values`). Matching follows the IBSI convention those tests use: the
 computed value is rounded to 3 significant digits (the precision of the published values)
-and must lie within the published tolerance (0 for the phantom) of the reference value.
+and must lie within the published tolerance of the reference value.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from importlib import resources
 from pathlib import Path
 
 import nibabel as nib
@@ -40,41 +44,121 @@ from mpirad.radiomics.settings import ExtractionSettings
 #: How the IBSI computes the digital phantom.
 PHANTOM_SETTINGS = ExtractionSettings(bin_width=1.0, ivh_discretise=False)
 
-#: Voxel size of the phantom in mm (z, y, x).
-PHANTOM_SPACING: tuple[float, float, float] = (2.0, 2.0, 2.0)
+#: Environment variable naming the folder with the digital phantom and its reference values.
+DIGITAL_PHANTOM_ENV = "MPIRAD_IBSI_DIGITAL_PHANTOM"
+
+#: Where the IBSI's sources are: the phantom, and the reference implementation's tables.
+_DATA_SETS = "github.com/theibsi/data_sets"
+_MIRP_REFERENCE = "github.com/oncoray/mirp, test/data/ibsi_1_reference_values"
+
+#: How to get the digital phantom (it is not part of mpirad).
+DIGITAL_PHANTOM_HOWTO = (
+    f"set {DIGITAL_PHANTOM_ENV} to a folder holding image.nii.gz and mask.nii.gz (from "
+    f"{_DATA_SETS}, ibsi_1_digital_phantom/nifti/image/phantom.nii.gz and "
+    f".../nifti/mask/mask.nii.gz) and reference.csv (from {_MIRP_REFERENCE}"
+    "/ibsi_1_dig_phantom.csv)"
+)
 
 
-def _data_dir() -> Path:
-    return Path(str(resources.files("mpirad.radiomics") / "data" / "ibsi"))
-
-
-def load_ibsi_phantom() -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
-    """The IBSI 1 digital phantom.
+def phantom_folder(
+    env: str, references: tuple[str, ...], folder: str | Path | None = None
+) -> Path | None:
+    """A phantom folder: ``folder``, else the one the environment variable ``env`` names.
 
     Returns:
-        ``(image, mask, spacing)``: ``(4, 4, 5)`` (z, y, x) float intensities, the boolean
-        ROI (74 voxels) and the voxel size in mm.
+        The folder, or ``None`` when it is not given, or lacks ``image.nii.gz``,
+        ``mask.nii.gz`` or any file matching one of the ``references`` patterns.
     """
-    arrays = []
-    for name in ("phantom.nii.gz", "mask.nii.gz"):
-        data = np.asarray(nib.load(str(_data_dir() / name)).dataobj)
-        arrays.append(np.transpose(data, (2, 1, 0)))  # file (x, y, z) -> (z, y, x)
-    return arrays[0].astype(np.float64), arrays[1].astype(bool), PHANTOM_SPACING
+    folder = folder if folder is not None else os.environ.get(env)
+    if not folder:
+        return None
+    path = Path(folder)
+    images = [path / "image.nii.gz", path / "mask.nii.gz"]
+    if not all(p.is_file() for p in images):
+        return None
+    if not all(list(path.glob(pattern)) for pattern in references):
+        return None
+    return path
 
 
-def phantom_reference(dimensions: tuple[str, ...] = ("3D",)) -> pd.DataFrame:
-    """IBSI reference values of the digital phantom.
+def digital_phantom_folder(folder: str | Path | None = None) -> Path | None:
+    """The digital phantom folder (:func:`phantom_folder` for :data:`DIGITAL_PHANTOM_ENV`)."""
+    return phantom_folder(DIGITAL_PHANTOM_ENV, ("reference.csv",), folder)
+
+
+def require_digital_phantom(folder: str | Path | None = None) -> Path:
+    """:func:`digital_phantom_folder`, or a :class:`FileNotFoundError` saying how to get it."""
+    path = digital_phantom_folder(folder)
+    if path is None:
+        where = f"{folder}: " if folder is not None else ""
+        raise FileNotFoundError(f"{where}IBSI digital phantom not found; {DIGITAL_PHANTOM_HOWTO}")
+    return path
+
+
+def load_phantom(folder: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """An IBSI phantom's image and mask (``image.nii.gz``, ``mask.nii.gz`` in ``folder``).
+
+    Returns:
+        ``(image, mask, spacing)``: ``(z, y, x)`` float intensities, the boolean ROI and
+        the voxel size in mm (z, y, x); for the digital phantom ``(4, 4, 5)``, 74 ROI
+        voxels, 2 mm.
+    """
+    arrays, zooms = [], None
+    for name in ("image.nii.gz", "mask.nii.gz"):
+        volume = nib.load(str(Path(folder) / name))
+        arrays.append(np.transpose(np.asarray(volume.dataobj), (2, 1, 0)))  # (x,y,z)->(z,y,x)
+        zooms = volume.header.get_zooms()
+    spacing = tuple(float(z) for z in zooms[2::-1])  # type: ignore[index]
+    return arrays[0].astype(np.float64), arrays[1] > 0.5, spacing
+
+
+#: Tag suffixes of the aggregations in the reference tables (3D only; 2D and 2.5D rows are
+#: left out because Study B uses 3D features).
+_TAG_AGGREGATIONS = (("_3D_avg", AGG_3D_AVERAGED), ("_3D_comb", AGG_3D_MERGED))
+_TAG_2D = ("_2D", "_2D_avg", "_2D_comb", "_2_5D", "_2_5D_avg", "_2_5D_comb")
+
+
+def reference_values(path: str | Path) -> pd.DataFrame:
+    """3D feature reference values of a table ``reference value;tolerance;tag``.
 
     Args:
-        dimensions: aggregation dimensions to keep (``"2D"``, ``"2.5D"``, ``"3D"``).
+        path: the reference CSV (the reference implementation's IBSI tables, e.g.
+            ``ibsi_1_dig_phantom.csv`` or ``ibsi_1_chest_config_c.csv``).
 
     Returns:
-        Columns ``family, name, ibsi_code, aggregation, reference, tolerance, consensus,
-        manual_feature``.
+        Columns ``family, name, aggregation, reference, tolerance``: features with a
+        reference value, 3D aggregations only; image and ROI diagnostics left out.
     """
-    table = pd.read_csv(_data_dir() / "phantom_reference.csv", dtype={"ibsi_code": str})
-    dimension = table["aggregation"].str.split(" ").str[0]
-    return table[dimension.isin(dimensions)].reset_index(drop=True)
+    table = pd.read_csv(path, sep=";").dropna(subset=["reference value"])
+    rows = []
+    for tag, reference, tolerance in zip(
+        table["tag"], table["reference value"], table["tolerance"], strict=True
+    ):
+        family, _, rest = str(tag).partition("_")
+        if family not in FAMILIES or rest.endswith(_TAG_2D):
+            continue
+        name, aggregation = _tag_name(rest)
+        rows.append((family, name, aggregation, float(reference), float(tolerance)))
+    return pd.DataFrame(rows, columns=["family", "name", "aggregation", "reference", "tolerance"])
+
+
+def _tag_name(rest: str) -> tuple[str, str]:
+    """``(name, aggregation)`` of a 3D reference tag without its family prefix."""
+    for suffix, aggregation in _TAG_AGGREGATIONS:
+        if rest.endswith(suffix):
+            return rest.removesuffix(suffix), aggregation
+    if rest.endswith("_3D"):
+        return rest.removesuffix("_3D"), AGG_3D_VOLUME
+    return rest, AGG_3D
+
+
+def phantom_reference(folder: str | Path | None = None) -> pd.DataFrame:
+    """3D reference values of the digital phantom (:func:`reference_values`).
+
+    Args:
+        folder: the phantom folder (default: :data:`DIGITAL_PHANTOM_ENV`).
+    """
+    return reference_values(require_digital_phantom(folder) / "reference.csv")
 
 
 def round_significant(value: float, digits: int = 3) -> float:
@@ -104,18 +188,23 @@ def matches_reference(value: float, reference: float, tolerance: float) -> bool:
     return abs(round_significant(value) - reference) <= tolerance + 1e-12 * max(1.0, abs(reference))
 
 
-def conformance_table(engines: tuple[str, ...] = ("mirp", "pyradiomics", "numpy")) -> pd.DataFrame:
-    """Compute the phantom with each engine and compare with the 3D reference values.
+def conformance_table(
+    engines: tuple[str, ...] = ("mirp", "pyradiomics", "numpy"), folder: str | Path | None = None
+) -> pd.DataFrame:
+    """Compute the digital phantom with each engine and compare with the 3D reference values.
 
     Args:
         engines: engine names.
+        folder: the phantom folder (default: :data:`DIGITAL_PHANTOM_ENV`; a
+            :class:`FileNotFoundError` saying how to get it when absent).
 
     Returns:
         The reference table plus, per engine, ``value_<engine>`` (NaN where the engine
         lacks the feature) and ``match_<engine>`` (boolean, ``<NA>`` where not computed).
     """
-    image, mask, spacing = load_ibsi_phantom()
-    table = phantom_reference()
+    path = require_digital_phantom(folder)
+    image, mask, spacing = load_phantom(path)
+    table = reference_values(path / "reference.csv")
     for engine in engines:
         features = extract_features(image, mask, spacing, engine=engine, settings=PHANTOM_SETTINGS)
         features = features.dropna(subset=["ibsi_code"])
@@ -204,9 +293,9 @@ CT_PHANTOM_ENV = "MPIRAD_IBSI_CT_PHANTOM"
 #: How to get the CT phantom (it is not part of mpirad).
 CT_PHANTOM_HOWTO = (
     f"set {CT_PHANTOM_ENV} to a folder holding image.nii.gz and mask.nii.gz (from "
-    "github.com/theibsi/data_sets, ibsi_1_ct_radiomics_phantom/nifti/image/phantom.nii.gz "
+    f"{_DATA_SETS}, ibsi_1_ct_radiomics_phantom/nifti/image/phantom.nii.gz "
     "and .../nifti/mask/mask.nii.gz) and reference_config_<c|d|e>.csv (from "
-    "github.com/oncoray/mirp, test/data/ibsi_1_reference_values/ibsi_1_chest_config_<c|d|e>.csv)"
+    f"{_MIRP_REFERENCE}/ibsi_1_chest_config_<c|d|e>.csv)"
 )
 
 #: The IBSI 1 image processing configurations (3D, 2 mm isotropic voxels, CT intensities
@@ -229,67 +318,15 @@ CT_CONFIGURATIONS: dict[str, ExtractionSettings] = {
     ),
 }  # fmt: skip
 
-_TAG_AGGREGATIONS = (("_3D_avg", AGG_3D_AVERAGED), ("_3D_comb", AGG_3D_MERGED))
-
 
 def ct_phantom_folder(folder: str | Path | None = None) -> Path | None:
-    """The CT phantom folder: ``folder``, else :data:`CT_PHANTOM_ENV`; ``None`` if unset
-    or incomplete (image, mask or no reference table missing)."""
-    folder = folder if folder is not None else os.environ.get(CT_PHANTOM_ENV)
-    if not folder:
-        return None
-    path = Path(folder)
-    needed = [path / "image.nii.gz", path / "mask.nii.gz"]
-    if not all(p.is_file() for p in needed) or not list(path.glob("reference_config_*.csv")):
-        return None
-    return path
-
-
-def load_ct_phantom(folder: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
-    """The IBSI 1 CT phantom (a lung tumour; 60 x 201 x 204 voxels of 3 x 0.977 x 0.977 mm).
-
-    Returns:
-        ``(image, mask, spacing)``: ``(z, y, x)`` float HU, boolean GTV, voxel size in mm.
-    """
-    arrays, zooms = [], None
-    for name in ("image.nii.gz", "mask.nii.gz"):
-        volume = nib.load(str(Path(folder) / name))
-        arrays.append(np.transpose(np.asarray(volume.dataobj), (2, 1, 0)))
-        zooms = volume.header.get_zooms()
-    spacing = tuple(float(z) for z in zooms[2::-1])  # type: ignore[index]
-    return arrays[0].astype(np.float64), arrays[1] > 0.5, spacing
+    """The CT phantom folder (:func:`phantom_folder` for :data:`CT_PHANTOM_ENV`)."""
+    return phantom_folder(CT_PHANTOM_ENV, ("reference_config_*.csv",), folder)
 
 
 def ct_reference(folder: str | Path, configuration: str) -> pd.DataFrame:
-    """Reference values and tolerances of one configuration (features only).
-
-    Returns:
-        Columns ``family, name, aggregation, reference, tolerance`` (features with a
-        reference value; image and ROI diagnostics left out).
-    """
-    table = pd.read_csv(
-        Path(folder) / f"reference_config_{configuration.lower()}.csv", sep=";"
-    ).dropna(subset=["reference value"])
-    rows = []
-    for tag, reference, tolerance in zip(
-        table["tag"], table["reference value"], table["tolerance"], strict=True
-    ):
-        family, _, rest = str(tag).partition("_")
-        if family not in FAMILIES:
-            continue
-        name, aggregation = _tag_name(family, rest)
-        rows.append((family, name, aggregation, float(reference), float(tolerance)))
-    return pd.DataFrame(rows, columns=["family", "name", "aggregation", "reference", "tolerance"])
-
-
-def _tag_name(family: str, rest: str) -> tuple[str, str]:
-    """``(name, aggregation)`` of a reference tag without its family prefix."""
-    for suffix, aggregation in _TAG_AGGREGATIONS:
-        if rest.endswith(suffix):
-            return rest.removesuffix(suffix), aggregation
-    if rest.endswith("_3D"):
-        return rest.removesuffix("_3D"), AGG_3D_VOLUME
-    return rest, AGG_3D
+    """Reference values of one CT configuration (:func:`reference_values`)."""
+    return reference_values(Path(folder) / f"reference_config_{configuration.lower()}.csv")
 
 
 def ct_features(
@@ -312,7 +349,7 @@ def ct_features(
     path = cache / f"config_{configuration.lower()}_{engine}_{digest}.csv"
     if path.is_file():
         return pd.read_csv(path)
-    image, mask, spacing = load_ct_phantom(folder)
+    image, mask, spacing = load_phantom(folder)
     features = extract_features(image, mask, spacing, engine=engine, settings=settings)
     table = features.loc[:, ["family", "name", "aggregation", "value"]]
     cache.mkdir(parents=True, exist_ok=True)
