@@ -23,12 +23,16 @@ of the whole dataset has patient ``""``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from mpirad.io.tomograms import NON_PATIENT_FOLDERS
+
+if TYPE_CHECKING:
+    from mpirad.io.layouts import VolumesLayout
 
 #: Severities, worst first. ``error``: a chapter would refuse the dataset or a patient;
 #: ``warning``: the dataset runs, but something is probably not what you meant.
@@ -309,65 +313,88 @@ def _check_a_strays(child: Path, known: set[str], out: _Collector) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def _check_b_patient(
-    root: Path, patient: str, derive: object | None = None
-) -> tuple[str, list[tuple], bool]:
-    """Image, seven masks and stray files of one patient (a joblib task).
+def _check_b_patient(layout: VolumesLayout, patient: str) -> tuple[str, list[tuple], bool]:
+    """Image, seven masks and stray files of one patient (a parallel task).
 
-    With ``derive`` (a :class:`mpirad.io.layouts.VolumesLayout` whose ROIs are derived,
-    manifest ``rois: derive``) only the myocardium mask is read from the folder, and the
-    seven ROIs are derived from it as the chapters will (a myocardium that cannot be
-    segmented is a problem of that patient).
+    The files are found and read as the chapters read them, through the dataset's
+    ``layout`` (manifest ``files:`` patterns, ``spacing``, ``origin``, ``direction``).
+    Where its ROIs are derived (manifest ``rois: derive``) only the myocardium mask is
+    read, and the seven ROIs are derived from it as the chapters will (a myocardium that
+    cannot be segmented is a problem of that patient). Stray files are looked for in the
+    default layout's patient folder only.
 
     Returns:
         ``(patient, problems as Problem fields, usable)``; usable: image and every mask valid.
     """
-    from mpirad.constants import ROI_NAMES
-    from mpirad.io.patient_volumes import (
-        VOLUME_SUFFIXES,
-        find_volume,
-        read_patient_image,
-        read_roi_mask,
-    )
+    from mpirad.io.patient_volumes import read_patient_image
 
-    out = _Collector(root)
-    child = root / patient
-    image = out.attempt(patient, find_volume(child, "image"), read_patient_image, root, patient)
-    ok = image is not None
-    masks = child / "masks"
-    if not masks.is_dir():
-        out.add(patient, masks, "no masks/ folder (one <roi>.nii.gz per ROI)")
-        ok = False
-    elif image is not None:
-        for roi in ("myocardium",) if derive is not None else ROI_NAMES:
-            mask_path = find_volume(masks, roi) or masks / f"{roi}.nii.gz"
-            if out.attempt(patient, mask_path, read_roi_mask, root, patient, roi, image) is None:
-                ok = False
-        if ok and derive is not None:
-            derived = out.attempt(patient, masks, read_roi_mask, derive, patient, "LAD17", image)
-            ok = derived is not None
-    for path in sorted(child.iterdir()):
-        if path.name.startswith(".") or path.name == "masks":
-            continue
-        if not any(path.name == f"image{suffix}" for suffix in VOLUME_SUFFIXES):
-            out.add(patient, path, "unexpected file in the patient folder", "warning")
+    out = _Collector(layout.root)
+    image = out.attempt(
+        patient, _source_path(layout.image_source, patient), read_patient_image, layout, patient
+    )
+    ok = image is not None and _check_b_masks(layout, patient, image, out)
+    if layout.image is None:
+        _check_b_strays(layout.root / patient, out, patient)
     fields = [(p.patient, p.file, p.severity, p.message) for p in out.problems]
     return patient, fields, ok
 
 
+def _source_path(find: Callable, *args) -> Path | None:
+    """The file ``find(*args)`` names (a layout's image or mask source), or None."""
+    from mpirad.io.layouts import LayoutError
+
+    try:
+        return find(*args).path
+    except LayoutError:
+        return None
+
+
+def _check_b_masks(layout: VolumesLayout, patient: str, image: object, out: _Collector) -> bool:
+    """Read every ROI mask of a patient (the myocardium only, then the derivation, where
+    the ROIs are derived); True when all are valid."""
+    from mpirad.constants import ROI_NAMES
+    from mpirad.io.patient_volumes import read_roi_mask
+
+    if layout.image is None and not (layout.root / patient / "masks").is_dir():
+        out.add(
+            patient, layout.root / patient / "masks", "no masks/ folder (one <roi>.nii.gz per ROI)"
+        )
+        return False
+    files = replace(layout, derive=None)
+    ok = True
+    for roi in ("myocardium",) if layout.derive is not None else ROI_NAMES:
+        mask_path = _source_path(files.mask_source, patient, roi)
+        if out.attempt(patient, mask_path, read_roi_mask, files, patient, roi, image) is None:
+            ok = False
+    if ok and layout.derive is not None:
+        where = _source_path(files.mask_source, patient, "myocardium")
+        ok = out.attempt(patient, where, read_roi_mask, layout, patient, "LAD17", image) is not None
+    return ok
+
+
+def _check_b_strays(folder: Path, out: _Collector, patient: str) -> None:
+    """Warn about files in a default-layout patient folder other than its image and masks/."""
+    from mpirad.io.patient_volumes import VOLUME_SUFFIXES
+
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.name == "masks":
+            continue
+        if not any(path.name == f"image{suffix}" for suffix in VOLUME_SUFFIXES):
+            out.add(patient, path, "unexpected file in the patient folder", "warning")
+
+
 def _check_study_b(
-    root: Path,
+    layout: VolumesLayout,
     out: _Collector,
     summary: dict[str, object],
     n_jobs: int | None = None,
-    derive: object | None = None,
     scheduler: object = None,
 ) -> None:
     from mpirad.stats.protocol import minimum_cohort_size
 
-    with_images = _b_patients_with_images(root, out)
-    usable_volumes = _check_b_volumes(root, with_images, out, n_jobs, derive, scheduler)
-    clinical, cac, bad_rows = _check_b_tables(root, out)
+    with_images = _b_patients_with_images(layout, out)
+    usable_volumes = _check_b_volumes(layout, with_images, out, n_jobs, scheduler)
+    clinical, cac, bad_rows = _check_b_tables(layout, out)
     table_ids = _check_b_table_ids(
         set(with_images), {"clinical.csv": clinical, "cac.csv": cac}, out
     )
@@ -386,7 +413,12 @@ def _check_study_b(
         }
     )
     if not with_images:
-        out.add("", "", "no patient folder with an image volume (<patient_id>/image.nii.gz)")
+        wanted = (
+            "<patient_id>/image.nii.gz"
+            if layout.image is None
+            else f"files.image pattern {layout.image.text!r}"
+        )
+        out.add("", "", f"no patient with an image volume ({wanted})")
     if len(usable) < minimum:
         out.add(
             "",
@@ -396,12 +428,20 @@ def _check_study_b(
         )
 
 
-def _b_patients_with_images(root: Path, out: _Collector) -> list[str]:
-    """The Study B patient folders that hold an image volume (the others are reported)."""
+def _b_patients_with_images(layout: VolumesLayout, out: _Collector) -> list[str]:
+    """The Study B patients that have an image volume: the patient folders holding one
+    (default layout; the others are reported), or the files matching ``files.image``."""
     from mpirad.io.patient_volumes import find_volume
 
+    if layout.image is not None:
+        from mpirad.io.layouts import LayoutError
+
+        try:
+            return layout.patients()
+        except LayoutError:
+            return []  # reported as "no patient with an image volume"
     with_images: list[str] = []
-    for child in _patient_folders(root, out, STUDY_B_ROOT_FILES):
+    for child in _patient_folders(layout.root, out, STUDY_B_ROOT_FILES):
         if find_volume(child, "image") is None:
             out.add(child.name, child, "patient folder without an image volume (image.nii.gz)")
             continue
@@ -410,11 +450,10 @@ def _b_patients_with_images(root: Path, out: _Collector) -> list[str]:
 
 
 def _check_b_volumes(
-    root: Path,
+    layout: VolumesLayout,
     patients: list[str],
     out: _Collector,
     n_jobs: int | None,
-    derive: object = None,
     scheduler: object = None,
 ) -> set[str]:
     """Check every patient's image and masks (:func:`_check_b_patient`, in parallel).
@@ -425,7 +464,7 @@ def _check_b_volumes(
     from mpirad.parallel import imap
 
     usable_volumes: set[str] = set()
-    args = [(root, patient, derive) for patient in patients]
+    args = [(layout, patient) for patient in patients]
     for patient, problems, usable in imap(
         _check_b_patient, args, n_jobs=n_jobs, scheduler=scheduler
     ):
@@ -435,7 +474,7 @@ def _check_b_volumes(
     return usable_volumes
 
 
-def _check_b_tables(root: Path, out: _Collector):
+def _check_b_tables(layout: VolumesLayout, out: _Collector):
     """Check clinical.csv and cac.csv.
 
     Returns:
@@ -444,7 +483,7 @@ def _check_b_tables(root: Path, out: _Collector):
     """
     from mpirad.io.clinical_tables import MISSING_VALUE_FIX, cohort_table_problems
 
-    clinical, cac, table_problems = cohort_table_problems(root)
+    clinical, cac, table_problems = cohort_table_problems(layout)
     bad_rows: set[str] = set()
     for problem in table_problems:
         if not problem.patients:
@@ -498,25 +537,25 @@ def _check_b_table_ids(
 
 
 def check_root(
-    root: str | Path,
+    root: str | Path | VolumesLayout,
     study: str,
     *,
     name: str = "",
     n_jobs: int | None = None,
-    derive: object | None = None,
     scheduler: object = None,
 ) -> CheckReport:
     """Check a dataset folder of study ``"a"`` (labelme-export) or ``"b"`` (volumes).
 
     Args:
-        root: the dataset folder.
+        root: the dataset folder; for Study B also a
+            :class:`~mpirad.io.layouts.VolumesLayout` (a manifest dataset's ``files:``
+            patterns, ``spacing``, ``origin``/``direction`` and ``rois: derive``, where
+            only the myocardium masks are required and the derivation is tried per
+            patient).
         study: ``"a"`` or ``"b"``.
         name: the dataset's name, for the report.
         n_jobs: joblib workers over Study B patients (volumes are the slow part;
             default: :func:`mpirad.parallel.resolve_n_jobs`); the report is the same for any number.
-        derive: for a Study B dataset whose ROIs are derived from the myocardium (manifest
-            ``rois: derive``), its :class:`~mpirad.io.layouts.VolumesLayout`: only
-            ``masks/myocardium`` is required, and the derivation is tried per patient.
         scheduler: a Dask scheduler for the Study B patients
             (:func:`mpirad.parallel.resolve_scheduler`; default ``MPIRAD_DASK_SCHEDULER``).
 
@@ -526,17 +565,20 @@ def check_root(
     Raises:
         ValueError: an unknown study.
     """
+    from mpirad.io.layouts import volumes_layout
+
     if study not in ("a", "b"):
         raise ValueError(f"study must be 'a' or 'b', got {study!r}")
-    root = Path(root)
+    layout = volumes_layout(root) if study == "b" else None
+    root = layout.root if layout is not None else Path(root)  # type: ignore[arg-type]
     out = _Collector(root)
     summary: dict[str, object] = {}
     if not root.is_dir():
         out.add("", "", f"{root}: dataset folder does not exist")
-    elif study == "a":
+    elif layout is None:
         _check_study_a(root, out, summary)
     else:
-        _check_study_b(root, out, summary, n_jobs, derive, scheduler)
+        _check_study_b(layout, out, summary, n_jobs, scheduler)
     return CheckReport(root=root, study=study, problems=out.problems, summary=summary, name=name)
 
 
@@ -545,8 +587,9 @@ def check_dataset(
 ) -> CheckReport:
     """Check a manifest dataset (:class:`mpirad.manifest.Dataset`) in one pass.
 
-    The readers are called with the dataset's root folder (the default layout); a
-    dataset with ``rois: derive`` needs only its myocardium masks.
+    Study B files are found and read through the dataset's manifest entry (``files:``
+    patterns, ``spacing``, ``origin``, ``direction``, ``rois: derive``), as the chapters
+    read them.
 
     Args:
         dataset: the dataset.
@@ -557,10 +600,11 @@ def check_dataset(
     """
     from mpirad.io.layouts import volumes_layout
 
-    derive = None
-    if dataset.study == "b" and getattr(dataset.entry, "rois", "masks") == "derive":
-        derive = volumes_layout(dataset)
-    return check_root(  # type: ignore[attr-defined]
-        dataset.root, dataset.study, name=dataset.name, n_jobs=n_jobs, derive=derive,
-        scheduler=scheduler,
-    )  # fmt: skip
+    source = volumes_layout(dataset) if dataset.study == "b" else dataset.root  # type: ignore[attr-defined]
+    return check_root(
+        source,
+        dataset.study,
+        name=dataset.name,
+        n_jobs=n_jobs,
+        scheduler=scheduler,  # type: ignore[attr-defined]
+    )

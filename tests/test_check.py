@@ -310,3 +310,46 @@ def test_a_failing_notebook_names_notebook_cell_error_and_failed_copy(
     from mpirad.cli import format_error
 
     assert format_error(error).startswith(f"error: notebook {notebook} failed in cell 3")
+
+
+def _flatten(source: Path, target: Path) -> None:
+    """Re-save a default-layout cohort as one folder of images and a tree of masks
+    (``<id>_spect.nii.gz``, ``rois/<roi>/<id>.nii.gz``), tables in ``tables/``."""
+    (target / "tables").mkdir(parents=True)
+    for table in ("clinical.csv", "cac.csv"):
+        shutil.copy(source / table, target / "tables" / table)
+    for folder in sorted(p for p in source.iterdir() if (p / "image.nii.gz").is_file()):
+        shutil.copy(folder / "image.nii.gz", target / f"{folder.name}_spect.nii.gz")
+        for mask in (folder / "masks").iterdir():
+            (target / "rois" / mask.name.split(".")[0]).mkdir(parents=True, exist_ok=True)
+            shutil.copy(mask, target / "rois" / mask.name.split(".")[0] / f"{folder.name}.nii.gz")
+
+
+def test_study_b_is_checked_through_the_manifest_file_patterns(
+    clean_b: Path, tmp_path: Path
+) -> None:
+    from mpirad.check import check_dataset
+    from mpirad.manifest import load_manifest
+
+    root = tmp_path / "flat"
+    _flatten(clean_b, root)
+    path = _manifest(tmp_path, root, "b")
+    path.write_text(
+        path.read_text()
+        + "    files:\n      image: '{patient_id}_spect.nii.gz'\n"
+        + "      masks: 'rois/{roi}/{patient_id}.nii.gz'\n"
+        + "      clinical: tables/clinical.csv\n      cac: tables/cac.csv\n"
+    )
+    site = load_manifest(path)["site"]
+    report = check_dataset(site, n_jobs=1)
+    assert report.problems == [], report.format()
+    assert report.summary["usable patients (valid volumes, clinical and CAC rows)"] == (
+        minimum_cohort_size() + 1
+    )
+    # a missing mask is named by patient, ROI and the file the pattern points to
+    (root / "rois" / "LAD17" / "B003.nii.gz").unlink()
+    report = check_dataset(site, n_jobs=1)
+    (problem,) = [p for p in report.problems if p.patient == "B003"]
+    assert problem.file == "" and "ROI LAD17" in problem.message
+    assert "rois/LAD17/B003.nii.gz" in problem.message and "files.masks" in problem.message
+    assert report.summary["patients with valid image and masks"] == minimum_cohort_size()
