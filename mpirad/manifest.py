@@ -297,7 +297,13 @@ class Dataset:
         self.entry = entry
         self.manifest_path = manifest_path
         root = Path(entry.root).expanduser()
-        self.root = root if root.is_absolute() else (base / root).resolve()
+        try:
+            self.root = root if root.is_absolute() else (base / root).resolve()
+        except (RuntimeError, OSError) as error:  # a symlink loop (RuntimeError before 3.13)
+            where = f"{manifest_path}: " if manifest_path else ""
+            raise ManifestError(
+                f"{where}dataset {name!r}, key 'root': {entry.root} cannot be resolved ({error})"
+            ) from None
 
     study = property(lambda self: self.entry.study)
     format = property(lambda self: self.entry.format)

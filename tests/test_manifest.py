@@ -119,6 +119,17 @@ def test_site_dataset_missing_root_is_named(tmp_path):
         get_dataset("mine", path).ensure()
 
 
+def test_a_root_in_a_symlink_loop_is_a_manifest_error(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    path = _manifest(
+        tmp_path,
+        "datasets:\n  mine:\n    study: b\n    format: volumes\n    root: a\n    provenance: site\n",
+    )
+    with pytest.raises(ManifestError, match="dataset 'mine', key 'root': a cannot be resolved"):
+        get_dataset("mine", path)
+
+
 def test_checksum_detects_changed_files(tmp_path):
     data = tmp_path / "data"
     (data / "p1").mkdir(parents=True)
