@@ -26,8 +26,8 @@
 # [decisions appendix](decisions.md).
 
 # %% tags=["parameters"]
-dataset = ""  # "": the book's Study A dataset (synthetic-a unless `make book DATASET_A=...`)
-profile = ""  # "": the book's profile (quick unless `make book PROFILE=paper`)
+dataset = ""  # empty: the Study A dataset of the book (synthetic-a unless make book sets DATASET_A)
+profile = ""  # empty: the profile of the book (quick unless make book sets PROFILE)
 unit = "patient"  # the split unit whose models are applied: "patient" or "image"
 seed = 1000  # seed of the held-out synthetic patients (the book's cohort uses 0)
 patients = 3  # held-out synthetic patients

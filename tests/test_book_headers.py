@@ -52,3 +52,22 @@ def test_roundtrip_is_byte_identical(path):
             cell.execution_count = 1
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="x\n")]
     assert jupytext.writes(back, fmt="py:percent", config=config) == text
+
+
+@pytest.mark.parametrize("path", BOOK_NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
+def test_papermill_reads_every_parameter(path):
+    """papermill infers each parameter from its line (a line it cannot parse is left out:
+    passing that parameter then warns 'Passed unknown parameter')."""
+    from papermill.translators import PythonTranslator
+
+    nb = jupytext.read(path)
+    (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assigned = [
+        line.split("=")[0].strip()
+        for line in cell.source.splitlines()
+        if line and not line.startswith((" ", "#")) and "=" in line
+    ]
+    inferred = [p.name for p in PythonTranslator.inspect(cell)]
+    assert inferred == assigned, (
+        f"{path.name}: papermill cannot parse {set(assigned) - set(inferred)}"
+    )

@@ -26,8 +26,8 @@
 # option that gives the other reading.
 
 # %% tags=["parameters"]
-dataset = ""  # "": the book's Study A dataset (synthetic-a unless `make book DATASET_A=...`)
-profile = ""  # "": the book's profile (quick unless `make book PROFILE=paper`)
+dataset = ""  # empty: the Study A dataset of the book (synthetic-a unless make book sets DATASET_A)
+profile = ""  # empty: the profile of the book (quick unless make book sets PROFILE)
 out_dir = "build/runs"
 seed = 0
 profile_overrides = {}  # e.g. {"classifier": {"epochs": 2}}: changes to the profile

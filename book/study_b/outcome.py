@@ -22,7 +22,7 @@
 # option that gives the other reading.
 
 # %% tags=["parameters"]
-dataset = ""  # "": the book's Study B dataset (synthetic-b unless `make book DATASET_B=...`)
+dataset = ""  # empty: the Study B dataset of the book (synthetic-b unless make book sets DATASET_B)
 features_path = ""  # "": the dataset's own table, build/features/<dataset>/features.parquet
 selection_path = ""  # "": the dataset's own blind-to-outcome selection (the radiomics chapter's)
 n_bins = 0  # 0: the funnel's choice (the paper: 64)

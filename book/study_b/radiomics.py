@@ -22,7 +22,7 @@
 # option that gives the other reading.
 
 # %% tags=["parameters"]
-dataset = ""  # "": the book's Study B dataset (synthetic-b unless `make book DATASET_B=...`)
+dataset = ""  # empty: the Study B dataset of the book (synthetic-b unless make book sets DATASET_B)
 features_path = ""  # "": the dataset's own table, build/features/<dataset>/features.parquet
 out_dir = ""  # "": the dataset's own selection folder, build/features/<dataset>/selection
 engine = "numpy"
