@@ -330,3 +330,33 @@ def test_failed_notebook_task_is_named_and_finished_runs_are_kept(
     assert (tmp_path / "split_2.failed.ipynb").is_file() and not (
         tmp_path / "split_2.ipynb"
     ).exists()
+
+
+def test_mpirad_run_sends_split_runs_to_the_scheduler(
+    client, projects: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from mpirad.cli import app
+
+    monkeypatch.setenv("MPIRAD_MANIFEST", str(projects["client"]))
+    monkeypatch.setenv(SCHEDULER_ENV, "none")  # restored after --scheduler sets it
+    notebook = tmp_path / "demo.py"
+    notebook.write_text(FAILING_NOTEBOOK)
+    address = client.scheduler.address
+    args = [
+        "run",
+        str(notebook),
+        "--dataset",
+        "synthetic-a",
+        "--split",
+        "1",
+        "--scheduler",
+        address,
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    runs = projects["client"].parent / "build/runs/synthetic-a"
+    assert (runs / "demo/split_1/result.txt").read_text() == "split 1"  # written back here
+    assert (runs / "quick/demo/split_1.ipynb").is_file()
+    assert "demo split 1: " in result.output
