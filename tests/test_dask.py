@@ -22,6 +22,8 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
+import test_tomo_notebooks  # noqa: E402  (the tiny Study A project and profile)
+
 from mpirad.manifest import load_manifest, tree_checksum  # noqa: E402
 from mpirad.parallel import SCHEDULER_ENV, parallel_map, resolve_scheduler  # noqa: E402
 from mpirad.phantom import synthesize  # noqa: E402
@@ -176,23 +178,7 @@ def test_killed_worker_loses_no_finished_partition(client, cohort: Path, tmp_pat
 
 
 REPO = Path(__file__).resolve().parents[1]
-STUDY_A_MANIFEST = """\
-version: 1
-datasets:
-  synthetic-a:
-    study: a
-    format: labelme-export
-    root: build/data/synthetic-a
-    provenance: synthetic
-    synthetic: {seed: 0, patients: 6, image_size: 96}
-"""
-TINY_A = {
-    "preprocess": {"crop_size": 64, "input_size": 32},
-    "classifier": {"epochs": 1, "batch_size": 8},
-    "segmenter": {"epochs": 1, "batch_size": 8},
-    "n_splits": 1,
-    "n_overlays": 2,
-}
+STUDY_A_MANIFEST, TINY_A = test_tomo_notebooks.MANIFEST, test_tomo_notebooks.TINY
 KERNEL_ENV = {"TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
 
 
