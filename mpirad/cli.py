@@ -197,14 +197,17 @@ def run_cmd(
     force: Annotated[
         bool, typer.Option("--force", help="run again even if an identical run exists")
     ] = False,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Run a book notebook with papermill (per split) into build/runs/<dataset>/<profile>/.
 
     A run whose notebook, data, profile and parameters are those of an earlier run is read
-    back, not repeated (the message says which); --force runs it again.
+    back, not repeated (the message says which); --force runs it again. With --scheduler
+    (or MPIRAD_DASK_SCHEDULER) each run is one Dask task, papermill on a worker, and its
+    executed notebook and results are written back here.
     """
     from mpirad.manifest import get_dataset
-    from mpirad.runner import executed_path, notebook_parameters, run_recorded
+    from mpirad.runner import notebook_parameters
 
     declared = notebook_parameters(notebook)
     extra = _parse_params(param or [], declared, notebook)
@@ -220,19 +223,46 @@ def run_cmd(
     if force and "force" in declared:
         base["force"] = True
     splits = list(range(1, n_splits + 1)) if all_splits else [split]
-    for k in splits:
-        params = {**base, **extra}
-        if k is not None:
-            if "split" not in declared:
-                raise typer.BadParameter(f"{notebook} has no split parameter")
-            params["split"] = k
-        unit = str(params.get("unit", "")) if "unit" in declared else ""
-        out = executed_path(notebook, dataset=dataset, split=k, tag=unit, profile=profile)
-        label = f"{Path(notebook).stem} split {k}" if k is not None else Path(notebook).stem
-        run_recorded(
-            notebook, params, output=out, dataset=ds, profile=profile, force=force, label=label
-        )
-        typer.echo(f"{label}: {out}")
+    jobs = [_run_job(notebook, ds, {**base, **extra}, k, declared, profile) for k in splits]
+    use_scheduler(scheduler)
+    _run_jobs(jobs, ds, force=force)
+
+
+def _run_job(notebook: Path, ds, params: dict, k: int | None, declared: dict, profile: str):
+    """The :class:`~mpirad.runner.NotebookJob` of ``mpirad run`` for split ``k`` (or none)."""
+    from mpirad.runner import executed_path, notebook_job
+
+    if k is not None:
+        if "split" not in declared:
+            raise typer.BadParameter(f"{notebook} has no split parameter")
+        params["split"] = k
+    unit = str(params.get("unit", "")) if "unit" in declared else ""
+    out = executed_path(notebook, dataset=ds.name, split=k, tag=unit, profile=profile)
+    label = f"{Path(notebook).stem} split {k}" if k is not None else Path(notebook).stem
+    return notebook_job(notebook, params, output=out, dataset=ds, profile=profile, label=label)
+
+
+def _run_jobs(jobs: list, ds, *, force: bool) -> None:
+    """Each run unless current: one after another, or the runs not current as Dask tasks
+    when a scheduler is set (:mod:`mpirad.pipeline.remote`)."""
+    from mpirad.parallel import resolve_scheduler
+    from mpirad.runner import needs_run, run_recorded
+
+    if resolve_scheduler() is None:
+        for job in jobs:
+            run_recorded(
+                job.notebook, job.parameters, output=job.output, dataset=ds,
+                profile=job.record.profile, force=force, label=job.label,
+            )  # fmt: skip
+            typer.echo(f"{job.label}: {job.output}")
+        return
+    from mpirad.pipeline.remote import run_on_workers
+
+    pending = [job for job in jobs if needs_run(job, force=force)]
+    if pending:
+        run_on_workers(pending, dataset=ds)
+    for job in jobs:
+        typer.echo(f"{job.label}: {job.output}")
 
 
 def _parse_params(items: list[str], declared: dict, notebook: Path) -> dict:

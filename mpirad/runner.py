@@ -18,6 +18,7 @@ The equivalent shell pipe, for one split::
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,20 +103,91 @@ def executed_path(
     return executed_notebook(notebook, dataset=dataset, profile=profile, split=split, tag=tag)
 
 
+def _read_notebook(notebook: Path, kernel_name: str = "python3"):
+    """``notebook`` (jupytext ``.py`` or ``.ipynb``) as a notebook with a kernelspec."""
+    import jupytext
+    import nbformat
+
+    nb = jupytext.read(notebook) if notebook.suffix == ".py" else nbformat.read(notebook, 4)
+    nb.metadata.setdefault(
+        "kernelspec",
+        {"name": kernel_name, "display_name": "Python 3 (ipykernel)", "language": "python"},
+    )
+    return nb
+
+
 def notebook_parameters(notebook: str | Path) -> dict[str, Any]:
     """The names and default values of a notebook's ``parameters`` cell."""
     import tempfile
 
-    import jupytext
     import nbformat
     import papermill as pm
 
-    notebook = Path(notebook)
-    nb = jupytext.read(notebook) if notebook.suffix == ".py" else nbformat.read(notebook, 4)
+    nb = _read_notebook(Path(notebook))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "notebook.ipynb"
         nbformat.write(nb, path)
         return {name: info["default"] for name, info in pm.inspect_notebook(str(path)).items()}
+
+
+@dataclass(frozen=True)
+class NotebookJob:
+    """One recorded notebook run: what to run, where its executed copy goes, its record.
+
+    Attributes:
+        notebook: the jupytext notebook.
+        parameters: its parameters (``dataset``, ``split``, ...).
+        output: the executed ``.ipynb``.
+        record: what the run is (:func:`notebook_job`); written beside ``output`` when done.
+        label: how messages name the run.
+    """
+
+    notebook: Path
+    parameters: dict[str, Any]
+    output: Path
+    record: Any
+    label: str
+
+
+def notebook_job(
+    notebook: str | Path,
+    parameters: dict[str, Any],
+    *,
+    output: str | Path,
+    dataset: Any,
+    profile: str | None,
+    label: str | None = None,
+) -> NotebookJob:
+    """The :class:`NotebookJob` of one run; its record holds the dataset's fingerprint,
+    the profile, the parameters and a digest of the notebook's source
+    (:mod:`mpirad.provenance`). Arguments as :func:`run_recorded`'s."""
+    import hashlib
+
+    from mpirad.provenance import StepRecord, dataset_fingerprint
+
+    source = Path(notebook).read_bytes()
+    record = StepRecord(
+        step=f"notebook {Path(notebook).stem}",
+        dataset=dataset.name,
+        fingerprint=dataset_fingerprint(dataset),
+        profile=profile,
+        settings={
+            "parameters": {k: v for k, v in parameters.items() if k != "force"},
+            "notebook": hashlib.sha256(source).hexdigest()[:16],
+        },
+    )
+    return NotebookJob(
+        Path(notebook), dict(parameters), Path(output), record, label or Path(output).stem
+    )
+
+
+def needs_run(job: NotebookJob, *, force: bool = False) -> bool:
+    """Whether ``job`` must run (its output's record differs, or ``force``); says why."""
+    from mpirad.provenance import plan, say
+
+    decision = plan(job.output, job.record, force=force)
+    say(job.label, decision)
+    return not decision.reuse
 
 
 def run_recorded(
@@ -132,6 +204,7 @@ def run_recorded(
 
     The executed notebook's record (:mod:`mpirad.provenance`) holds the dataset's
     fingerprint, the profile, the parameters and a digest of the notebook's source.
+    :mod:`mpirad.pipeline.remote` runs the same jobs on Dask workers.
 
     Args:
         notebook: the jupytext notebook.
@@ -145,28 +218,16 @@ def run_recorded(
     Returns:
         ``(output, computed)``: ``computed`` is ``False`` when the earlier run was reused.
     """
-    import hashlib
+    from mpirad.provenance import write_record
 
-    from mpirad.provenance import StepRecord, dataset_fingerprint, plan, say, write_record
-
-    source = Path(notebook).read_bytes()
-    wanted = StepRecord(
-        step=f"notebook {Path(notebook).stem}",
-        dataset=dataset.name,
-        fingerprint=dataset_fingerprint(dataset),
-        profile=profile,
-        settings={
-            "parameters": {k: v for k, v in parameters.items() if k != "force"},
-            "notebook": hashlib.sha256(source).hexdigest()[:16],
-        },
+    job = notebook_job(
+        notebook, parameters, output=output, dataset=dataset, profile=profile, label=label
     )
-    decision = plan(output, wanted, force=force)
-    say(label or Path(output).stem, decision)
-    if decision.reuse:
-        return Path(output), False
+    if not needs_run(job, force=force):
+        return job.output, False
     run_notebook(notebook, parameters=parameters, output=output)
-    write_record(output, wanted)
-    return Path(output), True
+    write_record(output, job.record)
+    return job.output, True
 
 
 def kernel_manager_options() -> dict[str, Any]:
@@ -217,7 +278,6 @@ def run_notebook(
             names the notebook, the cell and the error); the failing copy is left beside
             the output as ``<name>.failed.ipynb`` for inspection.
     """
-    import jupytext
     import nbformat
     import papermill as pm
 
@@ -233,11 +293,7 @@ def run_notebook(
         )
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    nb = jupytext.read(notebook) if notebook.suffix == ".py" else nbformat.read(notebook, 4)
-    nb.metadata.setdefault(
-        "kernelspec",
-        {"name": kernel_name, "display_name": "Python 3 (ipykernel)", "language": "python"},
-    )
+    nb = _read_notebook(notebook, kernel_name)
     source = output.with_suffix(".input.ipynb")
     nbformat.write(nb, source)
     failed = output.with_suffix(".failed.ipynb")

@@ -3,12 +3,16 @@
 
 Each step run on it gives the result of the joblib path, byte for byte (cohort synthesis,
 feature extraction, the stepwise protocol), and a worker process that dies mid-extraction
-loses no finished partition: the rerun computes only what was missing.
+loses no finished partition: the rerun computes only what was missing. The Study A split
+notebooks run as one task each on workers that use a project of their own (their own
+manifest and copy of the data, as on a cluster without a shared file system), and their
+results come back into the client's ``build/``, the same files as the serial path's.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -18,7 +22,9 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from mpirad.manifest import tree_checksum  # noqa: E402
+import test_tomo_notebooks  # noqa: E402  (the tiny Study A project and profile)
+
+from mpirad.manifest import load_manifest, tree_checksum  # noqa: E402
 from mpirad.parallel import SCHEDULER_ENV, parallel_map, resolve_scheduler  # noqa: E402
 from mpirad.phantom import synthesize  # noqa: E402
 from mpirad.radiomics import extract_cohort  # noqa: E402
@@ -169,3 +175,174 @@ def test_killed_worker_loses_no_finished_partition(client, cohort: Path, tmp_pat
     reference = _extract(cohort, None, n_jobs=1)
     pd.testing.assert_frame_equal(table, reference)
     assert np.array_equal(pd.read_parquet(out)["value"], reference["value"])
+
+
+REPO = Path(__file__).resolve().parents[1]
+STUDY_A_MANIFEST, TINY_A = test_tomo_notebooks.MANIFEST, test_tomo_notebooks.TINY
+KERNEL_ENV = {"TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
+
+
+def _set_env(values: dict) -> None:
+    """On a worker: set (or, for ``None``, remove) environment variables."""
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def _project(root: Path) -> Path:
+    """A project of its own: manifest, book, Jupyter Book config; returns its manifest."""
+    root.mkdir(parents=True)
+    shutil.copytree(REPO / "book", root / "book")
+    shutil.copy(REPO / "_config.yml", root / "_config.yml")
+    manifest = root / "data_manifest.yaml"
+    manifest.write_text(STUDY_A_MANIFEST)
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def projects(client, tmp_path_factory):
+    """Manifests of three projects: ``serial``, ``client`` and ``worker``; the workers run
+    in the last (their own copy of synthetic-a, made beforehand, at other times)."""
+    base = tmp_path_factory.mktemp("study_a")
+    manifests = {name: _project(base / name) for name in ("serial", "client", "worker")}
+    load_manifest(manifests["worker"])["synthetic-a"].ensure()
+    on_workers = {"MPIRAD_MANIFEST": str(manifests["worker"]), **KERNEL_ENV}
+    patch = pytest.MonkeyPatch()
+    for name, value in KERNEL_ENV.items():
+        patch.setenv(name, value)
+    client.run(_set_env, on_workers)
+    try:
+        yield manifests
+    finally:
+        client.run(_set_env, dict.fromkeys(on_workers))
+        patch.undo()
+
+
+def _files(folder: Path) -> set[str]:
+    """Relative paths of the files under ``folder``, preprocessing caches left out."""
+    return {
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and "cache" not in p.relative_to(folder).parts
+    }
+
+
+def _untimed(path: Path) -> pd.DataFrame:
+    table = pd.read_parquet(path)
+    return table.drop(columns=[c for c in table.columns if c == "seconds"])
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("a current run was computed again")
+
+
+@pytest.mark.slow
+def test_study_a_splits_on_dask_come_back_to_build(
+    client, projects: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mpirad.manifest import get_dataset
+    from mpirad.pipeline.steps import build_book_inputs
+    from mpirad.provenance import file_stamp, read_record
+
+    def book_inputs(project: str, scheduler) -> None:
+        monkeypatch.setenv("MPIRAD_MANIFEST", str(projects[project]))
+        build_book_inputs(dataset_b="none", profile_overrides=TINY_A, scheduler=scheduler)
+
+    book_inputs("serial", "none")
+    book_inputs("client", client)
+    serial, remote = (projects[p].parent / "build/runs/synthetic-a" for p in ("serial", "client"))
+    assert _files(remote) == _files(serial)  # same paths: notebooks, splits, tables, weights
+    tables = sorted(f for f in _files(serial) if f.endswith(".parquet"))
+    assert any(f.endswith("split_1/classification_metrics.parquet") for f in tables)
+    for table in tables:  # the same numbers, but for the wall-clock times
+        pd.testing.assert_frame_equal(_untimed(remote / table), _untimed(serial / table))
+    assert not (projects["worker"].parent / "build/runs").exists()  # a scratch folder was used
+
+    # The split records carry this machine's stamp of the (same) data; every record is
+    # current: a second run, with or without a scheduler, computes nothing.
+    root = get_dataset("synthetic-a").root
+    for run in remote.rglob("run.json"):
+        assert read_record(run).fingerprint == file_stamp(root)
+    monkeypatch.setattr("mpirad.runner.run_notebook", _refuse)
+    monkeypatch.setattr("mpirad.pipeline.remote.run_on_workers", _refuse)
+    book_inputs("client", client)
+    book_inputs("client", "none")
+
+
+FAILING_NOTEBOOK = """\
+# %% tags=["parameters"]
+dataset = ""
+split = 1
+out_dir = "build/runs"
+
+# %%
+from pathlib import Path
+
+folder = Path(out_dir) / dataset / "demo" / f"split_{split}"
+folder.mkdir(parents=True, exist_ok=True)
+(folder / "result.txt").write_text(f"split {split}")
+if split == 2:
+    raise ValueError(f"split {split} is broken")
+(folder / "run.json").write_text("{}")
+"""
+
+
+def test_failed_notebook_task_is_named_and_finished_runs_are_kept(
+    client, projects: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mpirad.pipeline.remote import RemoteRunError, run_on_workers
+    from mpirad.provenance import read_record
+    from mpirad.runner import notebook_job
+
+    monkeypatch.setenv("MPIRAD_MANIFEST", str(projects["worker"]))  # same data as the workers
+    ds = load_manifest(projects["worker"])["synthetic-a"]
+    notebook = tmp_path / "demo.py"
+    notebook.write_text(FAILING_NOTEBOOK)
+    jobs = [
+        notebook_job(notebook, {"dataset": ds.name, "split": k}, output=tmp_path / f"split_{k}.ipynb",
+                     dataset=ds, profile=None, label=f"demo split {k}")
+        for k in (1, 2)
+    ]  # fmt: skip
+    runs = tmp_path / "runs"
+    with pytest.raises(
+        RemoteRunError, match=r"demo split 2 on worker .*ValueError: split 2 is broken"
+    ):
+        run_on_workers(jobs, dataset=ds, scheduler=client, runs_root=runs)
+    assert (runs / "synthetic-a/demo/split_1/result.txt").read_text() == "split 1"
+    assert read_record(tmp_path / "split_1.ipynb").key() == jobs[0].record.key()
+    assert not (runs / "synthetic-a/demo/split_2").exists()  # a failed run writes nothing
+    assert (tmp_path / "split_2.failed.ipynb").is_file() and not (
+        tmp_path / "split_2.ipynb"
+    ).exists()
+
+
+def test_mpirad_run_sends_split_runs_to_the_scheduler(
+    client, projects: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from mpirad.cli import app
+
+    monkeypatch.setenv("MPIRAD_MANIFEST", str(projects["client"]))
+    monkeypatch.setenv(SCHEDULER_ENV, "none")  # restored after --scheduler sets it
+    notebook = tmp_path / "demo.py"
+    notebook.write_text(FAILING_NOTEBOOK)
+    address = client.scheduler.address
+    args = [
+        "run",
+        str(notebook),
+        "--dataset",
+        "synthetic-a",
+        "--split",
+        "1",
+        "--scheduler",
+        address,
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    runs = projects["client"].parent / "build/runs/synthetic-a"
+    assert (runs / "demo/split_1/result.txt").read_text() == "split 1"  # written back here
+    assert (runs / "quick/demo/split_1.ipynb").is_file()
+    assert "demo split 1: " in result.output

@@ -3,7 +3,9 @@
 1. the book's datasets (generated on first use when synthetic, verified against the
    manifest's checksum when one is recorded); a study left out (``none``) needs none;
 2. Study A: ``book/study_a/split_run.py`` per split and split unit, through papermill
-   (executed notebooks in ``build/runs/<dataset>/<profile>/split_run/``);
+   (executed notebooks in ``build/runs/<dataset>/<profile>/split_run/``); with a Dask
+   scheduler each run is one task on a worker, its results written back here
+   (:mod:`mpirad.pipeline.remote`);
 3. Study B: the radiomic feature table of every patient x ROI x bin number
    (:func:`cohort_features`), and its blind-to-outcome selection (:func:`cohort_selection`);
 4. the book's generated files (:mod:`mpirad.pipeline.book`).
@@ -58,6 +60,31 @@ def _timed(step: str, **details: object):
     print(f"[mpirad] {step}: {seconds:.1f} s", flush=True)
 
 
+def study_a_job(
+    ds: Dataset, split: int, unit: str, *, profile: str, profile_overrides: dict | None = None
+):
+    """The :class:`~mpirad.runner.NotebookJob` of one Study A split notebook run."""
+    from mpirad.runner import notebook_job
+
+    parameters = {
+        "dataset": ds.name,
+        "split": split,
+        "unit": unit,
+        "profile": profile,
+        **({"profile_overrides": profile_overrides} if profile_overrides else {}),
+    }
+    return notebook_job(
+        project_root() / STUDY_A_NOTEBOOK,
+        parameters,
+        output=executed_notebook(
+            STUDY_A_NOTEBOOK, dataset=ds.name, profile=profile, split=split, tag=unit
+        ),
+        dataset=ds,
+        profile=profile,
+        label=f"study A split {split} ({unit} unit)",
+    )
+
+
 def study_a_split(
     ds: Dataset,
     split: int,
@@ -70,29 +97,66 @@ def study_a_split(
     """Run (or reuse) one Study A split notebook through papermill; return its record."""
     from mpirad.runner import run_recorded
 
-    output = executed_notebook(
-        STUDY_A_NOTEBOOK, dataset=ds.name, profile=profile, split=split, tag=unit
-    )
-    step = f"study A split {split} ({unit} unit)"
+    job = study_a_job(ds, split, unit, profile=profile, profile_overrides=profile_overrides)
     start = time.perf_counter()
     _, computed = run_recorded(
-        project_root() / STUDY_A_NOTEBOOK,
-        {
-            "dataset": ds.name,
-            "split": split,
-            "unit": unit,
-            "profile": profile,
-            **({"profile_overrides": profile_overrides} if profile_overrides else {}),
-        },
-        output=output,
-        dataset=ds,
-        profile=profile,
-        force=force,
-        label=step,
-    )
+        job.notebook, job.parameters, output=job.output, dataset=ds, profile=profile,
+        force=force, label=job.label,
+    )  # fmt: skip
     if computed:
-        record_timing(step, time.perf_counter() - start, profile=profile)
-    return read_record(output)
+        record_timing(job.label, time.perf_counter() - start, profile=profile)
+    return read_record(job.output)
+
+
+def study_a_splits(
+    ds: Dataset,
+    *,
+    profile: str,
+    profile_overrides: dict | None = None,
+    force: bool = False,
+    scheduler: object = None,
+    n_jobs: int | None = None,
+) -> dict[str, StepRecord]:
+    """Every Study A split run of ``ds`` made current: one after another here, or, with a
+    Dask ``scheduler`` (:func:`mpirad.parallel.resolve_scheduler`), the runs not current
+    as one task each (:mod:`mpirad.pipeline.remote`).
+
+    Returns:
+        ``study_a/<unit>/split_<k>`` -> the executed notebook's record, in book order.
+    """
+    from mpirad.parallel import resolve_scheduler
+
+    n_splits = (profile_overrides or {}).get("n_splits")
+    runs = [(split, unit) for split, unit, _ in split_notebooks(ds.name, profile, n_splits)]
+    if resolve_scheduler(scheduler) is None:
+        for split, unit in runs:
+            study_a_split(
+                ds, split, unit, profile=profile, profile_overrides=profile_overrides,
+                force=force,
+            )  # fmt: skip
+    else:
+        _study_a_on_dask(ds, runs, profile, profile_overrides, force, scheduler, n_jobs)
+    return {
+        f"study_a/{unit}/split_{split}": read_record(
+            executed_notebook(STUDY_A_NOTEBOOK, dataset=ds.name, profile=profile, split=split, tag=unit)
+        )
+        for split, unit in runs
+    }  # fmt: skip
+
+
+def _study_a_on_dask(ds, runs, profile, profile_overrides, force, scheduler, n_jobs) -> None:
+    """The split runs of ``runs`` (``(split, unit)`` pairs) not current, as Dask tasks."""
+    from mpirad.pipeline.remote import run_on_workers
+    from mpirad.runner import needs_run
+
+    jobs = [
+        study_a_job(ds, split, unit, profile=profile, profile_overrides=profile_overrides)
+        for split, unit in runs
+    ]
+    pending = [job for job in jobs if needs_run(job, force=force)]
+    if pending:
+        with _timed(f"study A {len(pending)} split runs on Dask", profile=profile):
+            run_on_workers(pending, dataset=ds, scheduler=scheduler, n_jobs=n_jobs)
 
 
 def cohort_features(
@@ -120,7 +184,8 @@ def cohort_features(
         force: extract even when the recorded table is current.
         progress: progress bar.
         **extract_options: further options of ``extract_cohort`` (``bin_numbers``,
-            ``rois``, ``allow_failures``), recorded as settings.
+            ``rois``, ``allow_failures``), recorded as settings (``cache_dir`` and
+            ``scheduler`` are not).
 
     Returns:
         ``(table, record)``; the record is ``None`` for a given table made outside mpirad.
@@ -161,7 +226,8 @@ def _extraction_settings(engine: str, options: dict) -> dict:
     from mpirad.constants import BIN_NUMBERS, ROI_NAMES
 
     settings = {"engine": engine, "bin_numbers": BIN_NUMBERS, "rois": ROI_NAMES}
-    settings.update({k: v for k, v in options.items() if v is not None and k != "cache_dir"})
+    where = ("cache_dir", "scheduler")  # where it runs or caches: no change to the table
+    settings.update({k: v for k, v in options.items() if v is not None and k not in where})
     settings["allow_failures"] = bool(settings.get("allow_failures", False))
     settings["bin_numbers"] = [int(b) for b in settings["bin_numbers"]]
     settings["rois"] = list(settings["rois"])
@@ -294,6 +360,7 @@ def build_book_inputs(
     n_jobs: int | None = None,
     force: bool = False,
     profile_overrides: dict | None = None,
+    scheduler: object = None,
 ) -> BookContext:
     """Run every step whose record differs (module docstring); write the book's files.
 
@@ -301,16 +368,19 @@ def build_book_inputs(
         profile: ``quick`` or ``paper``.
         dataset_a: Study A's dataset, or ``none`` to leave Study A out.
         dataset_b: Study B's dataset, or ``none`` to leave Study B out.
-        n_jobs: parallel workers of the extraction.
+        n_jobs: parallel workers of the extraction (and of a ``"local"`` Dask cluster).
         force: recompute every step.
         profile_overrides: changes to the Study A profile (as the split notebook's
             parameter of that name; e.g. a test's tiny book).
+        scheduler: a Dask scheduler (:func:`mpirad.parallel.resolve_scheduler`; default
+            ``MPIRAD_DASK_SCHEDULER``): each Study A split run not current is one task
+            (:mod:`mpirad.pipeline.remote`), and the extraction runs on it too. Without
+            one, the split runs go one after another, as ever.
 
     Returns:
         The book's context (also written to ``build/book/context.json``).
     """
     context = BookContext.from_names(dataset_a, dataset_b, profile)
-    n_splits = (profile_overrides or {}).get("n_splits")
     fingerprints, inputs = {}, {}
     for study in ("a", "b"):
         name = context.dataset(study)
@@ -324,14 +394,15 @@ def build_book_inputs(
             ds.ensure()
         fingerprints[name] = dataset_fingerprint(ds)
         if study == "a":
-            for split, unit, _ in split_notebooks(name, profile, n_splits):
-                record = study_a_split(
-                    ds, split, unit, profile=profile, profile_overrides=profile_overrides,
-                    force=force,
-                )  # fmt: skip
-                inputs[f"study_a/{unit}/split_{split}"] = record.digest()
+            records = study_a_splits(
+                ds, profile=profile, profile_overrides=profile_overrides, force=force,
+                scheduler=scheduler, n_jobs=n_jobs,
+            )  # fmt: skip
+            inputs.update({key: record.digest() for key, record in records.items()})
         else:
-            features, record = cohort_features(ds, n_jobs=n_jobs, force=force, progress=True)
+            features, record = cohort_features(
+                ds, n_jobs=n_jobs, force=force, progress=True, scheduler=scheduler
+            )
             _, selection = cohort_selection(ds, features, record, force=force, need_result=False)
             inputs["study_b/features"] = record.digest()
             inputs["study_b/selection"] = selection.digest()
