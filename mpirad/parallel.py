@@ -27,7 +27,10 @@ Where the tasks run is chosen here too, with :func:`resolve_scheduler`:
 With a scheduler, every task of the step is one Dask task (``client.map``), rerun on
 another worker if its worker dies. Dask is optional
 (``pip install 'mpirad[dask]'``) and imported only when a scheduler is used. The
-workers need mpirad installed and must see the same files (a shared file system).
+workers need mpirad installed. Feature extraction, ``mpirad check``, cohort synthesis and
+the protocol read and write the dataset's files on the workers, so those need the same
+files (a shared file system); the Study A split runs do not: each run's files travel
+back to the client (:mod:`mpirad.pipeline.remote`).
 """
 
 from __future__ import annotations
@@ -216,7 +219,9 @@ def iterate_tasks(
                     yield future.result()
                     futures[i] = None  # let the worker forget the result
             else:
+                position = {future.key: i for i, future in enumerate(futures)}
                 for future in as_completed(futures):
+                    futures[position[future.key]] = None  # let the worker forget it
                     yield future.result()
         finally:
             client.cancel([f for f in futures if f is not None])
