@@ -233,6 +233,4 @@ def texture_table(per_patient: pd.DataFrame) -> pd.DataFrame:
 
 def protocol_table() -> pd.DataFrame:
     """:data:`PARAMETER_SOURCES` as a two-column table (parameter, source)."""
-    return pd.DataFrame(
-        [{"parameter": k, "source": v} for k, v in PARAMETER_SOURCES.items()]
-    )
+    return pd.DataFrame([{"parameter": k, "source": v} for k, v in PARAMETER_SOURCES.items()])

@@ -311,8 +311,11 @@ def write_cohort(
             "r2_clinical_on_log1p_cac_total": _finite_or_none(clinical_r_squared(clinical, cac)),
             "figure4_bin_counts": {k: int(v) for k, v in bin_counts(cac["cac_total"]).items()},
         },
-        "imaging": {**dataclasses.asdict(STUDY_B_PROTOCOL), "roi": ROI_RULE,
-                    "normal_variation": NORMAL_VARIATION},  # fmt: skip
+        "imaging": {
+            **dataclasses.asdict(STUDY_B_PROTOCOL),
+            "roi": ROI_RULE,
+            "normal_variation": NORMAL_VARIATION,
+        },  # fmt: skip
         "planted_signal": PLANTED_SIGNAL,
         "confounders": CONFOUNDERS,
         "null": "every other image property (shape, size, pose, resolution, hot spots) is "
