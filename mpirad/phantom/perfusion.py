@@ -2,9 +2,12 @@
 
 Uptake is relative to normal myocardium (1.0). Perfusion defects are smooth blobs on the
 polar map (bullseye) plane, so a defect near the apex wraps around it naturally. The
-imaging chain blurs the activity to the camera's resolution (Gaussian, FWHM in mm),
-draws Poisson counts at a realistic count level and applies a light post-filter, as a
-reconstruction would.
+imaging chain (:func:`image_chain`) is an image-domain model of a reconstructed SPECT
+volume: the partial-volume activity (:func:`mpirad.phantom.geometry.wall_occupancy`) is
+blurred to the reconstructed resolution (Gaussian, FWHM in mm), Poisson counts are drawn
+at a noise-equivalent count level and the reconstruction's Butterworth post-filter is
+applied (:func:`butterworth_filter`). No projector is simulated; the parameters and their
+sources are in :mod:`mpirad.phantom.realism`.
 """
 
 from __future__ import annotations
@@ -340,6 +343,7 @@ def activity(
     myocardial_uptake: np.ndarray,
     surroundings: Surroundings,
     shapes: SurroundingShapes | None = None,
+    occupancy: np.ndarray | None = None,
 ) -> np.ndarray:
     """Assemble the activity map at points.
 
@@ -350,6 +354,10 @@ def activity(
         myocardial_uptake: uptake inside the wall (already including defects etc.).
         surroundings: levels outside the wall.
         shapes: precomputed :func:`surrounding_shapes` (computed when None).
+        occupancy: fraction of each voxel filled by the wall
+            (:func:`mpirad.phantom.geometry.wall_occupancy`): the voxel holds that share of
+            wall uptake and the rest of its surroundings' activity. ``None``: each voxel is
+            all wall (centre inside) or all surroundings.
 
     Returns:
         Array of the points' leading shape (relative units).
@@ -358,9 +366,11 @@ def activity(
         shapes = surrounding_shapes(geometry, fields, points_mm, surroundings)
     values = np.where(shapes.cavity, surroundings.blood_pool, surroundings.background)
     values = values + surroundings.rv_uptake * shapes.rv_wall
-    for occupancy, (_, _, level) in zip(shapes.hot_spots, surroundings.hot_spots, strict=True):
-        values = values + level * occupancy
-    return np.where(fields.myocardium, myocardial_uptake, values)
+    for spot, (_, _, level) in zip(shapes.hot_spots, surroundings.hot_spots, strict=True):
+        values = values + level * spot
+    if occupancy is None:
+        return np.where(fields.myocardium, myocardial_uptake, values)
+    return occupancy * myocardial_uptake + (1.0 - occupancy) * values
 
 
 def sample_surroundings(
@@ -398,31 +408,63 @@ def sample_surroundings(
     )
 
 
+def butterworth_filter(
+    volume: np.ndarray, voxel_mm: float, cutoff_cycles_per_cm: float, order: int
+) -> np.ndarray:
+    """Low-pass a volume with a 3D Butterworth filter, as a SPECT post-filter.
+
+    Transfer function ``1 / (1 + (k / cutoff) ** (2 * order))`` of the radial spatial
+    frequency ``k`` (cycles/cm), applied by FFT (periodic boundaries: keep the activity
+    away from the volume's edges).
+
+    Args:
+        volume: ``(z, y, x)`` image, isotropic voxels of ``voxel_mm``.
+        voxel_mm: voxel side (mm).
+        cutoff_cycles_per_cm: critical frequency (cycles/cm; gain 0.5 there).
+        order: filter order (steepness).
+
+    Returns:
+        ``(z, y, x)`` float64 filtered image.
+    """
+    spacing_cm = voxel_mm / 10.0
+    frequencies = [np.fft.fftfreq(n, d=spacing_cm) for n in volume.shape[:-1]]
+    frequencies.append(np.fft.rfftfreq(volume.shape[-1], d=spacing_cm))
+    squared = sum(
+        np.reshape(f, [-1 if k == axis else 1 for k in range(volume.ndim)]) ** 2
+        for axis, f in enumerate(frequencies)
+    )
+    gain = 1.0 / (1.0 + (squared / cutoff_cycles_per_cm**2) ** order)
+    axes = tuple(range(volume.ndim))
+    return np.fft.irfftn(np.fft.rfftn(volume, axes=axes) * gain, s=volume.shape, axes=axes)
+
+
 def image_chain(
     activity_map: np.ndarray,
     voxel_mm: float,
     fwhm_mm: float,
     counts_per_unit: float,
     rng: np.random.Generator,
-    post_filter_voxels: float = 0.6,
+    cutoff_cycles_per_cm: float,
+    order: int = 5,
 ) -> np.ndarray:
-    """Blur to the camera resolution, draw Poisson counts and post-filter.
+    """Blur to the reconstructed resolution, draw Poisson counts, Butterworth post-filter.
 
     Args:
         activity_map: ``(z, y, x)`` activity (relative units), voxels of ``voxel_mm``.
         voxel_mm: isotropic voxel size (mm).
-        fwhm_mm: system resolution (Gaussian FWHM, mm).
-        counts_per_unit: expected counts in a voxel of activity 1.0 (sets the noise level).
+        fwhm_mm: resolution of the reconstruction before the post-filter (Gaussian FWHM, mm).
+        counts_per_unit: noise-equivalent counts in a voxel of activity 1.0 (sets the noise
+            level; :func:`mpirad.phantom.realism.ImagingProtocol.counts_per_unit`).
         rng: random generator (Poisson draws).
-        post_filter_voxels: sigma of the reconstruction post-filter (voxels).
+        cutoff_cycles_per_cm: Butterworth post-filter critical frequency (cycles/cm).
+        order: Butterworth order.
 
     Returns:
-        ``(z, y, x)`` float32 counts.
+        ``(z, y, x)`` float32 counts (non-negative).
     """
     blurred = ndimage.gaussian_filter(
         activity_map, sigma=fwhm_mm * FWHM_TO_SIGMA / voxel_mm, mode="constant"
     )
     counts = rng.poisson(np.clip(blurred, 0.0, None) * counts_per_unit).astype(np.float64)
-    if post_filter_voxels > 0:
-        counts = ndimage.gaussian_filter(counts, sigma=post_filter_voxels, mode="constant")
-    return counts.astype(np.float32)
+    filtered = butterworth_filter(counts, voxel_mm, cutoff_cycles_per_cm, order)
+    return np.clip(filtered, 0.0, None).astype(np.float32)

@@ -4,8 +4,10 @@ Per patient a stress and a rest perfusion volume are simulated in a reoriented (
 frame on a 2.5 mm grid: the analytic LV of :mod:`mpirad.phantom.geometry` with a small
 residual tilt and an off-centre position, 0-3 stress defects placed by coronary territory
 (:func:`mpirad.phantom.perfusion.sample_defects`), attenuation-like wall fall-off,
-extracardiac hot spots, 5-9 mm FWHM resolution and Poisson noise at about a million
-myocardial counts. Short-axis (SA), horizontal (HLA) and vertical long-axis (VLA) slices are
+extracardiac hot spots, and the imaging chain of
+:data:`mpirad.phantom.realism.STUDY_A_PROTOCOL` (partial-volume wall, 7.5-10 mm FWHM
+around D-SPECT's 8.6 mm, Poisson noise at about a million myocardial counts with the
+reconstruction's noise amplification, Butterworth post-filter). Short-axis (SA), horizontal (HLA) and vertical long-axis (VLA) slices are
 resampled to ``image_size`` pixels and exported as RGB PNG with a colour scale.
 
 Display conventions: SA with anterior up and septum left; HLA with the apex up, septum
@@ -38,6 +40,7 @@ from mpirad.parallel import parallel_map
 from mpirad.phantom import geometry, perfusion
 from mpirad.phantom.geometry import LVGeometry
 from mpirad.phantom.profiles import PARALLEL_FROM
+from mpirad.phantom.realism import STUDY_A_PROTOCOL
 from mpirad.phantom.writers import write_png_in_build
 
 #: Side of the square field of view of every tomogram (mm).
@@ -316,7 +319,7 @@ def _sample_model(rng: np.random.Generator) -> _PatientModel:
     anterior = rng.uniform(0.0, 0.08) if male else rng.uniform(0.0, 0.25)
     septal_base = rng.uniform(0.05, 0.20)
     surroundings = perfusion.sample_surroundings(rng, lv, 0.5, (0.3, 1.4))
-    fwhm = float(rng.uniform(5.0, 9.0))
+    fwhm = float(rng.uniform(*STUDY_A_PROTOCOL.fwhm_mm))
     return _PatientModel(sex, age, lv, defects, inferior, anterior, septal_base, surroundings,
                          fwhm)  # fmt: skip
 
@@ -337,6 +340,8 @@ def _simulate_phases(
     fields = geometry.evaluate(lv, points)
     falloff = perfusion.wall_falloff(fields, model.inferior, model.anterior, model.septal_base)
     shapes = perfusion.surrounding_shapes(lv, fields, points, surroundings)
+    occupancy = geometry.wall_occupancy(lv, fields, SIMULATION_VOXEL_MM)
+    protocol = STUDY_A_PROTOCOL
     volumes, reductions, scale = {}, {}, {}
     for phase in PHASES:
         reductions[phase] = perfusion.reduction(
@@ -354,12 +359,15 @@ def _simulate_phases(
                     for c, a, lvl in surroundings.hot_spots
                 ),
             )
-        act = perfusion.activity(lv, fields, points, uptake, phase_surroundings, shapes)
-        kcounts = rng.uniform(800, 1300) if phase == "stress" else rng.uniform(500, 1000)
-        counts_per_unit = kcounts * 1000.0 / max(float(uptake[fields.myocardium].sum()), 1.0)
+        act = perfusion.activity(lv, fields, points, uptake, phase_surroundings, shapes,
+                                 occupancy)  # fmt: skip
+        kcounts = rng.uniform(*protocol.myocardial_kcounts) if phase == "stress" else (
+            rng.uniform(500, 1000))  # fmt: skip
+        counts_per_unit = protocol.counts_per_unit(kcounts, float((occupancy * uptake).sum()))
         volumes[phase] = perfusion.image_chain(
-            act, SIMULATION_VOXEL_MM, model.fwhm, counts_per_unit, rng, 0.8
-        )
+            act, SIMULATION_VOXEL_MM, model.fwhm, counts_per_unit, rng,
+            protocol.cutoff_cycles_per_cm, protocol.order,
+        )  # fmt: skip
         scale[phase] = float(np.percentile(volumes[phase][fields.myocardium], 99.5))
     return fields, volumes, reductions, scale
 
