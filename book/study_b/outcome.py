@@ -325,8 +325,9 @@ firsts.style.format({(k, "share"): "{:.0%}" for k in ("first to enter", "most co
 # ## Is the planted signal recovered?
 #
 # A synthetic cohort knows its truth (`truth.json`): the clinical variables of its CAC
-# model, and an image signal (fine-scale uptake heterogeneity rising with the territory's
-# CAC) that texture features carry; we count the texture families (GLCM, GLRLM, GLSZM,
+# model, and an image signal (uptake heterogeneity rising with the territory's CAC,
+# planted before the camera's blur; `mpirad.phantom.study_b.PLANTED_SIGNAL`) that texture
+# features carry; we count the texture families (GLCM, GLRLM, GLSZM,
 # GLDZM, NGTDM, NGLDM) as planted. Per ROI and pool: how many winning models hold a
 # planted term, how many hold another, recall (share of the planted terms a model holds)
 # and precision (planted share of its terms) beside the precision of a random pick from
