@@ -126,3 +126,16 @@ def test_normalise_intensity_scales_to_unit_maximum():
 def test_preprocess_config_rejects_bad_sizes():
     with pytest.raises(ValueError, match="crop_size"):
         PreprocessConfig(crop_size=4, input_size=32)
+
+
+def test_thick_blob_removal_is_deterministic():
+    """skimage's medial axis breaks ties at random unless seeded: a slab and a bar (many
+    ties) must give the same thick blobs, hence the same LV centre, on every call."""
+    from mpirad.tomo.preprocess import _thick_blobs
+
+    foreground = np.zeros((64, 64), bool)
+    foreground[10:30, 10:50] = True
+    foreground[35:40, 5:60] = True
+    first = _thick_blobs(foreground)
+    assert first.any()
+    assert all(np.array_equal(first, _thick_blobs(foreground)) for _ in range(20))

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 PARALLEL_FROM = 1000
 
 #: Bumped whenever preprocessing changes, so old caches are not reused.
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 
 
 @dataclass

@@ -102,7 +102,8 @@ def _best_component(
 
 def _thick_blobs(foreground: np.ndarray) -> np.ndarray:
     """Pixels of the maximal discs of ridge points thicker than THICK_FACTOR x median."""
-    skeleton, distance = medial_axis(foreground, return_distance=True)
+    # medial_axis breaks ties at random unless given a seed: the same slice, the same centre
+    skeleton, distance = medial_axis(foreground, return_distance=True, rng=0)
     ridge = distance[skeleton]
     if ridge.size == 0:
         return np.zeros_like(foreground)
