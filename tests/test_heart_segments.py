@@ -188,3 +188,12 @@ def test_cohort_long_axis_is_found(cohort: list[dict]) -> None:
         frame = estimate_frame(case["myocardium"], case["spacing"], short_axis=False)
         # the synthetic hearts are tilted up to 12 degrees from the nominal axis
         assert np.degrees(np.arccos(frame.rotation[0] @ nominal)) < 15.0
+
+
+def test_layout_uses_the_longest_run_of_closed_rings():
+    from mpirad.heart.segments import longest_run
+
+    # a hole at the cavity's tip (-1.5, 0) and one in the base (60) beside the LV's run
+    depths = np.array([-1.5, 0.0, 9.0, 10.5, 12.0, 13.5, 15.0, 45.0, 60.0])
+    assert longest_run(depths, 1.5) == (9.0, 15.0)
+    assert longest_run(np.array([3.0]), 1.5) == (3.0, 3.0)

@@ -44,6 +44,10 @@ from mpirad.heart.reorient import HeartFrame, estimate_frame, resample_short_axi
 MIN_VOLUME_ML = 10.0
 #: Short-axis slice spacing used to find the closed rings (mm).
 RING_STEP_MM = 1.5
+#: Closed short-axis rings must span at least this much of the long axis (mm): the AHA
+#: rings are thirds of that span, and a ring closed only at the cavity's tip (an LV wall
+#: missing from base to apex) is no ring to divide.
+MIN_RING_SPAN_MM = 20.0
 #: MIM-like territory sectors (degrees of theta), as in the synthetic cohort.
 MIM_SECTORS_DEG: dict[str, tuple[float, float]] = {
     "LAD": (50.0, 205.0),
@@ -184,7 +188,8 @@ def segment_layout(
         The layout.
 
     Raises:
-        SegmentationError: no short-axis slice has myocardium all round.
+        SegmentationError: no short-axis slice has myocardium all round, or the slices
+            that have span less than :data:`MIN_RING_SPAN_MM`.
     """
     frame = estimate_frame(
         myocardium, spacing, short_axis=short_axis, rv_insertion_deg=rv_insertion_deg,
@@ -195,7 +200,24 @@ def segment_layout(
         raise SegmentationError(
             "no short-axis slice has myocardium all round (no closed ring around a cavity)"
         )
-    return SegmentLayout(frame, float(depths[0]), float(depths[-1]), apex_cap_f)
+    first, last = longest_run(depths, RING_STEP_MM)
+    if last - first < MIN_RING_SPAN_MM:
+        raise SegmentationError(
+            f"myocardium closed all round over only {last - first:.1f} mm of the long axis (no "
+            f"closed ring around a cavity over at least {MIN_RING_SPAN_MM:g} mm)"
+        )
+    return SegmentLayout(frame, first, last, apex_cap_f)
+
+
+def longest_run(depths: np.ndarray, step_mm: float) -> tuple[float, float]:
+    """First and last depth (mm) of the longest run of consecutive slices in ``depths``
+    (increasing, on a grid of ``step_mm``): isolated closed slices beyond the LV's run of
+    rings (a small hole at the cavity's tip or in the base) do not stretch the layout."""
+    breaks = np.flatnonzero(np.diff(depths) > 1.5 * step_mm)
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks, [len(depths) - 1]))
+    best = int(np.argmax(depths[ends] - depths[starts]))
+    return float(depths[starts[best]]), float(depths[ends[best]])
 
 
 def aha_labels(depth_mm: np.ndarray, theta_deg: np.ndarray, layout: SegmentLayout) -> np.ndarray:
