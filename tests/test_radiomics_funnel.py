@@ -278,9 +278,8 @@ def expected_per_bin_counts(
             wide = stratum.pivot(index="patient_id", columns="key", values="value")[keys]
             constant_any |= {k for k in keys if wide[k].nunique() == 1}
             ratios.append(wide.var(ddof=1) / wide.mean())
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rho = stats.spearmanr(wide.to_numpy()).statistic
-            rhos.append(np.abs(np.atleast_2d(rho)))
+            # pandas' Spearman matrix (scipy's spearmanr gives a scalar for two columns)
+            rhos.append(np.abs(wide.corr(method="spearman").to_numpy()))
         ratio = pd.concat(ratios, axis=1).median(axis=1)
         with warnings.catch_warnings():  # all-NaN: a feature constant in every ROI
             warnings.simplefilter("ignore", RuntimeWarning)
