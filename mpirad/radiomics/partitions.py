@@ -168,6 +168,15 @@ def prune(folder: str | Path, kept: Iterable[Path], covered: set[tuple[str, str]
     return removed
 
 
+def _repeated(
+    labels: list[str], lengths: np.ndarray, categories: list[str] | None = None
+) -> pd.Categorical:
+    """``pd.Categorical(np.repeat(labels, lengths), categories)``, built from the codes:
+    no string object per row (a 10,000-patient table has 93 million rows)."""
+    piece = pd.Categorical(labels, categories=categories)
+    return pd.Categorical.from_codes(np.repeat(piece.codes, lengths), dtype=piece.dtype)
+
+
 def assemble(
     results: list[Piece], columns: Sequence[str], categories: dict[str, list] | None = None
 ) -> pd.DataFrame:
@@ -196,10 +205,10 @@ def assemble(
     key_index = np.concatenate(id_pieces)
     parts = [k.split("|", 4) for k in unique_keys]
     n_bins = np.array([int(p[0]) for p in parts])[key_index]
-    patient = pd.Categorical(np.repeat([r[0] for r in results], lengths))
+    patient = _repeated([r[0] for r in results], lengths)
     roi_order = [r for r in ROI_NAMES if r in {x[1] for x in results}]
     roi_order += sorted({x[1] for x in results} - set(roi_order))
-    roi = pd.Categorical(np.repeat([r[1] for r in results], lengths), categories=roi_order)
+    roi = _repeated([r[1] for r in results], lengths, roi_order)
 
     def categorical(position: int, order: list[str] | None = None) -> pd.Categorical:
         labels = np.array([p[position] for p in parts], dtype=object)
