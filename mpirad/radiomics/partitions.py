@@ -282,7 +282,7 @@ def vocabulary(selection: dict[Path, set[tuple[str, str]]]) -> dict[str, list]:
 
 
 #: Patients assembled at once when a table is streamed to parquet (:func:`write_table`).
-PATIENTS_PER_CHUNK = 128
+PATIENTS_PER_CHUNK = PATIENTS_PER_PARTITION
 
 
 def write_table(
