@@ -251,9 +251,10 @@ def _case_order(case: tuple[str, str]) -> tuple:
 
 
 def vocabulary(selection: dict[Path, set[tuple[str, str]]]) -> dict[str, list]:
-    """The categories :func:`assemble` gives the whole table of the selected cases
-    (``patient_id``, ``roi``, ``family``, ``name``, ``ibsi_code``, ``aggregation``), read
-    one partition's ``key`` column at a time."""
+    """The categories :func:`assemble` gives the whole table of the selected cases, for
+    the columns whose categories do not grow with the cohort (``roi``, ``family``,
+    ``name``, ``ibsi_code``, ``aggregation``), read one partition's ``key`` column at a
+    time."""
     import pyarrow.parquet as pq
 
     keys: set[str] = set()
@@ -267,11 +268,9 @@ def vocabulary(selection: dict[Path, set[tuple[str, str]]]) -> dict[str, list]:
             rows[start : start + n] = (patient_id, roi) in wanted
             start += n
         keys.update(key.dictionary.take(np.unique(indices[rows])).to_pylist())
-    cases = {case for wanted in selection.values() for case in wanted}
-    rois = {r for _, r in cases}
+    rois = {r for wanted in selection.values() for _, r in wanted}
     parts = [k.split("|", 4) for k in keys]
     return {
-        "patient_id": sorted({p for p, _ in cases}),
         "roi": [r for r in ROI_NAMES if r in rois] + sorted(rois - set(ROI_NAMES)),
         "family": [f for f in FAMILIES if f in {p[1] for p in parts}],
         **{
@@ -289,8 +288,13 @@ def write_table(
     selection: dict[Path, set[tuple[str, str]]], out: str | Path, columns: Sequence[str]
 ) -> None:
     """Write the selected cases as the cohort table (what :func:`assemble` gives, read back
-    equal) to parquet file ``out`` (atomically), :data:`PATIENTS_PER_CHUNK` patients at a
-    time: the memory used does not grow with the cohort."""
+    equal) to parquet file ``out`` (atomically), one row group of :data:`PATIENTS_PER_CHUNK`
+    patients at a time: the memory used does not grow with the cohort.
+
+    The feature columns get the whole table's categories (:func:`vocabulary`); a row
+    group's ``patient_id`` dictionary holds its own patients only (a reader joins them in
+    row-group order, i.e. sorted, as :func:`assemble` sorts them), so neither the file nor
+    the time to write it grows faster than the cohort."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
