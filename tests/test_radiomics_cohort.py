@@ -253,3 +253,25 @@ def test_runs_under_another_joblib_backend(dataset):
                 progress=False,
             )
         pd.testing.assert_frame_equal(reference, other)
+
+
+def test_streamed_table_reads_back_as_the_assembled_one(tmp_path, monkeypatch):
+    """``table=False`` writes ``out`` a few patients at a time, from partitions of two runs
+    (a resumed cache), and reads back equal to the table assembled in memory."""
+    import mpirad.radiomics.partitions as partitions
+
+    data = make_dataset(tmp_path / "data", n_patients=5)
+    options = dict(bin_numbers=BINS, rois=ROIS, engine="numpy", n_jobs=1, progress=False)
+    streamed = tmp_path / "streamed" / "features.parquet"
+    extract_cohort(data, streamed, patients=["P004", "P002"], **options)  # part of the cache
+    monkeypatch.setattr(partitions, "PATIENTS_PER_CHUNK", 2)  # three chunks, not one
+    assert extract_cohort(data, streamed, table=False, **options) is None
+    assembled = extract_cohort(data, tmp_path / "memory" / "features.parquet", **options)
+    read_back = pd.read_parquet(streamed)
+    pd.testing.assert_frame_equal(read_back, assembled)
+    pd.testing.assert_frame_equal(
+        read_back, pd.read_parquet(tmp_path / "memory" / "features.parquet")
+    )
+    assert list(read_back["patient_id"].cat.categories) == [f"P00{i}" for i in range(1, 6)]
+    with pytest.raises(ValueError, match="cache"):
+        extract_cohort(data, None, table=False, **options)

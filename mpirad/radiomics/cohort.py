@@ -248,7 +248,8 @@ def extract_cohort(
     progress: bool = True,
     settings: ExtractionSettings | None = None,
     scheduler: Any = None,
-) -> pd.DataFrame:
+    table: bool = True,
+) -> pd.DataFrame | None:
     """Extract features of every patient x ROI x bin number into one tidy table.
 
     Args:
@@ -275,10 +276,13 @@ def extract_cohort(
             ``resegment`` (:func:`mpirad.radiomics.settings.dataset_settings`), else none.
         scheduler: a Dask scheduler to run the blocks on (:func:`mpirad.parallel.
             resolve_scheduler`; default ``MPIRAD_DASK_SCHEDULER``, else joblib).
+        table: return the table, assembled in memory (22 bytes a value: 2 GB for 10,000
+            patients x 7 ROIs x 8 bin numbers). ``False``: return ``None``, stream it to
+            ``out`` (:func:`partitions.write_table`): memory flat in the cohort size.
 
     Returns:
         Columns :data:`COHORT_COLUMNS`: ``patient_id``, ``roi``, ``n_bins``, ``family``,
-        ``name``, ``ibsi_code``, ``aggregation``, ``value`` (one row per feature).
+        ``name``, ``ibsi_code``, ``aggregation``, ``value`` (one row per feature), or None.
 
     Raises:
         CohortExtractionError: some cases failed (unless ``allow_failures``); every
@@ -286,7 +290,7 @@ def extract_cohort(
         RoiError: ``root`` holds no patient, or a requested patient has no folder.
         VoxelSizeError: patients differ in voxel size and ``settings`` does not
             resample (raised before anything is written; the cases stay cached).
-        ValueError: unknown engine, family or ROI name, or invalid bin numbers.
+        ValueError: unknown engine, family or ROI name, bad bin numbers, or no cache.
     """
     template = settings if settings is not None else dataset_settings(root)
     layout = VolumesLayout.of(root)
@@ -303,34 +307,58 @@ def extract_cohort(
         else cache_folder_for(cache_dir, engine, families_tuple, bins, template)
     )
     cache = None if cache_folder is None else str(cache_folder)
+    if cache is None and not table:
+        raise ValueError("table=False keeps the features on disk: give out or cache_dir")
     job = _Job(layout, rois, bins, engine, families_tuple, cache, template)  # fmt: skip
     selection, todo = _cached_cases(job, patient_ids)
     computed = _compute_cases(job, todo, n_jobs=n_jobs, progress=progress, scheduler=scheduler)
-    table = _table(job, selection, computed, patient_ids)
-    failures = computed.failures
-    _report_failures(failures, out, allow_failures)
-    if out is not None:
-        with atomic_path(out) as tmp:
-            table.to_parquet(tmp, index=False)
-    return table
+    return _finish(job, selection, computed, patient_ids, out, allow_failures, table)
 
 
-def _table(
-    job: _Job, selection: dict[Path, set[tuple[str, str]]], computed: _Computed, patient_ids
-) -> pd.DataFrame:
-    """The cohort table from the cached and the computed cases (voxel sizes checked);
-    partitions this run superseded are removed."""
+def _finish(
+    job: _Job,
+    selection: dict[Path, set[tuple[str, str]]],
+    computed: _Computed,
+    patient_ids: list[str],
+    out: str | Path | None,
+    allow_failures: bool,
+    table: bool,
+) -> pd.DataFrame | None:
+    """Check, report failures and write ``out``: the table assembled in memory and
+    returned (``table``), else streamed to ``out`` (:func:`partitions.write_table`)."""
     for path, cases in computed.written.items():
         selection.setdefault(path, set()).update(cases)
+    if not table:
+        _check_and_prune(job, selection, partitions.read_spacings(selection), computed, patient_ids)
+        _report_failures(computed.failures, out, allow_failures)
+        if out is not None:
+            partitions.write_table(selection, out, COHORT_COLUMNS)
+        return None
     pieces, spacings = partitions.read_pieces(selection)
-    spacings.update(computed.spacings)
+    _check_and_prune(job, selection, spacings, computed, patient_ids)
+    features = partitions.assemble(pieces + computed.pieces, COHORT_COLUMNS)
+    _report_failures(computed.failures, out, allow_failures)
+    if out is not None:
+        with atomic_path(out) as tmp:
+            features.to_parquet(tmp, index=False)
+    return features
+
+
+def _check_and_prune(
+    job: _Job,
+    selection: dict[Path, set[tuple[str, str]]],
+    spacings: dict[str, tuple[float, ...]],
+    computed: _Computed,
+    patient_ids: list[str],
+) -> None:
+    """Check the voxel sizes of the cached (``spacings``) and computed cases, then remove
+    the partitions this run superseded (those not in ``selection``)."""
+    spacings = {**spacings, **computed.spacings}
     if job.template.resample_spacing_mm is None:
         check_voxel_sizes(spacings)
-    table = partitions.assemble(pieces + computed.pieces, COHORT_COLUMNS)
     if job.cache_folder is not None:
         covered = {(p, r) for p in patient_ids for r in job.rois}
         partitions.prune(job.cache_folder, selection, covered)
-    return table
 
 
 def _checked_bins_and_rois(
