@@ -13,6 +13,8 @@ from mpirad.tomo.train import (
     TrainConfig,
     epoch_batches,
     flip_augment,
+    n_batches,
+    native_cpu_bfloat16,
     seed_everything,
     segmentation_loss,
     train_model,
@@ -206,6 +208,52 @@ def test_epoch_batches_are_a_seeded_permutation_without_singletons():
     other = torch.cat(list(epoch_batches(10, 4, seed=1, epoch=3)))
     assert not torch.equal(torch.cat(batches), other)
     assert [len(b) for b in epoch_batches(9, 4, seed=0, epoch=1)] == [4, 4]
+
+
+def test_n_batches_counts_what_epoch_batches_yields():
+    for n_items in range(1, 30):
+        for batch_size in (2, 3, 4, 16):
+            expected = len(list(epoch_batches(n_items, batch_size, seed=0, epoch=1)))
+            assert n_batches(n_items, batch_size) == expected, (n_items, batch_size)
+
+
+ONE_CYCLE = TrainConfig(epochs=3, batch_size=4, learning_rate=2e-3, schedule="one-cycle")
+
+
+def test_one_cycle_warms_up_then_anneals_per_step_and_resumes_exactly(tmp_path):
+    model, result = train_classifier(tmp_path / "straight", config=ONE_CYCLE)
+    rates = result.history["learning_rate"].tolist()  # at each epoch's first step
+    peak, start = ONE_CYCLE.learning_rate, ONE_CYCLE.learning_rate / 25
+    assert rates[0] == pytest.approx(start)  # warm-up from max_lr / 25
+    assert rates[1] > rates[0] and rates[2] < rates[1] < peak  # up, then down
+    # per step: 2 batches per epoch, warm-up over 25% of the 6 steps ends at step 1.5
+    with pytest.raises(Interrupted):
+        train_classifier(tmp_path / "cut", config=ONE_CYCLE, on_epoch_end=stop_after_first_epoch)
+    resumed_model, resumed = train_classifier(tmp_path / "cut", config=ONE_CYCLE)
+    assert resumed.resumed_from == 1
+    assert resumed.history.drop(columns="seconds").equals(result.history.drop(columns="seconds"))
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, resumed_model.state_dict()[key]), key
+
+
+def test_a_schedule_and_warmup_are_checked():
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(schedule="step")
+    with pytest.raises(ValueError, match="warmup_fraction"):
+        TrainConfig(schedule="one-cycle", warmup_fraction=1.0)
+
+
+def test_cpu_bfloat16_training_is_seeded_and_changes_the_arithmetic_where_native(tmp_path):
+    config = TrainConfig(epochs=1, batch_size=4, cpu_bfloat16=True)
+    first, a = train_classifier(tmp_path / "a", config=config)
+    second, b = train_classifier(tmp_path / "b", config=config)
+    plain, c = train_classifier(tmp_path / "c", config=TrainConfig(epochs=1, batch_size=4))
+    assert a.history.drop(columns="seconds").equals(b.history.drop(columns="seconds"))
+    weights = first.state_dict(), second.state_dict(), plain.state_dict()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert all(v.dtype != torch.bfloat16 for v in weights[0].values())  # kept float32
+    same_as_float32 = all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+    assert same_as_float32 == (not native_cpu_bfloat16())
 
 
 def test_segmentation_loss_is_small_for_a_perfect_prediction():

@@ -1,7 +1,9 @@
 """Training loop for the Study A networks: seeded, resumable, atomic checkpoints.
 
 - Device: CUDA when present (mixed precision: bfloat16 autocast where supported, else
-  float16 with a gradient scaler), else CPU (float32).
+  float16 with a gradient scaler), else CPU (float32; with
+  :attr:`TrainConfig.cpu_bfloat16` the training passes run under bfloat16 autocast in
+  channels-last layout on CPUs with Intel AMX).
 - Seeding: :func:`seed_everything` seeds Python, NumPy and torch; each epoch's
   shuffle comes from its own generator seeded with ``(seed, epoch)``, so the batch
   order of epoch *e* does not depend on what ran before it, and cuDNN is put in
@@ -26,6 +28,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import random
@@ -51,6 +54,13 @@ CHECKPOINT_EVERY_S = 60.0
 Task = Literal["classification", "segmentation"]
 TASKS: tuple[str, ...] = ("classification", "segmentation")
 
+#: Learning-rate schedules of :class:`TrainConfig`: ``"cosine"`` (per epoch, from
+#: ``learning_rate`` down to 0) or ``"one-cycle"`` (per optimisation step: a linear
+#: warm-up over ``warmup_fraction`` of the steps from ``learning_rate / 25`` to
+#: ``learning_rate``, then cosine annealing to ``learning_rate / 2.5e4``; Adam's
+#: beta1 moves the other way between 0.95 and 0.85), which converges in fewer epochs.
+SCHEDULES: tuple[str, ...] = ("cosine", "one-cycle")
+
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint folder holding a run with a different task, configuration or seed."""
@@ -63,14 +73,23 @@ class TrainConfig:
     Attributes:
         epochs: passes over the training images.
         batch_size: images per optimisation step.
-        learning_rate: AdamW initial learning rate (cosine-annealed to 0 over
-            ``epochs``).
+        learning_rate: AdamW learning rate: the initial one of the ``"cosine"``
+            schedule, the peak of the ``"one-cycle"`` one.
         weight_decay: AdamW weight decay.
         eval_batch_size: images per forward pass when evaluating.
-        mixed_precision: autocast on CUDA (ignored on the CPU).
+        mixed_precision: autocast on CUDA (the CPU: see ``cpu_bfloat16``).
         augment: flip each training image (and its mask) left-right and up-down, each
             with probability 1/2 (:func:`flip_augment`); whether a slice shows
             ischemia, and where, does not depend on the display orientation.
+        schedule: ``"cosine"`` or ``"one-cycle"`` (:data:`SCHEDULES`).
+        warmup_fraction: share of the optimisation steps spent warming up
+            (``"one-cycle"`` only).
+        cpu_bfloat16: on a CPU with native bfloat16 matrix units (Intel AMX), run the
+            training passes and the per-epoch evaluation under bfloat16 autocast in
+            channels-last layout (about a third less time per image; weights, losses
+            and the optimiser stay float32); ignored on other CPUs and on CUDA.
+            :func:`predict_logits` (the reported predictions, ``mpirad predict``, the
+            exported model) runs in float32 either way.
     """
 
     epochs: int = 10
@@ -80,8 +99,13 @@ class TrainConfig:
     eval_batch_size: int = 64
     mixed_precision: bool = True
     augment: bool = True
+    schedule: str = "cosine"
+    warmup_fraction: float = 0.25
+    cpu_bfloat16: bool = False
 
     def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES or not 0 < self.warmup_fraction < 1:
+            raise ValueError(f"need schedule in {SCHEDULES}, 0 < warmup_fraction < 1; got {self}")
         if self.epochs < 1 or self.batch_size < 2 or self.eval_batch_size < 1:
             raise ValueError(f"need epochs >= 1, batch_size >= 2, eval_batch_size >= 1; got {self}")
         if not self.learning_rate > 0 or self.weight_decay < 0:
@@ -95,7 +119,7 @@ class TrainResult:
     Attributes:
         history: one row per epoch: ``epoch`` (1-based), ``train_loss``,
             ``validation_loss``, ``validation_auc`` (classification; NaN otherwise),
-            ``learning_rate``, ``seconds`` (wall time of the epoch), ``best`` (the
+            ``learning_rate`` (at the epoch's first step), ``seconds`` (wall time of the epoch), ``best`` (the
             :func:`selection_score` was the highest so far).
         best_epoch: the epoch whose weights are in ``best_path``.
         best_path: ``best.pt``, the weights with the best :func:`selection_score`.
@@ -181,6 +205,12 @@ def epoch_batches(
         yield batch
 
 
+def n_batches(n_items: int, batch_size: int) -> int:
+    """Number of batches :func:`epoch_batches` yields per epoch (a last single image dropped)."""
+    full, rest = divmod(n_items, batch_size)
+    return full + (rest > 1 or (rest == 1 and n_items == 1))
+
+
 def flip_augment(
     images: torch.Tensor, targets: torch.Tensor, *, seed: int, epoch: int, step: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -212,14 +242,48 @@ def flip_augment(
     return images, targets
 
 
-def _autocast(device: torch.device, enabled: bool) -> torch.autocast:
+@functools.cache
+def native_cpu_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices natively (Intel AMX tiles).
+
+    Elsewhere bfloat16 is emulated and slower than float32, so ``cpu_bfloat16`` is
+    ignored there.
+    """
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool(probe()) if probe is not None else False
+    except RuntimeError:  # pragma: no cover - a torch build without the probe's kernel
+        return False
+
+
+def _bfloat16_cpu(device: torch.device, requested: bool) -> bool:
+    """Whether ``cpu_bfloat16`` applies: asked for, on a CPU that has native bfloat16."""
+    return device.type == "cpu" and requested and native_cpu_bfloat16()
+
+
+def _autocast(device: torch.device, enabled: bool, cpu_bfloat16: bool = False) -> torch.autocast:
     if device.type == "cuda" and enabled:
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.autocast(device_type="cuda", dtype=dtype)
+    if _bfloat16_cpu(device, cpu_bfloat16):
+        return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
     return torch.autocast(device_type=device.type, enabled=False)
 
 
-def _to(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+def _memory_format(device: torch.device, cpu_bfloat16: bool) -> torch.memory_format:
+    """Channels-last under CPU bfloat16 (the layout oneDNN's AMX kernels run fastest on)."""
+    if _bfloat16_cpu(device, cpu_bfloat16):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _to(
+    tensor: torch.Tensor,
+    device: torch.device,
+    memory_format: torch.memory_format = torch.contiguous_format,
+) -> torch.Tensor:
+    if tensor.dim() == 4 and memory_format is not torch.contiguous_format:
+        tensor = tensor.contiguous(memory_format=memory_format)
     if device.type == "cuda":
         return tensor.pin_memory().to(device, non_blocking=True)
     return tensor.to(device)
@@ -241,7 +305,8 @@ def predict_logits(
         inputs: ``(N, C, H, W)`` float images.
         batch_size: images per forward pass.
         device: as :func:`select_device`.
-        mixed_precision: autocast on CUDA.
+        mixed_precision: autocast on CUDA (the CPU predicts in float32, also after
+            training with ``cpu_bfloat16``).
 
     Returns:
         The outputs on the CPU as float32: ``(N, classes)`` or ``(N, 1, H, W)``.
@@ -272,9 +337,10 @@ def _validate(
     total = 0.0
     scores = []
     for start in range(0, len(inputs), config.eval_batch_size):
-        x = _to(inputs[start : start + config.eval_batch_size], device)
+        x = _to(inputs[start : start + config.eval_batch_size], device,
+                _memory_format(device, config.cpu_bfloat16))  # fmt: skip
         y = _to(targets[start : start + config.eval_batch_size], device)
-        with _autocast(device, config.mixed_precision):
+        with _autocast(device, config.mixed_precision, config.cpu_bfloat16):
             logits = model(x)
         total += float(task_loss(task, logits, y)) * len(x)
         if task == "classification":
@@ -325,7 +391,7 @@ def train_model(
     on_epoch_end: Callable[[int, dict], None] | None = None,
     checkpoint_every_s: float = CHECKPOINT_EVERY_S,
 ) -> TrainResult:
-    """Train ``model`` with AdamW and cosine annealing; the :class:`TrainResult`.
+    """Train ``model`` with AdamW and ``config.schedule``; the :class:`TrainResult`.
 
     Args:
         model: freshly built network (its initial weights should come from a seeded
@@ -359,8 +425,8 @@ def train_model(
     device = select_device(device)
     last_path, best_path = Path(checkpoint_dir) / "last.pt", Path(checkpoint_dir) / "best.pt"
     fingerprint = _fingerprint(task, config, seed, len(train_inputs), len(validation_inputs))
-    model.to(device)
-    optimisation = _Optimisation.build(model, config, device)
+    model.to(device, memory_format=_memory_format(device, config.cpu_bfloat16))
+    optimisation = _Optimisation.build(model, config, device, len(train_inputs))
     history, best_score, best_epoch, start_epoch = _resume(
         last_path, fingerprint, model, optimisation, device
     )
@@ -387,6 +453,7 @@ def train_model(
     finally:
         writer.close()
         epochs.close()
+        model.to(memory_format=torch.contiguous_format)  # as a freshly built one
     last_path = finalise(checkpoint_dir)  # complete: drop the optimiser state
     return TrainResult(pd.DataFrame(history), best_epoch, best_path, last_path, start_epoch)
 
@@ -412,22 +479,40 @@ def _check_inputs(
 
 @dataclass
 class _Optimisation:
-    """AdamW, its cosine schedule and the mixed-precision gradient scaler."""
+    """AdamW, its learning-rate schedule and the mixed-precision gradient scaler.
+
+    ``per_step``: the scheduler steps after every batch (``"one-cycle"``), else after
+    every epoch (``"cosine"``).
+    """
 
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
+    per_step: bool = False
 
     @classmethod
-    def build(cls, model: nn.Module, config: TrainConfig, device: torch.device) -> _Optimisation:
+    def build(
+        cls, model: nn.Module, config: TrainConfig, device: torch.device, n_train: int
+    ) -> _Optimisation:
+        """The optimisation of ``config`` for ``n_train`` training images."""
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+        per_step = config.schedule == "one-cycle"
+        if per_step:
+            scheduler: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer,
+                max_lr=config.learning_rate,
+                total_steps=config.epochs * n_batches(n_train, config.batch_size),
+                pct_start=config.warmup_fraction,
+            )
+        else:
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
         use_scaler = (
             device.type == "cuda" and config.mixed_precision and not torch.cuda.is_bf16_supported()
         )
-        return cls(optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=use_scaler))
+        scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+        return cls(optimizer, scheduler, scaler, per_step)
 
     def load(self, state: dict) -> None:
         """Restore optimiser, scheduler and scaler from a ``last.pt`` state."""
@@ -545,12 +630,13 @@ def _train_epoch(
     seed: int,
     epoch: int,
 ) -> tuple[float, float]:
-    """One pass over the training images, then one scheduler step.
+    """One pass over the training images, stepping the scheduler (per batch or per epoch).
 
     Returns:
-        ``(mean training loss per image, learning rate used in this epoch)``.
+        ``(mean training loss per image, learning rate at the epoch's first step)``.
     """
     optimizer, scaler = optimisation.optimizer, optimisation.scaler
+    learning_rate = optimizer.param_groups[0]["lr"]
     model.train()
     running, seen = 0.0, 0
     batches = epoch_batches(len(train_inputs), config.batch_size, seed=seed, epoch=epoch)
@@ -558,9 +644,9 @@ def _train_epoch(
         x, y = train_inputs[batch], train_targets[batch]
         if config.augment:
             x, y = flip_augment(x, y, seed=seed, epoch=epoch, step=step)
-        x, y = _to(x, device), _to(y, device)
+        x, y = _to(x, device, _memory_format(device, config.cpu_bfloat16)), _to(y, device)
         optimizer.zero_grad(set_to_none=True)
-        with _autocast(device, config.mixed_precision):
+        with _autocast(device, config.mixed_precision, config.cpu_bfloat16):
             logits = model(x)
         loss = task_loss(task, logits, y)
         scaler.scale(loss).backward()
@@ -568,6 +654,8 @@ def _train_epoch(
         scaler.update()
         running += float(loss.detach()) * len(batch)
         seen += len(batch)
-    learning_rate = optimizer.param_groups[0]["lr"]
-    optimisation.scheduler.step()
+        if optimisation.per_step:
+            optimisation.scheduler.step()
+    if not optimisation.per_step:
+        optimisation.scheduler.step()
     return running / max(seen, 1), learning_rate
