@@ -146,17 +146,39 @@ def test_finalise_is_idempotent_and_completes_a_half_finalised_folder(tmp_path):
     assert all(torch.equal(loaded[k], v) for k, v in model.state_dict().items())
 
 
-def test_epochs_neither_best_nor_last_are_written_only_when_due(tmp_path, monkeypatch):
-    writer = CheckpointWriter(every_s=3600)
-    assert writer.due(improved=False, final=False)  # nothing written yet
+def test_epochs_before_the_last_are_written_only_when_due(tmp_path, monkeypatch):
     monkeypatch.setattr("time.perf_counter", lambda: 0.0)
+    writer = CheckpointWriter(every_s=3600)
+    assert not writer.due(final=False) and writer.due(final=True)
+    assert CheckpointWriter(every_s=0).due(final=False)
+    monkeypatch.setattr("time.perf_counter", lambda: 3600.0)
+    assert writer.due(final=False)  # an hour since the start
     writer.submit({"epoch": 1}, tmp_path / "last.pt", None)
-    monkeypatch.setattr("time.perf_counter", lambda: 10.0)
-    assert not writer.due(improved=False, final=False)
-    assert writer.due(improved=True, final=False) and writer.due(improved=False, final=True)
-    monkeypatch.setattr("time.perf_counter", lambda: 3700.0)
-    assert writer.due(improved=False, final=False)
+    monkeypatch.setattr("time.perf_counter", lambda: 3610.0)
+    assert not writer.due(final=False) and writer.due(final=True)
+    monkeypatch.setattr("time.perf_counter", lambda: 7300.0)
+    assert writer.due(final=False)
     writer.close()
+
+
+def test_an_improving_epoch_is_held_in_memory_and_written_with_a_later_one(tmp_path, monkeypatch):
+    saved = []
+    monkeypatch.setattr("mpirad.tomo.checkpoints._save",
+                        lambda state, path: saved.append((path.name, state["epoch"])))  # fmt: skip
+    scores = iter([0.0, 1.0, 2.0, 1.5])  # epochs 2 and 3 improve, 4 does not
+    monkeypatch.setattr(train_module, "selection_score", lambda *args: next(scores))
+    monkeypatch.setattr(train_module, "finalise", lambda folder: folder / "last.pt")
+    train_classifier(tmp_path, config=TrainConfig(epochs=4, batch_size=4))
+    assert saved == [("last.pt", 4), ("best.pt", 3)]  # one write at the end, best beside it
+
+
+def test_an_early_best_is_on_disk_and_lean_after_the_run(tmp_path, monkeypatch):
+    scores = iter([1.0, 0.0, 0.5])  # epoch 1 is the best
+    monkeypatch.setattr(train_module, "selection_score", lambda *args: next(scores))
+    model, result = train_classifier(tmp_path)
+    state = torch.load(result.best_path, weights_only=True)
+    assert state["epoch"] == 1 and not set(RESUME_KEYS) & set(state)
+    assert [row[-1] for row in state["history"]] == [True]  # the history up to epoch 1
 
 
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
@@ -234,6 +256,24 @@ def test_one_cycle_warms_up_then_anneals_per_step_and_resumes_exactly(tmp_path):
     assert resumed.history.drop(columns="seconds").equals(result.history.drop(columns="seconds"))
     for key, value in model.state_dict().items():
         assert torch.equal(value, resumed_model.state_dict()[key]), key
+
+
+@pytest.mark.parametrize("n_train", [2, 3, 4, 5, 6, 8, 9])
+def test_one_cycle_of_a_few_steps_anneals_without_error(n_train):
+    config = TrainConfig(epochs=2, batch_size=2, schedule="one-cycle")
+    model = torch.nn.Linear(2, 1)
+    optimisation = train_module._Optimisation.build(model, config, torch.device("cpu"), n_train)
+    steps = 2 * n_batches(n_train, 2)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimisation.optimizer.param_groups[0]["lr"])
+        optimisation.optimizer.step()
+        if optimisation.per_step:
+            optimisation.scheduler.step()
+    assert optimisation.per_step == (steps >= train_module.ONE_CYCLE_MIN_STEPS)
+    if optimisation.per_step:  # up from max_lr / 25, then down below where it started
+        assert rates[0] == pytest.approx(config.learning_rate / 25)
+        assert max(rates) > rates[0] > rates[-1]
 
 
 def test_a_schedule_and_warmup_are_checked():

@@ -8,10 +8,12 @@
   shuffle comes from its own generator seeded with ``(seed, epoch)``, so the batch
   order of epoch *e* does not depend on what ran before it, and cuDNN is put in
   deterministic mode (cheap). On the CPU the same seed gives bit-identical weights.
-- Checkpoints: after every epoch ``last.pt`` (model, optimiser, scheduler, scaler,
-  history) is written atomically on a background thread (:class:`CheckpointWriter`)
-  and, when the validation result improves (:func:`selection_score`: AUC for the
-  classifier, loss for the segmenter), ``best.pt`` becomes a hard link to it. When the
+- Checkpoints: ``last.pt`` (model, optimiser, scheduler, scaler, history) is written
+  atomically on a background thread (:class:`CheckpointWriter`) after the last epoch
+  and after any epoch once ``checkpoint_every_s`` have passed since the last write;
+  the weights of the best epoch so far (:func:`selection_score`: AUC for the
+  classifier, loss for the segmenter) are held in memory and written as ``best.pt``
+  with it (a hard link when they are the same epoch). When the
   run is complete they are made lean (:func:`~mpirad.tomo.checkpoints.finalise`:
   weights and history only; one file, ``best.pt``, when the last epoch is the best). The
   "validation" images given to :func:`train_model` are those the epoch is selected on:
@@ -45,7 +47,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from tqdm.auto import tqdm
 
-from mpirad.tomo.checkpoints import CheckpointWriter, finalise, without_resume_state
+from mpirad.tomo.checkpoints import CheckpointWriter, finalise, lean_copy, without_resume_state
 
 #: Default of ``train_model(checkpoint_every_s=...)``: an epoch that neither improves nor
 #: ends the run is written once this many seconds have passed since the last write.
@@ -59,7 +61,10 @@ TASKS: tuple[str, ...] = ("classification", "segmentation")
 #: warm-up over ``warmup_fraction`` of the steps from ``learning_rate / 25`` to
 #: ``learning_rate``, then cosine annealing to ``learning_rate / 2.5e4``; Adam's
 #: beta1 moves the other way between 0.95 and 0.85), which converges in fewer epochs.
+#: A one-cycle run of fewer than :data:`ONE_CYCLE_MIN_STEPS` optimisation steps in all
+#: (a toy run) uses the cosine schedule; the warm-up lasts at least 1.5 steps.
 SCHEDULES: tuple[str, ...] = ("cosine", "one-cycle")
+ONE_CYCLE_MIN_STEPS = 4
 
 
 class CheckpointMismatchError(ValueError):
@@ -397,25 +402,22 @@ def train_model(
         model: freshly built network (its initial weights should come from a seeded
             generator, e.g. after :func:`seed_everything`).
         task: ``"classification"`` (targets ``(N,)`` int64 labels, cross-entropy) or
-            ``"segmentation"`` (targets ``(N, H, W)`` bool masks,
-            :func:`segmentation_loss`).
+            ``"segmentation"`` (``(N, H, W)`` bool masks, :func:`segmentation_loss`).
         train_inputs: ``(N, C, H, W)`` float images.
         train_targets: the training targets.
         validation_inputs: ``(M, C, H, W)`` float images (M >= 1).
         validation_targets: the validation targets.
         config: optimisation settings.
-        checkpoint_dir: folder for ``last.pt`` and ``best.pt``; an existing
-            ``last.pt`` of the same task/config/seed/sizes is resumed (a complete
-            run's checkpoints are read back: nothing is trained).
+        checkpoint_dir: folder for ``last.pt`` and ``best.pt``; a ``last.pt`` of the same
+            task/config/seed/sizes is resumed (a complete run's is read back).
         seed: seeds the batch order of every epoch.
         device: as :func:`select_device`.
         progress: tqdm bar over epochs.
-        on_epoch_end: ``on_epoch_end(epoch, history_row)``, called once the epoch's
-            checkpoint is written (raising there interrupts the run; a rerun resumes);
-            with a callback every epoch is written.
-        checkpoint_every_s: the best and last epochs are always written, others once
-            this many seconds (wall time) have passed since the last write (0: every
-            epoch); a run killed between writes replays the epochs since the last one.
+        on_epoch_end: ``on_epoch_end(epoch, history_row)``, called once the epoch is
+            written (every epoch is; raising there interrupts the run, a rerun resumes).
+        checkpoint_every_s: the last epoch is written, others (with the best so far)
+            once this many seconds have passed since the start or the last write (0:
+            every epoch); a run killed between writes replays the epochs since then.
 
     Raises:
         ValueError: unknown task, empty or mismatched inputs.
@@ -425,7 +427,6 @@ def train_model(
     device = select_device(device)
     last_path, best_path = Path(checkpoint_dir) / "last.pt", Path(checkpoint_dir) / "best.pt"
     fingerprint = _fingerprint(task, config, seed, len(train_inputs), len(validation_inputs))
-    model.to(device, memory_format=_memory_format(device, config.cpu_bfloat16))
     optimisation = _Optimisation.build(model, config, device, len(train_inputs))
     history, best_score, best_epoch, start_epoch = _resume(
         last_path, fingerprint, model, optimisation, device
@@ -434,19 +435,21 @@ def train_model(
                   disable=not progress, initial=start_epoch, total=config.epochs)  # fmt: skip
     train, validation = (train_inputs, train_targets), (validation_inputs, validation_targets)
     writer = CheckpointWriter(every_s=0 if on_epoch_end is not None else checkpoint_every_s)
+    best = None  # the best epoch's lean state, held until the next write
     try:
         for epoch in epochs:
             row = _epoch(model, task, train, validation, config, optimisation, device, seed, epoch)
             score = selection_score(task, row["validation_loss"], row["validation_auc"])
             row["best"] = improved = score > best_score
             history.append(row)
-            best_score, best_epoch = (score, epoch) if improved else (best_score, best_epoch)
-            if writer.due(improved=improved, final=epoch == config.epochs):
+            if improved:
+                best_score, best_epoch = score, epoch
+                best = lean_copy(optimisation.checkpoint(model, score, epoch, history, fingerprint))
+            if writer.due(final=epoch == config.epochs):
                 state = optimisation.checkpoint(model, best_score, best_epoch, history, fingerprint)
-                writer.submit(state, last_path, best_path if improved else None)
-            epochs.set_postfix(
-                train=f"{row['train_loss']:.3f}", val=f"{row['validation_loss']:.3f}"
-            )
+                writer.submit(state, last_path, best_path if best is not None else None, best)
+                best = None
+            epochs.set_postfix(train=f"{row['train_loss']:.3f}")
             if on_epoch_end is not None:
                 writer.wait()  # the callback sees this epoch's checkpoint on disk
                 on_epoch_end(epoch, row)
@@ -494,17 +497,19 @@ class _Optimisation:
     def build(
         cls, model: nn.Module, config: TrainConfig, device: torch.device, n_train: int
     ) -> _Optimisation:
-        """The optimisation of ``config`` for ``n_train`` training images."""
+        """The optimisation of ``config`` for ``n_train`` images (``model`` moved to ``device``)."""
+        model.to(device, memory_format=_memory_format(device, config.cpu_bfloat16))
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
-        per_step = config.schedule == "one-cycle"
+        total_steps = config.epochs * n_batches(n_train, config.batch_size)
+        per_step = config.schedule == "one-cycle" and total_steps >= ONE_CYCLE_MIN_STEPS
         if per_step:
             scheduler: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.OneCycleLR(
                 optimizer,
                 max_lr=config.learning_rate,
-                total_steps=config.epochs * n_batches(n_train, config.batch_size),
-                pct_start=config.warmup_fraction,
+                total_steps=total_steps,
+                pct_start=max(config.warmup_fraction, 1.5 / total_steps),
             )
         else:
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
