@@ -6,7 +6,8 @@ passes, the per-epoch evaluation, checkpoint writes as the training thread sees 
 reloading the best epoch, predicting the validation images, metrics and outputs) is
 read from the profile. Checkpoints are written on a background thread, which cProfile
 does not follow: the ``checkpoints`` row is the time the training thread spends
-snapshotting and waiting for them, and :func:`checkpoint_write_seconds` measures what
+snapshotting (the best epoch's weights are copied in memory and written with the
+last epoch) and waiting for them, and :func:`checkpoint_write_seconds` measures what
 one write costs on its own. Also printed: the size of the split's ``checkpoints/``
 folder (MB), the only number here that does not depend on the machine's load.
 
@@ -33,6 +34,7 @@ PHASES: dict[str, tuple[tuple[str, str], ...]] = {
     "per-epoch evaluation (selection group)": (("train.py", "_validate"),),
     "checkpoints (training thread)": (  # run_split gives no on_epoch_end: no direct wait
         ("checkpoints.py", "submit"),  # with the wait for the previous write
+        ("checkpoints.py", "lean_copy"),  # the best epoch held in memory
         ("checkpoints.py", "close"),
         ("checkpoints.py", "finalise"),
         ("train.py", "_resume"),

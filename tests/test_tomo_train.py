@@ -13,6 +13,8 @@ from mpirad.tomo.train import (
     TrainConfig,
     epoch_batches,
     flip_augment,
+    n_batches,
+    native_cpu_bfloat16,
     seed_everything,
     segmentation_loss,
     train_model,
@@ -144,17 +146,39 @@ def test_finalise_is_idempotent_and_completes_a_half_finalised_folder(tmp_path):
     assert all(torch.equal(loaded[k], v) for k, v in model.state_dict().items())
 
 
-def test_epochs_neither_best_nor_last_are_written_only_when_due(tmp_path, monkeypatch):
-    writer = CheckpointWriter(every_s=3600)
-    assert writer.due(improved=False, final=False)  # nothing written yet
+def test_epochs_before_the_last_are_written_only_when_due(tmp_path, monkeypatch):
     monkeypatch.setattr("time.perf_counter", lambda: 0.0)
+    writer = CheckpointWriter(every_s=3600)
+    assert not writer.due(final=False) and writer.due(final=True)
+    assert CheckpointWriter(every_s=0).due(final=False)
+    monkeypatch.setattr("time.perf_counter", lambda: 3600.0)
+    assert writer.due(final=False)  # an hour since the start
     writer.submit({"epoch": 1}, tmp_path / "last.pt", None)
-    monkeypatch.setattr("time.perf_counter", lambda: 10.0)
-    assert not writer.due(improved=False, final=False)
-    assert writer.due(improved=True, final=False) and writer.due(improved=False, final=True)
-    monkeypatch.setattr("time.perf_counter", lambda: 3700.0)
-    assert writer.due(improved=False, final=False)
+    monkeypatch.setattr("time.perf_counter", lambda: 3610.0)
+    assert not writer.due(final=False) and writer.due(final=True)
+    monkeypatch.setattr("time.perf_counter", lambda: 7300.0)
+    assert writer.due(final=False)
     writer.close()
+
+
+def test_an_improving_epoch_is_held_in_memory_and_written_with_a_later_one(tmp_path, monkeypatch):
+    saved = []
+    monkeypatch.setattr("mpirad.tomo.checkpoints._save",
+                        lambda state, path: saved.append((path.name, state["epoch"])))  # fmt: skip
+    scores = iter([0.0, 1.0, 2.0, 1.5])  # epochs 2 and 3 improve, 4 does not
+    monkeypatch.setattr(train_module, "selection_score", lambda *args: next(scores))
+    monkeypatch.setattr(train_module, "finalise", lambda folder: folder / "last.pt")
+    train_classifier(tmp_path, config=TrainConfig(epochs=4, batch_size=4))
+    assert saved == [("last.pt", 4), ("best.pt", 3)]  # one write at the end, best beside it
+
+
+def test_an_early_best_is_on_disk_and_lean_after_the_run(tmp_path, monkeypatch):
+    scores = iter([1.0, 0.0, 0.5])  # epoch 1 is the best
+    monkeypatch.setattr(train_module, "selection_score", lambda *args: next(scores))
+    model, result = train_classifier(tmp_path)
+    state = torch.load(result.best_path, weights_only=True)
+    assert state["epoch"] == 1 and not set(RESUME_KEYS) & set(state)
+    assert [row[-1] for row in state["history"]] == [True]  # the history up to epoch 1
 
 
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
@@ -206,6 +230,70 @@ def test_epoch_batches_are_a_seeded_permutation_without_singletons():
     other = torch.cat(list(epoch_batches(10, 4, seed=1, epoch=3)))
     assert not torch.equal(torch.cat(batches), other)
     assert [len(b) for b in epoch_batches(9, 4, seed=0, epoch=1)] == [4, 4]
+
+
+def test_n_batches_counts_what_epoch_batches_yields():
+    for n_items in range(1, 30):
+        for batch_size in (2, 3, 4, 16):
+            expected = len(list(epoch_batches(n_items, batch_size, seed=0, epoch=1)))
+            assert n_batches(n_items, batch_size) == expected, (n_items, batch_size)
+
+
+ONE_CYCLE = TrainConfig(epochs=3, batch_size=4, learning_rate=2e-3, schedule="one-cycle")
+
+
+def test_one_cycle_warms_up_then_anneals_per_step_and_resumes_exactly(tmp_path):
+    model, result = train_classifier(tmp_path / "straight", config=ONE_CYCLE)
+    rates = result.history["learning_rate"].tolist()  # at each epoch's first step
+    peak, start = ONE_CYCLE.learning_rate, ONE_CYCLE.learning_rate / 25
+    assert rates[0] == pytest.approx(start)  # warm-up from max_lr / 25
+    assert rates[1] > rates[0] and rates[2] < rates[1] < peak  # up, then down
+    # per step: 2 batches per epoch, warm-up over 25% of the 6 steps ends at step 1.5
+    with pytest.raises(Interrupted):
+        train_classifier(tmp_path / "cut", config=ONE_CYCLE, on_epoch_end=stop_after_first_epoch)
+    resumed_model, resumed = train_classifier(tmp_path / "cut", config=ONE_CYCLE)
+    assert resumed.resumed_from == 1
+    assert resumed.history.drop(columns="seconds").equals(result.history.drop(columns="seconds"))
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, resumed_model.state_dict()[key]), key
+
+
+@pytest.mark.parametrize("n_train", [2, 3, 4, 5, 6, 8, 9])
+def test_one_cycle_of_a_few_steps_anneals_without_error(n_train):
+    config = TrainConfig(epochs=2, batch_size=2, schedule="one-cycle")
+    model = torch.nn.Linear(2, 1)
+    optimisation = train_module._Optimisation.build(model, config, torch.device("cpu"), n_train)
+    steps = 2 * n_batches(n_train, 2)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimisation.optimizer.param_groups[0]["lr"])
+        optimisation.optimizer.step()
+        if optimisation.per_step:
+            optimisation.scheduler.step()
+    assert optimisation.per_step == (steps >= train_module.ONE_CYCLE_MIN_STEPS)
+    if optimisation.per_step:  # up from max_lr / 25, then down below where it started
+        assert rates[0] == pytest.approx(config.learning_rate / 25)
+        assert max(rates) > rates[0] > rates[-1]
+
+
+def test_a_schedule_and_warmup_are_checked():
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(schedule="step")
+    with pytest.raises(ValueError, match="warmup_fraction"):
+        TrainConfig(schedule="one-cycle", warmup_fraction=1.0)
+
+
+def test_cpu_bfloat16_training_is_seeded_and_changes_the_arithmetic_where_native(tmp_path):
+    config = TrainConfig(epochs=1, batch_size=4, cpu_bfloat16=True)
+    first, a = train_classifier(tmp_path / "a", config=config)
+    second, b = train_classifier(tmp_path / "b", config=config)
+    plain, c = train_classifier(tmp_path / "c", config=TrainConfig(epochs=1, batch_size=4))
+    assert a.history.drop(columns="seconds").equals(b.history.drop(columns="seconds"))
+    weights = first.state_dict(), second.state_dict(), plain.state_dict()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert all(v.dtype != torch.bfloat16 for v in weights[0].values())  # kept float32
+    same_as_float32 = all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+    assert same_as_float32 == (not native_cpu_bfloat16())
 
 
 def test_segmentation_loss_is_small_for_a_perfect_prediction():

@@ -1,8 +1,10 @@
 """Training checkpoints: written atomically on a background thread, read back for inference.
 
 While a run trains, ``last.pt`` holds the model, optimiser, scheduler, scaler and
-history after an epoch, and ``best.pt`` is a hard link to the ``last.pt`` of the best
-validation epoch (see :mod:`mpirad.tomo.train`). Once the run is complete,
+history after an epoch, and ``best.pt`` the weights and history of the best validation
+epoch (see :mod:`mpirad.tomo.train`): a hard link to ``last.pt`` when they are the
+same epoch, else the lean copy (:func:`lean_copy`) held in memory since that epoch and
+written beside ``last.pt``, so an improving epoch costs no write of its own. Once the run is complete,
 :func:`finalise` makes them lean: the optimiser, scheduler and scaler states
 (:data:`RESUME_KEYS`, about two thirds of a file: AdamW keeps two moments per weight)
 are dropped, and when the last epoch is the best one ``last.pt`` is removed, ``best.pt``
@@ -62,36 +64,54 @@ class CheckpointWriter:
     :meth:`submit` snapshots the state (tensors copied to the CPU) before returning, so
     the next optimisation steps cannot change what is written; it first waits for the
     previous write. ``last.pt`` is written atomically; ``best.pt`` is then made a hard
-    link to it, which costs no second write. :meth:`close` (also on an exception) waits
+    link to it (no second write), or written from an earlier epoch's lean copy. :meth:`close` (also on an exception) waits
     for the last write, so an interrupted run leaves its last written epoch on disk.
 
     Args:
-        every_s: :meth:`due` says an epoch that neither improves nor ends the run need
-            not be written until this many seconds (wall time) have passed since the
-            last write; 0 writes every epoch. A run killed in between resumes from the
-            last written epoch and replays the rest (the same batches and flips).
+        every_s: :meth:`due` says an epoch that does not end the run need not be
+            written until this many seconds (wall time) have passed since the writer
+            started or last wrote; 0 writes every epoch. A run killed in between
+            resumes from the last written epoch (or the start) and replays the rest
+            (the same batches and flips).
     """
 
     def __init__(self, every_s: float = 0.0) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending: Future | None = None
         self.every_s = float(every_s)
-        self._written_at = -float("inf")
+        self._written_at = time.perf_counter()
 
-    def due(self, *, improved: bool, final: bool) -> bool:
-        """Whether an epoch must be written: it improved, ends the run, or is due by time."""
-        return improved or final or time.perf_counter() - self._written_at >= self.every_s
+    def due(self, *, final: bool) -> bool:
+        """Whether an epoch must be written: it ends the run, or is due by time."""
+        return final or time.perf_counter() - self._written_at >= self.every_s
 
-    def submit(self, state: dict, last_path: Path, best_path: Path | None) -> None:
-        """Queue ``state`` for ``last_path`` (and ``best_path`` when given)."""
+    def submit(
+        self, state: dict, last_path: Path, best_path: Path | None = None, best: dict | None = None
+    ) -> None:
+        """Queue ``state`` for ``last_path``, and the best epoch for ``best_path`` when given.
+
+        Args:
+            state: the checkpoint of the epoch just finished.
+            last_path: where ``state`` goes.
+            best_path: ``best.pt``, or None to leave it as it is.
+            best: the best epoch's :func:`lean_copy` (None: ``state`` is the best); of
+                the same epoch as ``state``, or None, ``best_path`` becomes a hard link
+                to ``last_path``, else ``best`` is written there.
+        """
         self.wait()
         self._written_at = time.perf_counter()
-        self._pending = self._executor.submit(self._write, _cpu_copy(state), last_path, best_path)
+        if best is not None and best.get("epoch") == state.get("epoch"):
+            best = None  # the same epoch: a link to last.pt
+        self._pending = self._executor.submit(
+            self._write, _cpu_copy(state), last_path, best_path, best
+        )
 
     @staticmethod
-    def _write(state: dict, last_path: Path, best_path: Path | None) -> None:
+    def _write(state: dict, last_path: Path, best_path: Path | None, best: dict | None) -> None:
         _save(state, last_path)
-        if best_path is not None:
+        if best_path is not None and best is not None:
+            _save(best, best_path)
+        elif best_path is not None:
             _link_or_copy(last_path, best_path)
 
     def wait(self) -> None:
@@ -120,6 +140,11 @@ def _read(path: Path) -> dict:
 def without_resume_state(state: dict) -> dict:
     """``state`` less its :data:`RESUME_KEYS`: what a complete run keeps."""
     return {key: value for key, value in state.items() if key not in RESUME_KEYS}
+
+
+def lean_copy(state: dict) -> dict:
+    """``state`` without its :data:`RESUME_KEYS`, tensors copied to the CPU (held in memory)."""
+    return _cpu_copy(without_resume_state(state))
 
 
 def _lean(path: Path, state: dict) -> None:
