@@ -71,3 +71,27 @@ def test_papermill_reads_every_parameter(path):
     assert inferred == assigned, (
         f"{path.name}: papermill cannot parse {set(assigned) - set(inferred)}"
     )
+
+
+def test_only_the_book_is_read_as_book_pages():
+    """Sphinx reads every .py/.md/.ipynb not excluded by _config.yml (jupytext makes any .py a
+    notebook, which it then executes): outside book/ and the generated table of contents,
+    each must be excluded."""
+    import fnmatch
+    import subprocess
+
+    import yaml
+
+    config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
+    patterns = config["exclude_patterns"]
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    read = [
+        f
+        for f in tracked
+        if f.endswith((".py", ".md", ".ipynb"))
+        and not f.startswith("book/")
+        and not any(fnmatch.fnmatch(f, p) for p in patterns)
+    ]
+    assert read == [], f"add to _config.yml exclude_patterns: {read}"
