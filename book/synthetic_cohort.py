@@ -205,7 +205,7 @@ realism.protocol_table().set_index("parameter").style.set_properties(**{"text-al
 # %% [markdown]
 # The myocardium's texture features (64 bins, numpy engine) of the first patients beside
 # those of one real 99mTc-sestamibi stress SPECT (128³ matrix, myocardium of 1,723 voxels,
-# measured by the project for issue 19; not a published value): the cohort's median and
+# measured by the mpirad developers on one anonymised scan; not a published value): the cohort's median and
 # 1st-99th percentiles, and the median of the first generator (`before`), whose images were
 # far less spatially correlated than a real scan. The GLDZM large-distance emphasis stays
 # below the real value: it grows with the thickness of the ROI in voxels, and the real ROI

@@ -130,10 +130,10 @@ class TextureFeature:
     before: float
 
 
-#: Source of :data:`REAL_REFERENCE`: one scan, measured for issue 19.
+#: Source of :data:`REAL_REFERENCE`: one anonymised scan, measured by the mpirad developers.
 REAL_SOURCE = (
     "one real 99mTc-sestamibi stress SPECT (128^3 matrix), LV myocardium of 1,723 voxels, "
-    "64 bins, numpy engine; measured by the mpirad project (issue 19), not published"
+    "64 bins, numpy engine; measured by the mpirad developers, not published"
 )
 #: Texture of the real reference scan (:data:`REAL_SOURCE`); ``before``: the synthetic
 #: cohort of generator version 1 (median).

@@ -80,12 +80,21 @@ CACHE_VERSION = 3
 VOXEL_SIZE_DECIMALS = 3
 
 
+def _without_case(message: str, patient: str, roi: str) -> str:
+    """``message`` without a leading ``patient P, ROI R:`` / ``patient P:`` (the readers
+    name the case themselves; the list names it once)."""
+    for prefix in (f"patient {patient}, ROI {roi}: ", f"patient {patient}: "):
+        if message.startswith(prefix):
+            return message.removeprefix(prefix)
+    return message
+
+
 class CohortExtractionError(RuntimeError):
     """Some (patient, ROI) cases failed; the message lists them. Others are kept."""
 
     def __init__(self, failures: list[tuple[str, str, str]]):
         self.failures = failures
-        lines = [f"  patient {p}, ROI {r}: {m}" for p, r, m in failures]
+        lines = [f"  patient {p}, ROI {r}: {_without_case(m, p, r)}" for p, r, m in failures]
         super().__init__(f"{len(failures)} case(s) failed:\n" + "\n".join(lines))
 
 
