@@ -107,9 +107,14 @@ def resample_to_grid(
     """
     source = _index_to_patient(spacing, direction)
     target = _index_to_patient(spacing, target_direction)
-    matrix = np.linalg.solve(source, target)
-    offset = np.linalg.solve(
-        source, np.asarray(target_origin, dtype=np.float64) - np.asarray(origin, dtype=np.float64)
+    # rounded: float noise (-1e-15) would put the first slice of an unturned grid outside
+    matrix = np.round(np.linalg.solve(source, target), 12)
+    offset = np.round(
+        np.linalg.solve(
+            source,
+            np.asarray(target_origin, dtype=np.float64) - np.asarray(origin, dtype=np.float64),
+        ),
+        9,
     )
     out = ndimage.affine_transform(
         np.asarray(array), matrix, offset=offset, output_shape=tuple(shape or array.shape),
