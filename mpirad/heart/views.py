@@ -93,7 +93,7 @@ def plot_patient_polar_map(
     image, myocardium, _ = patient_segments(source, patient_id, orientation)
     profiles = polar_profiles(
         image.array, myocardium, image.spacing, short_axis=orientation.short_axis,
-        rv_insertion_deg=orientation.rv_insertion_deg,
+        rv_insertion_deg=orientation.rv_insertion_deg, direction=image.direction,
     )  # fmt: skip
     return plot_polar_map(profiles, ax=ax, title=title, segment_grid=True)
 
