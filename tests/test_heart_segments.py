@@ -111,10 +111,12 @@ def test_errors_name_the_problem() -> None:
     mask = _shell_mask()
     with pytest.raises(SegmentationError, match="empty"):
         segment_17(np.zeros_like(mask), SPACING)
-    two = mask.copy()
-    two[:3, :3, :3] = True
-    with pytest.raises(SegmentationError, match="2 separate components"):
-        segment_17(two, SPACING)
+    pieces = np.zeros_like(mask)  # three cubes; the largest (11^3 voxels) holds 40 %
+    pieces[2:12, 2:12, 2:12] = True
+    pieces[20:30, 20:30, 20:30] = True
+    pieces[40:51, 40:51, 40:51] = True
+    with pytest.raises(SegmentationError, match="3 separate components.*less than 50 %"):
+        segment_17(pieces, SPACING)
     tiny = np.zeros_like(mask)
     tiny[30:33, 30:33, 30:33] = True
     with pytest.raises(SegmentationError, match="tiny"):
@@ -122,6 +124,17 @@ def test_errors_name_the_problem() -> None:
     with pytest.raises(SegmentationError, match="not binary"):
         segment_17(mask.astype(np.uint8) * 2, SPACING)
     assert issubclass(SegmentationError, ValueError)
+
+
+def test_stray_specks_are_dropped_and_named() -> None:
+    mask = _shell_mask()
+    specks = mask.copy()
+    specks[:3, :3, :3] = True  # 27 voxels away from the wall
+    with pytest.warns(heart_segments.DroppedVoxelsWarning, match=r"dropped 1 \(27 voxels"):
+        rois = derive_rois(specks, SPACING, short_axis=True)
+    assert (rois["myocardium"] == mask).all()
+    assert not rois["segments17"][:3, :3, :3].any()
+    assert ((rois["segments17"] > 0) == mask).all()
 
 
 def test_open_ring_is_refused() -> None:

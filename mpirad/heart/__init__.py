@@ -2,10 +2,11 @@
 
 Public API:
 
-- :func:`estimate_frame`, :class:`HeartFrame`, :func:`resample_short_axis` -- the LV long
-  axis and short-axis orientation (:mod:`mpirad.heart.reorient`, which states the
+- :func:`estimate_frame`, :func:`estimate_long_axis`, :class:`HeartFrame`,
+  :func:`resample_short_axis` -- the LV long axis and short-axis orientation (:mod:`mpirad.heart.reorient`, which states the
   conventions).
-- :func:`segment_17`, :func:`derive_rois`, :class:`SegmentationError` -- AHA 17 segments
+- :func:`segment_17`, :func:`derive_rois`, :class:`SegmentationError`,
+  :class:`DroppedVoxelsWarning` -- AHA 17 segments
   and the seven Study B ROIs from a binary myocardium (:mod:`mpirad.heart.segments`).
 - :func:`plot_bullseye`, :func:`segment_means`, :func:`polar_profiles`,
   :func:`plot_polar_map` -- polar maps (:mod:`mpirad.heart.polar`).
@@ -28,9 +29,11 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "mpirad.heart.reorient": (
             "HeartFrame",
             "estimate_frame",
+            "estimate_long_axis",
             "resample_short_axis",
         ),
         "mpirad.heart.segments": (
+            "DroppedVoxelsWarning",
             "SegmentationError",
             "derive_rois",
             "segment_17",

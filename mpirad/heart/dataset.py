@@ -23,6 +23,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from mpirad.constants import ROI_NAMES
+from mpirad.heart.segments import DroppedVoxelsWarning
 from mpirad.io.atomic import atomic_path
 from mpirad.io.layouts import DerivedRois, VolumesLayout
 from mpirad.io.patient_volumes import (
@@ -64,12 +66,15 @@ class RoisReport:
         reused: patients already written by an earlier run with the same record.
         failures: ``(patient_id, message)`` of the patients that could not be written (the
             message names the patient, and the ROI or file).
+        dropped: ``(patient_id, message)`` of written patients whose myocardium had stray
+            components left out of the ROIs (:class:`mpirad.heart.segments.DroppedVoxelsWarning`).
     """
 
     out: Path
     written: tuple[str, ...]
     reused: tuple[str, ...]
     failures: tuple[tuple[str, str], ...]
+    dropped: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
         """Counts, then one line per failed patient."""
@@ -80,6 +85,7 @@ class RoisReport:
         lines = [
             m if m.startswith(f"patient {p}") else f"patient {p}: {m}" for p, m in self.failures
         ]
+        lines += [f"patient {p}: {m}" for p, m in self.dropped]
         return "\n".join([head, *(f"  {line}" for line in lines)])
 
 
@@ -116,18 +122,22 @@ def derive_dataset(
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(out)
     _copy_tables(layout, out)
-    written, reused, failures = [], [], []
+    written, reused, failures, dropped = [], [], [], []
     for patient_id in tqdm(patients, desc="rois", unit="patient", disable=not progress):
         wanted = patient_record(layout, patient_id, options)
         if plan(out / patient_id / "masks" / SEGMENTS_FILE, wanted).reuse:
             reused.append(patient_id)
             continue
         try:
-            write_patient(layout, patient_id, out, options, wanted)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DroppedVoxelsWarning)
+                write_patient(layout, patient_id, out, options, wanted)
             written.append(patient_id)
+            dropped += [(patient_id, str(w.message)) for w in caught
+                        if issubclass(w.category, DroppedVoxelsWarning)]  # fmt: skip
         except (RoiError, OSError) as error:
             failures.append((patient_id, str(error)))
-    return RoisReport(out, tuple(written), tuple(reused), tuple(failures))
+    return RoisReport(out, tuple(written), tuple(reused), tuple(failures), tuple(dropped))
 
 
 def _checked_out(layout: VolumesLayout, out: Path) -> Path:

@@ -192,6 +192,7 @@ def polar_profiles(
     frame: HeartFrame | None = None,
     short_axis: bool = True,
     rv_insertion_deg: float | None = None,
+    direction: np.ndarray | tuple | None = None,
     n_angles: int = 60,
     step_mm: float = 2.0,
     search_mm: float = 4.0,
@@ -210,6 +211,8 @@ def polar_profiles(
         frame: the heart frame; estimated when None.
         short_axis: orientation convention (used when estimating the frame).
         rv_insertion_deg: explicit anterior RV insertion (used when estimating the frame).
+        direction: an anatomical volume's direction cosines (LPS, as
+            :attr:`mpirad.io.volume.Volume.direction`; used when estimating the frame).
         n_angles: angular sectors per slice.
         step_mm: slice spacing and in-plane grid (mm).
         search_mm: growth of the myocardium within which the maximum is taken (mm).
@@ -220,7 +223,8 @@ def polar_profiles(
     mask = np.asarray(myocardium, dtype=bool)
     if frame is None:
         frame = estimate_frame(mask, spacing, short_axis=short_axis,
-                               rv_insertion_deg=rv_insertion_deg, image=volume)  # fmt: skip
+                               rv_insertion_deg=rv_insertion_deg, image=volume,
+                               direction=direction)  # fmt: skip
     counts = resample_short_axis(volume, spacing, frame, step_mm=step_mm, margin_mm=0.0)
     wall = resample_short_axis(mask.astype(np.float64), spacing, frame, step_mm=step_mm,
                                margin_mm=0.0).array >= 0.5  # fmt: skip

@@ -17,13 +17,16 @@ Conventions (shared by :mod:`mpirad.heart.segments` and :mod:`mpirad.heart.polar
     axis (which end is the apex is found from the mask: the closed end); each slice
     ``volume[k]`` shown with ``imshow`` (row 0 at the top, column 0 on the left) has the
     anterior wall at the top (``-y``) and the septum on the left (``-x``).
-  * ``short_axis=False`` (a transaxial, anatomical volume, the synthetic Study B cohort's
-    orientation): array axes map to the patient as ``(z, y, x) -> (superior, anterior,
-    right)`` (:mod:`mpirad.io.volumes`). The long axis is estimated from the mask and the
-    anterior direction is the superior direction ``+z`` projected perpendicular to it
-    (``+y``, anterior, if the long axis is within 18 degrees of ``z``), the rule
-    :func:`mpirad.phantom.geometry.rotation_from_long_axis` uses for a zero roll; the lateral
-    direction is ``cross(long, anterior)``.
+  * ``short_axis=False`` (an anatomical volume posed in the patient): the patient's
+    directions come from the volume's ``direction`` cosines (LPS, columns the array's x, y,
+    z axes, :mod:`mpirad.io.volume`); without one, the synthetic Study B cohort's pose
+    ``(z, y, x) -> (superior, anterior, right)`` (:data:`SYNTHETIC_DIRECTION`). The long
+    axis is estimated from the mask's surface (:func:`estimate_long_axis`, which does not
+    need the LV to be elongated), the anterior direction is the patient's superior
+    direction projected perpendicular to it (anterior if the long axis is within 18 degrees
+    of superior), the rule :func:`mpirad.phantom.geometry.rotation_from_long_axis` uses for a
+    zero roll, and the lateral direction is ``anterior x long`` in the patient's (LPS)
+    frame, towards the patient's left for a heart whose apex points left.
 
   In both cases an explicit ``rv_insertion_deg`` (the angle of the anterior right-ventricular
   insertion in the reference frame above) rolls the frame so that the insertion lies at
@@ -43,6 +46,17 @@ from scipy import ndimage
 
 #: Angle (degrees, heart frame) of the anterior RV insertion: AHA segment 1/2 boundary.
 RV_INSERTION_THETA_DEG = 120.0
+#: Direction cosines (LPS, row-major like :attr:`mpirad.io.volume.Volume.direction`) of the
+#: synthetic cohort's pose ``(z, y, x) -> (superior, anterior, right)``: NIfTI's default
+#: ``diag(sx, sy, sz)`` affine, used when an anatomical volume comes without a direction.
+SYNTHETIC_DIRECTION = ((-1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, 1.0))
+#: Gaussian smoothing (mm) of a mask before its surface normals are taken.
+SURFACE_SIGMA_MM = 4.0
+#: Robust scales of the two long-axis fits: the distance (mm) between a normal line and the
+#: axis, and the cosine between a normal and the axis, at which a surface point's weight
+#: halves (the apical cap and the basal rim weigh little).
+NORMAL_LINE_SCALE_MM = 4.0
+NORMAL_COSINE_SCALE = 0.35
 
 
 @dataclass(frozen=True)
@@ -140,6 +154,218 @@ def refine_axis(
     return axis, centre
 
 
+@dataclass(frozen=True)
+class SurfaceNormals:
+    """Points of a mask's surface and its outward-or-inward unit normals.
+
+    Attributes:
+        points_mm: ``(n, 3)`` positions ``(z, y, x)`` mm (voxel centres on the surface).
+        normals: ``(n, 3)`` unit gradients of the smoothed mask there (pointing into it).
+        weights: ``(n,)`` gradient magnitudes (1/mm): how sharply the surface is seen.
+    """
+
+    points_mm: np.ndarray
+    normals: np.ndarray
+    weights: np.ndarray
+
+
+def surface_normals(
+    mask: np.ndarray, spacing: tuple[float, float, float], *, sigma_mm: float = SURFACE_SIGMA_MM
+) -> SurfaceNormals:
+    """Surface points and normals of a binary ``(z, y, x)`` mask (endo- and epicardium).
+
+    The mask is smoothed with a Gaussian of ``sigma_mm``; voxels whose gradient magnitude is
+    at least a quarter of its maximum are the surface, the normalised gradient its normal.
+    """
+    sigma = float(sigma_mm) / np.asarray(spacing, dtype=np.float64)
+    smooth = ndimage.gaussian_filter(np.asarray(mask, dtype=np.float64), sigma=sigma)
+    gradient = np.stack(np.gradient(smooth, *[float(s) for s in spacing]), axis=-1)
+    magnitude = np.linalg.norm(gradient, axis=-1)
+    surface = magnitude >= 0.25 * magnitude.max()
+    points = np.argwhere(surface).astype(np.float64) * np.asarray(spacing, dtype=np.float64)
+    normals = gradient[surface] / magnitude[surface, None]
+    return SurfaceNormals(points, normals, magnitude[surface])
+
+
+def normal_lines_axis(
+    surface: SurfaceNormals, *, scale_mm: float = NORMAL_LINE_SCALE_MM, iterations: int = 30
+) -> tuple[np.ndarray, np.ndarray]:
+    """The line that the surface's normal lines meet: the axis of a surface of revolution.
+
+    Every normal line of a surface of revolution crosses its axis (Pottmann and Randrup,
+    "Rotational and helical surface approximation for reverse engineering", Computing
+    1998): with the normal line through ``p`` along ``n`` (moment ``m = p x n``), an axis
+    of direction ``a`` through ``q`` satisfies ``a . m + (q x a) . n = 0``. The axis
+    minimises the weighted sum of squares of that residual (a 3 x 3 eigenproblem once the
+    moment part is solved for), re-weighted robustly (Cauchy, ``scale_mm``) so that the
+    normals that miss the axis (the basal rim, stray bumps) count little. The length of
+    the LV plays no part: a cup as long as wide has as clear an axis as a long one.
+
+    Args:
+        surface: the mask's :class:`SurfaceNormals`.
+        scale_mm: robust scale of the residual (mm).
+        iterations: re-weighting rounds.
+
+    Returns:
+        ``(axis, point)``: unit direction (``(z, y, x)`` components, sense arbitrary) and a
+        point on the axis (mm).
+    """
+    base = surface.weights
+    centre = (surface.points_mm * base[:, None]).sum(axis=0) / base.sum()
+    points = surface.points_mm - centre
+    moments = np.cross(points, surface.normals)
+    weights = base.copy()
+    axis = np.array([1.0, 0.0, 0.0])
+    shift = np.zeros(3)
+    for _ in range(iterations):
+        root = np.sqrt(weights)[:, None]
+        m, n = moments * root, surface.normals * root
+        nn = n.T @ n
+        schur = m.T @ m - m.T @ n @ np.linalg.solve(nn, n.T @ m)
+        axis = np.linalg.eigh(schur)[1][:, 0]
+        shift = -np.linalg.solve(nn, n.T @ m @ axis)  # q x a
+        residual = moments @ axis + surface.normals @ shift
+        weights = base / (1.0 + (residual / scale_mm) ** 2)
+    point = centre + np.cross(axis, shift)  # the axis point nearest the centre
+    return axis / np.linalg.norm(axis), point
+
+
+def normals_perpendicular_axis(
+    surface: SurfaceNormals, *, scale: float = NORMAL_COSINE_SCALE, iterations: int = 30
+) -> np.ndarray:
+    """The direction the surface's normals are perpendicular to (a cross-check of the axis).
+
+    On the side walls of a cup the normals are perpendicular to the long axis whatever its
+    length; the direction minimising the weighted sum of ``(n . a)^2`` is the smallest
+    eigenvector of the normals' scatter, re-weighted robustly (Cauchy, ``scale`` in
+    cosine) so that the apical cap and the basal rim, whose normals run along the axis,
+    count little. It uses only the normals' directions, not where they lie, so it is an
+    estimate independent of :func:`normal_lines_axis`.
+
+    Returns:
+        Unit direction, ``(z, y, x)`` components, sense arbitrary.
+    """
+    normals, base = surface.normals, surface.weights
+    axis = np.linalg.eigh((normals * base[:, None]).T @ normals)[1][:, 0]
+    for _ in range(iterations):
+        weights = base / (1.0 + ((normals @ axis) / scale) ** 2)
+        new = np.linalg.eigh((normals * weights[:, None]).T @ normals)[1][:, 0]
+        axis = new * (np.sign(new @ axis) or 1.0)
+    return axis / np.linalg.norm(axis)
+
+
+def axis_angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle (degrees, 0-90) between two lines' directions (sense ignored)."""
+    cosine = abs(float(np.dot(a, b))) / float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.degrees(np.arccos(min(1.0, cosine))))
+
+
+@dataclass(frozen=True)
+class LongAxisEstimate:
+    """The LV long axis from a mask, with an independent cross-check.
+
+    Attributes:
+        axis: ``(3,)`` unit direction (``(z, y, x)``, sense arbitrary) from the normal lines
+            (:func:`normal_lines_axis`): the estimate used.
+        point_mm: a point on it (mm).
+        check_axis: ``(3,)`` the direction the normals are perpendicular to
+            (:func:`normals_perpendicular_axis`).
+        agreement_deg: angle between the two (degrees).
+    """
+
+    axis: np.ndarray = field(repr=False)
+    point_mm: np.ndarray = field(repr=False)
+    check_axis: np.ndarray = field(repr=False)
+    agreement_deg: float
+
+
+def estimate_long_axis(
+    myocardium: np.ndarray, spacing: tuple[float, float, float]
+) -> LongAxisEstimate:
+    """The LV long axis of a binary myocardium mask, without assuming it is elongated.
+
+    Args:
+        myocardium: ``(z, y, x)`` boolean mask.
+        spacing: voxel size in mm, ``(z, y, x)``.
+
+    Returns:
+        The :class:`LongAxisEstimate` (both estimates and their angle).
+    """
+    surface = surface_normals(myocardium, spacing)
+    axis, point = normal_lines_axis(surface)
+    check = normals_perpendicular_axis(surface)
+    return LongAxisEstimate(axis, point, check, axis_angle_deg(axis, check))
+
+
+def axis_wall_profile(
+    myocardium: np.ndarray,
+    spacing: tuple[float, float, float],
+    point: np.ndarray,
+    axis: np.ndarray,
+    *,
+    probe_mm: float = 6.0,
+    step_mm: float = 1.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """How much wall a disc round the long axis holds, along the axis.
+
+    Args:
+        myocardium: ``(z, y, x)`` boolean mask.
+        spacing: voxel size in mm, ``(z, y, x)``.
+        point: ``(3,)`` a point on the axis (mm).
+        axis: ``(3,)`` unit direction.
+        probe_mm: radius of the disc (mm).
+        step_mm: spacing of the discs along the axis (mm).
+
+    Returns:
+        ``(depth_mm, wall)``: positions along ``axis`` from ``point`` over the mask's extent
+        and the mean partial-volume wall fraction (0-1) in each disc.
+    """
+    points = voxel_points(myocardium, spacing)
+    depth = (points - point) @ axis
+    positions = np.arange(depth.min(), depth.max() + 1e-9, step_mm)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(axis[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    u = np.cross(axis, helper)
+    u /= np.linalg.norm(u)
+    v = np.cross(axis, u)
+    grid = np.arange(-probe_mm, probe_mm + 1e-9, step_mm)
+    a, b = np.meshgrid(grid, grid, indexing="ij")
+    inside = np.hypot(a, b) <= probe_mm
+    offsets = a[inside, None] * u + b[inside, None] * v  # (m, 3)
+    samples = point + positions[:, None, None] * axis + offsets[None]
+    index = np.moveaxis(samples / np.asarray(spacing, dtype=np.float64), -1, 0)
+    values = ndimage.map_coordinates(
+        np.asarray(myocardium, dtype=np.float64), index, order=1, mode="constant", cval=0.0
+    )
+    return positions, values.mean(axis=1)
+
+
+def orient_apex_by_cap(
+    myocardium: np.ndarray,
+    spacing: tuple[float, float, float],
+    point: np.ndarray,
+    axis: np.ndarray,
+) -> np.ndarray:
+    """Turn ``axis`` to point from base to apex: the end where the axis runs into wall.
+
+    Along the long axis the cavity lies between an apical cap, which the axis crosses,
+    and the open base, which it leaves through the mitral opening (:func:`axis_wall_profile`).
+    The apex is the side of the emptiest disc whose discs hold more wall. Unlike the
+    narrow-end rule (:func:`orient_apex`), this holds for cups as wide as long and for
+    partial basal walls.
+
+    Returns:
+        ``axis`` or ``-axis``.
+    """
+    depth, wall = axis_wall_profile(myocardium, spacing, point, axis)
+    lo, hi = np.quantile(depth, [0.1, 0.9])
+    middle = (depth >= lo) & (depth <= hi)
+    cavity = np.flatnonzero(middle)[np.argmin(wall[middle])]
+    ahead, behind = wall[cavity + 1 :], wall[:cavity]
+    ahead_max = float(ahead.max()) if ahead.size else 0.0
+    behind_max = float(behind.max()) if behind.size else 0.0
+    return axis if ahead_max >= behind_max else -axis
+
+
 def orient_apex(points: np.ndarray, centre: np.ndarray, axis: np.ndarray) -> np.ndarray:
     """Turn ``axis`` to point from base to apex: the apex is the narrow, closed end.
 
@@ -158,30 +384,52 @@ def orient_apex(points: np.ndarray, centre: np.ndarray, axis: np.ndarray) -> np.
     return axis if radius[depth >= high].mean() < radius[depth <= low].mean() else -axis
 
 
-def reference_rotation(long_axis: np.ndarray, short_axis: bool) -> np.ndarray:
+def patient_to_array(direction: np.ndarray | tuple | None) -> np.ndarray:
+    """``(3, 3)`` map from LPS vectors to ``(z, y, x)`` array-mm components.
+
+    ``direction``: the volume's 3x3 direction (rows as :attr:`Volume.direction`, columns
+    the LPS unit vectors of the array's x, y, z axes); None: :data:`SYNTHETIC_DIRECTION`.
+    """
+    matrix = np.asarray(SYNTHETIC_DIRECTION if direction is None else direction, dtype=float)
+    matrix = matrix.reshape(3, 3)
+    if np.max(np.abs(matrix.T @ matrix - np.eye(3))) > 1e-3:
+        raise ValueError(f"direction is not orthonormal: {np.round(matrix, 4).tolist()}")
+    return matrix.T[::-1]  # rows: the array's z, y, x axes in LPS
+
+
+def reference_rotation(
+    long_axis: np.ndarray, short_axis: bool, direction: np.ndarray | tuple | None = None
+) -> np.ndarray:
     """Heart rotation (rows long, anterior, lateral) for a zero roll, by the module's rule.
 
     Args:
         long_axis: ``(3,)`` unit direction, base to apex, ``(z, y, x)`` components.
         short_axis: the volume is a short-axis export (anterior ``-y``) rather than an
-            anatomical volume (anterior = superior ``+z`` projected perpendicular).
+            anatomical volume (anterior = the patient's superior projected perpendicular).
+        direction: an anatomical volume's direction cosines (see
+            :func:`patient_to_array`); ignored for a short-axis export.
 
     Returns:
         ``(3, 3)`` orthonormal matrix.
     """
-    up = np.array([0.0, -1.0, 0.0]) if short_axis else np.array([1.0, 0.0, 0.0])
-    if abs(long_axis @ up) > 0.95:
-        up = np.array([0.0, -1.0, 0.0]) if short_axis else np.array([0.0, 1.0, 0.0])
-    anterior = up - (up @ long_axis) * long_axis
-    anterior /= np.linalg.norm(anterior)
-    lateral = np.cross(long_axis, anterior)
     if short_axis:
+        up = np.array([0.0, -1.0, 0.0])
+        anterior = up - (up @ long_axis) * long_axis
+        anterior /= np.linalg.norm(anterior)
         # Septum on the left (-x) of a slice shown with anterior at the top, whichever
         # end of axis 0 the apex is: lateral is +x projected.
         lateral = np.array([0.0, 0.0, 1.0]) - (long_axis @ [0.0, 0.0, 1.0]) * long_axis
         lateral -= (lateral @ anterior) * anterior
         lateral /= np.linalg.norm(lateral)
-    return np.stack([long_axis, anterior, lateral])
+        return np.stack([long_axis, anterior, lateral])
+    to_array = patient_to_array(direction)  # LPS vectors -> (z, y, x) components
+    superior, anterior_patient = to_array @ [0.0, 0.0, 1.0], to_array @ [0.0, -1.0, 0.0]
+    up = superior if abs(long_axis @ superior) <= 0.95 else anterior_patient
+    anterior = up - (up @ long_axis) * long_axis
+    anterior /= np.linalg.norm(anterior)
+    # anterior x long in LPS: towards the patient's left for an apex pointing left
+    lateral = to_array @ np.cross(to_array.T @ anterior, to_array.T @ long_axis)
+    return np.stack([long_axis, anterior, lateral / np.linalg.norm(lateral)])
 
 
 def estimate_frame(
@@ -191,13 +439,16 @@ def estimate_frame(
     short_axis: bool = True,
     rv_insertion_deg: float | None = None,
     image: np.ndarray | None = None,
+    direction: np.ndarray | tuple | None = None,
 ) -> HeartFrame:
     """Estimate the heart frame of a binary LV myocardium mask.
 
-    Steps: voxel centres; long-axis direction (array axis 0 for a short-axis export, else
-    the principal axis refined by :func:`refine_axis`); apex side (:func:`orient_apex`);
-    base plane at the most basal myocardium; anterior/lateral by :func:`reference_rotation`;
-    roll from ``rv_insertion_deg``, or from ``image`` (:func:`rv_roll_deg`), else none.
+    Steps: voxel centres; long axis (array axis 0 through the slab centroids for a
+    short-axis export, else :func:`estimate_long_axis`); apex side (:func:`orient_apex` for
+    a short-axis export, else :func:`orient_apex_by_cap`);
+    base plane at the most basal myocardium; anterior/lateral by :func:`reference_rotation`
+    (from ``direction`` for an anatomical volume); roll from ``rv_insertion_deg``, or from
+    ``image`` (:func:`rv_roll_deg`), else none.
 
     Args:
         myocardium: ``(z, y, x)`` boolean mask (non-empty).
@@ -206,6 +457,8 @@ def estimate_frame(
         rv_insertion_deg: angle of the anterior RV insertion in the reference frame
             (degrees, counter-clockwise from lateral); it is placed at ``theta = 120``.
         image: optional ``(z, y, x)`` counts on the same grid, used to anchor the roll.
+        direction: the volume's direction cosines (LPS, :attr:`Volume.direction`) for an
+            anatomical volume; None: :data:`SYNTHETIC_DIRECTION`.
 
     Returns:
         The frame.
@@ -215,12 +468,15 @@ def estimate_frame(
         axis = np.array([1.0, 0.0, 0.0])
         _, centre = refine_axis(points, axis, slab_mm=float(spacing[0]), iterations=1)
     else:
-        slab = float(np.max(spacing))
-        axis, centre = refine_axis(points, principal_axis(points), slab_mm=slab)
-    axis = orient_apex(points, centre, axis)
+        estimate = estimate_long_axis(myocardium, spacing)
+        centre = estimate.point_mm
+        axis = orient_apex_by_cap(myocardium, spacing, centre, estimate.axis)
+    if short_axis:
+        axis = orient_apex(points, centre, axis)
     depth = (points - centre) @ axis
     origin = centre + depth.min() * axis
-    frame = HeartFrame(origin, reference_rotation(axis, short_axis), float(np.ptp(depth)))
+    rotation = reference_rotation(axis, short_axis, direction)
+    frame = HeartFrame(origin, rotation, float(np.ptp(depth)))
     if rv_insertion_deg is not None:
         return frame.rolled(RV_INSERTION_THETA_DEG - float(rv_insertion_deg))
     if image is not None:

@@ -4,13 +4,15 @@ The rule (AHA/ASNC, Cerqueira et al., Circulation 2002), in the heart frame of
 :mod:`mpirad.heart.reorient` (depth ``d`` from the base plane towards the apex, angle
 ``theta``: 0 lateral, 90 anterior, 180 septal, 270 inferior):
 
-1. Short-axis slices (1.5 mm apart) are cut perpendicular to the estimated long axis; a
-   slice has "myocardium all round" when the myocardium encloses a cavity (a hole in
-   the slice). The closed-ring slices span depths ``[r0, r1]``.
-2. Basal, mid and apical thirds of ``[r0, r1]``; anything basal of ``r0 + (r1 - r0) / 3``
-   is basal, anything apical of ``r1`` (no cavity) is the apex cap, segment 17
-   (``apex_cap_f`` moves the cap to a fraction of the mid-wall apex depth instead, as the
-   synthetic cohort's truth does with 0.88).
+1. The LV's base is the 5th percentile of the wall's depths (:data:`BASE_QUANTILE`:
+   partial basal walls thin out); the cavity's tip is where the long axis runs into the
+   apical wall (:func:`cavity_tip_depth`), moved half-way to the epicardial apex (the
+   mid-wall apex, as polar maps sample the wall: the blurred mask's cavity ends short of
+   the endocardium). Short-axis slices 1.5 mm apart closed all round a cavity must cover
+   a third of the span from the base to the cavity's tip (else the wall is open).
+2. Basal, mid and apical thirds from the base to the mid-wall apex; the myocardium beyond
+   it is the apex cap, segment 17 (``apex_cap_f`` moves the cap to a fraction of the
+   mid-wall apex depth instead, as the synthetic cohort's truth does with 0.88).
 3. Basal and mid rings: six 60-degree sectors, segment 1 (anterior) on 60-120 degrees,
    then counter-clockwise 2 anteroseptal, 3 inferoseptal, 4 inferior, 5 inferolateral,
    6 anterolateral. Apical ring: four 90-degree sectors, 13 anterior on 45-135, 14 septal,
@@ -32,6 +34,7 @@ taken half-way between the cavity tip ``r1`` and the epicardial apex.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,10 +47,20 @@ from mpirad.heart.reorient import HeartFrame, estimate_frame, resample_short_axi
 MIN_VOLUME_ML = 10.0
 #: Short-axis slice spacing used to find the closed rings (mm).
 RING_STEP_MM = 1.5
-#: Closed short-axis rings must span at least this much of the long axis (mm): the AHA
-#: rings are thirds of that span, and a ring closed only at the cavity's tip (an LV wall
-#: missing from base to apex) is no ring to divide.
+#: The largest component of a myocardium mask is kept (the rest dropped, and named) when
+#: it holds at least this share of the mask; otherwise the mask is refused.
+MIN_LARGEST_SHARE = 0.5
+#: The cavity's tip must lie at least this far from the base (mm): the AHA rings are
+#: thirds of that span.
 MIN_RING_SPAN_MM = 20.0
+#: Quantile of the wall's depths taken as the LV's base (partial basal walls thin out).
+BASE_QUANTILE = 0.05
+#: The longest run of closed short-axis rings must cover at least this share of the LV
+#: from its base to the cavity's tip (a third: one AHA ring's worth); a wall open from
+#: base to apex closes only by chance, near the apex or in the base.
+MIN_CLOSED_FRACTION = 1.0 / 3.0
+#: Radius (mm) of the disc round the long axis in which the cavity's tip is sought.
+CAVITY_PROBE_MM = 6.0
 #: MIM-like territory sectors (degrees of theta), as in the synthetic cohort.
 MIM_SECTORS_DEG: dict[str, tuple[float, float]] = {
     "LAD": (50.0, 205.0),
@@ -63,14 +76,19 @@ class SegmentationError(ValueError):
     """A myocardium mask that cannot be segmented; the message says why (not which patient)."""
 
 
+class DroppedVoxelsWarning(UserWarning):
+    """Voxels of a myocardium mask left out of the segments (stray components), named."""
+
+
 @dataclass(frozen=True)
 class SegmentLayout:
     """Where the AHA rings lie along a heart frame.
 
     Attributes:
         frame: the heart frame.
-        ring_start_mm: depth of the most basal short-axis slice with a closed ring (mm).
-        ring_end_mm: depth of the most apical one: the cavity tip (mm).
+        ring_start_mm: depth of the LV's base (mm): :data:`BASE_QUANTILE` of the wall's
+            depths, so that a few stray voxels of a partial basal wall do not stretch it.
+        ring_end_mm: depth of the cavity's tip (mm).
         apex_cap_f: None for the AHA apex cap (beyond the cavity tip), or the fraction of
             the mid-wall apex depth where the cap begins (the synthetic cohort uses 0.88).
     """
@@ -82,9 +100,14 @@ class SegmentLayout:
 
     @property
     def boundaries_mm(self) -> tuple[float, float, float]:
-        """Depths of the basal/mid, mid/apical and apical/cap boundaries (mm)."""
-        third = (self.ring_end_mm - self.ring_start_mm) / 3.0
-        cap = self.ring_end_mm
+        """Depths of the basal/mid, mid/apical and apical/cap boundaries (mm).
+
+        Thirds of the LV from its base to the mid-wall apex; the cap beyond the mid-wall
+        apex (the cavity's tip on the mid-wall surface, which polar maps sample: a mask's
+        cavity, blurred by the camera's resolution, ends short of the endocardium).
+        """
+        third = (self.midwall_apex_mm - self.ring_start_mm) / 3.0
+        cap = self.midwall_apex_mm
         if self.apex_cap_f is not None:
             cap = self.apex_cap_f * self.midwall_apex_mm
         return self.ring_start_mm + third, self.ring_start_mm + 2 * third, cap
@@ -98,7 +121,7 @@ class SegmentLayout:
 def check_myocardium(
     myocardium: np.ndarray, spacing: tuple[float, float, float], *, min_volume_ml: float
 ) -> np.ndarray:
-    """Validate a myocardium mask: 3D, binary, non-empty, one component, not tiny.
+    """Validate a myocardium mask: 3D, binary, non-empty, not tiny; its largest component.
 
     Args:
         myocardium: ``(z, y, x)`` mask (bool or 0/1 numbers).
@@ -106,7 +129,7 @@ def check_myocardium(
         min_volume_ml: smallest accepted volume (mL).
 
     Returns:
-        The mask as bool.
+        The mask as bool: its largest component (:func:`keep_largest_component`).
 
     Raises:
         SegmentationError: for any of the failures above, naming it.
@@ -122,18 +145,61 @@ def check_myocardium(
         mask = mask.astype(bool)
     if not mask.any():
         raise SegmentationError("myocardium mask is empty")
-    labels, n = ndimage.label(mask, structure=np.ones((3, 3, 3), dtype=bool))
-    if n > 1:
-        sizes = sorted(np.bincount(labels.ravel())[1:].tolist(), reverse=True)
-        raise SegmentationError(
-            f"myocardium mask has {n} separate components (voxels {sizes[:5]}); expected one"
-        )
+    mask = keep_largest_component(mask, spacing)
     volume_ml = float(mask.sum()) * float(np.prod(spacing)) / 1000.0
     if volume_ml < min_volume_ml:
         raise SegmentationError(
             f"myocardium mask is tiny: {volume_ml:.1f} mL < {min_volume_ml:g} mL"
         )
     return mask
+
+
+def keep_largest_component(
+    mask: np.ndarray, spacing: tuple[float, float, float], *, min_share: float = MIN_LARGEST_SHARE
+) -> np.ndarray:
+    """The largest 26-connected component of a myocardium mask, when it holds most of it.
+
+    Real LV-wall masks carry stray specks (a few voxels of liver or gut labelled with the
+    wall). The largest component is kept when it holds at least ``min_share`` of the
+    voxels; what is dropped is named in a :class:`DroppedVoxelsWarning` (components,
+    voxels, mL, share of the mask).
+
+    Args:
+        mask: ``(z, y, x)`` boolean mask (non-empty).
+        spacing: voxel size in mm, ``(z, y, x)`` (for the volumes in the warning).
+        min_share: smallest share (0-1) of the mask the largest component must hold.
+
+    Returns:
+        The kept component (the mask itself when it is one piece).
+
+    Raises:
+        SegmentationError: the largest component holds less than ``min_share``.
+    """
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3, 3), dtype=bool))
+    if n <= 1:
+        return mask
+    sizes = np.bincount(labels.ravel())[1:]
+    order = np.argsort(sizes)[::-1]
+    total = int(sizes.sum())
+    largest = int(sizes[order[0]])
+    listed = [int(v) for v in sizes[order[:5]]]
+    if largest < min_share * total:
+        raise SegmentationError(
+            f"myocardium mask has {n} separate components (voxels {listed}); the largest "
+            f"holds {100 * largest / total:.0f} % of it, less than {100 * min_share:g} %"
+        )
+    dropped = total - largest
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    warnings.warn(
+        DroppedVoxelsWarning(
+            f"myocardium mask has {n} separate components (voxels {listed}): kept the "
+            f"largest ({largest} voxels, {100 * largest / total:.1f} %), dropped {n - 1} "
+            f"({dropped} voxels, {dropped * voxel_ml:.1f} mL, "
+            f"{100 * dropped / total:.1f} % of the mask)"
+        ),
+        stacklevel=3,
+    )
+    return labels == order[0] + 1
 
 
 def closed_ring_depths(
@@ -165,6 +231,42 @@ def closed_ring_depths(
     return np.sort(short_axis.depth_mm[np.asarray(closed, dtype=bool)])
 
 
+def cavity_tip_depth(
+    myocardium: np.ndarray,
+    spacing: tuple[float, float, float],
+    frame: HeartFrame,
+    *,
+    step_mm: float = RING_STEP_MM,
+    probe_mm: float = CAVITY_PROBE_MM,
+) -> float:
+    """Depth (mm) of the cavity's tip: where the long axis runs into the apical wall.
+
+    Short-axis slices of the mask (partial-volume, ``step_mm`` apart) are read in a disc
+    of radius ``probe_mm`` round the axis: the cavity is the slice where the disc holds
+    least wall (within the middle 80 % of the LV's length), the tip the first slice
+    apical of it whose disc is at least half wall. A thin wall closing at the apex or a
+    small apical cavity, which no short-axis slice shows as a closed ring on a 4 mm grid,
+    still has its tip found.
+
+    Returns:
+        The depth from the base plane (mm); the apex depth when the axis meets no wall.
+    """
+    short_axis = resample_short_axis(
+        myocardium.astype(np.float64), spacing, frame, step_mm=step_mm, margin_mm=0.0,
+        radius_mm=probe_mm + step_mm,
+    )  # fmt: skip
+    rows, cols = np.meshgrid(short_axis.anterior_mm, short_axis.lateral_mm, indexing="ij")
+    disc = np.hypot(rows, cols) <= probe_mm
+    wall = short_axis.array[:, disc].mean(axis=1)  # per slice, apex first
+    depth = short_axis.depth_mm
+    middle = (depth > 0.1 * frame.apex_mm) & (depth < 0.9 * frame.apex_mm)
+    if not middle.any():
+        return float(frame.apex_mm)
+    cavity = np.flatnonzero(middle)[np.argmin(wall[middle])]
+    apical = np.flatnonzero((np.arange(len(depth)) < cavity) & (wall >= 0.5))
+    return float(depth[apical.max()]) if apical.size else float(frame.apex_mm)
+
+
 def segment_layout(
     myocardium: np.ndarray,
     spacing: tuple[float, float, float],
@@ -173,8 +275,15 @@ def segment_layout(
     rv_insertion_deg: float | None = None,
     image: np.ndarray | None = None,
     apex_cap_f: float | None = None,
+    direction: np.ndarray | tuple | None = None,
 ) -> SegmentLayout:
     """Heart frame and AHA ring positions of a valid myocardium mask.
+
+    The AHA rule: the LV from its base (:data:`BASE_QUANTILE` of the wall's depths) to the
+    apex in basal, mid and apical thirds, and the myocardium beyond the cavity, the apex
+    cap, segment 17; the cavity's tip is taken on the mid-wall surface, half-way from the
+    mask's cavity tip (:func:`cavity_tip_depth`) to the epicardial apex
+    (:attr:`SegmentLayout.boundaries_mm`).
 
     Args:
         myocardium: ``(z, y, x)`` boolean mask (see :func:`check_myocardium`).
@@ -183,30 +292,44 @@ def segment_layout(
         rv_insertion_deg: explicit anterior RV-insertion angle (degrees), or None.
         image: optional counts on the same grid to anchor the roll on the RV.
         apex_cap_f: see :class:`SegmentLayout`.
+        direction: an anatomical volume's direction cosines (LPS, as
+            :attr:`mpirad.io.volume.Volume.direction`): where the patient's superior and
+            left lie (:func:`mpirad.heart.reorient.reference_rotation`).
 
     Returns:
         The layout.
 
     Raises:
-        SegmentationError: no short-axis slice has myocardium all round, or the slices
-            that have span less than :data:`MIN_RING_SPAN_MM`.
+        SegmentationError: no short-axis slice has myocardium all round (no cavity), the
+            cavity's tip lies less than :data:`MIN_RING_SPAN_MM` from the base, or the
+            closed rings cover less than :data:`MIN_CLOSED_FRACTION` of that span.
     """
     frame = estimate_frame(
         myocardium, spacing, short_axis=short_axis, rv_insertion_deg=rv_insertion_deg,
-        image=image,
+        image=image, direction=direction,
     )  # fmt: skip
     depths = closed_ring_depths(myocardium, spacing, frame)
     if depths.size == 0:
         raise SegmentationError(
             "no short-axis slice has myocardium all round (no closed ring around a cavity)"
         )
-    first, last = longest_run(depths, RING_STEP_MM)
-    if last - first < MIN_RING_SPAN_MM:
+    tip = cavity_tip_depth(myocardium, spacing, frame)
+    base = float(
+        np.quantile(frame.to_heart(voxel_points(myocardium, spacing))[:, 0], BASE_QUANTILE)
+    )
+    if tip - base < MIN_RING_SPAN_MM:
         raise SegmentationError(
-            f"myocardium closed all round over only {last - first:.1f} mm of the long axis (no "
-            f"closed ring around a cavity over at least {MIN_RING_SPAN_MM:g} mm)"
+            f"the cavity's tip lies only {tip - base:.1f} mm from the base (at least "
+            f"{MIN_RING_SPAN_MM:g} mm of LV needed for three rings)"
         )
-    return SegmentLayout(frame, first, last, apex_cap_f)
+    first, last = longest_run(depths, RING_STEP_MM)
+    if last - first < MIN_CLOSED_FRACTION * (tip - base):
+        raise SegmentationError(
+            f"myocardium closed all round over only {last - first:.1f} mm of the "
+            f"{tip - base:.1f} mm from the base to the cavity's tip (no closed ring around a "
+            f"cavity over at least {100 * MIN_CLOSED_FRACTION:.0f} % of it: an open wall)"
+        )
+    return SegmentLayout(frame, base, tip, apex_cap_f)
 
 
 def longest_run(depths: np.ndarray, step_mm: float) -> tuple[float, float]:
@@ -281,6 +404,7 @@ def segment_17(
     image: np.ndarray | None = None,
     apex_cap_f: float | None = None,
     min_volume_ml: float = MIN_VOLUME_ML,
+    direction: np.ndarray | tuple | None = None,
 ) -> np.ndarray:
     """AHA 17-segment label map of a binary LV myocardium mask, on the mask's grid.
 
@@ -295,16 +419,19 @@ def segment_17(
             puts the cap at that fraction of the mid-wall apex depth (0.88 reproduces the
             synthetic cohort's rule).
         min_volume_ml: smallest accepted myocardium (mL).
+        direction: an anatomical volume's direction cosines (LPS, 3x3 rows as
+            :attr:`mpirad.io.volume.Volume.direction`); None: the synthetic cohort's pose.
 
     Returns:
-        ``uint8`` ``(z, y, x)`` array: segment 1-17 in the myocardium, 0 elsewhere.
+        ``uint8`` ``(z, y, x)`` array: segment 1-17 in the myocardium (its largest
+        component, see :func:`keep_largest_component`), 0 elsewhere.
 
     Raises:
         SegmentationError: empty, non-binary, several components, tiny, or no closed ring.
     """
     return derive_rois(
         myocardium, spacing, short_axis=short_axis, rv_insertion_deg=rv_insertion_deg,
-        image=image, apex_cap_f=apex_cap_f, min_volume_ml=min_volume_ml,
+        image=image, apex_cap_f=apex_cap_f, min_volume_ml=min_volume_ml, direction=direction,
     )["segments17"]  # fmt: skip
 
 
@@ -318,19 +445,21 @@ def derive_rois(
     gap_deg: float = 8.0,
     apex_cap_f: float | None = None,
     min_volume_ml: float = MIN_VOLUME_ML,
+    direction: np.ndarray | tuple | None = None,
 ) -> dict[str, np.ndarray]:
     """The seven Study B ROIs and the 17-segment map from a binary myocardium mask.
 
     Args:
         myocardium, spacing, short_axis, rv_insertion_deg, image, apex_cap_f,
-            min_volume_ml: as in
-            :func:`segment_17`.
+            min_volume_ml, direction: as in :func:`segment_17`.
         gap_deg: angular gap between the MIM territories (degrees).
 
     Returns:
         ``{name: (z, y, x) bool mask}`` for :data:`mpirad.constants.ROI_NAMES` (myocardium,
         LADMIM, LCXMIM, RCAMIM, LAD17, LCX17, RCA17), plus ``"segments17"``, the ``uint8``
-        label map (0 outside the myocardium).
+        label map (0 outside the myocardium). ``myocardium`` is the segmented mask: the
+        input's largest component when stray ones were dropped (a
+        :class:`DroppedVoxelsWarning` names them).
 
     Raises:
         SegmentationError: see :func:`segment_17`.
@@ -340,7 +469,7 @@ def derive_rois(
         raise SegmentationError(f"image shape {np.shape(image)} differs from mask {mask.shape}")
     layout = segment_layout(
         mask, spacing, short_axis=short_axis, rv_insertion_deg=rv_insertion_deg, image=image,
-        apex_cap_f=apex_cap_f,
+        apex_cap_f=apex_cap_f, direction=direction,
     )  # fmt: skip
     depth, _, theta = layout.frame.cylindrical(voxel_points(mask, spacing))
     segments = np.zeros(mask.shape, dtype=np.uint8)

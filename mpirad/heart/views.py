@@ -1,4 +1,4 @@
-"""The book's heart figures from a dataset: a patient's polar map, a feature per segment.
+"""The book's heart figures: a patient's polar map, a feature per segment, reslices.
 
 Files are read with the Study B readers (:mod:`mpirad.io.patient_volumes`); the AHA
 segments of a patient are derived from its myocardium mask (:func:`derived_rois`), so a
@@ -16,8 +16,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import ndimage
 
 from mpirad.heart.polar import plot_polar_map, polar_profiles
+from mpirad.heart.reorient import resample_short_axis, voxel_points
+from mpirad.heart.segments import SegmentLayout
 from mpirad.io.layouts import DerivedRois, VolumesLayout
 from mpirad.io.patient_volumes import derived_rois, read_patient_image
 
@@ -90,7 +93,7 @@ def plot_patient_polar_map(
     image, myocardium, _ = patient_segments(source, patient_id, orientation)
     profiles = polar_profiles(
         image.array, myocardium, image.spacing, short_axis=orientation.short_axis,
-        rv_insertion_deg=orientation.rv_insertion_deg,
+        rv_insertion_deg=orientation.rv_insertion_deg, direction=image.direction,
     )  # fmt: skip
     return plot_polar_map(profiles, ax=ax, title=title, segment_grid=True)
 
@@ -139,9 +142,115 @@ def feature_by_segment(
     return {k: float(np.nanmean(v)) if v else float("nan") for k, v in values.items()}
 
 
+def reslices(
+    image: np.ndarray,
+    segments: np.ndarray,
+    spacing: tuple[float, float, float],
+    layout: SegmentLayout,
+    *,
+    step_mm: float = 2.0,
+    margin_mm: float = 12.0,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Mid short-axis, vertical and horizontal long-axis reslices of counts and segments.
+
+    Orientation, the clinical way: short axis with anterior at the top and the septum on
+    the left; vertical long axis (the plane of the long axis and the anterior direction)
+    with anterior at the top and the apex on the right; horizontal long axis (the long axis
+    and the septal-lateral direction) with the apex at the top and the septum on the left.
+
+    Args:
+        image: ``(z, y, x)`` counts.
+        segments: ``(z, y, x)`` AHA labels 0..17 on the same grid.
+        spacing: voxel size in mm, ``(z, y, x)``.
+        layout: the heart frame and ring positions (:func:`segment_layout`).
+        step_mm: pixel size of the reslices (mm).
+        margin_mm: room beyond the base and the apex (mm).
+
+    Returns:
+        ``{"short axis", "vertical long axis", "horizontal long axis"}`` -> ``(counts,
+        labels)``: 2D arrays (linear and nearest-neighbour resampling).
+    """
+    frame = layout.frame
+    _, radius, _ = frame.cylindrical(voxel_points(segments > 0, spacing))
+    options = dict(step_mm=step_mm, margin_mm=margin_mm, radius_mm=float(radius.max()) + 8.0)
+    counts = resample_short_axis(image, spacing, frame, order=1, **options)
+    labels = resample_short_axis(segments.astype(np.float64), spacing, frame, order=0, **options)
+    labels_array = np.rint(labels.array).astype(np.int64)
+    basal_mid, mid_apical, _ = layout.boundaries_mm
+    mid = int(np.argmin(np.abs(counts.depth_mm - 0.5 * (basal_mid + mid_apical))))
+    centre = len(counts.lateral_mm) // 2
+    return {
+        "short axis": (counts.array[mid], labels_array[mid]),
+        "vertical long axis": (counts.array[:, :, centre].T[:, ::-1], labels_array[:, :, centre].T[:, ::-1]),
+        "horizontal long axis": (counts.array[:, centre, :], labels_array[:, centre, :]),
+    }  # fmt: skip
+
+
+def plot_reslices(
+    image: np.ndarray,
+    segments: np.ndarray,
+    spacing: tuple[float, float, float],
+    layout: SegmentLayout,
+    *,
+    axes: Sequence[Axes] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Three reslices (:func:`reslices`) with the 17-segment outlines and numbers.
+
+    Args:
+        image, segments, spacing, layout: as :func:`reslices`.
+        axes: three axes to draw on (a new 1 x 3 figure when None).
+        title: figure title (never a patient identifier).
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.8), constrained_layout=True)
+    fig = axes[0].figure
+    for ax, (name, (counts, labels)) in zip(
+        axes, reslices(image, segments, spacing, layout).items(), strict=True
+    ):
+        ax.imshow(counts, cmap="gray", interpolation="nearest")
+        for k in np.unique(labels[labels > 0]):
+            region = labels == k
+            ax.contour(region.astype(float), levels=[0.5], colors="tab:orange", linewidths=0.7)
+            row, col = ndimage.center_of_mass(region)
+            ax.text(col, row, str(k), color="yellow", fontsize=7, ha="center", va="center")
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def ring_shares(segments: np.ndarray) -> dict[str, float]:
+    """Share (%) of the labelled wall in the basal, mid and apical rings and the apex cap.
+
+    Args:
+        segments: AHA labels 0..17, any shape.
+
+    Returns:
+        ``{"basal", "mid", "apical", "apex (17)"}`` -> percent of the voxels labelled 1-17.
+    """
+    labels = np.asarray(segments)
+    total = max(int((labels > 0).sum()), 1)
+    groups = {"basal": range(1, 7), "mid": range(7, 13), "apical": range(13, 17),
+              "apex (17)": (17,)}  # fmt: skip
+    return {
+        name: 100.0 * float(np.isin(labels, list(g)).sum()) / total for name, g in groups.items()
+    }
+
+
 __all__ = [
     "dataset_orientation",
     "feature_by_segment",
     "patient_segments",
     "plot_patient_polar_map",
+    "plot_reslices",
+    "reslices",
+    "ring_shares",
 ]

@@ -253,7 +253,7 @@ def derived_rois(
         rois = derive_rois(
             myocardium, image.spacing, short_axis=options.short_axis,
             rv_insertion_deg=options.rv_insertion_deg,
-            image=None if options.short_axis else image.array,
+            image=None if options.short_axis else image.array, direction=image.direction,
         )  # fmt: skip
     except SegmentationError as error:
         raise RoiError(
