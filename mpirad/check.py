@@ -43,6 +43,7 @@ STUDY_A_ROOT_FILES = ("patients.csv", "README.md", "synthetic_cohort.json")
 STUDY_B_ROOT_FILES = (
     "clinical.csv",
     "cac.csv",
+    "demographics.csv",  # the PhysioNet MPS database (mpirad.io.physionet)
     "README.md",
     "synthetic_cohort.json",
     "truth.json",
