@@ -187,3 +187,16 @@ def test_real_dicom_grid_equals_expert_mask_affine():
         np.testing.assert_allclose(read_mask.affine(), image.affine(), atol=0.01)
         wall = read_mask.array == 1
         assert image.array[wall].mean() > 5 * image.array[~wall].mean()
+
+
+def test_real_unpaired_dicoms_read_as_simpleitk():
+    """The six real DICOMs without a mask: same voxels and grid as SimpleITK's reading."""
+    files = sorted((physionet_mps_dir() / "unpaired" / "dicom_only").glob("*.dcm"))
+    if not files:
+        pytest.skip("no unpaired real DICOMs in the PhysioNet MPS folder")
+    for dcm in files:
+        image = read_volume(dcm)
+        reference = sitk.ReadImage(str(dcm))
+        np.testing.assert_array_equal(image.array, sitk.GetArrayFromImage(reference))
+        np.testing.assert_allclose(image.affine(), _sitk_affine(reference), atol=1e-4)
+        assert image.direction_matrix[2, 2] == -1.0  # SpacingBetweenSlices -4: toward the feet
