@@ -18,6 +18,7 @@ from real_data import physionet_mps_dir
 
 from mpirad.io.dicom import read_dicom_series
 from mpirad.io.patient_volumes import read_patient_image, read_roi_mask
+from mpirad.io.physionet import paired_scans
 from mpirad.io.volumes import read_volume
 
 ORIENTATIONS = {
@@ -147,10 +148,11 @@ def test_dcm_image_and_mask_in_default_layout(tmp_path):
 
 
 def _real_pairs():
+    """Up to 5 real (DICOM, expert mask) pairs (``../shared/data`` holds 2)."""
     folder = physionet_mps_dir()
-    pairs = sorted(folder.glob("*.dcm"))
-    assert len(pairs) == 2, f"{folder}: expected the 2 DICOM + mask pairs at top level"
-    return [(dcm, dcm.with_name(dcm.name[: -len(".dcm")] + "_mask.nii.gz")) for dcm in pairs]
+    pairs = paired_scans(folder)
+    assert pairs, f"{folder}: no <id>.dcm with its <id>_mask.nii.gz (flat or DICOM/, NIfTI/)"
+    return pairs[:5]
 
 
 def _grid_corners_lps(affine: np.ndarray, shape_xyz) -> np.ndarray:

@@ -34,6 +34,17 @@ from mpirad.manifest import get_dataset
 DERIVED = "derived_nifti_IDSC_SPECT"
 
 
+def test_paired_scans_in_both_layouts(tmp_path):
+    for folder, image, mask in (
+        (tmp_path / "flat", "A.dcm", "A_mask.nii.gz"),
+        (tmp_path / "zip", "DICOM/A.dcm", "NIfTI/A_mask.nii.gz"),
+    ):
+        for name in (image, mask, image.replace("A", "B")):  # B has no mask
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).touch()
+        assert physionet.paired_scans(folder) == [(folder / image, folder / mask)]
+
+
 def test_locator_follows_the_environment(tmp_path, monkeypatch):
     fallback = tmp_path / "fallback"
     fallback.mkdir()
@@ -93,12 +104,12 @@ def database(tmp_path_factory):
     source = physionet_mps_dir()
     base = tmp_path_factory.mktemp("physionet")
     root, derived = base / "db", base / "derived"
-    pairs = sorted(source.glob("*.dcm"))
-    ids = [p.name[: -len(".dcm")] for p in pairs]
-    for patient_id, dcm in zip(ids, pairs, strict=True):
+    pairs = physionet.paired_scans(source)[:2]
+    ids = [dcm.name[: -len(".dcm")] for dcm, _ in pairs]
+    for patient_id, (dcm, mask) in zip(ids, pairs, strict=True):
         for link, target in (
             (root / "DICOM" / dcm.name, dcm),
-            (root / "NIfTI" / f"{patient_id}_mask.nii.gz", source / f"{patient_id}_mask.nii.gz"),
+            (root / "NIfTI" / f"{patient_id}_mask.nii.gz", mask),
         ):
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(target)
@@ -107,6 +118,8 @@ def database(tmp_path_factory):
          "BMI": [25.0, 30.0][: len(ids)]}
     ).to_csv(root / physionet.DEMOGRAPHICS, index=False)  # fmt: skip
     names = sorted(p.name[: -len(".nii.gz")] for p in (source / DERIVED).glob("patient???.nii.gz"))
+    if len(ids) < 2 or len(names) < 3:
+        pytest.skip(f"{source}: needs 2 DICOM + mask pairs and {DERIVED}/ (../shared/data)")
     for name in names:
         for folder, file in (("images", f"{name}.nii.gz"), ("NIfTI", f"{name}_mask.nii.gz")):
             (derived / folder).mkdir(parents=True, exist_ok=True)

@@ -73,6 +73,23 @@ def physionet_mps_dir(*fallbacks: str | os.PathLike[str]) -> Path | None:
     return None
 
 
+def paired_scans(folder: str | os.PathLike[str]) -> list[tuple[Path, Path]]:
+    """The ``(DICOM, mask)`` file pairs of a folder of PhysioNet MPS files, sorted by id.
+
+    Both layouts are read: the database as unzipped (``DICOM/<id>.dcm`` with
+    ``NIfTI/<id>_mask.nii.gz``) and a flat folder (``<id>.dcm`` beside ``<id>_mask.nii.gz``).
+    DICOMs without a mask are left out.
+    """
+    folder = Path(folder)
+    pairs = []
+    for images, masks in ((folder / "DICOM", folder / "NIfTI"), (folder, folder)):
+        for dcm in sorted(images.glob("*.dcm")):
+            mask = masks / f"{dcm.name[: -len('.dcm')]}_mask.nii.gz"
+            if mask.is_file():
+                pairs.append((dcm, mask))
+    return pairs
+
+
 def manifest_entry(root: str | os.PathLike[str], *, description: str | None = None) -> dict:
     """The ``data_manifest.yaml`` entry (a dict) that reads the database where it lies.
 
