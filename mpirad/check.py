@@ -43,6 +43,7 @@ STUDY_A_ROOT_FILES = ("patients.csv", "README.md", "synthetic_cohort.json")
 STUDY_B_ROOT_FILES = (
     "clinical.csv",
     "cac.csv",
+    "demographics.csv",  # the PhysioNet MPS database (mpirad.io.physionet)
     "README.md",
     "synthetic_cohort.json",
     "truth.json",
@@ -390,25 +391,33 @@ def _check_study_b(
     n_jobs: int | None = None,
     scheduler: object = None,
 ) -> None:
+    from mpirad.io.clinical_tables import outcome_unavailable
     from mpirad.stats.protocol import minimum_cohort_size
 
     with_images = _b_patients_with_images(layout, out)
     usable_volumes = _check_b_volumes(layout, with_images, out, n_jobs, scheduler)
-    clinical, cac, bad_rows = _check_b_tables(layout, out)
-    table_ids = _check_b_table_ids(
-        set(with_images), {"clinical.csv": clinical, "cac.csv": cac}, out
-    )
-    usable = usable_volumes - bad_rows
-    for ids in table_ids.values():
-        usable &= ids
-    if len(table_ids) < 2:
+    no_outcome = outcome_unavailable(layout)
+    if no_outcome is None:
+        clinical, cac, bad_rows = _check_b_tables(layout, out)
+        table_ids = _check_b_table_ids(
+            set(with_images), {"clinical.csv": clinical, "cac.csv": cac}, out
+        )
+        usable = usable_volumes - bad_rows
+        for ids in table_ids.values():
+            usable &= ids
+        if len(table_ids) < 2:
+            usable = set()
+    else:  # a stated condition: features, funnel and polar maps run; the outcome cannot
+        out.add("", layout.cac_path, no_outcome, "warning")
         usable = set()
     minimum = minimum_cohort_size()
     summary.update(
         {
             "patients with an image": len(with_images),
             "patients with valid image and masks": len(usable_volumes),
-            "usable patients (valid volumes, clinical and CAC rows)": len(usable),
+            "usable patients (valid volumes, clinical and CAC rows)": (
+                len(usable) if no_outcome is None else "none: no cac.csv (no outcome)"
+            ),
             "protocol minimum (50 x 20 stepwise)": minimum,
         }
     )
@@ -419,7 +428,7 @@ def _check_study_b(
             else f"files.image pattern {layout.image.text!r}"
         )
         out.add("", "", f"no patient with an image volume ({wanted})")
-    if len(usable) < minimum:
+    if no_outcome is None and len(usable) < minimum:
         out.add(
             "",
             "",

@@ -125,7 +125,7 @@ def _global_options(
 
 
 #: Subpackages that may contribute verbs via ``<pkg>.cli.register(app)``.
-PLUGINS = ("phantom", "tomo", "radiomics", "stats", "privacy", "pipeline", "heart")
+PLUGINS = ("phantom", "tomo", "radiomics", "stats", "privacy", "pipeline", "heart", "io")
 
 
 @app.command("datasets")

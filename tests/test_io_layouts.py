@@ -223,7 +223,8 @@ def test_missing_image_lists_what_was_looked_for(reference, tmp_path):
     shutil.copytree(root, data)
     (data / patients[1] / "image.nii.gz").unlink()
     looked_for = (
-        "image.nii.gz, image.nii, image.nrrd, image.nhdr, image.mat, image/ (a DICOM series folder)"
+        "image.nii.gz, image.nii, image.nrrd, image.nhdr, image.mat, image.dcm, "
+        "image/ (a DICOM series folder)"
     )
     with pytest.raises(
         RoiError, match=rf"patient {patients[1]}: .* has masks/ but no image"

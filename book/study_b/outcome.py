@@ -53,6 +53,7 @@ import pandas as pd
 from IPython.display import display
 from tqdm import TqdmWarning
 
+from mpirad.io.clinical_tables import require_outcome
 from mpirad.notebook import setup
 from mpirad.pipeline.book import book_dataset, read_context
 from mpirad.pipeline.paths import refuse_other_dataset, stats_dir
@@ -86,9 +87,15 @@ warnings.filterwarnings("ignore", category=TqdmWarning)  # tqdm's notebook-widge
 # funnel picks the features and the bin number without looking at CAC); the clinical table
 # holds the paper's ten clinical features, and `cac.csv` the per-artery Agatston scores.
 # Each ROI is paired with the CAC of its artery (myocardium: the total).
+#
+# A dataset without `cac.csv` (e.g. the public PhysioNet MPS database, whose
+# `demographics.csv` holds only sex, age and BMI) has no outcome: this chapter stops here
+# and says so. Its features, the blind-to-outcome funnel and the polar maps do not need
+# CAC and are in the radiomics chapter; `mpirad check` counts the condition.
 
 # %%
 ds = book_dataset(dataset, "b")
+require_outcome(ds)  # no cac.csv: OutcomeUnavailableError, saying why
 features_file, selection, sources = outcome_sources(
     ds, features_path=features_path, selection_path=selection_path, n_jobs=n_jobs
 )

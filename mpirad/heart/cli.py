@@ -21,13 +21,15 @@ def register(app: typer.Typer) -> None:
             typer.Option("--out", help="output dataset folder (default build/rois/<dataset>)"),
         ] = None,
         short_axis: Annotated[
-            bool,
+            bool | None,
             typer.Option(
                 "--short-axis/--no-short-axis",
                 help="volumes in short-axis orientation (clinical exports); --no-short-axis "
-                "for anatomically posed volumes (e.g. the synthetic cohort)",
+                "for anatomically posed volumes (e.g. the synthetic cohort); default: the "
+                "manifest's short_axis (rois: derive), else short-axis",
+                show_default=False,
             ),
-        ] = True,
+        ] = None,
         rv_insertion_deg: Annotated[
             float | None,
             typer.Option("--rv-insertion-deg", help="RV insertion angle (degrees), if known"),
@@ -49,6 +51,11 @@ def register(app: typer.Typer) -> None:
         if ds.study != "b":
             raise typer.BadParameter(f"dataset {dataset!r} is study {ds.study!r}; rois needs b")
         ds.ensure()
+        if short_axis is None:  # the manifest's orientation (rois: derive), else short-axis
+            from mpirad.io.layouts import VolumesLayout
+
+            derive = VolumesLayout.of(ds).derive
+            short_axis = derive.short_axis if derive is not None else True
         report = derive_dataset(
             ds, out if out is not None else rois_dir(dataset), short_axis=short_axis,
             rv_insertion_deg=rv_insertion_deg,

@@ -13,6 +13,7 @@ where a dataset's files are     :mod:`mpirad.io.layouts`           file paths pe
 Study A Labelme export          :mod:`mpirad.io.tomograms`         slice index, PNG + outline
 Study B volumes and ROI masks   :mod:`mpirad.io.patient_volumes`   validated image, masks
 Study B clinical and CAC        :mod:`mpirad.io.clinical_tables`   tidy clinical/CAC tables
+PhysioNet MPS database          :mod:`mpirad.io.physionet`         its manifest entry, folder
 ==============================  =================================  ===========================
 
 File formats:
@@ -24,7 +25,7 @@ Labelme JSON 3.x-5.x      :func:`read_labelme`                           json, P
 Study A label CSV         :func:`read_label_csv`, :func:`write_label_csv`  pandas
 PNG                       :func:`read_png`, :func:`write_png`            Pillow
 NIfTI / NRRD / MAT        :func:`read_volume`, :func:`write_nifti`       nibabel, pynrrd, scipy/h5py
-DICOM series              :func:`mpirad.io.dicom.read_dicom_series`      pydicom
+DICOM series, NM .dcm     :func:`mpirad.io.dicom.read_dicom_series`      pydicom
 parquet tables            :func:`read_parquet`, :func:`write_parquet`    pyarrow
 ========================  =============================================  ==================
 """

@@ -3,7 +3,9 @@
 :func:`read_cohort_tables` reads and checks both files of a Study B dataset (``volumes``
 layout, :mod:`mpirad.io.layouts`), raising on the first problem;
 :func:`cohort_table_problems` lists every problem without raising (``mpirad check``).
-Patient ids are read as text; numeric columns as numbers.
+Patient ids are read as text; numeric columns as numbers. A dataset without ``cac.csv``
+has no outcome (:func:`outcome_unavailable`): a stated condition, not an error, for every
+step that does not need the outcome.
 """
 
 from __future__ import annotations
@@ -132,6 +134,47 @@ def cohort_table_problems(
     return clinical, cac, clinical_problems + cac_problems
 
 
+class OutcomeUnavailableError(ValueError):
+    """The outcome analysis asked of a dataset without a CAC table; the message says why."""
+
+
+def outcome_unavailable(root: str | os.PathLike[str] | Dataset | VolumesLayout) -> str | None:
+    """Why the outcome analysis cannot run on a Study B dataset, or None when it can try.
+
+    The outcome (CAC regressed on radiomic and clinical features) needs each patient's
+    Agatston scores, ``cac.csv`` (or the manifest's ``files.cac``). A dataset without that
+    file (e.g. the public PhysioNet MPS database, whose ``demographics.csv`` holds only
+    sex, age and BMI) is a stated condition, not an error: everything that does not need
+    the outcome runs on it (``mpirad check``, ``mpirad rois``, ``mpirad extract``, the
+    radiomics chapter's features, blind-to-outcome funnel and polar maps); ``mpirad
+    check`` counts it, and the outcome chapter prints this reason instead of its analysis.
+
+    Returns:
+        The reason (naming the missing file), or None when the CAC table exists (its
+        content is checked by :func:`read_cohort_tables`).
+    """
+    layout = VolumesLayout.of(root)
+    if layout.cac_path.is_file():
+        return None
+    return (
+        f"no CAC table ({layout.cac_path} not found): the outcome analysis regresses each "
+        "patient's coronary calcium (Agatston) score on the features, so it cannot run on "
+        "this dataset; the features, the blind-to-outcome funnel and the polar maps do not "
+        "need it and run (radiomics chapter)"
+    )
+
+
+def require_outcome(root: str | os.PathLike[str] | Dataset | VolumesLayout) -> None:
+    """Stop an outcome analysis of a dataset without ``cac.csv``, saying why.
+
+    Raises:
+        OutcomeUnavailableError: :func:`outcome_unavailable`'s reason.
+    """
+    reason = outcome_unavailable(root)
+    if reason is not None:
+        raise OutcomeUnavailableError(reason)
+
+
 def read_cohort_tables(
     root: str | os.PathLike[str] | Dataset | VolumesLayout,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -155,8 +198,10 @@ def read_cohort_tables(
         ``(clinical, cac)`` with ``patient_id`` as string column.
 
     Raises:
+        OutcomeUnavailableError: no ``cac.csv`` (:func:`outcome_unavailable` says why).
         ValueError: the first of the problems above.
     """
+    require_outcome(root)
     clinical, cac, problems = cohort_table_problems(root)
     if problems:
         raise ValueError(problems[0].message)

@@ -14,9 +14,23 @@ SpacingBetweenSlices; enhanced multi-frame images with per-frame plane positions
 - geometry in DICOM's own LPS frame (:mod:`mpirad.io.volume`): the direction's columns
   are the ImageOrientationPatient row direction (array ``x``), column direction (``y``)
   and their cross product (``z``); the origin is the ImagePositionPatient of the first
-  slice after sorting (as SimpleITK's series reader). A multi-frame NM file without
-  per-frame positions takes its orientation and position from the top level or its
-  DetectorInformationSequence; without any, origin 0 and the identity direction;
+  slice after sorting (as SimpleITK's series reader);
+- a multi-frame NM reconstruction (NM Image IOD, frames = slices, no per-frame positions)
+  takes ImageOrientationPatient and ImagePositionPatient from the top level or, where the
+  NM modules put them, the first item of its DetectorInformationSequence; without any,
+  origin 0 and the identity direction. Frame ``k`` (0-based, after sorting by SliceVector)
+  lies at ``position + k * SpacingBetweenSlices * normal``; a **negative**
+  SpacingBetweenSlices (GE NM writes -4 for frames that run toward the feet) makes the
+  array's ``z`` axis ``-normal`` with a positive spacing, exactly as SimpleITK (GDCM)
+  reads the same file and as the PhysioNet MPS expert masks' affines say (checked to
+  0.01 mm in ``tests/test_dicom_nm_geometry.py``);
+- PatientPosition (HFS, FFS, HFP, FFP, ...) is **not** used: ImageOrientationPatient and
+  ImagePositionPatient are in the patient-based coordinate system (DICOM PS3.3
+  C.7.6.2.1.1), which already follows the patient however they lay on the table, so
+  applying PatientPosition again would flip FFS/FFP/HFP scans twice. SimpleITK ignores it
+  too, and the real FFS and FFP files of the PhysioNet database both agree with their
+  masks without it. It would only matter for a file with no orientation at all, which
+  is read with the identity direction (its patient frame unknown);
 - RescaleSlope/RescaleIntercept (or a Modality LUT) are applied; voxels are float32;
 - mixed series, duplicate or missing slices, inconsistent spacing or geometry, colour
   images and non-image files raise :class:`DicomSeriesError` naming the folder or file.
@@ -42,7 +56,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut
 from pydicom.uid import UID
 
-from mpirad.io.volume import Volume, VolumeError, direction_tuple
+from mpirad.io.volume import IDENTITY_DIRECTION, Volume, VolumeError, direction_tuple
 
 
 class DicomSeriesError(VolumeError):
@@ -128,6 +142,22 @@ def _top_level_placement(ds: Dataset, source: Path) -> dict[str, tuple]:
         if position is None and holder.get("ImagePositionPatient") is not None:
             position = _floats(holder.ImagePositionPatient, 3, "ImagePositionPatient", source)
     return _placement(iop, position, source)
+
+
+def _signed_slice_direction(
+    placement: dict[str, tuple], spacing_between_slices: float, source: Path
+) -> dict[str, tuple]:
+    """The placement of an NM multi-frame file whose frames step ``spacing_between_slices``
+    mm along the slice normal: a negative value (GE NM, e.g. the PhysioNet MPS scans) means
+    frame ``k`` lies at ``position - k * |spacing| * normal``, so the array's ``z`` axis runs
+    against the normal. The direction's third column is then ``-normal`` (as SimpleITK/GDCM
+    read these files, and as the expert masks' affines say); the spacing stays positive.
+    A file without orientation takes the identity's normal (LPS ``+z``)."""
+    if spacing_between_slices >= 0:
+        return placement
+    columns = np.asarray(placement.get("direction", IDENTITY_DIRECTION), dtype=float).copy()
+    columns[:, 2] = -columns[:, 2]
+    return {**placement, "direction": direction_tuple(columns, source)}
 
 
 def _slice_spacing(
@@ -365,6 +395,7 @@ def _read_multiframe(file: Path, ds: Dataset) -> Volume:
                 "positions, so the slice spacing is unknown"
             )
         z_spacing = abs(float(spacing_value))
+        placement = _signed_slice_direction(placement, float(spacing_value), file)
         slice_vector = ds.get("SliceVector")
         if slice_vector is not None and len(slice_vector) == frames:
             order = np.argsort(np.asarray(slice_vector, dtype=float), kind="stable")

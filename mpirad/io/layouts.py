@@ -12,7 +12,8 @@ Study B ``volumes`` datasets
     <root>/<patient_id>/image<suffix>            or  image/       (a DICOM series folder)
     <root>/<patient_id>/masks/<roi><suffix>      or  masks/<roi>/ (a DICOM series folder)
 
-with ``<suffix>`` one of :data:`VOLUME_SUFFIXES` (NIfTI, NRRD, MATLAB v5 or v7.3). Patients
+with ``<suffix>`` one of :data:`VOLUME_SUFFIXES` (NIfTI, NRRD, MATLAB v5 or v7.3, a
+multi-frame DICOM file ``.dcm`` such as an NM reconstruction). Patients
 are the sub-folders holding exactly one image; a folder with ``masks/`` but no image, or
 with two images, is an error naming what was looked for.
 
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 
 #: File name endings tried, in order, for a default-layout image or mask (a folder of the
 #: bare name, ``image/`` or ``masks/<roi>/``, is read as a DICOM series).
-VOLUME_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mat")
+VOLUME_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mat", ".dcm")
 
 #: The default Study B file names: ``image`` and ``masks/<roi>`` inside the patient folder.
 DEFAULT_IMAGE = "image"

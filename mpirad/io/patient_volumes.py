@@ -13,7 +13,7 @@ order or reversed (and a header that says so) is transposed/flipped onto it
 Where the files are is the dataset's layout (:mod:`mpirad.io.layouts`): a plain folder
 has the default ``volumes`` layout (see CONTRIBUTING.md)::
 
-    <root>/<patient_id>/image.nii.gz              (.nii, .nrrd, .nhdr, .mat or image/ DICOM)
+    <root>/<patient_id>/image.nii.gz              (.nii, .nrrd, .nhdr, .mat, .dcm or image/ DICOM)
     <root>/<patient_id>/masks/<roi>.nii.gz        roi in mpirad.constants.ROI_NAMES
 
 and a manifest :class:`~mpirad.manifest.Dataset` may map its files by pattern and MATLAB

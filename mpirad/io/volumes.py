@@ -1,4 +1,4 @@
-"""3D volumes and masks: NIfTI, NRRD, MATLAB ``.mat`` and DICOM series.
+"""3D volumes and masks: NIfTI, NRRD, MATLAB ``.mat``, DICOM series and multi-frame DICOM.
 
 Every reader returns a :class:`Volume` whose ``array`` is indexed ``(z, y, x)`` and whose
 ``spacing`` is the voxel size in millimetres in the same order ``(z, y, x)``.
@@ -49,6 +49,9 @@ __all__ = ["MissingSpacingError", "Volume", "VolumeError", "read_volume", "write
 
 _NIFTI_SUFFIXES = (".nii", ".nii.gz")
 _NRRD_SUFFIXES = (".nrrd", ".nhdr")
+#: A single DICOM file read as a volume: a multi-frame file (NM reconstruction, enhanced
+#: CT/MR/PET) or a lone slice (see :func:`mpirad.io.dicom.read_dicom_series`).
+DICOM_SUFFIXES = (".dcm", ".dicom")
 
 
 def _suffix(path: Path) -> str:
@@ -71,8 +74,9 @@ def read_volume(
     """Read a 3D volume or mask as ``(z, y, x)`` with its geometry (LPS, mm).
 
     The format is chosen from the file name: NIfTI (``.nii``, ``.nii.gz``), NRRD
-    (``.nrrd``, ``.nhdr``), MATLAB (``.mat``, v5 via scipy, v7.3 via h5py), or a folder of
-    DICOM files (a series, via :func:`mpirad.io.dicom.read_dicom_series`).
+    (``.nrrd``, ``.nhdr``), MATLAB (``.mat``, v5 via scipy, v7.3 via h5py), a folder of
+    DICOM files (a series) or a single DICOM file (``.dcm``, ``.dicom``: a multi-frame
+    volume such as an NM reconstruction), both via :func:`mpirad.io.dicom.read_dicom_series`.
 
     Args:
         path: file (or DICOM folder) to read.
@@ -97,13 +101,13 @@ def read_volume(
         MissingSpacingError: a file without voxel size and no ``spacing``.
     """
     path = Path(path)
-    if path.is_dir():
+    suffix = _suffix(path)
+    if path.is_dir() or (suffix in DICOM_SUFFIXES and path.is_file()):
         from mpirad.io.dicom import read_dicom_series
 
         return read_dicom_series(path)
     if not path.exists():
         raise VolumeError(f"{path}: no such file")
-    suffix = _suffix(path)
     placed = _given_placement(path, origin, direction)
     try:
         if suffix in _NIFTI_SUFFIXES:
@@ -116,7 +120,7 @@ def read_volume(
         else:
             raise VolumeError(
                 f"{path}: unknown volume format {suffix!r} "
-                "(expected .nii, .nii.gz, .nrrd, .nhdr, .mat or a DICOM folder)"
+                "(expected .nii, .nii.gz, .nrrd, .nhdr, .mat, .dcm or a DICOM folder)"
             )
     except VolumeError:
         raise
