@@ -195,7 +195,8 @@ def estimate_frame(
     """Estimate the heart frame of a binary LV myocardium mask.
 
     Steps: voxel centres; long-axis direction (array axis 0 for a short-axis export, else
-    the principal axis refined by :func:`refine_axis`); apex side (:func:`orient_apex`);
+    the axis about which the wall is most nearly a surface of revolution,
+    :func:`mpirad.heart.shape.circular_axis`); apex side (:func:`orient_apex`);
     base plane at the most basal myocardium; anterior/lateral by :func:`reference_rotation`;
     roll from ``rv_insertion_deg``, or from ``image`` (:func:`rv_roll_deg`), else none.
 
@@ -215,8 +216,13 @@ def estimate_frame(
         axis = np.array([1.0, 0.0, 0.0])
         _, centre = refine_axis(points, axis, slab_mm=float(spacing[0]), iterations=1)
     else:
+        # The axis of revolution, not the principal axis: a real LV is a cup about as long
+        # as it is wide (mpirad.heart.shape.circular_axis; i24c, pending i24b's frame).
+        from mpirad.heart.shape import circular_axis, line_point
+
         slab = float(np.max(spacing))
-        axis, centre = refine_axis(points, principal_axis(points), slab_mm=slab)
+        axis = circular_axis(points, slab)
+        centre = line_point(points, axis, slab)
     axis = orient_apex(points, centre, axis)
     depth = (points - centre) @ axis
     origin = centre + depth.min() * axis
