@@ -76,10 +76,18 @@ def locate(folder: str | os.PathLike[str] | None = None) -> Path | None:
     """The folder of the real scans: ``folder`` if given, else ``$MPIRAD_PHYSIONET_MPS``.
 
     Returns:
-        The folder, or None when neither names an existing folder.
+        The folder, or None when neither is given.
+
+    Raises:
+        FileNotFoundError: the folder named is not a folder.
     """
     named = str(folder) if folder else os.environ.get(PHYSIONET_MPS_ENV, "")
-    return Path(named) if named and Path(named).is_dir() else None
+    if not named:
+        return None
+    if not Path(named).is_dir():
+        where = "" if folder else f"${PHYSIONET_MPS_ENV} = "
+        raise FileNotFoundError(f"{where}{named} is not a folder; {PHYSIONET_MPS_HOWTO}")
+    return Path(named)
 
 
 @dataclass(frozen=True)
