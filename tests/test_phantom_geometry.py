@@ -160,18 +160,50 @@ def test_heart_coordinates_preserve_distances(ax, ay, az, roll, offset) -> None:
 
 def test_sampled_shapes_are_plausible() -> None:
     rng = np.random.default_rng(1)
-    for sex, cavity in (("M", 50.0), ("F", 46.0)):
+    for sex in ("M", "F"):
         shapes = [geometry.sample_lv_shape(rng, sex) for _ in range(400)]
         diameters = np.array([2 * s["endo_radius_mm"] for s in shapes])
         walls = np.array([s["wall_mm"] for s in shapes])
         apex = np.array([s["apex_wall_mm"] for s in shapes])
         lengths = np.array([s["endo_length_mm"] + s["apex_wall_mm"] for s in shapes])
-        assert diameters.mean() == pytest.approx(cavity, abs=1.0)
+        tilts = np.array([s["base_tilt_deg"] for s in shapes])
+        assert diameters.mean() == pytest.approx(geometry.CAVITY_DIAMETER_MM[sex], abs=1.0)
         assert 8.5 <= walls.mean() <= 10.5
         assert np.all(apex < walls) and np.all(apex > 0.7 * walls)
         ratio = lengths / (diameters + 2 * walls)
-        assert 1.2 <= ratio.min() and ratio.max() <= 1.6
-        assert 85 <= np.median(lengths) <= 110  # LV long axis ~9-10 cm
+        low, high = geometry.LENGTH_TO_DIAMETER
+        assert low <= ratio.min() and ratio.max() <= high
+        assert ratio.min() < low + 0.05 and ratio.max() > high - 0.05
+        # Real expert masks: LV length 61-108 mm (median 93), drawn ~13 mm thicker.
+        assert 70 <= np.median(lengths) <= 95
+        assert tilts.min() >= geometry.BASE_TILT_DEG[0] and tilts.max() <= geometry.BASE_TILT_DEG[1]
+    # Generator 2's shapes (kept by Study A): the same draws, length / diameter 1.2-1.6.
+    old = [geometry.sample_lv_shape(np.random.default_rng(2), "M", calibrated=False)
+           for _ in range(1)][0]  # fmt: skip
+    ratio = (old["endo_length_mm"] + old["apex_wall_mm"]) / (2 * old["endo_radius_mm"]
+                                                            + 2 * old["wall_mm"])  # fmt: skip
+    assert 1.2 <= ratio <= 1.6 and old["base_tilt_deg"] == 0.0
+
+
+def test_tilted_base_cuts_one_side_and_extends_the_other() -> None:
+    rotation = geometry.rotation_from_long_axis(np.array([1.0, 0.0, 0.0]), 0.0)
+    flat = _lv(rotation)
+    tilted = geometry.LVGeometry(
+        base_centre_mm=flat.base_centre_mm, rotation=rotation, endo_radius_mm=flat.endo_radius_mm,
+        endo_length_mm=flat.endo_length_mm, wall_mm=flat.wall_mm, apex_wall_mm=flat.apex_wall_mm,
+        base_tilt_deg=30.0, base_tilt_theta_deg=90.0,
+    )  # fmt: skip
+    mid_wall = flat.endo_radius_mm + flat.wall_mm / 2
+    depth = np.array([-5.0, -5.0, 5.0, 5.0])
+    theta = np.array([90.0, 270.0, 90.0, 270.0])  # anterior rim reaches basally
+    radius = np.full(4, mid_wall)
+    assert geometry.wall_mask(flat, depth, radius).tolist() == [False, False, True, True]
+    # tan(30) * mid_wall ~ 17 mm: the anterior wall reaches 5 mm above the base plane, the
+    # inferior wall is cut 5 mm below it.
+    inside = geometry.wall_mask(tilted, depth, radius, theta_deg=theta).tolist()
+    assert inside == [True, False, True, False]
+    with pytest.raises(ValueError, match="theta_deg"):
+        geometry.wall_mask(tilted, depth, radius)
 
 
 def test_defects_follow_table_1_and_territories() -> None:

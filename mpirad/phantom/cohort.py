@@ -18,8 +18,10 @@ MARKER = "synthetic_cohort.json"
 #: Bumped whenever the generator's output changes for the same seed and options;
 #: :func:`ensure_cohort` regenerates a cohort written by another version. 2: the imaging
 #: chain of :mod:`mpirad.phantom.realism` (partial volume, Butterworth post-filter, ROI
-#: drawn to the half maximum of the blurred wall).
-GENERATOR_VERSION = 2
+#: drawn to the half maximum of the blurred wall). 3: LV shapes calibrated on real expert
+#: LV-wall masks (:func:`mpirad.phantom.realism.shape_table`: Study B's LVs shorter with a
+#: tilted basal cut; Study A unchanged).
+GENERATOR_VERSION = 3
 STUDIES = ("a", "b")
 
 

@@ -3,7 +3,10 @@
 The LV is a truncated ellipsoidal shell: the part of a prolate half-ellipsoid between an
 endocardial and an epicardial surface, cut at the base (valve) plane. Both surfaces share
 the base-plane centre; the wall is ``wall_mm`` thick at the base and thinner at the apex
-(``apex_wall_mm``, about 20% less, Kawel et al. 2012).
+(``apex_wall_mm``, about 20% less, Kawel et al. 2012). The base is cut by a plane through the
+base-plane centre tilted by ``base_tilt_deg`` from the short-axis plane (towards the angle
+``base_tilt_theta_deg``, where the wall reaches furthest towards the base): real LV-wall masks
+end in an oblique, partial basal rim (:mod:`mpirad.phantom.realism`, :data:`SHAPE_SOURCE`).
 
 Heart frame. A point ``p`` (mm, in the volume's ``(z, y, x)`` frame) has heart
 coordinates ``q = R @ (p - base_centre)`` with
@@ -34,6 +37,14 @@ from mpirad.constants import SEGMENT_TERRITORY, TERRITORY_SEGMENTS
 
 #: Long-axis fraction beyond which myocardium belongs to the apex cap (segment 17).
 APEX_CAP_F = 0.88
+#: Range of the external length / external diameter of a sampled LV (uniform), calibrated on
+#: real LV-wall masks (:data:`mpirad.phantom.realism.SHAPE_SOURCE`).
+LENGTH_TO_DIAMETER = (0.9, 1.55)
+#: Mean short-axis cavity diameter by sex (mm) and the range it is clipped to.
+CAVITY_DIAMETER_MM = {"F": 46.0, "M": 50.0}
+CAVITY_DIAMETER_RANGE_MM = (38.0, 60.0)
+#: Range of the tilt of the basal cut (degrees, uniform), calibrated likewise.
+BASE_TILT_DEG = (10.0, 45.0)
 #: Territory codes used in integer label maps (0 = none).
 TERRITORY_CODES: dict[str, int] = {"LAD": 1, "LCX": 2, "RCA": 3}
 #: Boundaries (degrees of ``theta``) of the MIM-like vascular territories, taken a little
@@ -58,6 +69,10 @@ class LVGeometry:
         endo_length_mm: endocardial long semi-axis (base plane to cavity tip), mm.
         wall_mm: wall thickness at the base plane, mm.
         apex_wall_mm: wall thickness at the apex, mm.
+        base_tilt_deg: tilt of the basal cut from the short-axis plane (degrees; 0: the
+            base plane, perpendicular to the long axis).
+        base_tilt_theta_deg: heart angle ``theta`` (degrees) towards which the rim reaches
+            furthest basally; the opposite wall is cut shortest.
     """
 
     base_centre_mm: tuple[float, float, float]
@@ -66,6 +81,25 @@ class LVGeometry:
     endo_length_mm: float
     wall_mm: float
     apex_wall_mm: float
+    base_tilt_deg: float = 0.0
+    base_tilt_theta_deg: float = 0.0
+
+    def base_cut_mm(self, radius_mm: np.ndarray, theta_deg: np.ndarray | None) -> np.ndarray:
+        """Depth (mm) of the tilted basal cut at a distance from the axis and an angle.
+
+        Args:
+            radius_mm: distance from the long axis (mm), any shape.
+            theta_deg: heart angle (degrees), same shape; may be None only without a tilt.
+
+        Returns:
+            ``-tan(base_tilt) * radius * cos(theta - base_tilt_theta)`` (0 without a tilt).
+        """
+        if self.base_tilt_deg == 0.0:
+            return np.zeros(np.shape(radius_mm))
+        if theta_deg is None:
+            raise ValueError("a tilted basal cut needs the points' angle theta_deg")
+        offset = np.cos(np.radians(np.asarray(theta_deg) - self.base_tilt_theta_deg))
+        return -np.tan(np.radians(self.base_tilt_deg)) * np.asarray(radius_mm) * offset
 
     @property
     def epi_radius_mm(self) -> float:
@@ -122,7 +156,11 @@ class HeartFields:
 
 
 def wall_mask(
-    geometry: LVGeometry, depth_mm: np.ndarray, radius_mm: np.ndarray, margin_mm: float = 0.0
+    geometry: LVGeometry,
+    depth_mm: np.ndarray,
+    radius_mm: np.ndarray,
+    margin_mm: float = 0.0,
+    theta_deg: np.ndarray | None = None,
 ) -> np.ndarray:
     """Whether points lie in the LV wall, optionally grown by a margin on both surfaces.
 
@@ -130,8 +168,10 @@ def wall_mask(
         geometry: the LV.
         depth_mm: depth from the base plane (mm), any shape.
         radius_mm: distance from the long axis (mm), same shape.
-        margin_mm: grow the wall by this much inwards, outwards and above the base plane
+        margin_mm: grow the wall by this much inwards, outwards and above the basal cut
             (a wall drawn a little generously on a blurred image); 0 gives the true wall.
+        theta_deg: heart angle of the points (degrees), same shape; needed when the
+            basal cut is tilted (:meth:`LVGeometry.base_cut_mm`).
 
     Returns:
         Boolean array of the inputs' shape.
@@ -140,7 +180,8 @@ def wall_mask(
                       depth_mm / (geometry.endo_length_mm - margin_mm))  # fmt: skip
     epi_r = np.hypot(radius_mm / (geometry.epi_radius_mm + margin_mm),
                      depth_mm / (geometry.epi_length_mm + margin_mm))  # fmt: skip
-    return (epi_r <= 1.0) & (endo_r >= 1.0) & (depth_mm >= -margin_mm)
+    base = geometry.base_cut_mm(radius_mm, theta_deg)
+    return (epi_r <= 1.0) & (endo_r >= 1.0) & (depth_mm >= base - margin_mm)
 
 
 def evaluate(geometry: LVGeometry, points_mm: np.ndarray, margin_mm: float = 0.0) -> HeartFields:
@@ -160,7 +201,7 @@ def evaluate(geometry: LVGeometry, points_mm: np.ndarray, margin_mm: float = 0.0
     depth, anterior, lateral = heart[..., 0], heart[..., 1], heart[..., 2]
     radius = np.hypot(anterior, lateral)
     theta = np.degrees(np.arctan2(anterior, lateral)) % 360.0
-    myocardium = wall_mask(geometry, depth, radius, margin_mm)
+    myocardium = wall_mask(geometry, depth, radius, margin_mm, theta)
 
     mid_b = 0.5 * (geometry.endo_radius_mm + geometry.epi_radius_mm)
     mid_a = 0.5 * (geometry.endo_length_mm + geometry.epi_length_mm)
@@ -192,7 +233,7 @@ def evaluate(geometry: LVGeometry, points_mm: np.ndarray, margin_mm: float = 0.0
 def wall_occupancy(geometry: LVGeometry, fields: HeartFields, voxel_mm: float) -> np.ndarray:
     """Fraction of each voxel filled by the LV wall (the partial-volume effect).
 
-    Each surface (endocardium, epicardium, base plane) is treated as locally planar: a
+    Each surface (endocardium, epicardium, basal cut) is treated as locally planar: a
     voxel of side ``voxel_mm`` whose centre lies at signed distance ``d`` inside it is
     filled by ``clip(0.5 + d / voxel_mm, 0, 1)`` (exact for a surface parallel to a voxel
     face), and the three fractions multiply. The distance to an ellipsoidal surface is
@@ -215,7 +256,8 @@ def wall_occupancy(geometry: LVGeometry, fields: HeartFields, voxel_mm: float) -
     outside_epi = distance * (1.0 - 1.0 / np.maximum(epi_r, 1e-9))
     fill = np.clip(0.5 + outside_endo / voxel_mm, 0.0, 1.0)
     fill *= np.clip(0.5 - outside_epi / voxel_mm, 0.0, 1.0)
-    fill *= np.clip(0.5 + depth / voxel_mm, 0.0, 1.0)
+    base = geometry.base_cut_mm(radius, fields.theta_deg)
+    fill *= np.clip(0.5 + (depth - base) / voxel_mm, 0.0, 1.0)
     return fill
 
 
@@ -365,30 +407,48 @@ def small_rotation(rng: np.random.Generator, max_deg: float) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * (cross @ cross)
 
 
-def sample_lv_shape(rng: np.random.Generator, sex: str) -> dict[str, float]:
+def sample_lv_shape(
+    rng: np.random.Generator, sex: str, calibrated: bool = True
+) -> dict[str, float]:
     """Draw a plausible LV size and shape for a patient.
 
     End-diastolic cavity diameter about 46 mm (F) / 50 mm (M) (CMR means), wall 9 / 10 mm
-    at the base with ~20% apical thinning, external length / external diameter 1.2-1.6.
+    (F / M) at the base with ~20% apical thinning (Kawel et al. 2012). Calibrated on the
+    expert LV-wall masks of real scans (:data:`mpirad.phantom.realism.SHAPE_SOURCE`,
+    generator version 3; :func:`mpirad.phantom.realism.shape_table`): external length /
+    external diameter uniform on :data:`LENGTH_TO_DIAMETER` (it was 1.2-1.6); a basal cut
+    tilted uniformly on :data:`BASE_TILT_DEG` towards a uniform angle (it was a flat base
+    plane).
 
     Args:
         rng: the random generator.
         sex: ``"F"`` or ``"M"``.
+        calibrated: False draws generator 2's shapes (length / diameter 1.2-1.6, flat
+            base; the same random draws), which Study A keeps.
 
     Returns:
         Keyword arguments ``endo_radius_mm``, ``endo_length_mm``, ``wall_mm``,
-        ``apex_wall_mm`` for :class:`LVGeometry`.
+        ``apex_wall_mm``, ``base_tilt_deg``, ``base_tilt_theta_deg`` for :class:`LVGeometry`.
     """
     male = sex == "M"
-    cavity_diameter = float(np.clip(rng.normal(50.0 if male else 46.0, 3.5), 38.0, 60.0))
+    low, high = CAVITY_DIAMETER_RANGE_MM
+    mean = CAVITY_DIAMETER_MM["M" if male else "F"]
+    cavity_diameter = float(np.clip(rng.normal(mean, 3.5), low, high))
     wall = float(np.clip(rng.normal(10.0 if male else 9.0, 0.6), 7.5, 11.5))
     apex_wall = wall * float(rng.uniform(0.75, 0.85))
-    length_to_diameter = float(rng.uniform(1.2, 1.6))
+    ratio_range = LENGTH_TO_DIAMETER if calibrated else (1.2, 1.6)
+    length_to_diameter = float(rng.uniform(*ratio_range))
     external_diameter = cavity_diameter + 2 * wall
     epi_length = length_to_diameter * external_diameter
-    return {
+    shape = {
         "endo_radius_mm": cavity_diameter / 2,
         "endo_length_mm": epi_length - apex_wall,
         "wall_mm": wall,
         "apex_wall_mm": apex_wall,
+        "base_tilt_deg": 0.0,
+        "base_tilt_theta_deg": 0.0,
     }
+    if calibrated:
+        shape["base_tilt_deg"] = float(rng.uniform(*BASE_TILT_DEG))
+        shape["base_tilt_theta_deg"] = float(rng.uniform(0.0, 360.0))
+    return shape

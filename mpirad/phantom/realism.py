@@ -11,7 +11,10 @@ noise amplification enters as one factor, :attr:`ImagingProtocol.noise_amplifica
 :data:`STUDY_B_PROTOCOL` (conventional Anger camera, 4.8 mm voxels) and
 :data:`STUDY_A_PROTOCOL` (D-SPECT, 2.5 mm simulation grid) hold the numbers with their
 sources (:data:`PARAMETER_SOURCES`). :data:`REAL_REFERENCE` holds texture features of a
-real stress SPECT, and :func:`texture_table` puts a cohort's distribution beside them.
+real stress SPECT, and :func:`texture_table` puts a cohort's distribution beside them;
+:func:`texture_range_table` does the same for every real scan at hand. :data:`REAL_SHAPES`
+holds the LV shapes of real expert masks (:mod:`mpirad.heart.shape`), and
+:func:`shape_table` puts the cohort's shapes (:func:`cohort_shapes`) beside them.
 """
 
 from __future__ import annotations
@@ -93,6 +96,8 @@ STUDY_A_PROTOCOL = ImagingProtocol(
 PARAMETER_SOURCES: dict[str, str] = {
     "LV size and wall (9-10 mm, apex ~20% thinner)": "ASE / CMR reference values; Kawel et "
     "al., Circ Cardiovasc Imaging 2012 (geometry.sample_lv_shape)",
+    "LV length / width 0.9-1.55, basal cut tilted 10-45 degrees (Study B)": "calibrated on 7 "
+    "real expert LV-wall masks (PhysioNet MPS v1.0.0; realism.shape_table)",
     "resolution, conventional camera 15.3 mm; D-SPECT 8.6 mm; DNM 530c 6.7 mm (FWHM)": "Imbert "
     "et al., J Nucl Med 2012;53:1897",
     "sensitivity 130 (conventional) vs 850 (D-SPECT) cps/MBq": "Imbert et al. 2012",
@@ -234,3 +239,117 @@ def texture_table(per_patient: pd.DataFrame) -> pd.DataFrame:
 def protocol_table() -> pd.DataFrame:
     """:data:`PARAMETER_SOURCES` as a two-column table (parameter, source)."""
     return pd.DataFrame([{"parameter": k, "source": v} for k, v in PARAMETER_SOURCES.items()])
+
+
+#: Source of :data:`REAL_SHAPES`.
+SHAPE_SOURCE = (
+    "the 7 expert LV-wall masks (label 1) of the public PhysioNet 'Myocardial Perfusion "
+    "Scintigraphy Image Database' v1.0.0 at hand (CC-BY-4.0; GE Discovery NM 530c, 4 mm "
+    "voxels; 5 with their image), measured by mpirad.heart.real_scans.shape_rows"
+)
+#: The real masks' LV shapes (:data:`SHAPE_SOURCE`; one value per mask, ``real 1``...``real 7``),
+#: for the cohort's shape table when the real files are absent
+#: (``tests/test_phantom_shape_realism.py`` re-measures them when present).
+REAL_SHAPES: dict[str, tuple[float, ...]] = {
+    "length_mm": (96.0, 93.0, 61.0, 86.0, 107.0, 93.0, 108.0),
+    "width_mm": (69.0, 74.0, 64.0, 67.0, 73.0, 73.0, 73.0),
+    "length_to_width": (1.391, 1.257, 0.953, 1.284, 1.466, 1.274, 1.479),
+    "outer_diameter_base_mm": (55.0, 67.5, 63.0, 61.0, 61.0, 65.0, 62.0),
+    "outer_diameter_mid_mm": (68.0, 67.0, 56.0, 62.0, 72.0, 72.0, 71.0),
+    "outer_diameter_apex_mm": (49.0, 43.0, 37.0, 43.0, 59.0, 47.0, 51.0),
+    "wall_base_mm": (18.5, 21.5, 16.0, 23.0, 20.0, 22.0, 23.0),
+    "wall_mid_mm": (21.0, 23.5, 24.0, 25.0, 22.0, 23.5, 23.5),
+    "wall_apex_mm": (25.0, 22.0, 19.0, 22.0, 21.5, 24.0, 26.0),
+    "apex_cap_mm": (32.0, 33.0, 24.0, 34.0, 0.0, 21.0, 30.0),
+    "basal_opening_mm": (9.0, 24.0, 36.0, 14.0, 0.0, 19.0, 11.0),
+    "basal_tilt_deg": (45.366, 30.304, 26.919, 31.078, 56.581, 26.812, 46.527),
+    "volume_ml": (193.664, 225.216, 113.216, 193.536, 247.872, 245.888, 266.176),
+}
+
+
+def cohort_shapes(
+    root: str | os.PathLike[str], patients: int | None = None, roi: str = "myocardium"
+) -> pd.DataFrame:
+    """:func:`mpirad.heart.shape.lv_shape` of the first patients' ROI of a Study B dataset.
+
+    Args:
+        root: a Study B dataset (folder or manifest dataset).
+        patients: how many patients (in id order; ``None``: all).
+        roi: the ROI measured (the drawn myocardium).
+
+    Returns:
+        One row per patient: ``patient_id`` and the measures of
+        :data:`mpirad.heart.shape.SHAPE_MEASURES`.
+    """
+    from mpirad.heart.shape import lv_shape
+    from mpirad.io.patient_volumes import list_patients, load_patient_rois
+
+    rows = []
+    for pid in list_patients(root)[:patients]:
+        loaded = load_patient_rois(root, pid, rois=(roi,))
+        rows.append({"patient_id": pid, **lv_shape(loaded.masks[roi], loaded.spacing)})
+    return pd.DataFrame(rows)
+
+
+def shape_table(per_patient: pd.DataFrame, real: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The cohort's spread of each LV measure beside the real masks' values.
+
+    Args:
+        per_patient: :func:`cohort_shapes` output.
+        real: one row per real mask with the same measure columns (e.g.
+            :func:`mpirad.heart.real_scans.shape_rows`); default :data:`REAL_SHAPES`.
+
+    Returns:
+        One row per measure (:data:`mpirad.heart.shape.SHAPE_MEASURES`): ``measure``,
+        ``real min``, ``real median``, ``real max``, the cohort's ``p1``, ``median``, ``p99``
+        and ``real in range`` (how many real values lie within the cohort's 1-99 % range,
+        as ``"k of n"``).
+    """
+    from mpirad.heart.shape import SHAPE_MEASURES
+
+    real = pd.DataFrame(REAL_SHAPES) if real is None else real
+    rows = []
+    for key, label in SHAPE_MEASURES.items():
+        values = per_patient[key].to_numpy(dtype=np.float64)
+        truth = real[key].to_numpy(dtype=np.float64)
+        truth = truth[np.isfinite(truth)]
+        low, median, high = np.nanpercentile(values, [1, 50, 99])
+        inside = int(((truth >= low) & (truth <= high)).sum())
+        rows.append({
+            "measure": label,
+            "real min": round(float(truth.min()), 1),
+            "real median": round(float(np.median(truth)), 1),
+            "real max": round(float(truth.max()), 1),
+            "p1": round(float(low), 1),
+            "median": round(float(median), 1),
+            "p99": round(float(high), 1),
+            "real in range": f"{inside} of {len(truth)}",
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def texture_range_table(per_patient: pd.DataFrame, real: pd.DataFrame) -> pd.DataFrame:
+    """Every real scan's texture features beside the cohort's 1-99 % range.
+
+    Args:
+        per_patient: :func:`cohort_texture` output (the synthetic cohort).
+        real: one row per real scan (index: its pseudonym) with the
+            :data:`REAL_REFERENCE` keys (e.g. :func:`mpirad.heart.real_scans.texture_rows`).
+
+    Returns:
+        One row per feature: ``feature``, ``p1``, ``median``, ``p99`` of the cohort, one
+        column per real scan and ``real in range`` (``"k of n"``).
+    """
+    rows = []
+    for feature in REAL_REFERENCE:
+        values = per_patient[feature.key].to_numpy(dtype=np.float64)
+        low, median, high = np.percentile(values, [1, 50, 99])
+        scans = real[feature.key].astype(float)
+        inside = int(((scans >= low) & (scans <= high)).sum())
+        rows.append({
+            "feature": feature.label, "p1": round(float(low), 3),
+            "median": round(float(median), 3), "p99": round(float(high), 3),
+            **{str(k): round(float(v), 3) for k, v in scans.items()},
+            "real in range": f"{inside} of {len(scans)}",
+        })  # fmt: skip
+    return pd.DataFrame(rows)

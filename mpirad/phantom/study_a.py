@@ -92,7 +92,9 @@ def _display_geometry(rng: np.random.Generator, sex: str) -> LVGeometry:
     Display frame axes ``(z, y, x)`` = (long axis base->apex, image rows top->bottom =
     anterior->inferior, image columns = septum->lateral).
     """
-    shape = geometry.sample_lv_shape(rng, sex)
+    # Generator-2 shapes: Study A's slice truth (LV centres, readers' outlines) was checked
+    # on them; the real-calibrated shapes are Study B's (a follow-up for Study A).
+    shape = geometry.sample_lv_shape(rng, sex, calibrated=False)
     nominal = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]])
     tilt = geometry.small_rotation(rng, 8.0)
     rotation = nominal @ tilt.T
@@ -395,7 +397,9 @@ def _write_slice(
     write_png_in_build(patient_dir / name, lut[grey])
 
     slice_fields = geometry.evaluate(lv, pts)
-    visible = geometry.wall_mask(lv, slice_fields.depth_mm, slice_fields.radius_mm, 1.5)
+    visible = geometry.wall_mask(
+        lv, slice_fields.depth_mm, slice_fields.radius_mm, 1.5, slice_fields.theta_deg
+    )
     slice_reduction = perfusion.reduction(slice_fields, model.defects, plan.phase, where=visible)
     truth_mask = slice_fields.myocardium & (slice_reduction >= DRAW_THRESHOLD)
     area_mm2 = float(truth_mask.sum()) * px**2

@@ -192,6 +192,7 @@ def toc_yaml(context: BookContext) -> str:
     ]
     if _uses_synthetic_only(context):
         lines.append("      - file: book/synthetic_cohort")
+        lines.append("      - file: book/real_scans")
     if context.dataset_a:
         lines += [
             '  - caption: "Study A: ischemia on D-SPECT LV tomograms"',
