@@ -18,13 +18,13 @@
 # otherwise says where to get them. Scans are shown as `real 1`, `real 2`...: their file
 # names, DICOM UIDs, never appear.
 #
-# For each scan with a mask (`mpirad.heart.real_scans`): the mask's largest piece (stray
-# specks are counted and left out), a heart frame whose long axis is the axis about which
-# the wall is most nearly a surface of revolution (`mpirad.heart.shape.measuring_frame`:
-# a real LV is a cup about as long as it is wide, so the direction of largest spread can
-# lie across it), the anterior and septal sense from the volume's patient orientation and
-# the roll from the right ventricle's counts, and the AHA 17 segments (rings in thirds of
-# the span of short-axis slices closed all round, segment 17 beyond the cavity's tip).
+# For each scan with a mask, the steps of `mpirad rois` on an anatomically posed volume
+# (`mpirad.heart.real_scans`, `mpirad.heart.segments`): the mask's largest piece (stray
+# specks are counted and left out); a long axis that needs no elongated LV (the line the
+# wall's surface normals cross, as a surface of revolution's do); the anterior and septal
+# sense from the volume's patient orientation (its direction cosines); the roll from the
+# right ventricle's counts; and the AHA 17 segments (base to apex in thirds, segment 17
+# the apex cap beyond the cavity).
 # Masks whose image was not found are measured for their shape only.
 
 # %% tags=["parameters"]
@@ -44,8 +44,7 @@ from mpirad.phantom import realism
 setup()
 folder = real_scans.locate(physionet_mps or None)
 if folder is None:
-    print("The real scans are not available here; to show this page, "
-          + real_scans.PHYSIONET_MPS_HOWTO + ".")  # fmt: skip
+    print("Real scans: " + real_scans.PHYSIONET_MPS_HOWTO + ".")
     analyses = []
 else:
     analyses = [real_scans.analyse(scan) for scan in real_scans.list_scans(folder)]

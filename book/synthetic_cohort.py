@@ -220,8 +220,7 @@ realism.texture_table(texture).set_index("feature")
 # %% [markdown]
 # The LV's shape, measured the same way on the cohort's drawn myocardium and on the seven
 # expert LV-wall masks of the public PhysioNet MPS database at hand
-# (`mpirad.heart.shape.lv_shape`, in a frame whose long axis is the wall's axis of
-# revolution; the real values are stored in `mpirad.phantom.realism.REAL_SHAPES` and
+# (`mpirad.heart.shape.lv_shape`, in the heart frame `mpirad rois` segments in; the real values are stored in `mpirad.phantom.realism.REAL_SHAPES` and
 # re-measured by the tests when the files are present): the cohort's 1st, 50th and 99th
 # percentiles, the real masks' range and how many of them the cohort's range holds. The
 # generator's length / width ratio (it was 1.2-1.6) and the basal tilt (it was a flat

@@ -46,7 +46,7 @@ def test_page_without_the_data_says_how_to_get_it(project, monkeypatch) -> None:
     monkeypatch.delenv(real_scans.PHYSIONET_MPS_ENV, raising=False)
     out = run_notebook(PAGE, parameters={}, output=project / "executed" / "absent.ipynb")
     text = _text(notebook_outputs(out))
-    assert "not available here" in text and "physionet.org" in text
+    assert "Real scans: the PhysioNet" in text and "physionet.org" in text
     assert "real 1" not in text
 
 

@@ -8,25 +8,23 @@ in a sibling ``DICOM/`` folder; a mask without an image is still measured (shape
 Scans are shown by pseudonym (``real 1``, ``real 2``... in the order of their paths): the
 file names (DICOM SOPInstanceUIDs) never reach the book.
 
-The folder comes from :func:`locate` (an explicit path, else ``$MPIRAD_PHYSIONET_MPS``); a
-locator in :mod:`mpirad.io` may replace it. DICOM images are read with SimpleITK, which
-takes the NM slice direction from the file's negative ``SpacingBetweenSlices`` as the
-expert masks' affines do; the mask must lie on its image's grid
-(:func:`mpirad.io.grid.grid_differences`).
+The folder comes from :func:`locate` (an explicit path, else
+:func:`mpirad.io.physionet.physionet_mps_dir`). Images and masks are read by mpirad's own
+readers (:func:`mpirad.io.volumes.read_volume`: a multi-frame NM DICOM file with its
+slice direction from the sign of ``SpacingBetweenSlices``); the mask must lie on its
+image's grid (:func:`mpirad.io.grid.grid_differences`).
 
-Orientation: each scan is reordered (no resampling: a signed permutation of its axes) so
-that its array axes run ``(z, y, x) -> (superior, anterior, right)``, the convention of
-:mod:`mpirad.heart.reorient` for anatomical volumes; a volume whose axes are oblique to
-the patient is refused. The heart frame is :func:`mpirad.heart.shape.measuring_frame` (a
-long axis that holds on real cup-shaped LVs) rolled by the right ventricle's counts
-(:func:`mpirad.heart.reorient.rv_roll_deg`); the AHA rings are thirds of the span of
-short-axis slices closed all round, and segment 17 is the wall beyond the cavity's tip
-(:mod:`mpirad.heart.segments`).
+Segmentation is exactly what ``mpirad rois`` does to an anatomically posed volume
+(``short_axis=False``): :func:`mpirad.heart.segments.keep_largest_component`, then
+:func:`mpirad.heart.segments.segment_layout` (the long axis from the wall's normal lines,
+anterior and septal sense from the volume's direction cosines, the roll from the right
+ventricle's counts, AHA thirds from base to apex and the apex cap beyond the cavity).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,59 +33,45 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from mpirad.heart.reorient import HeartFrame, resample_short_axis, rv_roll_deg, voxel_points
+from mpirad.heart.reorient import voxel_points
 from mpirad.heart.segments import (
-    RING_STEP_MM,
+    DroppedVoxelsWarning,
     SegmentationError,
     SegmentLayout,
     aha_labels,
-    closed_ring_depths,
-    longest_run,
+    keep_largest_component,
+    segment_layout,
 )
-from mpirad.heart.shape import largest_component, lv_shape, measuring_frame
+from mpirad.heart.shape import lv_shape
+from mpirad.heart.views import plot_reslices, ring_shares
+from mpirad.io.physionet import ENV as PHYSIONET_MPS_ENV
+from mpirad.io.physionet import HOW_TO_GET
 from mpirad.io.volume import Volume
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-#: Environment variable naming the folder of the real PhysioNet MPS files.
-PHYSIONET_MPS_ENV = "MPIRAD_PHYSIONET_MPS"
 #: How to get the real scans (shown by the book when they are absent).
-PHYSIONET_MPS_HOWTO = (
-    "download the PhysioNet 'Myocardial Perfusion Scintigraphy Image Database' v1.0.0 "
-    "(CC-BY-4.0, https://physionet.org/content/myocardial-perfusion-spect/1.0.0/; its "
-    "DICOM/<id>.dcm images and NIfTI/<id>_mask.nii.gz expert LV-wall masks), then set "
-    "MPIRAD_PHYSIONET_MPS to its folder (or give the notebook's `physionet_mps` parameter) "
-    "and rebuild the book"
-)
-#: The (LPS) direction of the array axes x, y, z of an anatomical ``(z, y, x) ->
-#: (superior, anterior, right)`` volume, as columns.
-ANATOMICAL_DIRECTION = np.diag([-1.0, -1.0, 1.0])
-#: AHA rings: name -> segments.
-RINGS: dict[str, tuple[int, ...]] = {
-    "basal": (1, 2, 3, 4, 5, 6),
-    "mid": (7, 8, 9, 10, 11, 12),
-    "apical": (13, 14, 15, 16),
-    "apex (17)": (17,),
-}
+PHYSIONET_MPS_HOWTO = HOW_TO_GET + " (or give the notebook's `physionet_mps` parameter)"
 
 
 def locate(folder: str | os.PathLike[str] | None = None) -> Path | None:
     """The folder of the real scans: ``folder`` if given, else ``$MPIRAD_PHYSIONET_MPS``.
 
     Returns:
-        The folder, or None when neither is given.
+        The folder, or None when neither is given
+        (:func:`mpirad.io.physionet.physionet_mps_dir`).
 
     Raises:
         FileNotFoundError: the folder named is not a folder.
     """
-    named = str(folder) if folder else os.environ.get(PHYSIONET_MPS_ENV, "")
-    if not named:
-        return None
-    if not Path(named).is_dir():
+    from mpirad.io.physionet import physionet_mps_dir
+
+    named = str(folder) if folder else os.environ.get(PHYSIONET_MPS_ENV, "").strip()
+    if named and not Path(named).is_dir():
         where = "" if folder else f"${PHYSIONET_MPS_ENV} = "
         raise FileNotFoundError(f"{where}{named} is not a folder; {PHYSIONET_MPS_HOWTO}")
-    return Path(named)
+    return Path(named) if folder else physionet_mps_dir()
 
 
 @dataclass(frozen=True)
@@ -139,70 +123,12 @@ def list_scans(folder: str | os.PathLike[str]) -> list[RealScan]:
     ]
 
 
-def _read_image(path: Path) -> Volume:
-    """An image file as a :class:`Volume` (DICOM through SimpleITK, else mpirad's reader)."""
-    if path.suffix != ".dcm":
-        from mpirad.io.volumes import read_volume
-
-        return read_volume(path)
-    import SimpleITK as sitk
-
-    image = sitk.ReadImage(str(path))
-    return Volume(
-        array=sitk.GetArrayFromImage(image).astype(np.float32),
-        spacing=tuple(float(s) for s in image.GetSpacing()[::-1]),
-        source=path,
-        origin=tuple(float(v) for v in image.GetOrigin()),
-        direction=tuple(tuple(row) for row in np.reshape(image.GetDirection(), (3, 3))),
-    )
-
-
-def to_anatomical(volume: Volume, label: str = "volume") -> Volume:
-    """``volume`` with its axes permuted and flipped to ``(superior, anterior, right)``.
-
-    Args:
-        volume: any volume whose axes are each along a patient axis.
-        label: the scan's pseudonym, for the error.
-
-    Returns:
-        The same voxels (no resampling) with ``direction`` :data:`ANATOMICAL_DIRECTION`.
-
-    Raises:
-        ValueError: the volume's axes are oblique to the patient's.
-    """
-    direction = volume.direction_matrix
-    order, signs = [], []
-    for target in ANATOMICAL_DIRECTION.T:  # x, y, z of the result
-        dots = direction.T @ target  # against the volume's x, y, z
-        axis = int(np.argmax(np.abs(dots)))
-        if abs(dots[axis]) < 0.999:
-            raise ValueError(f"{label}: axes oblique to the patient (direction {direction})")
-        order.append(axis)
-        signs.append(float(np.sign(dots[axis])))
-    array = np.transpose(volume.array, [2 - order[c] for c in (2, 1, 0)])
-    sizes_xyz = np.asarray(volume.shape[::-1])
-    steps = direction * np.asarray(volume.spacing[::-1], dtype=float)
-    origin = np.asarray(volume.origin, dtype=float)
-    for c, (axis, sign) in enumerate(zip(order, signs, strict=True)):
-        if sign < 0:
-            array = np.flip(array, axis=2 - c)
-            origin = origin + (sizes_xyz[axis] - 1) * steps[:, axis]
-    spacing_xyz = [volume.spacing[::-1][axis] for axis in order]
-    return Volume(
-        array=np.ascontiguousarray(array),
-        spacing=tuple(float(s) for s in spacing_xyz[::-1]),
-        source=volume.source,
-        origin=tuple(float(v) for v in origin),
-        direction=tuple(tuple(float(v) for v in row) for row in ANATOMICAL_DIRECTION),
-    )
-
-
 def read_scan(scan: RealScan) -> tuple[Volume | None, Volume]:
-    """A scan's image (None for a mask alone) and mask, both anatomically ordered.
+    """A scan's image (None for a mask alone) and mask, on the image's grid.
 
     Raises:
         ValueError: the mask is not on its image's grid (names the pseudonym and what
-            differs) or a volume is oblique.
+            differs).
     """
     from mpirad.io.grid import grid_differences
     from mpirad.io.volumes import read_volume
@@ -210,14 +136,13 @@ def read_scan(scan: RealScan) -> tuple[Volume | None, Volume]:
     mask = read_volume(scan.mask_path)
     image = None
     if scan.image_path is not None:
-        image = _read_image(scan.image_path)
+        image = read_volume(scan.image_path)
         differences = grid_differences(mask, image)
         if differences:
             raise ValueError(
                 f"{scan.label}: mask not on its image's grid: {'; '.join(differences)}"
             )
-        image = to_anatomical(image, scan.label)
-    return image, to_anatomical(mask, scan.label)
+    return image, mask
 
 
 @dataclass(frozen=True)
@@ -230,7 +155,8 @@ class ScanAnalysis:
         image: ``(z, y, x)`` counts (anatomical order), or None.
         mask: ``(z, y, x)`` bool LV wall: the mask's largest component.
         spacing: voxel size (mm), ``(z, y, x)``.
-        frame: the heart frame.
+        layout: the heart frame and AHA ring positions (None when ``error``).
+        direction: the volume's direction cosines (LPS, 3 x 3).
         segments: ``(z, y, x)`` uint8 AHA labels 0-17 (all 0 when ``error``).
         dropped_voxels: mask voxels outside the largest component (left out).
         error: why the segments could not be placed, or None.
@@ -241,70 +167,62 @@ class ScanAnalysis:
     image: np.ndarray | None
     mask: np.ndarray
     spacing: tuple[float, float, float]
-    frame: HeartFrame
+    layout: SegmentLayout | None
+    direction: np.ndarray
     segments: np.ndarray
     dropped_voxels: int
     error: str | None = None
 
 
 def real_segments(
-    mask: np.ndarray, spacing: Sequence[float], image: np.ndarray | None = None
-) -> tuple[HeartFrame, np.ndarray]:
-    """Heart frame and AHA 17-segment labels of an anatomically ordered LV-wall mask.
+    mask: np.ndarray,
+    spacing: Sequence[float],
+    direction: np.ndarray,
+    image: np.ndarray | None = None,
+) -> tuple[SegmentLayout, np.ndarray]:
+    """AHA layout and 17-segment labels of an anatomically posed LV-wall mask.
+
+    The same steps as :func:`mpirad.heart.segments.derive_rois` with ``short_axis=False``.
 
     Args:
-        mask: ``(z, y, x)`` bool wall, axes ``(superior, anterior, right)``.
-        spacing: voxel size (mm).
+        mask: ``(z, y, x)`` bool wall (one component: see :func:`analyse`).
+        spacing: voxel size (mm), ``(z, y, x)``.
+        direction: the volume's direction cosines (LPS, 3 x 3).
         image: optional counts on the same grid (roll from the right ventricle).
 
     Returns:
-        ``(frame, labels)``: the frame and ``uint8`` labels 0-17 on the mask's grid.
+        ``(layout, labels)``: the layout and ``uint8`` labels 0-17 on the mask's grid.
 
     Raises:
-        SegmentationError: no short-axis slice closed all round.
+        SegmentationError: see :func:`mpirad.heart.segments.segment_layout`.
     """
     spacing = tuple(float(s) for s in spacing)
-    frame = measuring_frame(mask, spacing)
-    if image is not None:
-        frame = frame.rolled(rv_roll_deg(image, mask, spacing, frame))
-    depths = closed_ring_depths(mask, spacing, frame)
-    if depths.size == 0:
-        raise SegmentationError("no short-axis slice has myocardium all round")
-    first, last = longest_run(depths, RING_STEP_MM)
-    depth, _, theta = frame.cylindrical(voxel_points(mask, spacing))
+    layout = segment_layout(mask, spacing, short_axis=False, image=image, direction=direction)
+    depth, _, theta = layout.frame.cylindrical(voxel_points(mask, spacing))
     labels = np.zeros(mask.shape, dtype=np.uint8)
-    labels[mask] = aha_labels(depth, theta, SegmentLayout(frame, first, last))
-    return frame, labels
+    labels[mask] = aha_labels(depth, theta, layout)
+    return layout, labels
 
 
 def analyse(scan: RealScan) -> ScanAnalysis:
     """Read a scan, keep the mask's largest component and place the AHA segments."""
     image, mask_volume = read_scan(scan)
-    mask, dropped = largest_component(mask_volume.array > 0)
+    whole = mask_volume.array > 0
     spacing = mask_volume.spacing
+    direction = mask_volume.direction_matrix
+    with warnings.catch_warnings():  # the dropped voxels are counted in the table instead
+        warnings.simplefilter("ignore", DroppedVoxelsWarning)
+        mask = keep_largest_component(whole, spacing, min_share=0.0)
     counts = None if image is None else image.array.astype(np.float64)
     try:
-        frame, segments = real_segments(mask, spacing, counts)
+        layout, segments = real_segments(mask, spacing, direction, counts)
         error = None
     except SegmentationError as exc:
-        frame, segments, error = (
-            measuring_frame(mask, spacing),
-            np.zeros(mask.shape, np.uint8),
-            str(exc),
-        )
+        layout, segments, error = None, np.zeros(mask.shape, np.uint8), str(exc)
+    dropped = int(whole.sum() - mask.sum())
     return ScanAnalysis(
-        scan.label, scan.kind, counts, mask, spacing, frame, segments, dropped, error
+        scan.label, scan.kind, counts, mask, spacing, layout, direction, segments, dropped, error
     )
-
-
-def ring_shares(segments: np.ndarray) -> dict[str, float]:
-    """Share (%) of the labelled wall in each AHA ring (:data:`RINGS`)."""
-    counts = np.bincount(np.asarray(segments, dtype=np.int64).ravel(), minlength=18)
-    total = counts[1:].sum()
-    return {
-        ring: (100.0 * counts[list(members)].sum() / total if total else float("nan"))
-        for ring, members in RINGS.items()
-    }
 
 
 def summary_table(analyses: Sequence[ScanAnalysis]) -> pd.DataFrame:
@@ -323,7 +241,7 @@ def summary_table(analyses: Sequence[ScanAnalysis]) -> pd.DataFrame:
 
 def shape_rows(analyses: Sequence[ScanAnalysis]) -> pd.DataFrame:
     """:func:`mpirad.heart.shape.lv_shape` of every scan's mask (index: pseudonym)."""
-    rows = [{"scan": a.label, **lv_shape(a.mask, a.spacing, a.frame)} for a in analyses]
+    rows = [{"scan": a.label, **lv_shape(a.mask, a.spacing)} for a in analyses]
     return pd.DataFrame(rows).set_index("scan")
 
 
@@ -339,67 +257,37 @@ def texture_rows(analyses: Sequence[ScanAnalysis]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("scan")
 
 
-def _outline(labels: np.ndarray) -> np.ndarray:
-    """Where a 2D label map changes (segment and wall boundaries), as a masked overlay."""
-    from skimage.segmentation import find_boundaries
-
-    edges = find_boundaries(labels, mode="inner") & (labels > 0)
-    return np.ma.masked_where(~edges, edges.astype(float))
-
-
-def reslices(item: ScanAnalysis, step_mm: float = 2.0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Mid short-axis, vertical and horizontal long-axis reslices of a scan.
-
-    Returns:
-        ``{view: (values, labels)}`` for ``"SA"`` (rows anterior to inferior, columns septal
-        to lateral), ``"VLA"`` (rows apex to base, columns anterior to inferior) and ``"HLA"``
-        (rows apex to base, columns septal to lateral); values are the image's counts
-        (the mask where there is no image), labels the AHA segments (nearest neighbour).
-    """
-    values = item.image if item.image is not None else item.mask.astype(np.float64)
-    radius = float(np.max(item.frame.cylindrical(voxel_points(item.mask, item.spacing))[1]))
-    common = {"step_mm": step_mm, "radius_mm": radius + 8.0}
-    volume = resample_short_axis(values, item.spacing, item.frame, **common).array
-    labels = resample_short_axis(item.segments, item.spacing, item.frame, order=0, **common)
-    label_array = np.rint(labels.array).astype(np.int64)
-    centre = volume.shape[1] // 2
-    wall_slices = np.flatnonzero((label_array > 0).any(axis=(1, 2)))
-    mid = int(np.median(wall_slices)) if wall_slices.size else volume.shape[0] // 2
-    return {
-        "SA": (volume[mid], label_array[mid]),
-        "VLA": (volume[:, :, centre], label_array[:, :, centre]),
-        "HLA": (volume[:, centre, :], label_array[:, centre, :]),
-    }
-
-
 def plot_scan(item: ScanAnalysis) -> Figure:
     """A scan's three reslices with the 17-segment outlines and its bullseye of mean counts.
 
     Returns:
-        A figure of four panels (no identifier on it: the pseudonym only).
+        A figure of four panels (:func:`mpirad.heart.views.plot_reslices` and a bullseye;
+        no identifier on it: the pseudonym only).
     """
     import matplotlib.pyplot as plt
 
     from mpirad.heart.polar import plot_bullseye, segment_means
 
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))
-    titles = {"SA": "mid short axis", "VLA": "vertical long axis", "HLA": "horizontal long axis"}
-    for ax, (view, (values, labels)) in zip(axes, reslices(item).items(), strict=False):
-        ax.imshow(values, cmap="gray" if item.image is None else "inferno")
-        ax.imshow(_outline(labels), cmap="cool", vmin=0, vmax=1, interpolation="nearest")
-        ax.set_title(f"{item.label}: {titles[view]}", fontsize=9)
-        ax.axis("off")
-    if item.image is not None and item.segments.any():
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6), constrained_layout=True)
+    if item.layout is None:
+        for ax in axes:
+            ax.axis("off")
+        axes[0].text(0.0, 0.5, f"{item.label}: {item.error}", ha="left", va="center",
+                     wrap=True, fontsize=9)  # fmt: skip
+        return fig
+    values = item.image if item.image is not None else item.mask.astype(np.float64)
+    plot_reslices(values, item.segments, item.spacing, item.layout, axes=axes[:3])
+    for ax in axes[:3]:
+        ax.set_title(f"{item.label}: {ax.get_title()}", fontsize=9)
+    if item.image is not None:
         means = segment_means(item.image, item.segments)
         peak = np.nanmax(list(means.values()))
         plot_bullseye({k: 100.0 * v / peak for k, v in means.items()}, ax=axes[3],
                       label="mean counts", units="% of max", fmt="{:.0f}",
                       title="mean counts per segment")  # fmt: skip
     else:
-        axes[3].text(0.5, 0.5, item.error or "no image: shape only", ha="center", va="center",
-                     wrap=True, fontsize=9)  # fmt: skip
+        axes[3].text(0.5, 0.5, "no image: shape only", ha="center", va="center", fontsize=9)
         axes[3].axis("off")
-    fig.tight_layout()
     return fig
 
 
@@ -414,10 +302,7 @@ __all__ = [
     "plot_scan",
     "read_scan",
     "real_segments",
-    "reslices",
-    "ring_shares",
     "shape_rows",
     "summary_table",
     "texture_rows",
-    "to_anatomical",
 ]

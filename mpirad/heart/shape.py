@@ -6,17 +6,13 @@ heart frame found from the mask alone (:func:`measuring_frame`), so the numbers 
 depend on how the volume is posed; anterior/lateral only set where angles start, and no
 measurement depends on them.
 
-Long axis (:func:`circular_axis`). A real LV wall mask is a thick cup about as long as it
-is wide, so its direction of largest variance (the principal axis that
-:func:`mpirad.heart.reorient.estimate_frame` starts from) can lie across the LV: on the
-seven real PhysioNet masks it differs by 14-71 degrees from the axis found here, which
-gives the upright horseshoes of a correct long-axis view. The axis is the direction about
-which the wall is most nearly a surface of revolution: slabs cut perpendicular to a
-candidate direction, each voxel's distance from its slab's centroid, and the mean squared
-deviation of that distance from its slab's mean (a least-squares circularity, the idea of
-the circle/ellipsoid fits of QGS-like reorientation). Searched over 1,500 directions, then
-refined around the best; on the synthetic cohort it agrees with the principal axis within
-4 degrees. The apex is the narrow, closed end (:func:`mpirad.heart.reorient.orient_apex`).
+Long axis. A real LV wall mask is a thick cup about as long as it is wide, so its
+direction of largest variance can lie across the LV. The frame is the one
+``mpirad rois`` segments in (:func:`mpirad.heart.reorient.estimate_frame` with
+``short_axis=False``: the line the wall's surface normals cross, which needs no elongated
+LV, and the apex at the end where that line runs into the wall). It does not depend on how
+the array is stored: flipping or transposing a real mask's axes moves its length by at
+most 1 mm and its basal tilt by at most 1 degree.
 
 Method. The mask (as 0/1, linearly interpolated, wall where >= 0.5) is sampled along rays
 perpendicular to the long axis: one ray every :data:`RAY_STEP_DEG` degrees at every
@@ -51,7 +47,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
-from mpirad.heart.reorient import HeartFrame, orient_apex, reference_rotation, voxel_points
+from mpirad.heart.reorient import HeartFrame, estimate_frame
 
 #: Angle between measuring rays (degrees).
 RAY_STEP_DEG = 10.0
@@ -95,102 +91,18 @@ def largest_component(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return keep, int(mask.sum() - keep.sum())
 
 
-def _hemisphere(n: int) -> np.ndarray:
-    """``(n, 3)`` unit directions spread evenly over a hemisphere (Fibonacci lattice)."""
-    i = np.arange(n) + 0.5
-    polar = np.arccos(1.0 - i / n)
-    azimuth = np.pi * (1.0 + 5.0**0.5) * i
-    return np.stack(
-        [np.cos(polar), np.sin(polar) * np.cos(azimuth), np.sin(polar) * np.sin(azimuth)], axis=1
-    )
-
-
-def line_point(points: np.ndarray, axis: np.ndarray, slab_mm: float) -> np.ndarray:
-    """A point of the axis line: the mean centroid of the slabs of the middle 40% of depths.
-
-    The middle of the LV is closed all round, so its slabs' centroids lie on the axis even
-    where the base is cut obliquely or only partly drawn.
-    """
-    depth = points @ axis
-    low, high = np.quantile(depth, [0.3, 0.7])
-    middle = points[(depth >= low) & (depth <= high)]
-    if len(middle) < 8:
-        return points.mean(axis=0)
-    slab = np.floor(np.maximum(middle @ axis - low, 0.0) / slab_mm).astype(np.int64)
-    counts = np.bincount(slab)
-    centroid = np.stack([np.bincount(slab, weights=middle[:, c]) for c in range(3)], axis=1)
-    return (centroid[counts > 0] / counts[counts > 0, None]).mean(axis=0)
-
-
-def circularity(points: np.ndarray, axis: np.ndarray, slab_mm: float) -> float:
-    """Mean squared deviation (mm^2) of the points' distance from a line, within slabs.
-
-    The line has direction ``axis`` through :func:`line_point`; each point's distance from
-    it is compared with the mean distance of its slab (slabs ``slab_mm`` thick cut
-    perpendicular to ``axis``). A partial ring (an oblique or partly drawn base) still lies
-    at the ring's radius from the true axis, so it does not pull the axis.
-
-    Args:
-        points: ``(n, 3)`` wall voxel centres (mm).
-        axis: ``(3,)`` unit candidate long axis.
-        slab_mm: slab thickness (mm).
-
-    Returns:
-        The mean over points in slabs of at least 8 points (small for a surface of
-        revolution about ``axis``).
-    """
-    centre = line_point(points, axis, slab_mm)
-    relative = points - centre
-    depth = relative @ axis
-    slab = np.floor((depth - depth.min()) / slab_mm).astype(np.int64)
-    counts = np.bincount(slab)
-    distance = np.linalg.norm(relative - depth[:, None] * axis, axis=1)
-    mean = np.bincount(slab, weights=distance) / np.maximum(counts, 1)
-    keep = counts[slab] >= 8
-    return float(np.mean((distance - mean[slab])[keep] ** 2))
-
-
-def circular_axis(points: np.ndarray, slab_mm: float, n_directions: int = 1500) -> np.ndarray:
-    """The direction about which ``(n, 3)`` points are most nearly a surface of revolution.
-
-    A search over ``n_directions`` directions of a hemisphere (about 3.7 degrees apart) for
-    the smallest :func:`circularity`, then over about 110 directions (1 degree apart)
-    within 6 degrees of the best.
-
-    Returns:
-        ``(3,)`` unit vector (sign arbitrary).
-    """
-    directions = _hemisphere(n_directions)
-    best = directions[np.argmin([circularity(points, d, slab_mm) for d in directions])]
-    local = _hemisphere(20000)
-    local = local[local[:, 0] >= np.cos(np.radians(6.0))]
-    # Rotate the local cap (around +axis 0) onto the best direction.
-    basis = np.linalg.svd(best[None, :])[2]  # rows: +-best, then two perpendiculars
-    basis[0] = best
-    candidates = local @ basis
-    scores = [circularity(points, d, slab_mm) for d in candidates]
-    return candidates[int(np.argmin(scores))]
-
-
 def measuring_frame(mask: np.ndarray, spacing: Sequence[float]) -> HeartFrame:
-    """The heart frame :func:`lv_shape` measures in (:func:`circular_axis`, apex closed end).
+    """The heart frame :func:`lv_shape` measures in (see the module docstring).
 
     Args:
         mask: ``(z, y, x)`` boolean wall mask.
         spacing: voxel size in mm, ``(z, y, x)``.
 
     Returns:
-        A frame with its origin at the most basal wall on the axis line, rotation rows (long axis, anterior, lateral) by
-        :func:`mpirad.heart.reorient.reference_rotation` (anatomical convention).
+        :func:`mpirad.heart.reorient.estimate_frame` of the mask, anatomical convention:
+        origin at the most basal wall on the axis line, rows (long axis, anterior, lateral).
     """
-    points = voxel_points(mask, spacing)
-    slab = float(max(spacing))
-    axis = circular_axis(points, slab)
-    centre = line_point(points, axis, slab)
-    axis = orient_apex(points, centre, axis)
-    depth = (points - centre) @ axis
-    origin = centre + depth.min() * axis
-    return HeartFrame(origin, reference_rotation(axis, False), float(np.ptp(depth)))
+    return estimate_frame(mask, tuple(float(s) for s in spacing), short_axis=False)
 
 
 def _ray_samples(
@@ -303,8 +215,6 @@ def _rim_tilt(
 
 __all__ = [
     "SHAPE_MEASURES",
-    "circular_axis",
-    "circularity",
     "largest_component",
     "lv_shape",
     "measuring_frame",
