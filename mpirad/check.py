@@ -333,7 +333,7 @@ def _check_b_patient(layout: VolumesLayout, patient: str) -> tuple[str, list[tup
         patient, _source_path(layout.image_source, patient), read_patient_image, layout, patient
     )
     ok = image is not None and _check_b_masks(layout, patient, image, out)
-    if layout.image is None:
+    if layout.is_default(patient):
         _check_b_strays(layout.root / patient, out, patient)
     fields = [(p.patient, p.file, p.severity, p.message) for p in out.problems]
     return patient, fields, ok
@@ -355,7 +355,7 @@ def _check_b_masks(layout: VolumesLayout, patient: str, image: object, out: _Col
     from mpirad.constants import ROI_NAMES
     from mpirad.io.patient_volumes import read_roi_mask
 
-    if layout.image is None and not (layout.root / patient / "masks").is_dir():
+    if layout.is_default(patient) and not (layout.root / patient / "masks").is_dir():
         out.add(
             patient, layout.root / patient / "masks", "no masks/ folder (one <roi>.nii.gz per ROI)"
         )
@@ -373,12 +373,15 @@ def _check_b_masks(layout: VolumesLayout, patient: str, image: object, out: _Col
 
 
 def _check_b_strays(folder: Path, out: _Collector, patient: str) -> None:
-    """Warn about files in a default-layout patient folder other than its image and masks/."""
+    """Warn about files in a default-layout patient folder other than its image (a file,
+    or the documented DICOM series folder ``image/``) and masks/."""
     from mpirad.io.patient_volumes import VOLUME_SUFFIXES
 
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.name == "masks":
             continue
+        if path.name == "image" and path.is_dir():
+            continue  # a DICOM series (its files are read, and checked, as the image)
         if not any(path.name == f"image{suffix}" for suffix in VOLUME_SUFFIXES):
             out.add(patient, path, "unexpected file in the patient folder", "warning")
 
@@ -413,11 +416,7 @@ def _check_study_b(
         }
     )
     if not with_images:
-        wanted = (
-            "<patient_id>/image.nii.gz"
-            if layout.image is None
-            else f"files.image pattern {layout.image.text!r}"
-        )
+        wanted = "<patient_id>/image.nii.gz" if layout.image is None else layout.wanted()
         out.add("", "", f"no patient with an image volume ({wanted})")
     if len(usable) < minimum:
         out.add(
@@ -436,9 +435,19 @@ def _b_patients_with_images(layout: VolumesLayout, out: _Collector) -> list[str]
     if layout.image is not None:
         from mpirad.io.layouts import LayoutError
 
+        for folder in layout.unmatched_folders():
+            out.add(
+                folder.name,
+                folder,
+                f"folder that no files: pattern reads (looked for {layout.wanted()}): its "
+                "patient would be left out of every chapter; add a mapping for its format "
+                "to the manifest's files: list, or 'default' as its last item",
+            )
         try:
-            return layout.patients()
-        except LayoutError:
+            return layout.patients(strict=False)
+        except LayoutError as error:
+            if "no patient found" not in str(error):
+                out.add("", "", str(error))
             return []  # reported as "no patient with an image volume"
     with_images: list[str] = []
     for child in _patient_folders(layout.root, out, STUDY_B_ROOT_FILES):

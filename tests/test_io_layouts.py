@@ -387,3 +387,95 @@ def test_pattern_discovery_and_tables_elsewhere(tmp_path):
     ds = _manifest(tmp_path, {"b": _site("data", files)})["b"]
     with pytest.raises(ValueError, match=r"tables/clin.csv: missing columns"):
         read_cohort_tables(ds)
+
+
+# --------------------------------------------------------------------------- mixed layouts
+
+MIXED_FILES = (
+    "spacing: [4.8, 4.8, 4.8]\nfiles:\n"
+    "  - image: '{patient_id}/PETimg.mat:vol_vals'\n    masks:\n"
+    + "".join(
+        f"      {roi}: '{{patient_id}}/contours.mat:{v}'\n" for roi, v in SERA_VARIABLES.items()
+    )
+    + "  - {image: '{patient_id}/image.nii', masks: '{patient_id}/masks/{roi}.nii'}\n"
+)
+
+
+def _mixed_site(root: Path, patients: list[str], data: Path) -> dict[str, str]:
+    """Patient 0 as SERA MATLAB, patient 1 as NIfTI (.nii), a copy of patient 0 as a
+    DICOM series (default layout); returns patient -> the reference patient it holds."""
+    kinds = {patients[0]: "sera", patients[1]: "nii"}
+    for pid, kind in kinds.items():
+        _save(kind, root, [pid], data.parent / kind)
+        shutil.copytree(data.parent / kind / pid, data / pid)
+    _save("dicom", root, [patients[0]], data.parent / "dicom")
+    shutil.copytree(data.parent / "dicom" / patients[0], data / "B900")
+    for table in ("clinical.csv", "cac.csv"):
+        shutil.copy(root / table, data / table)
+    return {patients[0]: patients[0], patients[1]: patients[1], "B900": patients[0]}
+
+
+def test_mixed_layouts_are_read_by_the_first_matching_pattern_then_default(reference, tmp_path):
+    from mpirad.check import check_dataset
+
+    root, patients, _ = reference
+    data = tmp_path / "data"
+    data.mkdir()
+    holds = _mixed_site(root, patients, data)
+    with_default = MIXED_FILES + "  - default\n"
+    datasets = _manifest(
+        tmp_path, {"mixed": _site("data", with_default), "two": _site("data", MIXED_FILES)}
+    )
+    mixed = datasets["mixed"]
+    assert list_patients(mixed) == sorted(holds)
+    layout = VolumesLayout.of(mixed)
+    assert layout.image_source(patients[0]).variable == "vol_vals"
+    assert layout.image_source(patients[1]).path.name == "image.nii"
+    assert layout.image_source("B900").path.is_dir()  # the DICOM series, default layout
+    for pid, reference_pid in holds.items():
+        expected = load_patient_rois(root, reference_pid, ROIS)
+        got = load_patient_rois(mixed, pid, ROIS)
+        np.testing.assert_array_equal(got.image, expected.image)
+        for roi in ROIS:
+            np.testing.assert_array_equal(got.masks[roi], expected.masks[roi], err_msg=roi)
+    report = check_dataset(mixed, n_jobs=1)
+    # no stray-file warning on the DICOM image/ folder; B900 has no table rows (warnings)
+    assert not [p for p in report.problems if "unexpected file" in p.message]
+    # the site holds three of the seven ROIs: the others are missing, nothing else is wrong
+    errors = [p for p in report.errors if p.patient in holds]
+    assert {p.patient for p in errors} == set(holds)
+    assert all(" ROI " in p.message and "mask" in p.message for p in errors)
+    assert not any(f"ROI {roi}:" in p.message for p in errors for roi in ROIS)
+
+    # without 'default', the DICOM patient is read by no pattern: left out, an error in check
+    two = datasets["two"]
+    assert list_patients(two) == sorted(patients)
+    report = check_dataset(two, n_jobs=1)
+    unmatched = [p for p in report.errors if p.patient == "B900"]
+    assert len(unmatched) == 1 and unmatched[0].file == "B900"
+    assert "no files: pattern reads" in unmatched[0].message
+    assert "'{patient_id}/PETimg.mat:vol_vals', then" in unmatched[0].message
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ("files: [default]", "at least one mapping"),
+        (
+            "files: [default, {image: '{patient_id}.nii', masks: '{patient_id}/{roi}.nii'}]",
+            "'default' may appear once, as the last item",
+        ),
+        (
+            "files: [{image: 'a/{patient_id}.nii', masks: 'a/{patient_id}/{roi}.nii'},"
+            " {image: '{patient_id}.nii', masks: '{patient_id}/{roi}.nii', cac: c.csv}]",
+            "different clinical/cac tables",
+        ),
+        (
+            "files: [{image: '{patient}.nii', masks: '{patient_id}/{roi}.nii'}]",
+            "unknown placeholder",
+        ),
+    ],
+)
+def test_mixed_layout_lists_are_validated(tmp_path, files, message):
+    with pytest.raises(ManifestError, match=message):
+        _manifest(tmp_path, {"site-b": _site("data", files)})
