@@ -21,8 +21,9 @@ not in short-axis orientation and an optional ``rv_insertion_deg``): the seven R
 then derived from it when read (:mod:`mpirad.heart`); Study A
 entries may name the Labelme labels drawn into the ischemia mask (``labels``, default
 ``[ischemia]``) and the side of a (square) source pixel in mm (``pixel_spacing_mm``,
-optional; gives Study A's Hausdorff distances in mm). :mod:`mpirad.io.layouts` reads
-these. The file is validated with pydantic; a bad manifest raises :class:`ManifestError` naming the dataset, the key and
+optional; gives Study A's Hausdorff distances in mm). Either study may leave patients
+out on purpose: ``exclude: {patient_id: reason, ...}`` (their folders stay; every chapter
+skips them and counts them by reason). :mod:`mpirad.io.layouts` reads these. The file is validated with pydantic; a bad manifest raises :class:`ManifestError` naming the dataset, the key and
 the problem.
 
 The manifest is found from ``$MPIRAD_MANIFEST``, else the first ``data_manifest.yaml``
@@ -200,6 +201,22 @@ class DatasetEntry(BaseModel):
     resample: Resample | None = None
     #: Study B: re-segment every ROI by intensity range and/or outliers (IBSI).
     resegment: Resegment | None = None
+    #: Patients left out on purpose: patient id -> the reason (counted by reason in the
+    #: chapters; the folders stay where they are).
+    exclude: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("exclude")
+    @classmethod
+    def _exclude_reasons(cls, value: dict[str, str]) -> dict[str, str]:
+        for patient, reason in value.items():
+            if not str(patient).strip():
+                raise ValueError("a patient id to exclude is empty")
+            if not isinstance(reason, str) or not reason.strip():
+                raise ValueError(
+                    f"patient {patient!r}: give the reason it is left out "
+                    "(e.g. 'B007: mask 8 mm off the image'); it is counted in the chapters"
+                )
+        return {str(k): v.strip() for k, v in value.items()}
 
     @field_validator("files")
     @classmethod

@@ -40,6 +40,10 @@ STEP = 2.0**-7
 SERA_VARIABLES = {"myocardium": "total", "LAD17": "lad17", "RCAMIM": "rca_mim"}
 
 
+def _sera_variable(roi: str) -> str:
+    return SERA_VARIABLES.get(roi, roi.lower())
+
+
 def _manifest(folder: Path, entries: dict[str, str]) -> dict:
     text = "version: 1\ndatasets:\n" + "".join(
         f"  {name}:\n" + "".join(f"    {line}\n" for line in body.strip().splitlines())
@@ -81,14 +85,16 @@ def _write_dicom(folder: Path, volume: np.ndarray, patient_id: str, *, image: bo
     )
 
 
-def _save(kind: str, reference: Path, patients: list[str], out: Path) -> None:
-    """Re-save the reference cohort in one layout."""
+def _save(
+    kind: str, reference: Path, patients: list[str], out: Path, rois: tuple[str, ...] = ROIS
+) -> None:
+    """Re-save the reference cohort (``rois`` of its masks) in one layout."""
     out.mkdir(parents=True)
     for table in ("clinical.csv", "cac.csv"):
         shutil.copy(reference / table, out / table)
     for pid in patients:
         image = read_volume(reference / pid / "image.nii.gz")
-        masks = {r: read_volume(reference / pid / "masks" / f"{r}.nii.gz").array for r in ROIS}
+        masks = {r: read_volume(reference / pid / "masks" / f"{r}.nii.gz").array for r in rois}
         folder, spacing = out / pid, image.spacing
         xyz = lambda a: np.transpose(a, (2, 1, 0))  # noqa: E731 - NRRD stores (x, y, z)
         if kind == "nii":
@@ -124,7 +130,7 @@ def _save(kind: str, reference: Path, patients: list[str], out: Path) -> None:
         elif kind == "sera":  # one v5 file for the PET volume, one v7.3 file of contours
             folder.mkdir(parents=True)
             scipy.io.savemat(folder / "PETimg.mat", {"vol_vals": image.array, "notes": [1.0]})
-            contours = {SERA_VARIABLES[r]: m.astype(bool) for r, m in masks.items()}
+            contours = {_sera_variable(r): m.astype(bool) for r, m in masks.items()}
             _write_mat73(folder / "contours.mat", contours)
         elif kind == "dicom":
             _write_dicom(folder / "image", image.array, pid, image=True)
@@ -479,3 +485,74 @@ def test_mixed_layouts_are_read_by_the_first_matching_pattern_then_default(refer
 def test_mixed_layout_lists_are_validated(tmp_path, files, message):
     with pytest.raises(ManifestError, match=message):
         _manifest(tmp_path, {"site-b": _site("data", files)})
+
+
+def test_check_reports_every_problem_of_a_mixed_site_at_once(reference, tmp_path):
+    """SERA MATLAB, NIfTI and DICOM patients in one dataset; one patient's mask off its
+    image's grid, one at another voxel size, one folder no pattern reads, one excluded
+    on purpose: one ``check`` names them all before anything is extracted."""
+    from mpirad.check import check_dataset
+    from mpirad.constants import ROI_NAMES
+
+    root, patients, _ = reference
+    data, work = tmp_path / "data", tmp_path / "work"
+    data.mkdir()
+    layouts = {"B001": ("sera", patients[0]), "B002": ("nii", patients[1])}
+    layouts |= {"B003": ("dicom", patients[0]), "B004": ("nii", patients[0])}
+    for pid, (kind, source) in layouts.items():
+        _save(kind, root, [source], work / pid, ROI_NAMES)
+        shutil.copytree(work / pid / source, data / pid)
+    # B004: its LAD17 mask 8 mm off the image (origin moved along x)
+    lad = data / "B004" / "masks" / "LAD17.nii"
+    mask = read_volume(lad)
+    write_nifti(lad, mask.array, mask.spacing, origin=(8.0, 0.0, 0.0))
+    # B005: NIfTI at 4.0 mm; B006: at 3.0 mm but excluded on purpose
+    for pid, size in (("B005", 4.0), ("B006", 3.0)):
+        image = read_volume(root / patients[1] / "image.nii.gz")
+        write_nifti(data / pid / "image.nii", image.array, (size,) * 3)
+        for roi in ROI_NAMES:
+            volume = read_volume(root / patients[1] / "masks" / f"{roi}.nii.gz")
+            write_nifti(data / pid / "masks" / f"{roi}.nii", volume.array, (size,) * 3)
+    (data / "B007").mkdir()
+    (data / "B007" / "scan.img").write_bytes(b"")  # a format no pattern reads
+    ids = sorted(layouts) + ["B005", "B006", "B007"]
+    for table in ("clinical.csv", "cac.csv"):
+        frame = pd.read_csv(root / table, dtype={"patient_id": str})
+        rows = [frame.iloc[[0]].assign(patient_id=pid) for pid in ids]
+        pd.concat(rows).to_csv(data / table, index=False)
+    sera = "".join(
+        f"      {roi}: '{{patient_id}}/contours.mat:{_sera_variable(roi)}'\n" for roi in ROI_NAMES
+    )
+    files = (
+        "spacing: [4.8, 4.8, 4.8]\nfiles:\n"
+        "  - image: '{patient_id}/PETimg.mat:vol_vals'\n    masks:\n" + sera + "  - default\n"
+        "exclude: {B006: 'motion artefact'}\n"
+    )
+    site = _manifest(tmp_path, {"mixed": _site("data", files)})["mixed"]
+    assert list_patients(site) == ["B001", "B002", "B003", "B004", "B005"]
+
+    report = check_dataset(site, n_jobs=1)
+    errors = [(p.patient, p.file, p.message) for p in report.errors]
+    (unmatched,) = [m for pid, file, m in errors if pid == "B007" and file == "B007"]
+    assert "no files: pattern reads" in unmatched
+    (offgrid,) = [m for pid, _, m in errors if pid == "B004"]
+    assert "ROI LAD17" in offgrid and "origin" in offgrid
+    (sizes,) = [m for pid, _, m in errors if pid == "" and "voxel size" in m]
+    assert "the feature extraction would stop" in sizes and "resample" in sizes
+    assert "4 x 4 x 4 mm (z, y, x): 1 patient(s): B005" in sizes
+    assert "B006" not in sizes  # excluded: neither checked nor counted in the sizes
+    assert {pid for pid, _, _ in errors} == {"B004", "B007", ""}  # SERA, NIfTI, DICOM: clean
+    # no stray-file warning, no table warning but for the patient no pattern reads
+    assert {p.patient for p in report.warnings} == {"B007"}
+    assert report.summary["excluded in the manifest (motion artefact)"] == 1
+    assert report.summary["voxel sizes (z x y x x mm: patients)"] == (
+        "4 x 4 x 4: 1, 4.8 x 4.8 x 4.8: 3"
+    )
+    assert not (tmp_path / "build").exists()  # nothing computed
+
+    # with resampling set, the voxel sizes are no longer a problem
+    resampled = _manifest(
+        tmp_path, {"mixed": _site("data", files + "resample: {spacing_mm: 4.8}")}
+    )["mixed"]
+    report = check_dataset(resampled, n_jobs=1)
+    assert not [p for p in report.errors if "voxel size" in p.message]

@@ -285,6 +285,8 @@ class VolumesLayout:
             after ``image``/``masks`` for each patient.
         fallback: patients that no mapping matches are read in the default layout
             (``default`` in the manifest's list).
+        exclude: ``(patient_id, reason)`` pairs left out on purpose (manifest
+            ``exclude``): not among :meth:`patients`, counted by :meth:`excluded`.
         spacing: voxel size in mm ``(z, y, x)`` for files that carry none, or None.
         origin: LPS ``(x, y, z)`` in mm of voxel ``[0, 0, 0]`` for files that carry no
             orientation (MATLAB, NRRD without ``space directions``), or None.
@@ -313,6 +315,7 @@ class VolumesLayout:
     derive: DerivedRois | None = None
     alternatives: tuple[FileMapping, ...] = ()
     fallback: bool = False
+    exclude: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, source: str | os.PathLike[str] | Dataset | VolumesLayout) -> VolumesLayout:
@@ -360,6 +363,7 @@ class VolumesLayout:
             derive=derive,
             alternatives=tuple(mappings[1:]),
             fallback=isinstance(files, list) and "default" in files,
+            exclude=tuple(sorted(entry.exclude.items())),
         )
 
     # ----------------------------------------------------------------- descriptions
@@ -393,7 +397,7 @@ class VolumesLayout:
     # ----------------------------------------------------------------- patients
 
     def patients(self, *, strict: bool = True) -> list[str]:
-        """Patient ids, sorted.
+        """Patient ids, sorted; those the manifest excludes are left out (:meth:`excluded`).
 
         Args:
             strict: refuse default-layout folders with ``masks/`` but no image, or two
@@ -404,22 +408,32 @@ class VolumesLayout:
             LayoutError: ``root`` is not a folder, no patient is found, or (default
                 layout, ``strict``) a folder has ``masks/`` but no image, or two images.
         """
+        excluded = self.excluded()
+        patients = [p for p in self.all_patients(strict=strict) if p not in excluded]
+        if not patients:
+            raise LayoutError(
+                f"{self.name}: no patient found under {self.root} (looked for {self.wanted()}"
+                + (f"; {len(excluded)} excluded in the manifest" if excluded else "")
+                + ")"
+            )
+        return patients
+
+    def excluded(self) -> dict[str, str]:
+        """Patient id -> reason, for the patients the manifest's ``exclude`` leaves out."""
+        return dict(self.exclude)
+
+    def all_patients(self, *, strict: bool = True) -> list[str]:
+        """Every patient the files hold, excluded or not (see :meth:`patients`)."""
         if not self.root.is_dir():
             raise LayoutError(f"{self.name}: dataset folder {self.root} does not exist")
         if self.image is None:
-            patients = self._default_patients(strict=strict)
-        else:
-            found = set()
-            for mapping in self.mappings:
-                found.update(self._mapped_patients(mapping.image))
-            if self.fallback:
-                found.update(self._default_patients(skip=found, strict=strict))
-            patients = sorted(found)
-        if not patients:
-            raise LayoutError(
-                f"{self.name}: no patient found under {self.root} (looked for {self.wanted()})"
-            )
-        return patients
+            return self._default_patients(strict=strict)
+        found: set[str] = set()
+        for mapping in self.mappings:
+            found.update(self._mapped_patients(mapping.image))
+        if self.fallback:
+            found.update(self._default_patients(skip=found, strict=strict))
+        return sorted(found)
 
     @property
     def mappings(self) -> tuple[FileMapping, ...]:
@@ -486,7 +500,7 @@ class VolumesLayout:
     def _used_paths(self) -> list[Path]:
         """Every patient's image and mask locations (a ``{roi}`` left as written)."""
         try:
-            patients = self.patients(strict=False)
+            patients = self.all_patients(strict=False)
         except LayoutError:
             return []
         used = []
