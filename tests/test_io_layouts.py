@@ -550,6 +550,14 @@ def test_check_reports_every_problem_of_a_mixed_site_at_once(reference, tmp_path
     )
     assert not (tmp_path / "build").exists()  # nothing computed
 
+    # the book's datasets page counts the volumes of every format (not .nii.gz only)
+    from mpirad.pipeline import dataset_summary
+
+    row = dataset_summary(site).loc["mixed"]
+    assert (row["patients"], row["volumes"], row["excluded"]) == (5, 5, 1)
+    assert row["formats"] == "DICOM 1, MATLAB 1, NIfTI 3"
+    assert row["ROI masks"] == 5 * len(ROI_NAMES)
+
     # with resampling set, the voxel sizes are no longer a problem
     resampled = _manifest(
         tmp_path, {"mixed": _site("data", files + "resample: {spacing_mm: 4.8}")}
