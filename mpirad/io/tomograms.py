@@ -90,12 +90,16 @@ def _patient_folders(root: Path, exclude: Collection[str] = ()) -> list[Path]:
     return folders
 
 
-def scan_labelme_export(root: str | os.PathLike[str] | Dataset) -> pd.DataFrame:
+def scan_labelme_export(
+    root: str | os.PathLike[str] | Dataset, *, exclude: Collection[str] | None = None
+) -> pd.DataFrame:
     """List the images of a Study A ``labelme-export`` dataset and check its layout.
 
     Args:
         root: the dataset folder, or a manifest :class:`~mpirad.manifest.Dataset` (the
             patients its ``exclude`` names are left out).
+        exclude: patient ids to leave out (default: the Dataset's ``exclude``, none for
+            a folder).
 
     Returns:
         DataFrame with one row per image, sorted by patient then file name:
@@ -108,7 +112,7 @@ def scan_labelme_export(root: str | os.PathLike[str] | Dataset) -> pd.DataFrame:
             an image labelled 1 without its Labelme JSON.
         mpirad.io.LabelTableError: a label CSV that does not match its images.
     """
-    excluded = excluded_patients(root)
+    excluded = set(excluded_patients(root) if exclude is None else exclude)
     root = dataset_root(root).resolve()
     rows = []
     for folder in _patient_folders(root, excluded):

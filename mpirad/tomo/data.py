@@ -19,7 +19,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -189,6 +189,7 @@ def load_tomo_dataset(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     n_jobs: int | None = None,
+    exclude: Collection[str] | None = None,
 ) -> TomoDataset:
     """Read a Study A dataset: find each LV centre, crop, resize, normalise.
 
@@ -208,6 +209,8 @@ def load_tomo_dataset(
         n_jobs: parallel readers (joblib); ``None``: the project's policy
             (:func:`mpirad.parallel.resolve_n_jobs`), serial below :data:`PARALLEL_FROM`
             images.
+        exclude: patient ids left out (default: a Dataset's manifest ``exclude``; none
+            for a folder).
 
     Returns:
         The :class:`TomoDataset`.
@@ -220,7 +223,7 @@ def load_tomo_dataset(
     labels = tuple(labels) if labels is not None else labelme_labels(root)
     if not labels:
         raise ValueError("labels is empty: give the Labelme label(s) that mark ischemia")
-    index = scan_labelme_export(root)
+    index = scan_labelme_export(root, exclude=exclude)
     cache_path = None
     if cache_dir is not None:
         cache_path = Path(cache_dir) / f"tomo-{_fingerprint(index, config, labels)}.pt"
