@@ -479,15 +479,6 @@ def _check_study_b(
     table_ids = _check_b_table_ids(
         set(with_images), {"clinical.csv": clinical, "cac.csv": cac}, out, set(excluded)
     )
-    known = set(with_images) | {u for ids in table_ids.values() for u in ids}
-    try:
-        known |= set(layout.all_patients(strict=False))
-    except ValueError:
-        pass
-    _report_exclusions(excluded, known, out, summary)
-    _check_b_voxel_sizes(
-        {p: s for p, s in spacings.items() if p in usable_volumes}, resample, out, summary
-    )
     usable = usable_volumes - bad_rows
     for ids in table_ids.values():
         usable &= ids
@@ -502,6 +493,14 @@ def _check_study_b(
             "protocol minimum (50 x 20 stepwise)": minimum,
         }
     )
+    known = set(with_images) | {u for ids in table_ids.values() for u in ids}
+    try:
+        known |= set(layout.all_patients(strict=False))
+    except ValueError:
+        pass
+    _report_exclusions(excluded, known, out, summary)
+    # every readable image: the extraction checks the voxel sizes of all computed cases
+    _check_b_voxel_sizes(spacings, resample, out, summary)
     if not with_images:
         wanted = "<patient_id>/image.nii.gz" if layout.image is None else layout.wanted()
         out.add("", "", f"no patient with an image volume ({wanted})")

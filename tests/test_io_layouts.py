@@ -546,7 +546,7 @@ def test_check_reports_every_problem_of_a_mixed_site_at_once(reference, tmp_path
     assert {p.patient for p in report.warnings} == {"B007"}
     assert report.summary["excluded in the manifest (motion artefact)"] == 1
     assert report.summary["voxel sizes (z x y x x mm: patients)"] == (
-        "4 x 4 x 4: 1, 4.8 x 4.8 x 4.8: 3"
+        "4 x 4 x 4: 1, 4.8 x 4.8 x 4.8: 4"
     )
     assert not (tmp_path / "build").exists()  # nothing computed
 
