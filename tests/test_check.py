@@ -394,3 +394,7 @@ def test_study_a_counts_labelme_shapes_not_drawn_and_leaves_out_excluded_patient
     (typo,) = [p for p in report.problems if p.patient == "A999"]
     assert typo.severity == "warning" and "not in the dataset" in typo.message
     assert report.ok, report.format()
+    from mpirad.pipeline import dataset_summary
+
+    row = dataset_summary(load_manifest(path)["site"]).loc["site"]
+    assert (row["patients"], row["excluded"]) == (9, 1)  # A999 is not in the dataset

@@ -25,7 +25,7 @@ def dataset_summary(ds: Dataset) -> pd.DataFrame:
     """One row describing a dataset's contents (patients, images or volumes, labels).
 
     Patients the manifest excludes are not counted among the patients (column
-    ``excluded``). Study B volumes and masks are found through the dataset's layout
+    ``excluded``: those of them the dataset holds). Study B volumes and masks are found through the dataset's layout
     (:class:`mpirad.io.layouts.VolumesLayout`: every format, a manifest ``files:``
     mapping or list), and ``formats`` counts the images per format.
 
@@ -40,33 +40,38 @@ def dataset_summary(ds: Dataset) -> pd.DataFrame:
     if ds.study == "a":
         from mpirad.io.tomograms import NON_PATIENT_FOLDERS
 
-        patients = sorted(
+        folders = sorted(
             p
             for p in ds.root.iterdir()
             if p.is_dir() and p.name not in NON_PATIENT_FOLDERS and not p.name.startswith(".")
         )
-        patients = [p for p in patients if p.name not in excluded]
+        patients = [p for p in folders if p.name not in excluded]
+        excluded &= {p.name for p in folders}
         images = [p for d in patients for p in d.glob("*.png")]
         annotations = [p for d in patients for p in d.glob("*.json")]
         row.update(
             {"patients": len(patients), "images": len(images), "Labelme files": len(annotations)}
         )
     else:
-        row.update(_volume_counts(ds))
+        counts, every = _volume_counts(ds)
+        row.update(counts)
+        excluded &= set(every)
     if excluded:
         row["excluded"] = len(excluded)
     return pd.DataFrame([row], index=pd.Index([ds.name], name="dataset"))
 
 
-def _volume_counts(ds: Dataset) -> dict[str, object]:
-    """Patients, image volumes (by format) and ROI mask files of a Study B dataset."""
+def _volume_counts(ds: Dataset) -> tuple[dict[str, object], list[str]]:
+    """Patients, image volumes (by format) and ROI mask files of a Study B dataset, and
+    every patient its files hold (excluded ones too)."""
     from mpirad.io.layouts import LayoutError, VolumesLayout
 
     layout = VolumesLayout.of(ds)
     try:
-        patients = layout.patients(strict=False)
+        every = layout.all_patients(strict=False)
     except LayoutError:
-        patients = []
+        every = []
+    patients = [p for p in every if p not in layout.excluded()]
     formats: Counter[str] = Counter()
     masks = 0
     rois = ("myocardium",) if layout.derive is not None else ROI_NAMES
@@ -81,9 +86,10 @@ def _volume_counts(ds: Dataset) -> dict[str, object]:
                 masks += 1
             except LayoutError:
                 pass
-    return {
+    counts = {
         "patients": len(patients),
         "volumes": sum(formats.values()),
         "formats": ", ".join(f"{name} {n}" for name, n in sorted(formats.items())) or "none",
         "ROI masks": masks,
     }
+    return counts, every
