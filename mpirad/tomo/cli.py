@@ -68,6 +68,7 @@ def register(app: typer.Typer) -> None:
             labels=labels,
             cache_dir=Path(out_dir) / name / "study_a" / "cache",
             exclude=tuple(exclude),
+            name=name,
         )
         for which in ("patient", "image") if unit == "both" else (unit,):
             for k in range(1, n_splits + 1) if all_splits else [split]:

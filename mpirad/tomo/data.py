@@ -190,6 +190,7 @@ def load_tomo_dataset(
     progress: bool = True,
     n_jobs: int | None = None,
     exclude: Collection[str] | None = None,
+    name: str | None = None,
 ) -> TomoDataset:
     """Read a Study A dataset: find each LV centre, crop, resize, normalise.
 
@@ -211,6 +212,8 @@ def load_tomo_dataset(
             images.
         exclude: patient ids left out (default: a Dataset's manifest ``exclude``; none
             for a folder).
+        name: the dataset's name in the log's Labelme summary (default: the Dataset's
+            name, else the folder's).
 
     Returns:
         The :class:`TomoDataset`.
@@ -229,11 +232,11 @@ def load_tomo_dataset(
         cache_path = Path(cache_dir) / f"tomo-{_fingerprint(index, config, labels)}.pt"
         cached = _read_cache(cache_path, config, labels)
         if cached is not None:
-            _log_shapes(cached.shapes, root)
+            _log_shapes(cached.shapes, name or root)
             return cached
     n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(index), serial_below=PARALLEL_FROM)
     images, masks, table, tally = _prepare_all(index, config, labels, n_jobs, progress)
-    _log_shapes(tally, root)
+    _log_shapes(tally, name or root)
     _warn_outlines_outside(table, config.crop_size)
     dataset = TomoDataset(
         index=table,

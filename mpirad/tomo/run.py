@@ -403,6 +403,7 @@ def _load(
         cache_dir=Path(out_dir) / dataset_name / "study_a" / "cache",
         progress=progress,
         exclude=tuple(exclude or ()),
+        name=dataset_name,
     )
 
 
