@@ -14,7 +14,15 @@ reverse), and whether the cohort is large enough for each chapter:
   the inner selection group taken from each training part
   (:func:`mpirad.tomo.splits.selection_split`);
 - Study B (``volumes``): the usable patients (image, seven valid masks, clinical and CAC
-  rows) must reach :func:`mpirad.stats.minimum_cohort_size`.
+  rows) must reach :func:`mpirad.stats.minimum_cohort_size`; their voxel sizes must agree
+  unless the manifest resamples (the extraction's :class:`~mpirad.radiomics.cohort.VoxelSizeError`,
+  found here before anything is computed); with a manifest ``files:`` list, every folder
+  that no mapping reads is an error (its patient would be left out).
+
+Both studies: patients the manifest's ``exclude`` leaves out are not checked, and are
+counted by reason in the summary (an excluded id the dataset lacks is a warning). Study A:
+Labelme shapes that will not be drawn (other labels than the dataset's ``labels``, lines,
+points) are counted and reported as a warning under the dataset's name.
 
 The report is a list of :class:`Problem` (patient, file, severity, message); a problem
 of the whole dataset has patient ``""``.
@@ -22,7 +30,7 @@ of the whole dataset has patient ``""``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +40,7 @@ import pandas as pd
 from mpirad.io.tomograms import NON_PATIENT_FOLDERS
 
 if TYPE_CHECKING:
+    from mpirad.io.labelme import ShapeTally
     from mpirad.io.layouts import VolumesLayout
 
 #: Severities, worst first. ``error``: a chapter would refuse the dataset or a patient;
@@ -176,9 +185,11 @@ class _Collector:
 # --------------------------------------------------------------------------------------
 
 
-def _patient_folders(root: Path, out: _Collector, root_files: tuple[str, ...]):
-    """Yield the patient folders of ``root`` in sorted order; warn (in that order) about
-    files beside them other than ``root_files``."""
+def _patient_folders(
+    root: Path, out: _Collector, root_files: tuple[str, ...], exclude: Collection[str] = ()
+):
+    """Yield the patient folders of ``root`` in sorted order, but those in ``exclude``;
+    warn (in that order) about files beside them other than ``root_files``."""
     for child in sorted(root.iterdir()):
         if child.name.startswith("."):
             continue
@@ -186,17 +197,31 @@ def _patient_folders(root: Path, out: _Collector, root_files: tuple[str, ...]):
             if child.name not in root_files:
                 out.add("", child, "unexpected file beside the patient folders", "warning")
             continue
-        if child.name in NON_PATIENT_FOLDERS:
+        if child.name in NON_PATIENT_FOLDERS or child.name in exclude:
             continue
         yield child
 
 
-def _check_study_a(root: Path, out: _Collector, summary: dict[str, object]) -> None:
+def _check_study_a(
+    root: Path,
+    out: _Collector,
+    summary: dict[str, object],
+    *,
+    labels: Sequence[str],
+    exclude: Mapping[str, str],
+    name: str,
+) -> None:
+    from mpirad.io.labelme import ShapeTally
+
     rows: list[dict] = []
     patients = []
-    for child in _patient_folders(root, out, STUDY_A_ROOT_FILES):
+    tally = ShapeTally()
+    for child in _patient_folders(root, out, STUDY_A_ROOT_FILES, exclude):
         patients.append(child.name)
-        rows += _check_a_patient(child, out)
+        patient_rows, patient_tally = _check_a_patient(child, out, labels)
+        rows += patient_rows
+        tally += patient_tally
+    _report_exclusions(exclude, {p.name for p in root.iterdir() if p.is_dir()}, out, summary)
     if not patients:
         out.add("", "", "no patient folders (labelme-export layout: <root>/<patient_id>/...)")
     index = pd.DataFrame(rows, columns=["patient_id", "image", "label"])
@@ -207,8 +232,18 @@ def _check_study_a(root: Path, out: _Collector, summary: dict[str, object]) -> N
             "readable images": len(index),
             "images labelled 1": len(positive),
             "patients with an image labelled 1": positive["patient_id"].nunique(),
+            f"Labelme shapes (labels drawn: {', '.join(labels)})": tally.summary(),
         }
     )
+    if tally.skipped:
+        out.add(
+            "",
+            "",
+            f"dataset {name}: {tally.skipped} Labelme shape(s) will not be drawn into the "
+            f"ischemia masks ({tally.summary()}); if a label also marks ischemia, add it to "
+            "the dataset's 'labels' in data_manifest.yaml",
+            "warning",
+        )
     if index.empty:
         return
     for unit in ("patient", "image"):
@@ -243,16 +278,26 @@ def _study_a_splits_feasible(index: pd.DataFrame, unit: str) -> None:
             raise ValueError(f"split {number}, model-selection group: {error}") from None
 
 
-def _check_a_patient(child: Path, out: _Collector) -> list[dict]:
+def _check_a_patient(
+    child: Path, out: _Collector, labels: Sequence[str]
+) -> tuple[list[dict], ShapeTally]:
     """Check one Study A patient folder: labels.csv, every slice it lists, stray files.
 
+    Args:
+        child: the patient folder.
+        out: the collector.
+        labels: the Labelme labels drawn into the ischemia mask.
+
     Returns:
-        ``{"patient_id", "image", "label"}`` rows of the slices that could be read.
+        ``{"patient_id", "image", "label"}`` rows of the slices that could be read, and
+        the tally of their Labelme shapes (drawn and not).
     """
+    from mpirad.io.labelme import ShapeTally
     from mpirad.io.labels import read_label_csv, read_label_csv_unchecked
-    from mpirad.io.tomograms import read_slice
+    from mpirad.io.tomograms import read_slice_and_tally
 
     patient = child.name
+    tally = ShapeTally()
     labels_path = child / "labels.csv"
     if not labels_path.is_file():
         out.add(
@@ -261,14 +306,14 @@ def _check_a_patient(child: Path, out: _Collector) -> list[dict]:
             "patient folder without labels.csv (labelme-export layout: "
             "<root>/<patient_id>/labels.csv, *.png, *.json)",
         )
-        return []
+        return [], tally
     # The checked reader reports listed-but-missing and present-but-unlisted images.
     table = out.attempt(patient, labels_path, read_label_csv, labels_path, child)
     if table is None:
         try:
             table = read_label_csv_unchecked(labels_path)
         except ValueError:
-            return []  # the content error is already recorded
+            return [], tally  # the content error is already recorded
     rows = []
     known = {"labels.csv"}
     for image, label in zip(table["image"], table["label"], strict=True):
@@ -288,12 +333,19 @@ def _check_a_patient(child: Path, out: _Collector) -> list[dict]:
             continue
         where = json_path if has_json else png_path
         read = out.attempt(
-            patient, where, read_slice, png_path, json_path if has_json else None, int(label)
+            patient,
+            where,
+            read_slice_and_tally,
+            png_path,
+            json_path if has_json else None,
+            int(label),
+            labels,
         )
         if read is not None:
             rows.append({"patient_id": patient, "image": image, "label": int(label)})
+            tally += read[2]
     _check_a_strays(child, known, out)
-    return rows
+    return rows, tally
 
 
 def _check_a_strays(child: Path, known: set[str], out: _Collector) -> None:
@@ -309,12 +361,34 @@ def _check_a_strays(child: Path, known: set[str], out: _Collector) -> None:
             out.add(child.name, path, "unexpected file in the patient folder", "warning")
 
 
+def _report_exclusions(
+    exclude: Mapping[str, str], known: set[str], out: _Collector, summary: dict[str, object]
+) -> None:
+    """Count the manifest's exclusions by reason (summary); warn about an excluded id the
+    dataset does not hold (a typo would leave the patient in)."""
+    reasons: dict[str, int] = {}
+    for patient, reason in sorted(exclude.items()):
+        if patient not in known:
+            out.add(
+                patient,
+                "",
+                "excluded in the manifest ('exclude') but not in the dataset: check the id",
+                "warning",
+            )
+            continue
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, n in sorted(reasons.items()):
+        summary[f"excluded in the manifest ({reason})"] = n
+
+
 # --------------------------------------------------------------------------------------
 # Study B
 # --------------------------------------------------------------------------------------
 
 
-def _check_b_patient(layout: VolumesLayout, patient: str) -> tuple[str, list[tuple], bool]:
+def _check_b_patient(
+    layout: VolumesLayout, patient: str
+) -> tuple[str, list[tuple], bool, tuple[float, ...] | None]:
     """Image, seven masks and stray files of one patient (a parallel task).
 
     The files are found and read as the chapters read them, through the dataset's
@@ -325,7 +399,8 @@ def _check_b_patient(layout: VolumesLayout, patient: str) -> tuple[str, list[tup
     default layout's patient folder only.
 
     Returns:
-        ``(patient, problems as Problem fields, usable)``; usable: image and every mask valid.
+        ``(patient, problems as Problem fields, usable, voxel size)``; usable: image and
+        every mask valid; the image's voxel size ``(z, y, x)`` in mm, None if unreadable.
     """
     from mpirad.io.patient_volumes import read_patient_image
 
@@ -334,10 +409,11 @@ def _check_b_patient(layout: VolumesLayout, patient: str) -> tuple[str, list[tup
         patient, _source_path(layout.image_source, patient), read_patient_image, layout, patient
     )
     ok = image is not None and _check_b_masks(layout, patient, image, out)
-    if layout.image is None:
+    if layout.is_default(patient):
         _check_b_strays(layout.root / patient, out, patient)
     fields = [(p.patient, p.file, p.severity, p.message) for p in out.problems]
-    return patient, fields, ok
+    spacing = None if image is None else tuple(float(v) for v in image.spacing)
+    return patient, fields, ok, spacing
 
 
 def _source_path(find: Callable, *args) -> Path | None:
@@ -356,7 +432,7 @@ def _check_b_masks(layout: VolumesLayout, patient: str, image: object, out: _Col
     from mpirad.constants import ROI_NAMES
     from mpirad.io.patient_volumes import read_roi_mask
 
-    if layout.image is None and not (layout.root / patient / "masks").is_dir():
+    if layout.is_default(patient) and not (layout.root / patient / "masks").is_dir():
         out.add(
             patient, layout.root / patient / "masks", "no masks/ folder (one <roi>.nii.gz per ROI)"
         )
@@ -374,12 +450,15 @@ def _check_b_masks(layout: VolumesLayout, patient: str, image: object, out: _Col
 
 
 def _check_b_strays(folder: Path, out: _Collector, patient: str) -> None:
-    """Warn about files in a default-layout patient folder other than its image and masks/."""
+    """Warn about files in a default-layout patient folder other than its image (a file,
+    or the documented DICOM series folder ``image/``) and masks/."""
     from mpirad.io.patient_volumes import VOLUME_SUFFIXES
 
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.name == "masks":
             continue
+        if path.name == "image" and path.is_dir():
+            continue  # a DICOM series (its files are read, and checked, as the image)
         if not any(path.name == f"image{suffix}" for suffix in VOLUME_SUFFIXES):
             out.add(patient, path, "unexpected file in the patient folder", "warning")
 
@@ -390,17 +469,20 @@ def _check_study_b(
     summary: dict[str, object],
     n_jobs: int | None = None,
     scheduler: object = None,
+    resample: bool = False,
 ) -> None:
     from mpirad.io.clinical_tables import outcome_unavailable
     from mpirad.stats.protocol import minimum_cohort_size
 
     with_images = _b_patients_with_images(layout, out)
-    usable_volumes = _check_b_volumes(layout, with_images, out, n_jobs, scheduler)
+    usable_volumes, spacings = _check_b_volumes(layout, with_images, out, n_jobs, scheduler)
+    excluded = layout.excluded()
+    table_ids: dict[str, set[str]] = {}
     no_outcome = outcome_unavailable(layout)
     if no_outcome is None:
         clinical, cac, bad_rows = _check_b_tables(layout, out)
         table_ids = _check_b_table_ids(
-            set(with_images), {"clinical.csv": clinical, "cac.csv": cac}, out
+            set(with_images), {"clinical.csv": clinical, "cac.csv": cac}, out, set(excluded)
         )
         usable = usable_volumes - bad_rows
         for ids in table_ids.values():
@@ -421,12 +503,16 @@ def _check_study_b(
             "protocol minimum (50 x 20 stepwise)": minimum,
         }
     )
+    known = set(with_images) | {u for ids in table_ids.values() for u in ids}
+    try:
+        known |= set(layout.all_patients(strict=False))
+    except ValueError:
+        pass
+    _report_exclusions(excluded, known, out, summary)
+    # every readable image: the extraction checks the voxel sizes of all computed cases
+    _check_b_voxel_sizes(spacings, resample, out, summary)
     if not with_images:
-        wanted = (
-            "<patient_id>/image.nii.gz"
-            if layout.image is None
-            else f"files.image pattern {layout.image.text!r}"
-        )
+        wanted = "<patient_id>/image.nii.gz" if layout.image is None else layout.wanted()
         out.add("", "", f"no patient with an image volume ({wanted})")
     if no_outcome is None and len(usable) < minimum:
         out.add(
@@ -445,12 +531,22 @@ def _b_patients_with_images(layout: VolumesLayout, out: _Collector) -> list[str]
     if layout.image is not None:
         from mpirad.io.layouts import LayoutError
 
+        for folder in layout.unmatched_folders():
+            out.add(
+                folder.name,
+                folder,
+                f"folder that no files: pattern reads (looked for {layout.wanted()}): its "
+                "patient would be left out of every chapter; add a mapping for its format "
+                "to the manifest's files: list, or 'default' as its last item",
+            )
         try:
-            return layout.patients()
-        except LayoutError:
+            return layout.patients(strict=False)
+        except LayoutError as error:
+            if "no patient found" not in str(error):
+                out.add("", "", str(error))
             return []  # reported as "no patient with an image volume"
     with_images: list[str] = []
-    for child in _patient_folders(layout.root, out, STUDY_B_ROOT_FILES):
+    for child in _patient_folders(layout.root, out, STUDY_B_ROOT_FILES, layout.excluded()):
         if find_volume(child, "image") is None:
             out.add(child.name, child, "patient folder without an image volume (image.nii.gz)")
             continue
@@ -464,23 +560,53 @@ def _check_b_volumes(
     out: _Collector,
     n_jobs: int | None,
     scheduler: object = None,
-) -> set[str]:
+) -> tuple[set[str], dict[str, tuple[float, ...]]]:
     """Check every patient's image and masks (:func:`_check_b_patient`, in parallel).
 
     Returns:
-        The patients whose image and every mask are valid.
+        The patients whose image and every mask are valid, and patient -> the voxel
+        size ``(z, y, x)`` in mm of every readable image.
     """
     from mpirad.parallel import imap
 
     usable_volumes: set[str] = set()
+    spacings: dict[str, tuple[float, ...]] = {}
     args = [(layout, patient) for patient in patients]
-    for patient, problems, usable in imap(
+    for patient, problems, usable, spacing in imap(
         _check_b_patient, args, n_jobs=n_jobs, scheduler=scheduler
     ):
         out.problems.extend(Problem(*fields) for fields in problems)
         if usable:
             usable_volumes.add(patient)
-    return usable_volumes
+        if spacing is not None:
+            spacings[patient] = spacing
+    return usable_volumes, spacings
+
+
+def _check_b_voxel_sizes(
+    spacings: dict[str, tuple[float, ...]],
+    resample: bool,
+    out: _Collector,
+    summary: dict[str, object],
+) -> None:
+    """Count the voxel sizes; without the manifest's ``resample``, mixed sizes are the
+    error the extraction would raise after computing every patient
+    (:func:`mpirad.radiomics.cohort.check_voxel_sizes`), reported here first."""
+    from mpirad.radiomics.cohort import VoxelSizeError, check_voxel_sizes
+
+    counts: dict[str, int] = {}
+    for spacing in spacings.values():
+        key = " x ".join(f"{s:g}" for s in spacing)
+        counts[key] = counts.get(key, 0) + 1
+    summary["voxel sizes (z x y x x mm: patients)"] = (
+        ", ".join(f"{k}: {n}" for k, n in sorted(counts.items())) or "none read"
+    )
+    if resample:
+        return
+    try:
+        check_voxel_sizes(spacings)
+    except VoxelSizeError as error:
+        out.add("", "", f"the feature extraction would stop: {error}")
 
 
 def _check_b_tables(layout: VolumesLayout, out: _Collector):
@@ -510,18 +636,23 @@ def _check_b_tables(layout: VolumesLayout, out: _Collector):
 
 
 def _check_b_table_ids(
-    image_ids: set[str], tables: dict[str, pd.DataFrame | None], out: _Collector
+    image_ids: set[str],
+    tables: dict[str, pd.DataFrame | None],
+    out: _Collector,
+    excluded: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, set[str]]:
-    """Warn about patients with an image but no table row, and the reverse.
+    """Warn about patients with an image but no table row, and the reverse (patients
+    the manifest excludes are not warned about).
 
     Returns:
-        Table file name -> its patient ids (readable tables only).
+        Table file name -> its patient ids (readable tables only, excluded patients left
+        out).
     """
     table_ids: dict[str, set[str]] = {}
     for name, table in tables.items():
         if table is None:
             continue
-        ids = set(table["patient_id"].dropna().astype(str))
+        ids = set(table["patient_id"].dropna().astype(str)) - excluded
         table_ids[name] = ids
         for patient in sorted(image_ids - ids):
             out.add(
@@ -552,6 +683,9 @@ def check_root(
     name: str = "",
     n_jobs: int | None = None,
     scheduler: object = None,
+    labels: Sequence[str] | None = None,
+    exclude: Mapping[str, str] | None = None,
+    resample: bool = False,
 ) -> CheckReport:
     """Check a dataset folder of study ``"a"`` (labelme-export) or ``"b"`` (volumes).
 
@@ -567,6 +701,13 @@ def check_root(
             default: :func:`mpirad.parallel.resolve_n_jobs`); the report is the same for any number.
         scheduler: a Dask scheduler for the Study B patients
             (:func:`mpirad.parallel.resolve_scheduler`; default ``MPIRAD_DASK_SCHEDULER``).
+        labels: Study A: the Labelme labels drawn into the ischemia mask (default
+            ``[ischemia]``); shapes of other labels, and lines and points, are counted
+            and reported as a warning.
+        exclude: Study A: patient id -> reason, for the patients left out on purpose
+            (Study B: the layout's manifest ``exclude``).
+        resample: Study B: the dataset is resampled before extraction (manifest
+            ``resample``), so mixed voxel sizes are allowed.
 
     Returns:
         The :class:`CheckReport` (nothing is raised for problems of the data).
@@ -585,9 +726,18 @@ def check_root(
     if not root.is_dir():
         out.add("", "", f"{root}: dataset folder does not exist")
     elif layout is None:
-        _check_study_a(root, out, summary)
+        from mpirad.io.layouts import DEFAULT_LABELME_LABELS
+
+        _check_study_a(
+            root,
+            out,
+            summary,
+            labels=tuple(labels) if labels else DEFAULT_LABELME_LABELS,
+            exclude=dict(exclude or {}),
+            name=repr(name) if name else str(root),
+        )
     else:
-        _check_study_b(layout, out, summary, n_jobs, scheduler)
+        _check_study_b(layout, out, summary, n_jobs, scheduler, resample)
     return CheckReport(root=root, study=study, problems=out.problems, summary=summary, name=name)
 
 
@@ -609,11 +759,15 @@ def check_dataset(
     """
     from mpirad.io.layouts import volumes_layout
 
+    entry = dataset.entry  # type: ignore[attr-defined]
     source = volumes_layout(dataset) if dataset.study == "b" else dataset.root  # type: ignore[attr-defined]
     return check_root(
         source,
-        dataset.study,
-        name=dataset.name,
+        dataset.study,  # type: ignore[attr-defined]
+        name=dataset.name,  # type: ignore[attr-defined]
         n_jobs=n_jobs,
-        scheduler=scheduler,  # type: ignore[attr-defined]
+        scheduler=scheduler,
+        labels=entry.labels,
+        exclude=entry.exclude,
+        resample=entry.resample is not None,
     )

@@ -11,7 +11,8 @@ Each entry has ``study`` (``a`` or ``b``), ``format`` (``labelme-export`` for St
 ``root`` (relative to the manifest file, or absolute), ``provenance`` (``synthetic`` or
 ``site``), an optional ``checksum`` (``sha256:<hex>`` over the dataset's files, see
 :func:`tree_checksum`) and, for synthetic datasets, the generator options. Study B
-(``volumes``) entries may map their files by pattern (``files``, :class:`VolumeFiles`) and
+(``volumes``) entries may map their files by pattern (``files``, :class:`VolumeFiles`, or a list of them, one per format,
+optionally ending with ``default``; see :mod:`mpirad.io.layouts`) and
 give the voxel size of files that carry none (``spacing: [z, y, x]`` in mm; and, if
 needed, their place: ``origin: [x, y, z]`` in mm and ``direction``, 9 numbers, both LPS as
 SimpleITK's ``GetOrigin``/``GetDirection``), and may
@@ -20,8 +21,9 @@ not in short-axis orientation and an optional ``rv_insertion_deg``): the seven R
 then derived from it when read (:mod:`mpirad.heart`); Study A
 entries may name the Labelme labels drawn into the ischemia mask (``labels``, default
 ``[ischemia]``) and the side of a (square) source pixel in mm (``pixel_spacing_mm``,
-optional; gives Study A's Hausdorff distances in mm). :mod:`mpirad.io.layouts` reads
-these. The file is validated with pydantic; a bad manifest raises :class:`ManifestError` naming the dataset, the key and
+optional; gives Study A's Hausdorff distances in mm). Either study may leave patients
+out on purpose: ``exclude: {patient_id: reason, ...}`` (their folders stay; every chapter
+skips them and counts them by reason). :mod:`mpirad.io.layouts` reads these. The file is validated with pydantic; a bad manifest raises :class:`ManifestError` naming the dataset, the key and
 the problem.
 
 The manifest is found from ``$MPIRAD_MANIFEST``, else the first ``data_manifest.yaml``
@@ -164,8 +166,10 @@ class DatasetEntry(BaseModel):
     description: str = ""
     checksum: str | None = None
     synthetic: SyntheticOptions | None = None
-    #: Study B: file patterns instead of the default layout.
-    files: VolumeFiles | None = None
+    #: Study B: file patterns instead of the default layout: one mapping, or a list of
+    #: mappings (one per format, tried in order for each patient) optionally ending with
+    #: ``default`` (the default layout for the patients no pattern matched).
+    files: VolumeFiles | list[VolumeFiles | Literal["default"]] | None = None
     #: Study B: voxel size in mm, (z, y, x), of files that carry none (MATLAB, bare NRRD).
     spacing: tuple[float, float, float] | None = None
     #: Study B: LPS position (x, y, z) in mm of voxel [0, 0, 0] of files that carry no
@@ -197,6 +201,51 @@ class DatasetEntry(BaseModel):
     resample: Resample | None = None
     #: Study B: re-segment every ROI by intensity range and/or outliers (IBSI).
     resegment: Resegment | None = None
+    #: Patients left out on purpose: patient id -> the reason (counted by reason in the
+    #: chapters; the folders stay where they are).
+    exclude: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("exclude")
+    @classmethod
+    def _exclude_reasons(cls, value: dict[str, str]) -> dict[str, str]:
+        for patient, reason in value.items():
+            if not str(patient).strip():
+                raise ValueError("a patient id to exclude is empty")
+            if not isinstance(reason, str) or not reason.strip():
+                raise ValueError(
+                    f"patient {patient!r}: give the reason it is left out "
+                    "(e.g. 'B007: mask 8 mm off the image'); it is counted in the chapters"
+                )
+        return {str(k): v.strip() for k, v in value.items()}
+
+    @field_validator("files")
+    @classmethod
+    def _files_list(cls, value):
+        if not isinstance(value, list):
+            return value
+        mappings = [item for item in value if item != "default"]
+        if not mappings:
+            raise ValueError(
+                "give at least one mapping ({image: ..., masks: ...}); for the default "
+                "layout alone, leave 'files' out"
+            )
+        if value.count("default") > 1 or ("default" in value and value[-1] != "default"):
+            raise ValueError("'default' may appear once, as the last item (tried last)")
+        tables = {(m.clinical, m.cac) for m in mappings}
+        if len(tables) > 1:
+            raise ValueError(
+                "the mappings name different clinical/cac tables "
+                f"({sorted(tables)}); a dataset has one clinical.csv and one cac.csv: "
+                "give them in the first mapping only"
+            )
+        return value
+
+    def file_mappings(self) -> list[VolumeFiles]:
+        """The ``files`` mappings in order (``default`` left out; empty without ``files``)."""
+        if self.files is None:
+            return []
+        items = self.files if isinstance(self.files, list) else [self.files]
+        return [item for item in items if item != "default"]
 
     @field_validator("pixel_spacing_mm")
     @classmethod
@@ -526,13 +575,14 @@ def _check_rois(entry: DatasetEntry, refuse) -> None:
     for key in ("short_axis", "rv_insertion_deg"):
         if key in entry.model_fields_set and entry.rois != "derive":
             refuse(key, "only applies with 'rois: derive' (the ROIs derived from the myocardium)")
-    masks = entry.files.masks if entry.files is not None else None
-    if entry.rois == "derive" and isinstance(masks, dict) and "myocardium" not in masks:
-        refuse(
-            "files.masks",
-            f"'rois: derive' derives the ROIs from the myocardium mask, but files.masks maps "
-            f"only {sorted(masks)}; add 'myocardium: <pattern>'",
-        )
+    for mapping in entry.file_mappings():
+        masks = mapping.masks
+        if entry.rois == "derive" and isinstance(masks, dict) and "myocardium" not in masks:
+            refuse(
+                "files.masks",
+                f"'rois: derive' derives the ROIs from the myocardium mask, but files.masks "
+                f"maps only {sorted(masks)}; add 'myocardium: <pattern>'",
+            )
 
 
 def get_dataset(name: str, manifest: str | Path | None = None) -> Dataset:

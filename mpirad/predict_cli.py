@@ -59,12 +59,20 @@ def tomo_cmd(
     device: Annotated[str | None, typer.Option(help="cuda or cpu (default: auto)")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="images per forward pass")] = 32,
 ) -> None:
-    """Predict ischemia (probability, mask, overlay) on tomograms with a trained Study A run."""
+    """Predict ischemia (probability, mask, overlay) on tomograms with a trained Study A run.
+
+    Prints each split's validation results from its model card (AUC with its 95% CI,
+    sensitivity, specificity) and warns when an AUC is below 0.5 or its CI includes 0.5.
+    """
+    from mpirad.tomo.card import validation_summary
     from mpirad.tomo.predict import load_tomo_model, predict_tomo, write_predictions
 
     loaded = load_tomo_model(model)
-    for card in loaded.cards:
-        typer.echo(f"model card: {card}")
+    for split in loaded.splits:
+        line, warnings = validation_summary(split.directory)
+        typer.echo(f"model card: {line} (card: {split.card.name} in {split.directory.name}/)")
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
     predictions = predict_tomo(loaded, images, device=device, batch_size=batch_size)
     target = out if out is not None else _default_out(model, "tomo")
     table = write_predictions(predictions, loaded, target)

@@ -68,7 +68,7 @@ def file_stamp(root: str | Path, *, exclude: tuple[str, ...] = (".cache", "truth
 #: Manifest keys that change what is read from a dataset's files.
 READING_OPTIONS = (
     "files", "spacing", "origin", "direction", "mat_axes", "labels", "rois", "short_axis",
-    "rv_insertion_deg", "resample", "resegment",
+    "rv_insertion_deg", "resample", "resegment", "exclude",
 )  # fmt: skip
 
 
@@ -77,7 +77,7 @@ def dataset_fingerprint(ds: Dataset) -> str:
 
     Reading options set in the manifest (file mapping, spacing and placement, MATLAB axes,
     Labelme labels, ROIs derived from the myocardium and their orientation, resampling and
-    re-segmentation;
+    re-segmentation, patients excluded;
     :data:`READING_OPTIONS`) are part of it: changing one changes what is read.
     """
     files = ds.entry.checksum or file_stamp(ds.root)

@@ -353,3 +353,48 @@ def test_study_b_is_checked_through_the_manifest_file_patterns(
     assert problem.file == "" and "ROI LAD17" in problem.message
     assert "rois/LAD17/B003.nii.gz" in problem.message and "files.masks" in problem.message
     assert report.summary["patients with valid image and masks"] == minimum_cohort_size()
+
+
+def test_study_a_counts_labelme_shapes_not_drawn_and_leaves_out_excluded_patients(
+    clean_a: Path, tmp_path: Path
+) -> None:
+    from mpirad.check import check_dataset
+    from mpirad.io.labelme import read_labelme
+    from mpirad.manifest import load_manifest
+
+    root = _copy(clean_a, tmp_path)
+    json_path = (root / "A002" / _labelled(root, "A002", 1)).with_suffix(".json")
+    raw = json.loads(json_path.read_text())
+    raw["shapes"] += [
+        {**raw["shapes"][0], "label": "artefact"},
+        {**raw["shapes"][0], "label": "artefact"},
+        {**raw["shapes"][0], "shape_type": "line", "points": raw["shapes"][0]["points"][:2]},
+    ]
+    json_path.write_text(json.dumps(raw))
+    drawn = sum(
+        sum(s.label == "ischemia" and s.shape_type != "line" for s in read_labelme(j).shapes)
+        for j in root.glob("A*/*.json")
+        if j.parent.name != "A007"  # excluded below
+    )
+    # A007's labels.csv is broken, and the site leaves A007 out on purpose
+    (root / "A007" / "labels.csv").unlink()
+    path = _manifest(tmp_path, root, "a")
+    path.write_text(path.read_text() + "    exclude: {A007: unreadable export, A999: typo}\n")
+    report = check_dataset(load_manifest(path)["site"])
+    (shapes,) = [p for p in report.warnings if "Labelme shape" in p.message]
+    assert shapes.patient == "" and "dataset 'site': 3 Labelme shape(s)" in shapes.message
+    assert "2 shapes with other labels (artefact x2)" in shapes.message
+    assert "1 shape without area (line x1)" in shapes.message
+    assert report.summary["Labelme shapes (labels drawn: ischemia)"].startswith(
+        f"labelme: {drawn} shapes drawn; "
+    )
+    assert report.summary["excluded in the manifest (unreadable export)"] == 1
+    assert report.summary["patients"] == 9
+    assert not [p for p in report.problems if p.patient == "A007"]  # not checked
+    (typo,) = [p for p in report.problems if p.patient == "A999"]
+    assert typo.severity == "warning" and "not in the dataset" in typo.message
+    assert report.ok, report.format()
+    from mpirad.pipeline import dataset_summary
+
+    row = dataset_summary(load_manifest(path)["site"]).loc["site"]
+    assert (row["patients"], row["excluded"]) == (9, 1)  # A999 is not in the dataset

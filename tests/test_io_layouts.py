@@ -40,6 +40,10 @@ STEP = 2.0**-7
 SERA_VARIABLES = {"myocardium": "total", "LAD17": "lad17", "RCAMIM": "rca_mim"}
 
 
+def _sera_variable(roi: str) -> str:
+    return SERA_VARIABLES.get(roi, roi.lower())
+
+
 def _manifest(folder: Path, entries: dict[str, str]) -> dict:
     text = "version: 1\ndatasets:\n" + "".join(
         f"  {name}:\n" + "".join(f"    {line}\n" for line in body.strip().splitlines())
@@ -81,14 +85,16 @@ def _write_dicom(folder: Path, volume: np.ndarray, patient_id: str, *, image: bo
     )
 
 
-def _save(kind: str, reference: Path, patients: list[str], out: Path) -> None:
-    """Re-save the reference cohort in one layout."""
+def _save(
+    kind: str, reference: Path, patients: list[str], out: Path, rois: tuple[str, ...] = ROIS
+) -> None:
+    """Re-save the reference cohort (``rois`` of its masks) in one layout."""
     out.mkdir(parents=True)
     for table in ("clinical.csv", "cac.csv"):
         shutil.copy(reference / table, out / table)
     for pid in patients:
         image = read_volume(reference / pid / "image.nii.gz")
-        masks = {r: read_volume(reference / pid / "masks" / f"{r}.nii.gz").array for r in ROIS}
+        masks = {r: read_volume(reference / pid / "masks" / f"{r}.nii.gz").array for r in rois}
         folder, spacing = out / pid, image.spacing
         xyz = lambda a: np.transpose(a, (2, 1, 0))  # noqa: E731 - NRRD stores (x, y, z)
         if kind == "nii":
@@ -124,7 +130,7 @@ def _save(kind: str, reference: Path, patients: list[str], out: Path) -> None:
         elif kind == "sera":  # one v5 file for the PET volume, one v7.3 file of contours
             folder.mkdir(parents=True)
             scipy.io.savemat(folder / "PETimg.mat", {"vol_vals": image.array, "notes": [1.0]})
-            contours = {SERA_VARIABLES[r]: m.astype(bool) for r, m in masks.items()}
+            contours = {_sera_variable(r): m.astype(bool) for r, m in masks.items()}
             _write_mat73(folder / "contours.mat", contours)
         elif kind == "dicom":
             _write_dicom(folder / "image", image.array, pid, image=True)
@@ -388,3 +394,174 @@ def test_pattern_discovery_and_tables_elsewhere(tmp_path):
     ds = _manifest(tmp_path, {"b": _site("data", files)})["b"]
     with pytest.raises(ValueError, match=r"tables/clin.csv: missing columns"):
         read_cohort_tables(ds)
+
+
+# --------------------------------------------------------------------------- mixed layouts
+
+MIXED_FILES = (
+    "spacing: [4.8, 4.8, 4.8]\nfiles:\n"
+    "  - image: '{patient_id}/PETimg.mat:vol_vals'\n    masks:\n"
+    + "".join(
+        f"      {roi}: '{{patient_id}}/contours.mat:{v}'\n" for roi, v in SERA_VARIABLES.items()
+    )
+    + "  - {image: '{patient_id}/image.nii', masks: '{patient_id}/masks/{roi}.nii'}\n"
+)
+
+
+def _mixed_site(root: Path, patients: list[str], data: Path) -> dict[str, str]:
+    """Patient 0 as SERA MATLAB, patient 1 as NIfTI (.nii), a copy of patient 0 as a
+    DICOM series (default layout); returns patient -> the reference patient it holds."""
+    kinds = {patients[0]: "sera", patients[1]: "nii"}
+    for pid, kind in kinds.items():
+        _save(kind, root, [pid], data.parent / kind)
+        shutil.copytree(data.parent / kind / pid, data / pid)
+    _save("dicom", root, [patients[0]], data.parent / "dicom")
+    shutil.copytree(data.parent / "dicom" / patients[0], data / "B900")
+    for table in ("clinical.csv", "cac.csv"):
+        shutil.copy(root / table, data / table)
+    return {patients[0]: patients[0], patients[1]: patients[1], "B900": patients[0]}
+
+
+def test_mixed_layouts_are_read_by_the_first_matching_pattern_then_default(reference, tmp_path):
+    from mpirad.check import check_dataset
+
+    root, patients, _ = reference
+    data = tmp_path / "data"
+    data.mkdir()
+    holds = _mixed_site(root, patients, data)
+    with_default = MIXED_FILES + "  - default\n"
+    datasets = _manifest(
+        tmp_path, {"mixed": _site("data", with_default), "two": _site("data", MIXED_FILES)}
+    )
+    mixed = datasets["mixed"]
+    assert list_patients(mixed) == sorted(holds)
+    layout = VolumesLayout.of(mixed)
+    assert layout.image_source(patients[0]).variable == "vol_vals"
+    assert layout.image_source(patients[1]).path.name == "image.nii"
+    assert layout.image_source("B900").path.is_dir()  # the DICOM series, default layout
+    for pid, reference_pid in holds.items():
+        expected = load_patient_rois(root, reference_pid, ROIS)
+        got = load_patient_rois(mixed, pid, ROIS)
+        np.testing.assert_array_equal(got.image, expected.image)
+        for roi in ROIS:
+            np.testing.assert_array_equal(got.masks[roi], expected.masks[roi], err_msg=roi)
+    report = check_dataset(mixed, n_jobs=1)
+    # no stray-file warning on the DICOM image/ folder; B900 has no table rows (warnings)
+    assert not [p for p in report.problems if "unexpected file" in p.message]
+    # the site holds three of the seven ROIs: the others are missing, nothing else is wrong
+    errors = [p for p in report.errors if p.patient in holds]
+    assert {p.patient for p in errors} == set(holds)
+    assert all(" ROI " in p.message and "mask" in p.message for p in errors)
+    assert not any(f"ROI {roi}:" in p.message for p in errors for roi in ROIS)
+
+    # without 'default', the DICOM patient is read by no pattern: left out, an error in check
+    two = datasets["two"]
+    assert list_patients(two) == sorted(patients)
+    report = check_dataset(two, n_jobs=1)
+    unmatched = [p for p in report.errors if p.patient == "B900"]
+    assert len(unmatched) == 1 and unmatched[0].file == "B900"
+    assert "no files: pattern reads" in unmatched[0].message
+    assert "'{patient_id}/PETimg.mat:vol_vals', then" in unmatched[0].message
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ("files: [default]", "at least one mapping"),
+        (
+            "files: [default, {image: '{patient_id}.nii', masks: '{patient_id}/{roi}.nii'}]",
+            "'default' may appear once, as the last item",
+        ),
+        (
+            "files: [{image: 'a/{patient_id}.nii', masks: 'a/{patient_id}/{roi}.nii'},"
+            " {image: '{patient_id}.nii', masks: '{patient_id}/{roi}.nii', cac: c.csv}]",
+            "different clinical/cac tables",
+        ),
+        (
+            "files: [{image: '{patient}.nii', masks: '{patient_id}/{roi}.nii'}]",
+            "unknown placeholder",
+        ),
+    ],
+)
+def test_mixed_layout_lists_are_validated(tmp_path, files, message):
+    with pytest.raises(ManifestError, match=message):
+        _manifest(tmp_path, {"site-b": _site("data", files)})
+
+
+def test_check_reports_every_problem_of_a_mixed_site_at_once(reference, tmp_path):
+    """SERA MATLAB, NIfTI and DICOM patients in one dataset; one patient's mask off its
+    image's grid, one at another voxel size, one folder no pattern reads, one excluded
+    on purpose: one ``check`` names them all before anything is extracted."""
+    from mpirad.check import check_dataset
+    from mpirad.constants import ROI_NAMES
+
+    root, patients, _ = reference
+    data, work = tmp_path / "data", tmp_path / "work"
+    data.mkdir()
+    layouts = {"B001": ("sera", patients[0]), "B002": ("nii", patients[1])}
+    layouts |= {"B003": ("dicom", patients[0]), "B004": ("nii", patients[0])}
+    for pid, (kind, source) in layouts.items():
+        _save(kind, root, [source], work / pid, ROI_NAMES)
+        shutil.copytree(work / pid / source, data / pid)
+    # B004: its LAD17 mask 8 mm off the image (origin moved along x)
+    lad = data / "B004" / "masks" / "LAD17.nii"
+    mask = read_volume(lad)
+    write_nifti(lad, mask.array, mask.spacing, origin=(8.0, 0.0, 0.0))
+    # B005: NIfTI at 4.0 mm; B006: at 3.0 mm but excluded on purpose
+    for pid, size in (("B005", 4.0), ("B006", 3.0)):
+        image = read_volume(root / patients[1] / "image.nii.gz")
+        write_nifti(data / pid / "image.nii", image.array, (size,) * 3)
+        for roi in ROI_NAMES:
+            volume = read_volume(root / patients[1] / "masks" / f"{roi}.nii.gz")
+            write_nifti(data / pid / "masks" / f"{roi}.nii", volume.array, (size,) * 3)
+    (data / "B007").mkdir()
+    (data / "B007" / "scan.img").write_bytes(b"")  # a format no pattern reads
+    ids = sorted(layouts) + ["B005", "B006", "B007"]
+    for table in ("clinical.csv", "cac.csv"):
+        frame = pd.read_csv(root / table, dtype={"patient_id": str})
+        rows = [frame.iloc[[0]].assign(patient_id=pid) for pid in ids]
+        pd.concat(rows).to_csv(data / table, index=False)
+    sera = "".join(
+        f"      {roi}: '{{patient_id}}/contours.mat:{_sera_variable(roi)}'\n" for roi in ROI_NAMES
+    )
+    files = (
+        "spacing: [4.8, 4.8, 4.8]\nfiles:\n"
+        "  - image: '{patient_id}/PETimg.mat:vol_vals'\n    masks:\n" + sera + "  - default\n"
+        "exclude: {B006: 'motion artefact'}\n"
+    )
+    site = _manifest(tmp_path, {"mixed": _site("data", files)})["mixed"]
+    assert list_patients(site) == ["B001", "B002", "B003", "B004", "B005"]
+
+    report = check_dataset(site, n_jobs=1)
+    errors = [(p.patient, p.file, p.message) for p in report.errors]
+    (unmatched,) = [m for pid, file, m in errors if pid == "B007" and file == "B007"]
+    assert "no files: pattern reads" in unmatched
+    (offgrid,) = [m for pid, _, m in errors if pid == "B004"]
+    assert "ROI LAD17" in offgrid and "origin" in offgrid
+    (sizes,) = [m for pid, _, m in errors if pid == "" and "voxel size" in m]
+    assert "the feature extraction would stop" in sizes and "resample" in sizes
+    assert "4 x 4 x 4 mm (z, y, x): 1 patient(s): B005" in sizes
+    assert "B006" not in sizes  # excluded: neither checked nor counted in the sizes
+    assert {pid for pid, _, _ in errors} == {"B004", "B007", ""}  # SERA, NIfTI, DICOM: clean
+    # no stray-file warning, no table warning but for the patient no pattern reads
+    assert {p.patient for p in report.warnings} == {"B007"}
+    assert report.summary["excluded in the manifest (motion artefact)"] == 1
+    assert report.summary["voxel sizes (z x y x x mm: patients)"] == (
+        "4 x 4 x 4: 1, 4.8 x 4.8 x 4.8: 4"
+    )
+    assert not (tmp_path / "build").exists()  # nothing computed
+
+    # the book's datasets page counts the volumes of every format (not .nii.gz only)
+    from mpirad.pipeline import dataset_summary
+
+    row = dataset_summary(site).loc["mixed"]
+    assert (row["patients"], row["volumes"], row["excluded"]) == (5, 5, 1)
+    assert row["formats"] == "DICOM 1, MATLAB 1, NIfTI 3"
+    assert row["ROI masks"] == 5 * len(ROI_NAMES)
+
+    # with resampling set, the voxel sizes are no longer a problem
+    resampled = _manifest(
+        tmp_path, {"mixed": _site("data", files + "resample: {spacing_mm: 4.8}")}
+    )["mixed"]
+    report = check_dataset(resampled, n_jobs=1)
+    assert not [p for p in report.errors if "voxel size" in p.message]

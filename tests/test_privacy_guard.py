@@ -232,6 +232,18 @@ def test_guard_cli(tmp_path, monkeypatch):
     Path("build/results.csv").write_text("patient_id,auc\nA001,0.91\n")
     result = runner.invoke(_app(), ["guard", "build", "_build/html"])
     assert result.exit_code == 0, result.output
+    # no identifier given: it says it checked none, and how to give it some
+    assert "2 file(s) clean of DICOM-header patterns" in result.stderr
+    assert "no identifier known, so none was checked" in result.stderr
+    assert "--identifiers-out FILE" in result.stderr and "--dataset-root DIR" in result.stderr
+    assert "0 identifier(s)" not in result.stderr
+    Path("ids-clean.tsv").write_text("patient_id\tZ9-77-Q\nanother-id-4711\n")
+    result = runner.invoke(_app(), ["guard", "build", "--identifiers", "ids-clean.tsv"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "clean, checked against 2 identifier(s) (2 from the list ids-clean.tsv) and "
+        "DICOM-header patterns" in result.stderr
+    )
     Path("site").mkdir()
     pd.DataFrame({"patient_id": ["A001"], "patient_name": ["Juergen Mueller"]}).to_csv(
         "site/patients.csv", index=False

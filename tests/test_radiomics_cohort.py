@@ -275,3 +275,31 @@ def test_streamed_table_reads_back_as_the_assembled_one(tmp_path, monkeypatch):
     assert list(read_back["patient_id"].cat.categories) == [f"P00{i}" for i in range(1, 6)]
     with pytest.raises(ValueError, match="cache"):
         extract_cohort(data, None, table=False, **options)
+
+
+def test_a_table_made_allowing_failures_is_read_back_by_the_book(dataset, tmp_path, capsys):
+    """`mpirad extract --allow-failures` (or `make book ALLOW_FAILURES=1`) writes a table
+    without the failed patient; the book's steps, which do not ask, read it back instead of
+    discarding it ("out of date: other settings (allow_failures)") and failing."""
+    from mpirad.manifest import load_manifest
+    from mpirad.pipeline.steps import cohort_features
+
+    write_nifti(dataset / "P002" / "masks" / "LAD17.nii.gz", np.zeros((9, 9, 9), np.uint8), SPACING)
+    (tmp_path / "data_manifest.yaml").write_text(
+        "version: 1\ndatasets:\n  site:\n    study: b\n    format: volumes\n"
+        f"    root: {dataset}\n    provenance: site\n"
+    )
+    ds = load_manifest(tmp_path / "data_manifest.yaml")["site"]
+    out = tmp_path / "build" / "features.parquet"
+    options = dict(bin_numbers=BINS, rois=ROIS, n_jobs=1, out=out)
+    table, record = cohort_features(ds, allow_failures=True, **options)
+    cases = set(zip(table["patient_id"], table["roi"], strict=True))
+    assert len(cases) == 5 and ("P002", "LAD17") not in cases
+    assert record.settings["allow_failures"] is True
+    stamp = out.stat().st_mtime_ns
+    again, again_record = cohort_features(ds, **options)  # as the chapters call it
+    assert out.stat().st_mtime_ns == stamp and again_record.digest() == record.digest()
+    pd.testing.assert_frame_equal(again, table)
+    assert "failed cases left out, as when features.parquet was made" in capsys.readouterr().out
+    with pytest.raises(CohortExtractionError, match="patient P002, ROI LAD17"):
+        cohort_features(ds, allow_failures=False, **options)  # asked for explicitly

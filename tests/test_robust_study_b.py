@@ -199,6 +199,41 @@ def test_outcome_inputs_leave_out_failed_and_unmatched_patients_with_counts(
     pd.testing.assert_frame_equal(ours.predictions, theirs.predictions)
 
 
+def test_patients_excluded_in_the_manifest_are_counted_by_reason_and_nowhere_else(
+    tmp_path: Path,
+) -> None:
+    from mpirad.manifest import load_manifest
+    from mpirad.stats.inputs import intersect_cohort
+
+    ids = [f"B{i:03d}" for i in range(62)]
+    clinical, cac = _tables(ids)
+    features = _tidy(ids, np.random.default_rng(1))
+    site = _site(tmp_path / "site", features, clinical, cac)
+    reasons = {"B003": "mask 8 mm off", "B004": "mask 8 mm off", "B005": "motion"}
+    counted = intersect_cohort(
+        ids, clinical, cac, image_patients=ids, failed_patients=["B005"], excluded=reasons
+    )
+    assert counted.left_out == {
+        "excluded in the manifest (mask 8 mm off)": 2,
+        "excluded in the manifest (motion)": 1,
+    }
+    assert len(counted.analysed) == 59 and not set(reasons) & set(counted.analysed)
+    # an excluded id the data do not hold is not counted
+    assert intersect_cohort(ids, clinical, cac, excluded={"Z999": "typo"}).left_out == {}
+
+    # through the manifest: outcome_inputs of the Dataset leaves them out, by reason
+    (tmp_path / "data_manifest.yaml").write_text(
+        "version: 1\ndatasets:\n  site:\n    study: b\n    format: volumes\n"
+        "    root: site\n    provenance: site\n    exclude:\n"
+        + "".join(f"      {p}: {r}\n" for p, r in reasons.items())
+    )
+    ds = load_manifest(tmp_path / "data_manifest.yaml")["site"]
+    inputs = outcome_inputs(ds, site / "features.parquet", selection_path=site / "selected.txt")
+    assert inputs.cohort.left_out == counted.left_out
+    assert sorted(inputs.clinical["patient_id"]) == sorted(set(ids) - set(reasons))
+    assert "2 patients excluded in the manifest (mask 8 mm off) left out" in inputs.cohort.lines()
+
+
 def test_outcome_inputs_refuse_a_cohort_that_shrinks_below_the_minimum(tmp_path: Path) -> None:
     ids = [f"B{i:03d}" for i in range(56)]
     clinical, cac = _tables(ids)

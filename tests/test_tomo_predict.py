@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from mpirad.cli import app
 from mpirad.io.png import ImageReadError
+from mpirad.tomo.card import validation_summary
 from mpirad.tomo.predict import (
     ImageSizeError,
     ModelDirError,
@@ -160,7 +161,12 @@ def test_cli_writes_table_masks_overlays_and_names_the_card(trained, tmp_path):
               "--device", "cpu"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert f"model card: {card}" in result.output
+    # the cards' validation results, not their paths; a warning where the AUC is weak
+    for k in (1, 2):
+        line, warnings = validation_summary(outputs[k].directory)
+        assert f"model card: {line}" in result.output and "validation AUC" in line
+        assert all(f"warning: {w}" in result.stderr for w in warnings)
+    assert str(card) not in result.output
     table = pd.read_csv(tmp_path / "o" / "predictions.csv", keep_default_na=False)
     assert len(table) == 20 and set(table["n_models"]) == {2}
     for row in table.itertuples():
@@ -195,3 +201,39 @@ def test_torchscript_export_gives_the_same_probabilities(trained, tmp_path):
     with torch.no_grad():
         reference = torch.sigmoid(model.splits[0].segmenter(inputs[:7]))
     assert (pixels - reference).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "auc, low, high, warned",
+    [
+        (0.355, 0.21, 0.50, "below 0.5: the model ranks the validation images worse than chance"),
+        (0.62, 0.45, 0.79, "includes 0.5: the model is not shown to be better than chance"),
+        (0.91, 0.84, 0.98, None),
+        (0.70, float("nan"), float("nan"), "has no confidence interval"),
+    ],
+)
+def test_validation_summary_warns_when_the_auc_is_not_better_than_chance(
+    tmp_path, auc, low, high, warned
+):
+    split = tmp_path / "split_3"
+    split.mkdir()
+    pd.DataFrame(
+        {
+            "metric": ["SE", "SP", "AUC"],
+            "estimate": [0.5, 0.6, auc],
+            "ci_low": [0.3, 0.4, low],
+            "ci_high": [0.7, 0.8, high],
+            "method": ["wilson", "wilson", "DeLong"],
+        }
+    ).to_parquet(split / "classification_metrics.parquet")
+    line, warnings = validation_summary(split)
+    assert line.startswith(f"split 3: validation AUC {auc:.3f}")
+    assert line.endswith("SE 0.500, SP 0.600")
+    if warned is None:
+        assert warnings == [] and f"(95% CI {low:.3f}-{high:.3f})" in line
+    else:
+        (warning,) = warnings
+        assert warning.startswith("split 3: ") and warned in warning
+    (tmp_path / "split_4").mkdir()
+    line, warnings = validation_summary(tmp_path / "split_4")
+    assert "no validation results" in line and "unknown" in warnings[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -244,3 +245,39 @@ def test_other_settings_recompute_a_finished_split_without_manual_deletion(finis
     os.utime(next(root.rglob("*.png")), ns=(1, 1))  # a data file changed: recomputed
     run_split(root, 1, unit="patient", profile=longer, out_dir=runs_dir, progress=False)
     assert (again.directory / "run.json").stat().st_mtime_ns != stamp
+
+
+def test_excluded_or_removed_patients_redraw_the_splits_and_are_counted(tmp_path):
+    """Leaving a patient out (manifest ``exclude``) or deleting its folder reruns the split
+    on splits drawn again from the remaining images: no SplitError, nothing deleted by hand."""
+    from mpirad.tomo.splits import cohort_summary, load_splits
+
+    root = tmp_path / "rings"
+    write_ring_dataset(root, patients=7, images_per_patient=4, size=48, seed=5)
+    patients = sorted(p.name for p in root.iterdir() if p.is_dir())
+    runs = tmp_path / "runs"
+    first = run_split(root, 1, unit="patient", profile=TINY, out_dir=runs, progress=False)
+    splits_path = first.directory.parent / "splits.parquet"
+    _, metadata = load_splits(splits_path)
+    assert metadata["cohort"]["patients"] == 7 and "redrawn" not in metadata
+
+    left_out = {patients[0]: "motion artefact"}
+    second = run_split(
+        root, 1, unit="patient", profile=TINY, out_dir=runs, progress=False, exclude=left_out
+    )
+    assert second.record["settings"]["exclude"] == left_out
+    assert second.record["counts"]["patients excluded in the manifest (motion artefact)"] == 1
+    assert patients[0] not in set(second["predictions"]["patient_id"])
+    splits, metadata = load_splits(splits_path)
+    assert patients[0] not in set(splits["patient_id"])
+    assert metadata["cohort"]["patients"] == 6
+    assert metadata["redrawn"]["reason"] == "other images/labels"
+    assert metadata["redrawn"]["cohort"]["patients"] == 7
+
+    # the folder deleted instead (the old SplitError: "... Delete the file")
+    shutil.rmtree(root / patients[0])
+    third = run_split(root, 1, unit="patient", profile=TINY, out_dir=runs, progress=False)
+    splits, metadata = load_splits(splits_path)
+    assert metadata["cohort"] == cohort_summary(splits[splits["split"] == 1])
+    assert metadata["cohort"]["patients"] == 6
+    assert "exclude" not in third.record["settings"]

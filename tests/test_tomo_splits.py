@@ -8,6 +8,7 @@ import pytest
 
 from mpirad.tomo.splits import (
     SplitError,
+    cohort_summary,
     ensure_splits,
     load_splits,
     make_splits,
@@ -84,7 +85,7 @@ def test_saved_and_reloaded_identical(tmp_path):
     assert (tmp_path / "splits.json").is_file()
 
 
-def test_ensure_splits_reuses_and_refuses_mismatches(tmp_path):
+def test_ensure_splits_reuses_and_redraws_when_the_cohort_or_options_change(tmp_path, caplog):
     index = cohort()
     path = tmp_path / "splits.parquet"
     first = ensure_splits(index, path, unit="patient", seed=0)
@@ -92,11 +93,31 @@ def test_ensure_splits_reuses_and_refuses_mismatches(tmp_path):
     again = ensure_splits(index, path, unit="patient", seed=0)
     pd.testing.assert_frame_equal(first, again)
     assert path.stat().st_mtime_ns == mtime
-    with pytest.raises(SplitError, match="Delete the file"):
-        ensure_splits(index, path, unit="patient", seed=1)
+    _, metadata = load_splits(path)
+    assert metadata["cohort"] == cohort_summary(index) and "redrawn" not in metadata
+    assert metadata["cohort"]["patients"] == index["patient_id"].nunique()
+
+    # another seed: redrawn (as make_splits draws them), the replaced draw recorded
+    with caplog.at_level("WARNING", logger="mpirad.tomo.splits"):
+        other = ensure_splits(index, path, unit="patient", seed=1)
+    pd.testing.assert_frame_equal(other, make_splits(index, unit="patient", seed=1))
+    assert "splits drawn again (other options)" in caplog.text
+    _, metadata = load_splits(path)
+    assert metadata["seed"] == 1 and metadata["redrawn"]["options"]["seed"] == 0
+
+    # a patient removed (a folder deleted or excluded): redrawn from the remaining images
+    dropped = index[index["patient_id"] != index["patient_id"].iloc[0]].reset_index(drop=True)
+    smaller = ensure_splits(dropped, path, unit="patient", seed=1)
+    pd.testing.assert_frame_equal(smaller, make_splits(dropped, unit="patient", seed=1))
+    _, metadata = load_splits(path)
+    assert metadata["redrawn"]["reason"] == "other images/labels"
+    assert metadata["redrawn"]["cohort"] == cohort_summary(index)
+    assert metadata["cohort"] == cohort_summary(dropped)
+    # a label changed: redrawn too; back to the first cohort: the first splits again
     relabelled = index.assign(label=1 - index["label"])
-    with pytest.raises(SplitError, match="different images"):
-        ensure_splits(relabelled, path, unit="patient", seed=0)
+    assert cohort_summary(relabelled) != cohort_summary(index)
+    ensure_splits(relabelled, path, unit="patient", seed=0)
+    pd.testing.assert_frame_equal(ensure_splits(index, path, unit="patient", seed=0), first)
 
 
 def test_too_small_datasets_are_refused():
@@ -146,10 +167,11 @@ def test_stratification_names_the_saved_file_and_old_files_are_not_reused(tmp_pa
     pd.testing.assert_frame_equal(
         ensure_splits(index, path, unit="image", seed=0, stratify=True), old
     )
-    with pytest.raises(SplitError, match="stratify"):
-        ensure_splits(index, path, unit="image", seed=0)  # the default is unstratified now
+    # the default is unstratified now: drawn again, the old draw recorded as stratified
+    redrawn = ensure_splits(index, path, unit="image", seed=0)
+    pd.testing.assert_frame_equal(redrawn, make_splits(index, unit="image", seed=0))
     _, metadata = load_splits(path)
-    assert "stratify" not in metadata  # the old file was left alone
+    assert metadata["stratify"] is False and metadata["redrawn"]["options"]["stratify"] is True
 
 
 @pytest.mark.parametrize("unit", ["patient", "image"])

@@ -56,6 +56,7 @@ outputs = run_split(
     labels=entry.entry.labels,  # the Labelme labels drawn as ischemia
     select_on=select_on, selection_fraction=selection_fraction, stratify=stratify,
     pixel_spacing_mm=entry.pixel_spacing_mm,  # source pixel side (mm), None if unknown
+    exclude=entry.entry.exclude,  # patients the manifest leaves out, with their reasons
 )  # fmt: skip
 
 # %% [markdown]

@@ -23,6 +23,12 @@ and, for ``.mat`` files, ``:variable`` naming the MATLAB variable, e.g. the SERA
 ``{patient_id}/PETimg.mat:vol_vals``. Patients are the values of ``{patient_id}`` for which
 the image pattern matches an existing file or folder.
 
+**Mixed layouts** (manifest ``files`` as a list): several mappings, one per format, tried
+in order for each patient (the first whose image exists reads the patient), and, as the
+last item, ``default`` for the patients no pattern matched (the default layout). A patient
+folder that no mapping reads is left out of every chapter; :meth:`VolumesLayout.unmatched_folders`
+lists them and ``mpirad check`` reports each as an error.
+
 **Voxel size**: files that carry none (MATLAB, NRRD without ``space directions``) take the
 manifest's ``spacing: [z, y, x]`` (mm); a mask without one takes its image's. Without
 either, the error names the file and says how to add the key. Likewise files that carry no
@@ -205,6 +211,44 @@ class VolumeSource:
 
 
 @dataclass(frozen=True)
+class FileMapping:
+    """One manifest mapping: an image pattern and its masks (one pattern with ``{roi}``, or
+    ROI -> pattern)."""
+
+    image: FilePattern
+    masks: FilePattern | Mapping[str, FilePattern]
+
+    @classmethod
+    def parse(cls, image: str, masks: str | Mapping[str, str]) -> FileMapping:
+        """Parse the manifest's ``image`` and ``masks`` (see :meth:`FilePattern.parse`)."""
+        if isinstance(masks, str):
+            parsed: FilePattern | dict[str, FilePattern] = FilePattern.parse(
+                masks, placeholders=("patient_id", "roi"), require=("patient_id", "roi")
+            )
+        else:
+            parsed = {
+                roi: FilePattern.parse(text, require=("patient_id",)) for roi, text in masks.items()
+            }
+        return cls(FilePattern.parse(image, require=("patient_id",)), parsed)
+
+    def mask_patterns(self) -> list[FilePattern]:
+        """Every mask pattern of the mapping."""
+        if isinstance(self.masks, FilePattern):
+            return [self.masks]
+        return list(self.masks.values())
+
+    def patient_folder_glob(self) -> str | None:
+        """A glob of the folders holding one patient each (the image pattern up to its
+        first ``{patient_id}`` folder), or None when the id names a file, not a folder."""
+        parts = PurePosixPath(self.image.path).parts
+        for depth, part in enumerate(parts[:-1]):
+            if "{patient_id}" in part:
+                prefix = FilePattern(text="", path="/".join(parts[: depth + 1]))
+                return prefix.glob()
+        return None
+
+
+@dataclass(frozen=True)
 class DerivedRois:
     """A dataset whose ROIs are derived from its myocardium mask (manifest ``rois: derive``).
 
@@ -235,8 +279,15 @@ class VolumesLayout:
 
     Attributes:
         root: the dataset folder.
-        image: the image pattern, or None for the default layout.
-        masks: one pattern with ``{roi}``, or ROI -> pattern; None for the default layout.
+        image: the (first) image pattern, or None for the default layout.
+        masks: its masks: one pattern with ``{roi}``, or ROI -> pattern; None for the
+            default layout.
+        alternatives: further mappings (manifest ``files`` as a list), tried in order
+            after ``image``/``masks`` for each patient.
+        fallback: patients that no mapping matches are read in the default layout
+            (``default`` in the manifest's list).
+        exclude: ``(patient_id, reason)`` pairs left out on purpose (manifest
+            ``exclude``): not among :meth:`patients`, counted by :meth:`excluded`.
         spacing: voxel size in mm ``(z, y, x)`` for files that carry none, or None.
         origin: LPS ``(x, y, z)`` in mm of voxel ``[0, 0, 0]`` for files that carry no
             orientation (MATLAB, NRRD without ``space directions``), or None.
@@ -263,6 +314,9 @@ class VolumesLayout:
     dataset: str | None = None
     manifest_path: Path | None = field(default=None, compare=False)
     derive: DerivedRois | None = None
+    alternatives: tuple[FileMapping, ...] = ()
+    fallback: bool = False
+    exclude: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, source: str | os.PathLike[str] | Dataset | VolumesLayout) -> VolumesLayout:
@@ -285,18 +339,10 @@ class VolumesLayout:
         files = entry.files
         image = masks = None
         clinical, cac = "clinical.csv", "cac.csv"
-        if files is not None:
-            image = FilePattern.parse(files.image, require=("patient_id",))
-            if isinstance(files.masks, str):
-                masks = FilePattern.parse(
-                    files.masks, placeholders=("patient_id", "roi"), require=("patient_id", "roi")
-                )
-            else:
-                masks = {
-                    roi: FilePattern.parse(text, require=("patient_id",))
-                    for roi, text in files.masks.items()
-                }
-            clinical, cac = files.clinical, files.cac
+        mappings = [FileMapping.parse(f.image, f.masks) for f in entry.file_mappings()]
+        if mappings:
+            image, masks = mappings[0].image, mappings[0].masks
+            clinical, cac = entry.file_mappings()[0].clinical, entry.file_mappings()[0].cac
         spacing = tuple(float(s) for s in entry.spacing) if entry.spacing is not None else None
         derive = None
         if entry.rois == "derive":
@@ -316,6 +362,9 @@ class VolumesLayout:
             dataset=source.name,
             manifest_path=source.manifest_path,
             derive=derive,
+            alternatives=tuple(mappings[1:]),
+            fallback=isinstance(files, list) and "default" in files,
+            exclude=tuple(sorted(entry.exclude.items())),
         )
 
     # ----------------------------------------------------------------- descriptions
@@ -348,52 +397,152 @@ class VolumesLayout:
 
     # ----------------------------------------------------------------- patients
 
-    def patients(self) -> list[str]:
-        """Patient ids, sorted.
+    def patients(self, *, strict: bool = True) -> list[str]:
+        """Patient ids, sorted; those the manifest excludes are left out (:meth:`excluded`).
+
+        Args:
+            strict: refuse default-layout folders with ``masks/`` but no image, or two
+                images; False (``mpirad check``, which reports them one by one): a folder
+                with two images is a patient, one without an image is not.
 
         Raises:
             LayoutError: ``root`` is not a folder, no patient is found, or (default
-                layout) a folder has ``masks/`` but no image, or two images.
+                layout, ``strict``) a folder has ``masks/`` but no image, or two images.
         """
-        if not self.root.is_dir():
-            raise LayoutError(f"{self.name}: dataset folder {self.root} does not exist")
-        patients = self._default_patients() if self.image is None else self._mapped_patients()
+        excluded = self.excluded()
+        patients = [p for p in self.all_patients(strict=strict) if p not in excluded]
         if not patients:
-            wanted = (
-                f"<patient_id>/image.* ({_describe_candidates(DEFAULT_IMAGE)})"
-                if self.image is None
-                else f"files.image pattern {self.image.text!r}"
-            )
             raise LayoutError(
-                f"{self.name}: no patient found under {self.root} (looked for {wanted})"
+                f"{self.name}: no patient found under {self.root} (looked for {self.wanted()}"
+                + (f"; {len(excluded)} excluded in the manifest" if excluded else "")
+                + ")"
             )
         return patients
 
-    def _default_patients(self) -> list[str]:
+    def excluded(self) -> dict[str, str]:
+        """Patient id -> reason, for the patients the manifest's ``exclude`` leaves out."""
+        return dict(self.exclude)
+
+    def all_patients(self, *, strict: bool = True) -> list[str]:
+        """Every patient the files hold, excluded or not (see :meth:`patients`)."""
+        if not self.root.is_dir():
+            raise LayoutError(f"{self.name}: dataset folder {self.root} does not exist")
+        if self.image is None:
+            return self._default_patients(strict=strict)
+        found: set[str] = set()
+        for mapping in self.mappings:
+            found.update(self._mapped_patients(mapping.image))
+        if self.fallback:
+            found.update(self._default_patients(skip=found, strict=strict))
+        return sorted(found)
+
+    @property
+    def mappings(self) -> tuple[FileMapping, ...]:
+        """The manifest's mappings in the order they are tried (empty: default layout)."""
+        if self.image is None or self.masks is None:
+            return ()
+        return (FileMapping(self.image, self.masks), *self.alternatives)
+
+    def wanted(self) -> str:
+        """What is looked for to find a patient, for messages."""
+        default = f"<patient_id>/image.* ({_describe_candidates(DEFAULT_IMAGE)})"
+        if self.image is None:
+            return default
+        texts = [f"files.image pattern {m.image.text!r}" for m in self.mappings]
+        if self.fallback:
+            texts.append(f"the default layout {default}")
+        return ", then ".join(texts)
+
+    def mapping_of(self, patient_id: str) -> FileMapping | None:
+        """The first mapping whose image exists for the patient; None: the default layout
+        (a dataset without ``files``, or ``default`` in its list).
+
+        Raises:
+            LayoutError: no mapping matches and the list has no ``default``.
+        """
+        for mapping in self.mappings:
+            if mapping.image.resolve(self.root, patient_id=patient_id).path.exists():
+                return mapping
+        if self.image is None or self.fallback:
+            return None
+        raise LayoutError(
+            f"{self.name}, patient {patient_id}: no image: no pattern matches "
+            f"(looked for {self.wanted()})"
+        )
+
+    def is_default(self, patient_id: str) -> bool:
+        """Whether the patient is read in the default layout (``<id>/image``, ``<id>/masks/``)."""
+        try:
+            return self.mapping_of(patient_id) is None
+        except LayoutError:
+            return False
+
+    def unmatched_folders(self) -> list[Path]:
+        """Folders that look like a patient's but hold no file any mapping reads, sorted.
+
+        The candidates are the root's sub-folders (not hidden) and the folders matching a
+        mapping's image pattern up to its ``{patient_id}`` folder; a candidate is matched
+        when it holds (or is) a patient's image or mask, or the clinical or CAC table. Empty for the default layout
+        (whose check reports folders without an image itself).
+        """
+        if self.image is None or not self.root.is_dir():
+            return []
+        candidates = {p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+        for mapping in self.mappings:
+            pattern = mapping.patient_folder_glob()
+            if pattern is not None:
+                candidates.update(p for p in self.root.glob(pattern) if p.is_dir())
+        claimed: set[Path] = set()
+        for path in [*self._used_paths(), self.clinical_path, self.cac_path]:
+            rel = path.relative_to(self.root)
+            claimed.update(self.root / Path(*rel.parts[: n + 1]) for n in range(len(rel.parts)))
+        return sorted(candidates - claimed)
+
+    def _used_paths(self) -> list[Path]:
+        """Every patient's image and mask locations (a ``{roi}`` left as written)."""
+        try:
+            patients = self.all_patients(strict=False)
+        except LayoutError:
+            return []
+        used = []
+        for patient in patients:
+            mapping = self.mapping_of(patient)
+            if mapping is None:
+                used.append(self.root / patient)
+                continue
+            used.append(mapping.image.resolve(self.root, patient_id=patient).path)
+            used += [
+                pattern.resolve(self.root, patient_id=patient, roi="{roi}").path
+                for pattern in mapping.mask_patterns()
+            ]
+        return used
+
+    def _default_patients(
+        self, skip: set[str] | frozenset[str] = frozenset(), *, strict: bool = True
+    ) -> list[str]:
         patients = []
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
-            if folder.name.startswith("."):
+            if folder.name.startswith(".") or folder.name in skip:
                 continue
             found = [p for p in _default_candidates(folder, DEFAULT_IMAGE) if p.exists()]
-            if len(found) > 1:
+            if len(found) > 1 and strict:
                 raise LayoutError(
                     f"patient {folder.name}: {len(found)} image volumes in {folder} "
                     f"({', '.join(p.name for p in found)}); keep one"
                 )
             if found:
                 patients.append(folder.name)
-            elif (folder / DEFAULT_MASKS).is_dir():
+            elif strict and (folder / DEFAULT_MASKS).is_dir():
                 raise LayoutError(
                     f"patient {folder.name}: {folder} has masks/ but no image volume "
                     f"(looked for {_describe_candidates(DEFAULT_IMAGE)})"
                 )
         return patients
 
-    def _mapped_patients(self) -> list[str]:
-        assert self.image is not None
-        regex = self.image.regex()
+    def _mapped_patients(self, image: FilePattern) -> list[str]:
+        regex = image.regex()
         patients = set()
-        for path in self.root.glob(self.image.glob()):
+        for path in self.root.glob(image.glob()):
             match = regex.fullmatch(path.relative_to(self.root).as_posix())
             if match and not match["patient_id"].startswith("."):
                 patients.add(match["patient_id"])
@@ -408,7 +557,7 @@ class VolumesLayout:
             LayoutError: no image, or two (default layout); the message lists what was
                 looked for.
         """
-        if self.image is not None:
+        if self.image is not None and not self.alternatives and not self.fallback:
             source = self.image.resolve(self.root, patient_id=patient_id)
             if not source.path.exists():
                 raise LayoutError(
@@ -416,6 +565,9 @@ class VolumesLayout:
                     f"exist (files.image: {self.image.text!r})"
                 )
             return source
+        mapping = self.mapping_of(patient_id)
+        if mapping is not None:
+            return mapping.image.resolve(self.root, patient_id=patient_id)
         folder = self.root / patient_id
         return VolumeSource(self._default_file(folder, DEFAULT_IMAGE, f"patient {patient_id}"))
 
@@ -426,17 +578,21 @@ class VolumesLayout:
             LayoutError: no mapping for the ROI, or no such file; names what was sought.
         """
         where = f"patient {patient_id}, ROI {roi}"
-        if self.masks is None:
+        masks = self.masks
+        if self.alternatives or self.fallback:
+            mapping = self.mapping_of(patient_id)
+            masks = None if mapping is None else mapping.masks
+        if masks is None:
             folder = self.root / patient_id / DEFAULT_MASKS
             return VolumeSource(self._default_file(folder, roi, where))
-        if isinstance(self.masks, FilePattern):
-            pattern = self.masks
-        elif roi in self.masks:
-            pattern = self.masks[roi]
+        if isinstance(masks, FilePattern):
+            pattern = masks
+        elif roi in masks:
+            pattern = masks[roi]
         else:
             raise LayoutError(
                 f"{self.name}, {where}: files.masks has no entry for {roi!r} "
-                f"(it maps {sorted(self.masks)})"
+                f"(it maps {sorted(masks)})"
             )
         source = pattern.resolve(self.root, patient_id=patient_id, roi=roi)
         if not source.path.exists():

@@ -15,7 +15,7 @@ mask; other shapes are counted in a :class:`~mpirad.io.labelme.ShapeTally`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,12 +63,21 @@ def to_float_image(image: np.ndarray, *, source: str = "image") -> np.ndarray:
     return array
 
 
-def _patient_folders(root: Path) -> list[Path]:
+def excluded_patients(root: object) -> dict[str, str]:
+    """Patient id -> reason, for the patients a manifest Dataset's ``exclude`` leaves out
+    (empty for a plain folder)."""
+    entry = getattr(root, "entry", None)
+    return dict(getattr(entry, "exclude", None) or {})
+
+
+def _patient_folders(root: Path, exclude: Collection[str] = ()) -> list[Path]:
     if not root.is_dir():
         raise DatasetLayoutError(f"{root}: dataset folder does not exist")
     folders = []
     for child in sorted(root.iterdir()):
         if not child.is_dir() or child.name.startswith(".") or child.name in NON_PATIENT_FOLDERS:
+            continue
+        if child.name in exclude:
             continue
         if not (child / "labels.csv").is_file():
             raise DatasetLayoutError(
@@ -81,11 +90,16 @@ def _patient_folders(root: Path) -> list[Path]:
     return folders
 
 
-def scan_labelme_export(root: str | os.PathLike[str] | Dataset) -> pd.DataFrame:
+def scan_labelme_export(
+    root: str | os.PathLike[str] | Dataset, *, exclude: Collection[str] | None = None
+) -> pd.DataFrame:
     """List the images of a Study A ``labelme-export`` dataset and check its layout.
 
     Args:
-        root: the dataset folder, or a manifest :class:`~mpirad.manifest.Dataset`.
+        root: the dataset folder, or a manifest :class:`~mpirad.manifest.Dataset` (the
+            patients its ``exclude`` names are left out).
+        exclude: patient ids to leave out (default: the Dataset's ``exclude``, none for
+            a folder).
 
     Returns:
         DataFrame with one row per image, sorted by patient then file name:
@@ -98,9 +112,10 @@ def scan_labelme_export(root: str | os.PathLike[str] | Dataset) -> pd.DataFrame:
             an image labelled 1 without its Labelme JSON.
         mpirad.io.LabelTableError: a label CSV that does not match its images.
     """
+    excluded = set(excluded_patients(root) if exclude is None else exclude)
     root = dataset_root(root).resolve()
     rows = []
-    for folder in _patient_folders(root):
+    for folder in _patient_folders(root, excluded):
         table = read_label_csv(folder / "labels.csv", image_dir=folder)
         for image, label in zip(table["image"], table["label"], strict=True):
             png_path = folder / image

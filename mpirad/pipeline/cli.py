@@ -29,6 +29,13 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(help="JSON changes to the Study A profile, e.g. '{\"n_splits\": 2}'"),
         ] = "",
+        allow_failures: Annotated[
+            bool,
+            typer.Option(
+                "--allow-failures",
+                help="Study B: leave out (and count) the patients whose extraction fails",
+            ),
+        ] = False,
     ) -> None:
         """Make the book's inputs for two datasets: split runs, features, selection, TOC.
 
@@ -47,5 +54,5 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"--profile-overrides: not JSON ({exc})") from None
         build_book_inputs(
             profile=profile, dataset_a=dataset_a, dataset_b=dataset_b, n_jobs=n_jobs,
-            force=force, profile_overrides=overrides,
+            force=force, profile_overrides=overrides, allow_failures=allow_failures,
         )  # fmt: skip

@@ -185,7 +185,10 @@ def cohort_features(
         progress: progress bar.
         **extract_options: further options of ``extract_cohort`` (``bin_numbers``,
             ``rois``, ``allow_failures``), recorded as settings (``cache_dir`` and
-            ``scheduler`` are not).
+            ``scheduler`` are not). ``allow_failures`` not given (or None): as the
+            current table was made (``mpirad extract --allow-failures``,
+            ``make book ALLOW_FAILURES=1``), else False; so a table written without the
+            failed cases is not discarded by a chapter that did not ask.
 
     Returns:
         ``(table, record)``; the record is ``None`` for a given table made outside mpirad.
@@ -198,6 +201,8 @@ def cohort_features(
         print(f"[mpirad] study B features: read from {path}", flush=True)
         return _read_table(Path(path)), record
     target = _own_path(out, ds, "--out", default=default_features_path(ds.name))
+    if extract_options.get("allow_failures") is None:
+        extract_options["allow_failures"] = _recorded_allow_failures(target)
     wanted = StepRecord(
         step="study_b.extract",
         dataset=ds.name,
@@ -214,6 +219,22 @@ def cohort_features(
         )
     write_record(target, wanted)
     return table, wanted
+
+
+def _recorded_allow_failures(target: Path) -> bool:
+    """Whether the feature table at ``target`` was made allowing failed cases."""
+    from mpirad.provenance import read_record
+
+    record = read_record(target)
+    allowed = bool(record is not None and record.settings.get("allow_failures"))
+    if allowed:
+        print(
+            f"[mpirad] study B features: failed cases left out, as when {target.name} was "
+            "made (--allow-failures); they are counted in the chapters and listed in "
+            f"{target.parent / 'failures.csv'}",
+            flush=True,
+        )
+    return allowed
 
 
 def _own_path(given: str | Path | None, ds: Dataset, parameter: str, *, default: Path) -> Path:
@@ -361,6 +382,7 @@ def build_book_inputs(
     force: bool = False,
     profile_overrides: dict | None = None,
     scheduler: object = None,
+    allow_failures: bool = False,
 ) -> BookContext:
     """Run every step whose record differs (module docstring); write the book's files.
 
@@ -376,6 +398,10 @@ def build_book_inputs(
             ``MPIRAD_DASK_SCHEDULER``): each Study A split run not current is one task
             (:mod:`mpirad.pipeline.remote`), and the extraction runs on it too. Without
             one, the split runs go one after another, as ever.
+        allow_failures: Study B: write the feature table without the cases that fail
+            (``make book ALLOW_FAILURES=1``); the chapters read it as it is and count the
+            patients left out. False: as the current table was made (see
+            :func:`cohort_features`).
 
     Returns:
         The book's context (also written to ``build/book/context.json``).
@@ -401,8 +427,9 @@ def build_book_inputs(
             inputs.update({key: record.digest() for key, record in records.items()})
         else:
             features, record = cohort_features(
-                ds, n_jobs=n_jobs, force=force, progress=True, scheduler=scheduler
-            )
+                ds, n_jobs=n_jobs, force=force, progress=True, scheduler=scheduler,
+                allow_failures=allow_failures or None,
+            )  # fmt: skip
             _, selection = cohort_selection(ds, features, record, force=force, need_result=False)
             inputs["study_b/features"] = record.digest()
             inputs["study_b/selection"] = selection.digest()

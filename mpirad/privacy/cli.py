@@ -123,23 +123,45 @@ def guard_cmd(
     """
     from mpirad.privacy.guard import scan_paths
 
-    known = _known_identifiers(identifiers, dataset_root)
+    known, sources = _known_identifiers(identifiers, dataset_root)
     report = scan_paths(paths, known, exclude or ())
-    if not _print_guard_report(report, checked=len(known) - len(report.too_short)):
+    checked = len(known) - len(report.too_short)
+    if not _print_guard_report(report, checked=checked, sources=sources):
         raise typer.Exit(1)
 
 
-def _known_identifiers(identifiers: Path | None, dataset_root: list[Path] | None) -> set:
-    """The identifiers of the private file and of the source data (a summary on stderr)."""
+#: What the guard says when it knows no identifier: that it did not check any, and how
+#: to give it some.
+NO_IDENTIFIERS_HINT = (
+    "no identifier known, so none was checked: give the private list that "
+    "`mpirad export-dicom --identifiers-out FILE` wrote (--identifiers FILE) or the source "
+    "data (--dataset-root DIR: DICOM headers and identifying table columns), e.g. "
+    "`mpirad guard build _build/html --identifiers FILE`"
+)
+
+
+def _known_identifiers(
+    identifiers: Path | None, dataset_root: list[Path] | None
+) -> tuple[set, list[str]]:
+    """The identifiers of the private file and of the source data (a summary on stderr),
+    and where they came from, as phrases for the verdict."""
     from mpirad.privacy.identifiers import collect_identifiers, read_identifiers_file
 
-    known = set()
+    known: set = set()
+    sources: list[str] = []
     try:
         if identifiers is not None:
-            known |= read_identifiers_file(identifiers)
+            listed = read_identifiers_file(identifiers)
+            known |= listed
+            sources.append(f"{len(listed)} from the list {identifiers}")
         if dataset_root:
             collection = collect_identifiers(dataset_root)
             known |= collection.identifiers
+            roots = ", ".join(str(r) for r in dataset_root)
+            sources.append(
+                f"{len(collection.identifiers)} from {collection.dicom_files} DICOM header(s) "
+                f"and {collection.tables} table(s) under {roots}"
+            )
             typer.echo(
                 f"guard: {len(collection.identifiers)} identifier(s) from "
                 f"{collection.dicom_files} DICOM header(s) and {collection.tables} table(s)",
@@ -149,11 +171,18 @@ def _known_identifiers(identifiers: Path | None, dataset_root: list[Path] | None
                 typer.echo(f"warning: {problem}", err=True)
     except (OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    return known
+    return known, sources
 
 
-def _print_guard_report(report: ScanReport, checked: int) -> bool:
-    """Print findings (stdout) and the verdict (stderr); True when everything is clean."""
+def _print_guard_report(
+    report: ScanReport, checked: int, sources: tuple[str, ...] | list[str] = ()
+) -> bool:
+    """Print findings (stdout) and the verdict (stderr); True when everything is clean.
+
+    The verdict says what the files were checked against: the identifiers and where they
+    came from (``sources``), and the DICOM-header patterns; with no identifier known it
+    says so and how to give the guard some (:data:`NO_IDENTIFIERS_HINT`).
+    """
     for missing in report.missing:
         typer.echo(f"guard: {missing} does not exist, nothing to scan there", err=True)
     if report.too_short:
@@ -174,9 +203,13 @@ def _print_guard_report(report: ScanReport, checked: int) -> bool:
             err=True,
         )
         return False
-    typer.echo(
-        f"guard: {report.files} file(s) clean ({checked} identifier(s) checked, "
-        "plus DICOM-header patterns)",
-        err=True,
-    )
+    if checked:
+        against = f"{checked} identifier(s) ({'; '.join(sources)}) and DICOM-header patterns"
+        typer.echo(f"guard: {report.files} file(s) clean, checked against {against}", err=True)
+    else:
+        typer.echo(
+            f"guard: {report.files} file(s) clean of DICOM-header patterns (patient names, "
+            f"ids, birth dates as a header holds them); {NO_IDENTIFIERS_HINT}",
+            err=True,
+        )
     return True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -129,6 +129,7 @@ def intersect_cohort(
     *,
     image_patients: Sequence[str] | None = None,
     failed_patients: Sequence[str] = (),
+    excluded: Mapping[str, str] | None = None,
 ) -> CohortIntersection:
     """Intersect the patients of the features, ``clinical.csv``, ``cac.csv`` and images.
 
@@ -140,21 +141,36 @@ def intersect_cohort(
             hand, e.g. a wide feature table computed elsewhere).
         failed_patients: patients whose extraction failed for some ROI (left out of the
             features by :func:`mpirad.radiomics.cohort.complete_cases`).
+        excluded: patient id -> reason, for the patients the manifest leaves out on
+            purpose (``exclude``); counted first, one line per reason, and in no other
+            count (those with no table row, image or features are not counted).
 
     Returns:
         :class:`CohortIntersection`.
     """
-    features = set(map(str, feature_patients))
+    excluded = {str(k): v for k, v in (excluded or {}).items()}
+    drop = set(excluded)
+    features = set(map(str, feature_patients)) - drop
     clinical_ids = set(clinical["patient_id"].astype(str))
     cac_ids = set(cac["patient_id"].astype(str))
-    failed = set(map(str, failed_patients))
-    imaged = set(map(str, image_patients)) if image_patients is not None else None
-    with_tables = clinical_ids & cac_ids
+    failed = set(map(str, failed_patients)) - drop
+    imaged = set(map(str, image_patients)) - drop if image_patients is not None else None
     left_out: dict[str, int] = {}
 
     def count(reason: str, patients: set[str]) -> None:
         if patients:
             left_out[reason] = len(patients)
+
+    present = clinical_ids | cac_ids | set(map(str, feature_patients))
+    present |= set(map(str, image_patients or ())) | set(map(str, failed_patients))
+    for reason in sorted(set(excluded.values())):
+        count(
+            f"excluded in the manifest ({reason})",
+            {p for p, r in excluded.items() if r == reason and p in present},
+        )
+    clinical_ids -= drop
+    cac_ids -= drop
+    with_tables = clinical_ids & cac_ids
 
     count("without features (extraction failed)", (failed & with_tables) - features)
     if imaged is not None:
@@ -240,8 +256,9 @@ def outcome_inputs(
         config: the :class:`mpirad.stats.ProtocolConfig` the protocol will run with (its
             split fractions set the minimum cohort size; default the paper's).
 
-    Patients whose extraction failed for some ROI, clinical/CAC rows without images or
-    features, and features without clinical/CAC rows are left out and counted
+    Patients the manifest excludes (``exclude``), patients whose extraction failed for some
+    ROI, clinical/CAC rows without images or features, and features without clinical/CAC
+    rows are left out and counted
     (:attr:`OutcomeInputs.cohort`), not refused; the funnel runs on the complete cases.
 
     Returns:
@@ -268,6 +285,7 @@ def outcome_inputs(
         cac,
         image_patients=_image_patients(root),
         failed_patients=failed,
+        excluded=root.excluded(),
     )
     keep = list(cohort.analysed)
     radiomic = {roi: t.loc[t.index.isin(keep)] for roi, t in radiomic.items()}

@@ -49,6 +49,55 @@ def _validation(directory: Path) -> str:
     return "\n".join(parts) or "(no validation tables found)"
 
 
+def validation_summary(directory: str | Path) -> tuple[str, list[str]]:
+    """A split's validation results in one line, and warnings about its AUC.
+
+    Read from the split's ``classification_metrics.parquet`` (the card's "Validation
+    results"). The AUC is warned about when it is below 0.5 (worse than chance) or its
+    95% CI includes 0.5 (not distinguishable from chance), or when it has no CI.
+
+    Args:
+        directory: the split folder.
+
+    Returns:
+        ``(line, warnings)``, e.g. ``("split 1 (patient level): validation AUC 0.812
+        (95% CI 0.701-0.923), SE 0.750, SP 0.800", [])``.
+    """
+    directory = Path(directory)
+    name = directory.name.replace("_", " ")
+    metrics_path = directory / "classification_metrics.parquet"
+    if not metrics_path.is_file():
+        return f"{name}: no validation results recorded", [
+            f"{name}: its validation results are missing ({metrics_path.name}); its "
+            "performance is unknown"
+        ]
+    table = read_parquet(metrics_path).set_index("metric")
+    parts, warnings = [], []
+    if "AUC" in table.index:
+        auc, low, high = (float(table.loc["AUC", c]) for c in ("estimate", "ci_low", "ci_high"))
+        has_ci = pd.notna(low) and pd.notna(high)
+        ci = f" (95% CI {low:.3f}-{high:.3f})" if has_ci else " (no CI)"
+        parts.append(f"validation AUC {auc:.3f}{ci}")
+        if auc < 0.5:
+            warnings.append(
+                f"{name}: validation AUC {auc:.3f} is below 0.5: the model ranks the "
+                "validation images worse than chance; do not use its calls"
+            )
+        elif not has_ci:
+            warnings.append(f"{name}: validation AUC {auc:.3f} has no confidence interval")
+        elif low <= 0.5 <= high:
+            warnings.append(
+                f"{name}: the 95% CI of the validation AUC ({low:.3f}-{high:.3f}) includes "
+                "0.5: the model is not shown to be better than chance"
+            )
+    else:
+        warnings.append(f"{name}: no validation AUC recorded; its performance is unknown")
+    parts += [
+        f"{m} {float(table.loc[m, 'estimate']):.3f}" for m in ("SE", "SP") if m in table.index
+    ]
+    return f"{name}: " + ", ".join(parts), warnings
+
+
 def _data_section(run: dict[str, Any], record: Any) -> str:
     settings = run.get("settings", {})
     name = settings.get("dataset", getattr(record, "dataset", "unknown"))

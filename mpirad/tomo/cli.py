@@ -61,11 +61,14 @@ def register(app: typer.Typer) -> None:
         n_splits = _check_options(unit, profile, split, all_splits, select_on)
         out_dir = out_dir if out_dir is not None else _default_out_dir()
         dataset_root, name, labels, spacing = _dataset_and_labels(dataset, root)
+        exclude = _excluded(name) if root is None else {}
         data = load_tomo_dataset(
             dataset_root,
             get_profile(profile).preprocess,
             labels=labels,
             cache_dir=Path(out_dir) / name / "study_a" / "cache",
+            exclude=tuple(exclude),
+            name=name,
         )
         for which in ("patient", "image") if unit == "both" else (unit,):
             for k in range(1, n_splits + 1) if all_splits else [split]:
@@ -86,6 +89,7 @@ def register(app: typer.Typer) -> None:
                     selection_fraction=selection_fraction,
                     stratify=stratify,
                     pixel_spacing_mm=spacing,
+                    exclude=exclude,
                 )
                 typer.echo(f"{name} {which} split {k}: {_headline(outputs)} -> {outputs.directory}")
 
@@ -153,6 +157,13 @@ def _dataset_and_labels(
 
     entry = get_dataset(name)
     return dataset_root, name, tuple(entry.entry.labels), entry.pixel_spacing_mm
+
+
+def _excluded(name: str) -> dict[str, str]:
+    """The manifest's ``exclude`` of dataset ``name`` (patient id -> reason)."""
+    from mpirad.manifest import get_dataset
+
+    return dict(get_dataset(name).entry.exclude)
 
 
 def _headline(outputs: SplitOutputs) -> str:

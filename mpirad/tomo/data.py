@@ -19,7 +19,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -189,6 +189,8 @@ def load_tomo_dataset(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     n_jobs: int | None = None,
+    exclude: Collection[str] | None = None,
+    name: str | None = None,
 ) -> TomoDataset:
     """Read a Study A dataset: find each LV centre, crop, resize, normalise.
 
@@ -208,6 +210,10 @@ def load_tomo_dataset(
         n_jobs: parallel readers (joblib); ``None``: the project's policy
             (:func:`mpirad.parallel.resolve_n_jobs`), serial below :data:`PARALLEL_FROM`
             images.
+        exclude: patient ids left out (default: a Dataset's manifest ``exclude``; none
+            for a folder).
+        name: the dataset's name in the log's Labelme summary (default: the Dataset's
+            name, else the folder's).
 
     Returns:
         The :class:`TomoDataset`.
@@ -220,17 +226,17 @@ def load_tomo_dataset(
     labels = tuple(labels) if labels is not None else labelme_labels(root)
     if not labels:
         raise ValueError("labels is empty: give the Labelme label(s) that mark ischemia")
-    index = scan_labelme_export(root)
+    index = scan_labelme_export(root, exclude=exclude)
     cache_path = None
     if cache_dir is not None:
         cache_path = Path(cache_dir) / f"tomo-{_fingerprint(index, config, labels)}.pt"
         cached = _read_cache(cache_path, config, labels)
         if cached is not None:
-            _log_shapes(cached.shapes, root)
+            _log_shapes(cached.shapes, name or root)
             return cached
     n_jobs = resolve_n_jobs(n_jobs, n_tasks=len(index), serial_below=PARALLEL_FROM)
     images, masks, table, tally = _prepare_all(index, config, labels, n_jobs, progress)
-    _log_shapes(tally, root)
+    _log_shapes(tally, name or root)
     _warn_outlines_outside(table, config.crop_size)
     dataset = TomoDataset(
         index=table,

@@ -53,7 +53,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,6 +187,7 @@ def run_split(
     selection_fraction: float = 0.2,
     stratify: bool = False,
     pixel_spacing_mm: float | None = None,
+    exclude: Mapping[str, str] | None = None,
 ) -> SplitOutputs:
     """Train and evaluate both Study A networks on one random 8:2 split.
 
@@ -216,6 +217,10 @@ def run_split(
         selection_fraction: share of the training part in the inner selection group.
         stratify: image-level splits stratified by label (default False, as the paper).
         pixel_spacing_mm: source pixel side (mm), for Hausdorff distances in mm.
+        exclude: patient id -> reason, for the patients left out on purpose (the
+            manifest's ``exclude``); recorded, so changing it reruns the split (and its
+            splits are drawn again, :func:`mpirad.tomo.splits.ensure_splits`), and
+            counted by reason in ``run.json``.
 
     Returns:
         The :class:`SplitOutputs`.
@@ -229,6 +234,8 @@ def run_split(
     dataset_name = dataset_name or dataset_root.resolve().name
     directory = split_dir(out_dir, dataset_name, unit, split, profile.name)
     choices = _choices(unit, labels, select_on, selection_fraction, stratify, pixel_spacing_mm)
+    if exclude:
+        choices["exclude"] = dict(sorted(exclude.items()))
     wanted = _split_record(dataset_root, dataset_name, unit, split, seed, profile, weights, choices)
     decision = plan(directory / "run.json", wanted, force=force)
     if progress or decision.previous is not None:
@@ -237,8 +244,8 @@ def run_split(
         return _read_back(directory)
     _clear_stale_checkpoints(directory, wanted, force=force)
     clock, device = _Clock(), select_device(device)
-    if data is None or not _fits(data, profile, labels):
-        data = _load(dataset_root, dataset_name, profile, labels, out_dir, progress)
+    if data is None or not _fits(data, profile, labels, exclude):
+        data = _load(dataset_root, dataset_name, profile, labels, out_dir, progress, exclude)
     clock.lap("load")
     rows = split_rows(data, unit_dir(out_dir, dataset_name, unit, profile.name), unit, split,
                       profile, seed, select_on=select_on, selection_fraction=selection_fraction,
@@ -364,10 +371,18 @@ class _Clock:
         return {**self.seconds, "total": round(self.last - self.started, 3)}
 
 
-def _fits(data: TomoDataset, profile: StudyAProfile, labels: Sequence[str] | None) -> bool:
-    """Whether an already loaded dataset has this profile's preprocessing and labels."""
-    return data.config == profile.preprocess and (
-        labels is None or data.shape_labels == tuple(labels)
+def _fits(
+    data: TomoDataset,
+    profile: StudyAProfile,
+    labels: Sequence[str] | None,
+    exclude: Mapping[str, str] | None = None,
+) -> bool:
+    """Whether an already loaded dataset has this profile's preprocessing and labels, and
+    none of the excluded patients."""
+    return (
+        data.config == profile.preprocess
+        and (labels is None or data.shape_labels == tuple(labels))
+        and not set(exclude or ()) & set(data.index["patient_id"])
     )
 
 
@@ -378,6 +393,7 @@ def _load(
     labels: Sequence[str] | None,
     out_dir: str | Path,
     progress: bool,
+    exclude: Mapping[str, str] | None = None,
 ) -> TomoDataset:
     """The dataset preprocessed for ``profile``, cached under ``<out_dir>/<dataset>/study_a``."""
     return load_tomo_dataset(
@@ -386,6 +402,8 @@ def _load(
         labels=labels,
         cache_dir=Path(out_dir) / dataset_name / "study_a" / "cache",
         progress=progress,
+        exclude=tuple(exclude or ()),
+        name=dataset_name,
     )
 
 
@@ -474,6 +492,7 @@ def _run_record(
             "train_patients": rows.patients("train"),
             "validation_patients": rows.patients("validation"),
             "selection_patients": int(data.index["patient_id"].iloc[rows.selection].nunique()),
+            **_excluded_counts(settings.get("exclude") or {}),
         },
         "source_shapes": sorted(
             set(map(tuple, data.index[["source_height", "source_width"]].to_numpy().tolist()))
@@ -484,6 +503,15 @@ def _run_record(
         },
         "seconds": clock.record(),
     }
+
+
+def _excluded_counts(exclude: Mapping[str, str]) -> dict[str, int]:
+    """``{"patients excluded in the manifest (<reason>)": n}``, one entry per reason."""
+    counts: dict[str, int] = {}
+    for reason in exclude.values():
+        key = f"patients excluded in the manifest ({reason})"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _clear_stale_checkpoints(directory: Path, wanted: StepRecord, *, force: bool) -> None:

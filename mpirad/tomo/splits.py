@@ -21,6 +21,11 @@ validation group of several splits, as in the paper. Whether the draw was strati
 is part of the saved file's name and sidecar (:func:`splits_file`,
 :func:`ensure_splits`), so changing it never reuses splits drawn the other way.
 
+The splits are a function of the images, their labels and the options: when the cohort
+changes (a patient folder removed or excluded in the manifest, a label changed) or an
+option does, :func:`ensure_splits` draws them again, says so, and records in the sidecar
+what the replaced draw was made from (``redrawn``), so no file is deleted by hand.
+
 Model selection (which epoch's weights are kept) should not look at the validation
 images that are reported. :func:`selection_split` takes an inner selection group from
 a split's *training* part (by patient for patient-level splits, stratified by label for
@@ -29,7 +34,9 @@ image-level ones); :mod:`mpirad.tomo.fit` trains on the rest of the training par
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Literal
@@ -40,6 +47,8 @@ from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedS
 
 from mpirad.constants import SPLIT_UNITS
 from mpirad.io import atomic_write, read_parquet, write_parquet
+
+logger = logging.getLogger(__name__)
 
 SplitUnit = Literal["patient", "image"]
 SUBSETS: tuple[str, ...] = ("train", "validation")
@@ -291,6 +300,28 @@ def load_splits(path: str | Path) -> tuple[pd.DataFrame, dict]:
     return splits, metadata
 
 
+def cohort_summary(index: pd.DataFrame) -> dict:
+    """What a draw is made from: counts and a digest of the sorted (patient, image, label).
+
+    Args:
+        index: ``patient_id``, ``image``, ``label`` of every image.
+
+    Returns:
+        ``{"patients", "images", "positives", "digest"}`` (no patient identifier).
+    """
+    table = index[["patient_id", "image", "label"]].astype(
+        {"patient_id": str, "image": str, "label": np.int64}
+    )
+    table = table.sort_values(["patient_id", "image"], ignore_index=True)
+    text = "\n".join(f"{p}/{i}:{lab}" for p, i, lab in table.itertuples(index=False))
+    return {
+        "patients": int(table["patient_id"].nunique()),
+        "images": len(table),
+        "positives": int(table["label"].sum()),
+        "digest": hashlib.sha256(text.encode()).hexdigest()[:16],
+    }
+
+
 def ensure_splits(
     index: pd.DataFrame,
     path: str | Path,
@@ -301,19 +332,23 @@ def ensure_splits(
     seed: int = 0,
     stratify: bool = False,
 ) -> pd.DataFrame:
-    """Load the splits saved at ``path``, or draw and save them if absent.
+    """Load the splits saved at ``path`` if drawn from these images and options, else
+    draw, save and return new ones.
 
     A saved file is reused only if it was drawn with the same options (``stratify``
     included; a sidecar without it was drawn stratified at image level, by patient at
-    patient level) from the same images and labels; otherwise it is an error (delete it
-    to redraw), so results are never silently computed on different splits. Name the
-    file with :func:`splits_file`.
+    patient level) from the same images and labels. Otherwise (the cohort or an option
+    changed) the splits are drawn again: a warning says why, and the sidecar records the
+    replaced draw (``redrawn``: its options, its cohort's counts and digest, and the
+    reason), so results are never computed on splits of another cohort and nothing has
+    to be deleted by hand. Name the file with :func:`splits_file`.
 
     Returns:
         The splits table of :func:`make_splits`.
 
     Raises:
-        SplitError: a saved file that does not match ``index`` or the options.
+        SplitError: splits that cannot be drawn from ``index`` (:func:`make_splits`), or
+            a saved file that is not a splits table.
     """
     path = Path(path)
     metadata = {
@@ -323,23 +358,27 @@ def ensure_splits(
         "validation_fraction": validation_fraction,
         "stratify": bool(stratify),
     }
+    redrawn = None
     if path.is_file():
         saved, saved_metadata = load_splits(path)
+        saved_metadata.pop("redrawn", None)
+        saved_cohort = saved_metadata.pop("cohort", None)
         saved_metadata.setdefault("stratify", saved_metadata.get("unit") == "image")
-        expected = index[["patient_id", "image", "label"]].sort_values(
-            ["patient_id", "image"], ignore_index=True
-        )
-        first = saved[saved["split"] == saved["split"].min()][["patient_id", "image", "label"]]
-        same_images = first.reset_index(drop=True).equals(
-            expected.astype(first.dtypes.to_dict()).reset_index(drop=True)
-        )
-        if saved_metadata != metadata or not same_images:
-            raise SplitError(
-                f"{path}: saved splits were drawn with {saved_metadata} from "
-                f"{'the same' if same_images else 'different'} images/labels; asked for "
-                f"{metadata}. Delete the file to draw new splits."
-            )
-        return saved
+        first = saved[saved["split"] == saved["split"].min()]
+        same_images = cohort_summary(first) == cohort_summary(index)
+        if saved_metadata == metadata and same_images:
+            return saved
+        reason = "other images/labels" if not same_images else "other options"
+        redrawn = {
+            "reason": reason,
+            "options": saved_metadata,
+            "cohort": saved_cohort or cohort_summary(first),
+        }
+        logger.warning(
+            "%s: splits drawn again (%s): the saved ones were drawn with %s from %s; now %s "
+            "from %s",
+            path, reason, saved_metadata, redrawn["cohort"], metadata, cohort_summary(index),
+        )  # fmt: skip
     splits = make_splits(
         index,
         n_splits=n_splits,
@@ -348,5 +387,8 @@ def ensure_splits(
         seed=seed,
         stratify=stratify,
     )
-    save_splits(splits, path, metadata=metadata)
+    record = {**metadata, "cohort": cohort_summary(index)}
+    if redrawn is not None:
+        record["redrawn"] = redrawn
+    save_splits(splits, path, metadata=record)
     return splits
