@@ -390,6 +390,7 @@ def test_pattern_discovery_and_tables_elsewhere(tmp_path):
     data = tmp_path / "data"
     (data / "tables").mkdir(parents=True)
     pd.DataFrame({"patient_id": ["B01"]}).to_csv(data / "tables" / "clin.csv", index=False)
+    pd.DataFrame({"patient_id": ["B01"], "cac_total": [0.0]}).to_csv(data / "cac.csv", index=False)
     files = "files: {image: '{patient_id}.nii', masks: '{patient_id}/{roi}.nii', clinical: tables/clin.csv}"
     ds = _manifest(tmp_path, {"b": _site("data", files)})["b"]
     with pytest.raises(ValueError, match=r"tables/clin.csv: missing columns"):

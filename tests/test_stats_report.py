@@ -101,7 +101,9 @@ def test_wide_features_from_wide_table_and_cohort_tables(tmp_path, sim):
     with pytest.raises(ValueError, match="neither tidy"):
         wide_features(wide.drop(columns="roi"))
     sim.clinical.to_csv(tmp_path / "clinical.csv", index=False)
-    with pytest.raises(ValueError, match=r"cac.csv not found\): the outcome analysis"):
+    with pytest.raises(
+        ValueError, match=r"cac.csv not found in the dataset\): the outcome analysis"
+    ):
         read_cohort_tables(tmp_path)
     sim.cac.drop(columns="cac_rca").to_csv(tmp_path / "cac.csv", index=False)
     with pytest.raises(ValueError, match=r"missing columns \['cac_rca'\]"):

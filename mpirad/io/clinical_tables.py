@@ -156,8 +156,12 @@ def outcome_unavailable(root: str | os.PathLike[str] | Dataset | VolumesLayout) 
     layout = VolumesLayout.of(root)
     if layout.cac_path.is_file():
         return None
+    try:
+        where = layout.cac_path.relative_to(layout.root)
+    except ValueError:
+        where = layout.cac_path.name
     return (
-        f"no CAC table ({layout.cac_path} not found): the outcome analysis regresses each "
+        f"no CAC table ({where} not found in the dataset): the outcome analysis regresses each "
         "patient's coronary calcium (Agatston) score on the features, so it cannot run on "
         "this dataset; the features, the blind-to-outcome funnel and the polar maps do not "
         "need it and run (radiomics chapter)"
