@@ -217,3 +217,17 @@ def test_derived_rois_keep_the_image_placement(cohort: Path, tmp_path: Path) -> 
     for rel in ("image.nii.gz", "masks/LAD17.nii.gz", "masks/segments17.nii.gz"):
         written = read_volume(tmp_path / "out" / "B001" / rel)
         assert written.origin == pytest.approx(origin) and np.allclose(written.direction, direction)
+
+
+def test_uncertain_long_axis_named_in_the_summary(cohort: Path, tmp_path: Path, monkeypatch):
+    """A patient whose two long-axis estimates disagree is written and named (not lost)."""
+    from mpirad.heart import reorient
+
+    calm = derive_dataset(cohort, tmp_path / "calm", short_axis=False, progress=False)
+    assert calm.uncertain == () and len(calm.written) == 5  # synthetic LVs: agreement
+    monkeypatch.setattr(reorient, "MAX_AXIS_DISAGREEMENT_DEG", 0.0)  # every LV "uncertain"
+    report = derive_dataset(cohort, tmp_path / "out", short_axis=False, progress=False)
+    assert len(report.written) == 5 and report.failures == ()
+    assert [p for p, _ in report.uncertain] == list(report.written)
+    assert "patient B001: the LV long axis is uncertain: " in report.summary()
+    assert "check the reslices" in report.summary()

@@ -16,6 +16,7 @@ import pytest
 from mpirad.heart import derive_rois
 from mpirad.heart.reorient import (
     SYNTHETIC_DIRECTION,
+    LongAxisWarning,
     axis_angle_deg,
     estimate_long_axis,
     principal_axis,
@@ -101,6 +102,7 @@ def test_every_real_patient_is_segmented(real_cases: dict[str, RealCase]) -> Non
         assert ((rois["segments17"] > 0) == kept).all(), name
         assert set(np.unique(rois["segments17"][kept])) == set(range(1, 18)), name
         dropped = int(case.mask.sum() - kept.sum())
+        caught = [w for w in caught if issubclass(w.category, DroppedVoxelsWarning)]
         if dropped:  # stray components: named, and the largest holds most of the wall
             assert kept.sum() > 0.5 * case.mask.sum()
             assert [str(w.message) for w in caught if f"({dropped} voxels" in str(w.message)]
@@ -108,12 +110,37 @@ def test_every_real_patient_is_segmented(real_cases: dict[str, RealCase]) -> Non
             assert not caught, name
 
 
+def test_an_uncertain_long_axis_is_said(real_cases: dict[str, RealCase]) -> None:
+    """The patients whose long axis the mask does not fix are warned about, the others not."""
+    warned = []
+    for name, case in real_cases.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("ignore", DroppedVoxelsWarning)
+            warnings.simplefilter("always", LongAxisWarning)
+            derive_rois(
+                case.mask, case.spacing, short_axis=False, image=case.image,
+                direction=case.direction,
+            )  # fmt: skip
+        messages = [str(w.message) for w in caught if issubclass(w.category, LongAxisWarning)]
+        if messages:
+            warned.append(name)
+            assert "differ by 31.5 degrees (more than 15)" in messages[0], messages
+    assert warned == ["idsc-1"]  # the known miss of test_two_long_axis_estimates_agree
+
+
 @pytest.mark.parametrize(
     "name",
     [
         _known_miss(n, {
-            "idsc-1": "segment 17 holds 12.6 % (a small LV, 72 mm, with a thick apex)",
-            "idsc-3": "segment 17 holds 1.1 %: the mask's apex is open (an apical defect)",
+            "idsc-1": "segment 17 holds 12.6 % on the normal-lines axis: a short LV (31 mm "
+            "from base to cavity tip, closed rings over 13.5 mm) with 28.5 mm of apical wall "
+            "along the axis, as the larger LVs (27-33 mm); the share follows the uncertain "
+            "axis (9.4 % on the normals' perpendicular, 10.5 % on ring centres; "
+            "benchmarks/heart_axis_estimates.py)",
+            "idsc-3": "segment 17 holds 1.1 %: the mask has no anteroseptal wall (theta "
+            "90-210 degrees) over the last 24 mm to the apex, so the axis meets the apical "
+            "wall only 15 mm short of the epicardial apex (27-33 mm on the others); every "
+            "axis estimate gives 0.2-1.1 %; no wall is invented",
         })
         for n in REAL
     ],
@@ -130,7 +157,10 @@ def test_aha_rings_and_apex_cap(real_cases: dict[str, RealCase], name: str) -> N
     [
         _known_miss(n, {
             "idsc-1": "normal lines and normals' perpendicular disagree by 31.5 degrees on "
-            "this small LV with a long partial inferior basal wall",
+            "this short LV with a long anterior basal wall; circle centres of its short-axis "
+            "sections (QGS-like) lie 15.7 and 16.5 degrees from each: the mask does not fix "
+            "the axis to 15 degrees; the normal lines, kept, give the longest run of closed "
+            "rings (13.5 mm against 7.5 and 10.5; benchmarks/heart_axis_estimates.py)",
         })
         for n in REAL
     ],
@@ -198,6 +228,9 @@ def test_long_axis_of_a_squat_cup(tilt_deg: float) -> None:
     fields, spacing = _cup(rotation)
     estimate = estimate_long_axis(fields.myocardium, spacing)
     assert axis_angle_deg(estimate.axis, rotation[0]) < 5.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LongAxisWarning)  # a clear axis: nothing to say
+        derive_rois(fields.myocardium, spacing, short_axis=False)
     assert estimate.agreement_deg < 10.0
     # a cup as long as wide defeats the principal axis: the test bed is not too kind
     points = voxel_points(fields.myocardium, spacing)

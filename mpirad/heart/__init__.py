@@ -3,6 +3,7 @@
 Public API:
 
 - :func:`estimate_frame`, :func:`estimate_long_axis`, :class:`HeartFrame`,
+  :class:`LongAxisWarning`,
   :func:`resample_short_axis` -- the LV long axis and short-axis orientation (:mod:`mpirad.heart.reorient`, which states the
   conventions).
 - :func:`segment_17`, :func:`derive_rois`, :class:`SegmentationError`,
@@ -28,6 +29,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         ),
         "mpirad.heart.reorient": (
             "HeartFrame",
+            "LongAxisWarning",
             "estimate_frame",
             "estimate_long_axis",
             "resample_short_axis",

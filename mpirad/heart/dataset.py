@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from mpirad.constants import ROI_NAMES
+from mpirad.heart.reorient import LongAxisWarning
 from mpirad.heart.segments import DroppedVoxelsWarning
 from mpirad.io.atomic import atomic_path
 from mpirad.io.layouts import DerivedRois, VolumesLayout
@@ -68,6 +69,8 @@ class RoisReport:
             message names the patient, and the ROI or file).
         dropped: ``(patient_id, message)`` of written patients whose myocardium had stray
             components left out of the ROIs (:class:`mpirad.heart.segments.DroppedVoxelsWarning`).
+        uncertain: ``(patient_id, message)`` of written patients whose long axis the mask
+            does not fix (:class:`mpirad.heart.reorient.LongAxisWarning`): check their reslices.
     """
 
     out: Path
@@ -75,6 +78,7 @@ class RoisReport:
     reused: tuple[str, ...]
     failures: tuple[tuple[str, str], ...]
     dropped: tuple[tuple[str, str], ...] = ()
+    uncertain: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
         """Counts, then one line per failed patient."""
@@ -85,7 +89,7 @@ class RoisReport:
         lines = [
             m if m.startswith(f"patient {p}") else f"patient {p}: {m}" for p, m in self.failures
         ]
-        lines += [f"patient {p}: {m}" for p, m in self.dropped]
+        lines += [f"patient {p}: {m}" for p, m in (*self.dropped, *self.uncertain)]
         return "\n".join([head, *(f"  {line}" for line in lines)])
 
 
@@ -122,7 +126,7 @@ def derive_dataset(
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(out)
     _copy_tables(layout, out)
-    written, reused, failures, dropped = [], [], [], []
+    written, reused, failures, dropped, uncertain = [], [], [], [], []
     for patient_id in tqdm(patients, desc="rois", unit="patient", disable=not progress):
         wanted = patient_record(layout, patient_id, options)
         if plan(out / patient_id / "masks" / SEGMENTS_FILE, wanted).reuse:
@@ -131,13 +135,18 @@ def derive_dataset(
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", DroppedVoxelsWarning)
+                warnings.simplefilter("always", LongAxisWarning)
                 write_patient(layout, patient_id, out, options, wanted)
             written.append(patient_id)
             dropped += [(patient_id, str(w.message)) for w in caught
                         if issubclass(w.category, DroppedVoxelsWarning)]  # fmt: skip
+            uncertain += [(patient_id, str(w.message)) for w in caught
+                          if issubclass(w.category, LongAxisWarning)]  # fmt: skip
         except (RoiError, OSError) as error:
             failures.append((patient_id, str(error)))
-    return RoisReport(out, tuple(written), tuple(reused), tuple(failures), tuple(dropped))
+    return RoisReport(
+        out, tuple(written), tuple(reused), tuple(failures), tuple(dropped), tuple(uncertain)
+    )
 
 
 def _checked_out(layout: VolumesLayout, out: Path) -> Path:

@@ -22,7 +22,8 @@ Conventions (shared by :mod:`mpirad.heart.segments` and :mod:`mpirad.heart.polar
     z axes, :mod:`mpirad.io.volume`); without one, the synthetic Study B cohort's pose
     ``(z, y, x) -> (superior, anterior, right)`` (:data:`SYNTHETIC_DIRECTION`). The long
     axis is estimated from the mask's surface (:func:`estimate_long_axis`, which does not
-    need the LV to be elongated), the anterior direction is the patient's superior
+    need the LV to be elongated; a :class:`LongAxisWarning` when its two estimates differ
+    by more than :data:`MAX_AXIS_DISAGREEMENT_DEG`), the anterior direction is the patient's superior
     direction projected perpendicular to it (anterior if the long axis is within 18 degrees
     of superior), the rule :func:`mpirad.phantom.geometry.rotation_from_long_axis` uses for a
     zero roll, and the lateral direction is ``anterior x long`` in the patient's (LPS)
@@ -39,6 +40,7 @@ base, each with the anterior wall at row 0 and the septum at column 0.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +59,14 @@ SURFACE_SIGMA_MM = 4.0
 #: halves (the apical cap and the basal rim weigh little).
 NORMAL_LINE_SCALE_MM = 4.0
 NORMAL_COSINE_SCALE = 0.35
+#: Largest angle (degrees) between the two long-axis estimates of :func:`estimate_long_axis`
+#: taken as agreement; beyond it the mask does not fix the axis and a
+#: :class:`LongAxisWarning` asks for a look at the reslices.
+MAX_AXIS_DISAGREEMENT_DEG = 15.0
+
+
+class LongAxisWarning(UserWarning):
+    """The two long-axis estimates of an anatomical volume disagree: the frame is uncertain."""
 
 
 @dataclass(frozen=True)
@@ -297,6 +307,24 @@ def estimate_long_axis(
     return LongAxisEstimate(axis, point, check, axis_angle_deg(axis, check))
 
 
+def warn_if_uncertain(estimate: LongAxisEstimate, *, max_deg: float | None = None) -> None:
+    """Warn (:class:`LongAxisWarning`) when the two long-axis estimates differ by more than
+    ``max_deg`` degrees (None: :data:`MAX_AXIS_DISAGREEMENT_DEG`): the segments then rest on
+    an axis the mask does not fix (a short LV, a long partial basal wall), and its reslices
+    deserve a look (:func:`mpirad.heart.views.plot_reslices`)."""
+    max_deg = MAX_AXIS_DISAGREEMENT_DEG if max_deg is None else float(max_deg)
+    if estimate.agreement_deg > max_deg:
+        warnings.warn(
+            LongAxisWarning(
+                f"the LV long axis is uncertain: the wall's normal lines and the direction "
+                f"its normals are perpendicular to differ by {estimate.agreement_deg:.1f} "
+                f"degrees (more than {max_deg:g}); the normal lines are used, check the "
+                "reslices (mpirad.heart.views.plot_reslices)"
+            ),
+            stacklevel=3,
+        )
+
+
 def axis_wall_profile(
     myocardium: np.ndarray,
     spacing: tuple[float, float, float],
@@ -444,7 +472,8 @@ def estimate_frame(
     """Estimate the heart frame of a binary LV myocardium mask.
 
     Steps: voxel centres; long axis (array axis 0 through the slab centroids for a
-    short-axis export, else :func:`estimate_long_axis`); apex side (:func:`orient_apex` for
+    short-axis export, else :func:`estimate_long_axis`, with a :class:`LongAxisWarning`
+    when its two estimates disagree, :func:`warn_if_uncertain`); apex side (:func:`orient_apex` for
     a short-axis export, else :func:`orient_apex_by_cap`);
     base plane at the most basal myocardium; anterior/lateral by :func:`reference_rotation`
     (from ``direction`` for an anatomical volume); roll from ``rv_insertion_deg``, or from
@@ -469,6 +498,7 @@ def estimate_frame(
         _, centre = refine_axis(points, axis, slab_mm=float(spacing[0]), iterations=1)
     else:
         estimate = estimate_long_axis(myocardium, spacing)
+        warn_if_uncertain(estimate)
         centre = estimate.point_mm
         axis = orient_apex_by_cap(myocardium, spacing, centre, estimate.axis)
     if short_axis:
