@@ -30,6 +30,7 @@ of the whole dataset has patient ``""``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -402,13 +403,26 @@ def _check_b_patient(
         ``(patient, problems as Problem fields, usable, voxel size)``; usable: image and
         every mask valid; the image's voxel size ``(z, y, x)`` in mm, None if unreadable.
     """
+    from mpirad.heart.reorient import LongAxisWarning
+    from mpirad.heart.segments import DroppedVoxelsWarning
     from mpirad.io.patient_volumes import read_patient_image
 
     out = _Collector(layout.root)
-    image = out.attempt(
-        patient, _source_path(layout.image_source, patient), read_patient_image, layout, patient
-    )
-    ok = image is not None and _check_b_masks(layout, patient, image, out)
+    with warnings.catch_warnings(record=True) as caught:  # the derivation's, by patient
+        warnings.simplefilter("always", DroppedVoxelsWarning)
+        warnings.simplefilter("always", LongAxisWarning)
+        image = out.attempt(
+            patient, _source_path(layout.image_source, patient), read_patient_image, layout, patient
+        )
+        ok = image is not None and _check_b_masks(layout, patient, image, out)
+    for message in dict.fromkeys(
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, DroppedVoxelsWarning | LongAxisWarning)
+    ):
+        out.add(
+            patient, _source_path(layout.mask_source, patient, "myocardium"), message, "warning"
+        )
     if layout.is_default(patient):
         _check_b_strays(layout.root / patient, out, patient)
     fields = [(p.patient, p.file, p.severity, p.message) for p in out.problems]

@@ -566,3 +566,25 @@ def test_check_reports_every_problem_of_a_mixed_site_at_once(reference, tmp_path
     )["mixed"]
     report = check_dataset(resampled, n_jobs=1)
     assert not [p for p in report.errors if "voxel size" in p.message]
+
+
+def test_image_pattern_beside_its_masks_and_folders_of_folders(tmp_path):
+    """``{patient_id}.nii.gz`` beside ``{patient_id}_mask.nii.gz``: the masks are not
+    patients; a folder holding only folders (unpaired files) is not a patient folder, while
+    one holding a volume is, and no pattern reading it is reported."""
+    data = tmp_path / "data"
+    for name in ("P1.nii.gz", "P1_mask.nii.gz", "P2.nii.gz", "P2_mask.nii.gz"):
+        (data / "nifti" / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / "nifti" / name).touch()
+    (data / "unpaired" / "dicom_only").mkdir(parents=True)
+    (data / "unpaired" / "dicom_only" / "X.dcm").touch()
+    files = (
+        "files:\n  - image: 'nifti/{patient_id}.nii.gz'\n"
+        "    masks: {myocardium: 'nifti/{patient_id}_mask.nii.gz'}"
+    )
+    layout = VolumesLayout.of(_manifest(tmp_path, {"b": _site("data", files)})["b"])
+    assert layout.all_patients() == ["P1", "P2"]
+    assert layout.unmatched_folders() == []
+    (data / "P3").mkdir()
+    (data / "P3" / "image.nii.gz").touch()
+    assert layout.unmatched_folders() == [data / "P3"]

@@ -88,7 +88,11 @@ def test_manifest_entry_reads_the_layout(tmp_path, monkeypatch):
 def test_no_cac_table_is_a_stated_condition(tmp_path):
     (tmp_path / "demographics.csv").write_text("patient_id,sex,age,BMI\nA,F,61,27.5\n")
     reason = outcome_unavailable(tmp_path)
-    assert reason is not None and "(cac.csv not found in the dataset)" in reason and str(tmp_path) not in reason
+    assert (
+        reason is not None
+        and "(cac.csv not found in the dataset)" in reason
+        and str(tmp_path) not in reason
+    )
     with pytest.raises(OutcomeUnavailableError, match="cannot run on this dataset"):
         read_cohort_tables(tmp_path)
     (tmp_path / "cac.csv").write_text("patient_id\n")
@@ -165,8 +169,7 @@ def test_real_database_check_rois_extract(database, monkeypatch):
 
 def test_real_derived_nifti_grids(database, monkeypatch):
     """The 3 derived NIfTI patients: image and mask grids agree (nibabel affines) and
-    ``mpirad check`` reports no grid or reading problem (deriving the ROIs on these shapes
-    is the heart frame's job, mpirad.heart)."""
+    ``mpirad check`` reports no problem (the heart frame holds on their LVs)."""
     monkeypatch.setenv("MPIRAD_MANIFEST", database["manifest"])
     source = physionet_mps_dir() / DERIVED
     for name in database["derived"]:
@@ -174,5 +177,42 @@ def test_real_derived_nifti_grids(database, monkeypatch):
         np.testing.assert_allclose(image.affine, mask.affine, atol=0.01)
     report = check_dataset(get_dataset("pn-derived"), n_jobs=1)
     assert report.summary["patients with an image"] == 3
-    grid_problems = [p for p in report.errors if "grid" in p.message or "cannot read" in p.message]
-    assert grid_problems == [], report.format()
+    assert report.errors == [], report.format()
+
+
+def test_all_five_real_patients_in_one_mixed_dataset(tmp_path, monkeypatch):
+    """The shared folder as it is: 2 DICOM pairs and 3 NIfTI patients, read by a ``files:``
+    list (a NIfTI image pattern beside its ``_mask`` files, a folder of unpaired files),
+    through check (no error; the derivation's warnings by patient), rois and extract."""
+    source = physionet_mps_dir()
+    entry = {
+        "study": "b", "format": "volumes", "root": str(source), "provenance": "site",
+        "rois": "derive", "short_axis": False,
+        "files": [
+            {"image": "{patient_id}.dcm", "masks": {"myocardium": "{patient_id}_mask.nii.gz"}},
+            {"image": f"{DERIVED}/{{patient_id}}.nii.gz",
+             "masks": {"myocardium": f"{DERIVED}/{{patient_id}}_mask.nii.gz"}},
+        ],
+    }  # fmt: skip
+    monkeypatch.setenv("MPIRAD_MANIFEST", _manifest(tmp_path, {"real5": entry}))
+    dataset = get_dataset("real5")
+    patients = VolumesLayout.of(dataset).patients()
+    if len(patients) != 5:
+        pytest.skip(f"{source}: expected the 5 real patients with masks, found {len(patients)}")
+    report = check_dataset(dataset, n_jobs=1)
+    assert report.errors == [], report.format()
+    assert report.summary["patients with valid image and masks"] == 5
+    by_patient = {w.patient: w.message for w in report.warnings if w.patient}
+    assert "separate components" in by_patient["patient002"]
+    assert "long axis is uncertain" in by_patient["patient001"]
+    out = tmp_path / "rois"
+    result = CliRunner().invoke(app, ["rois", "--dataset", "real5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "5 patient(s) written" in result.output and "0 failed" in result.output
+    features = tmp_path / "features.parquet"
+    result = CliRunner().invoke(
+        app, ["extract", "--dataset", "real5", "--out", str(features), "--bins", "16",
+              "--rois", "myocardium", "--n-jobs", "1"]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(pd.read_parquet(features)["patient_id"].unique()) == sorted(patients)

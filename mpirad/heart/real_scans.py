@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from mpirad.heart.reorient import voxel_points
+from mpirad.heart.reorient import LongAxisWarning, voxel_points
 from mpirad.heart.segments import (
     DroppedVoxelsWarning,
     SegmentationError,
@@ -155,11 +155,12 @@ class ScanAnalysis:
         image: ``(z, y, x)`` counts (anatomical order), or None.
         mask: ``(z, y, x)`` bool LV wall: the mask's largest component.
         spacing: voxel size (mm), ``(z, y, x)``.
-        layout: the heart frame and AHA ring positions (None when ``error``).
+        layout: the heart frame and AHA ring positions (None when the segments could not be placed).
         direction: the volume's direction cosines (LPS, 3 x 3).
-        segments: ``(z, y, x)`` uint8 AHA labels 0-17 (all 0 when ``error``).
+        segments: ``(z, y, x)`` uint8 AHA labels 0-17 (all 0 then).
         dropped_voxels: mask voxels outside the largest component (left out).
-        error: why the segments could not be placed, or None.
+        note: why the segments could not be placed, or a warning about them (an
+            uncertain long axis), or None.
     """
 
     label: str
@@ -171,7 +172,7 @@ class ScanAnalysis:
     direction: np.ndarray
     segments: np.ndarray
     dropped_voxels: int
-    error: str | None = None
+    note: str | None = None
 
 
 def real_segments(
@@ -215,18 +216,21 @@ def analyse(scan: RealScan) -> ScanAnalysis:
         mask = keep_largest_component(whole, spacing, min_share=0.0)
     counts = None if image is None else image.array.astype(np.float64)
     try:
-        layout, segments = real_segments(mask, spacing, direction, counts)
-        error = None
+        with warnings.catch_warnings(record=True) as caught:  # shown in the table's note
+            warnings.simplefilter("always", LongAxisWarning)
+            layout, segments = real_segments(mask, spacing, direction, counts)
+        notes = [str(w.message) for w in caught if issubclass(w.category, LongAxisWarning)]
+        note = "; ".join(notes) or None
     except SegmentationError as exc:
-        layout, segments, error = None, np.zeros(mask.shape, np.uint8), str(exc)
+        layout, segments, note = None, np.zeros(mask.shape, np.uint8), str(exc)
     dropped = int(whole.sum() - mask.sum())
     return ScanAnalysis(
-        scan.label, scan.kind, counts, mask, spacing, layout, direction, segments, dropped, error
+        scan.label, scan.kind, counts, mask, spacing, layout, direction, segments, dropped, note
     )
 
 
 def summary_table(analyses: Sequence[ScanAnalysis]) -> pd.DataFrame:
-    """One row per scan: kind, wall voxels, dropped voxels, ring shares (%), any error."""
+    """One row per scan: kind, wall voxels, dropped voxels, ring shares (%), any note."""
     rows = []
     for item in analyses:
         shares = ring_shares(item.segments)
@@ -234,7 +238,7 @@ def summary_table(analyses: Sequence[ScanAnalysis]) -> pd.DataFrame:
             "scan": item.label, "kind": item.kind, "wall voxels": int(item.mask.sum()),
             "dropped voxels": item.dropped_voxels,
             **{f"{ring} %": round(value, 1) for ring, value in shares.items()},
-            "note": item.error or "",
+            "note": item.note or "",
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("scan")
 
@@ -272,7 +276,7 @@ def plot_scan(item: ScanAnalysis) -> Figure:
     if item.layout is None:
         for ax in axes:
             ax.axis("off")
-        axes[0].text(0.0, 0.5, f"{item.label}: {item.error}", ha="left", va="center",
+        axes[0].text(0.0, 0.5, f"{item.label}: {item.note}", ha="left", va="center",
                      wrap=True, fontsize=9)  # fmt: skip
         return fig
     values = item.image if item.image is not None else item.mask.astype(np.float64)

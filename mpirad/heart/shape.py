@@ -42,12 +42,13 @@ Only the largest connected component is measured; ``dropped_voxels`` says how mu
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage
 
-from mpirad.heart.reorient import HeartFrame, estimate_frame
+from mpirad.heart.reorient import HeartFrame, LongAxisWarning, estimate_frame
 
 #: Angle between measuring rays (degrees).
 RAY_STEP_DEG = 10.0
@@ -102,7 +103,9 @@ def measuring_frame(mask: np.ndarray, spacing: Sequence[float]) -> HeartFrame:
         :func:`mpirad.heart.reorient.estimate_frame` of the mask, anatomical convention:
         origin at the most basal wall on the axis line, rows (long axis, anterior, lateral).
     """
-    return estimate_frame(mask, tuple(float(s) for s in spacing), short_axis=False)
+    with warnings.catch_warnings():  # an uncertain axis is reported where it segments
+        warnings.simplefilter("ignore", LongAxisWarning)
+        return estimate_frame(mask, tuple(float(s) for s in spacing), short_axis=False)
 
 
 def _ray_samples(

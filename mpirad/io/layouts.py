@@ -181,9 +181,11 @@ class FilePattern:
         pieces, seen = [], False
         for literal, name, _, _ in string.Formatter().parse(self.path):
             pieces.append(re.escape(literal))
-            if name is not None:
+            if name == "patient_id":
                 pieces.append("(?P=patient_id)" if seen else "(?P<patient_id>[^/]+)")
                 seen = True
+            elif name is not None:  # {roi} of a mask pattern
+                pieces.append("[^/]+")
         return re.compile("".join(pieces))
 
 
@@ -271,6 +273,16 @@ def _default_candidates(folder: Path, stem: str) -> list[Path]:
 
 def _describe_candidates(stem: str) -> str:
     return ", ".join(f"{stem}{s}" for s in VOLUME_SUFFIXES) + f", {stem}/ (a DICOM series folder)"
+
+
+def _looks_like_patient_folder(folder: Path) -> bool:
+    """A folder holding a volume file, or an ``image`` or ``masks`` folder, at its top."""
+    for child in folder.iterdir():
+        if child.is_dir() and child.name.split(".")[0] in (DEFAULT_IMAGE, DEFAULT_MASKS):
+            return True
+        if child.is_file() and child.name.lower().endswith(VOLUME_SUFFIXES):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -431,7 +443,7 @@ class VolumesLayout:
             return self._default_patients(strict=strict)
         found: set[str] = set()
         for mapping in self.mappings:
-            found.update(self._mapped_patients(mapping.image))
+            found.update(self._mapped_patients(mapping.image, mapping.mask_patterns()))
         if self.fallback:
             found.update(self._default_patients(skip=found, strict=strict))
         return sorted(found)
@@ -480,14 +492,20 @@ class VolumesLayout:
     def unmatched_folders(self) -> list[Path]:
         """Folders that look like a patient's but hold no file any mapping reads, sorted.
 
-        The candidates are the root's sub-folders (not hidden) and the folders matching a
+        The candidates are the root's sub-folders (not hidden) that hold a volume file, an
+        ``image`` or a ``masks`` folder (a folder of folders, e.g. ``unpaired/``, is not a
+        patient's), and the folders matching a
         mapping's image pattern up to its ``{patient_id}`` folder; a candidate is matched
         when it holds (or is) a patient's image or mask, or the clinical or CAC table. Empty for the default layout
         (whose check reports folders without an image itself).
         """
         if self.image is None or not self.root.is_dir():
             return []
-        candidates = {p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+        candidates = {
+            p
+            for p in self.root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and _looks_like_patient_folder(p)
+        }
         for mapping in self.mappings:
             pattern = mapping.patient_folder_glob()
             if pattern is not None:
@@ -539,11 +557,18 @@ class VolumesLayout:
                 )
         return patients
 
-    def _mapped_patients(self, image: FilePattern) -> list[str]:
+    def _mapped_patients(self, image: FilePattern, masks: Sequence[FilePattern] = ()) -> list[str]:
+        """Patients whose image the pattern finds; a file a mask pattern of the same mapping
+        also reads is a mask, not an image (``{patient_id}.nii.gz`` beside
+        ``{patient_id}_mask.nii.gz``)."""
         regex = image.regex()
+        mask_regexes = [mask.regex() for mask in masks]
         patients = set()
         for path in self.root.glob(image.glob()):
-            match = regex.fullmatch(path.relative_to(self.root).as_posix())
+            relative = path.relative_to(self.root).as_posix()
+            match = regex.fullmatch(relative)
+            if any(mask.fullmatch(relative) for mask in mask_regexes):
+                continue
             if match and not match["patient_id"].startswith("."):
                 patients.add(match["patient_id"])
         return sorted(patients)
