@@ -11,6 +11,32 @@ from pathlib import Path
 PALETTE = "colorblind"
 
 
+def _show_data_notes_as_text() -> None:
+    """Show mpirad's warnings about the data (a dropped speck of a mask, an uncertain long
+    axis) as a plain line of the page, ``note: ...``, each message once, instead of a
+    Python warning on stderr (which names a source line and fails the book's build).
+    Every other warning is shown as before."""
+    from mpirad.heart.reorient import LongAxisWarning
+    from mpirad.heart.segments import DroppedVoxelsWarning
+
+    shown = warnings.showwarning
+    if getattr(shown, "mpirad_notes", False):
+        return
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, LongAxisWarning | DroppedVoxelsWarning):
+            text = str(message)
+            if text not in seen:
+                seen.add(text)
+                print(f"note: {text}")
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    show.mpirad_notes = True
+    warnings.showwarning = show
+
+
 def setup(*, chdir: bool = True, quiet: bool = True) -> Path:
     """Prepare a notebook: project root as working directory, one plotting style.
 
@@ -58,6 +84,7 @@ def setup(*, chdir: bool = True, quiet: bool = True) -> Path:
             pass
         os.environ.setdefault("TQDM_DISABLE", "1")
         logging.getLogger("radiomics").setLevel(logging.ERROR)
+        _show_data_notes_as_text()
     import pandas as pd
 
     pd.set_option("display.precision", 3)
