@@ -51,10 +51,12 @@ format: $(STAMP)
 # The book: make its inputs for the chosen datasets (per-split notebooks with papermill,
 # features, selection; steps whose record is current are reused), write build/book/
 # (table of contents, dataset page), then build the HTML with Jupyter Book 1 (warnings
-# are errors).
+# are errors; exactly the pages whose inputs changed, or whose last run failed, are
+# executed: mpirad.pipeline.pages), then check every page is current (book-verify).
 book: $(STAMP)
 	$(VENV)/bin/mpirad book-inputs --profile $(PROFILE) --dataset-a $(DATASET_A) --dataset-b $(DATASET_B)
 	$(VENV)/bin/jupyter-book build . -W --keep-going --toc build/book/_toc.yml
+	$(VENV)/bin/mpirad book-verify
 	@# model weights and the generated synthetic cohorts hold no source identifiers; skip them
 	$(VENV)/bin/mpirad guard build _build/html --exclude '*/checkpoints/*' --exclude 'build/data/*' --exclude 'build/bench/*'
 
