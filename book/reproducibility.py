@@ -74,6 +74,7 @@ timings_table()
 #   last step of `make book`, `mpirad book-verify`, exits non-zero naming every page of
 #   the table of contents that failed, was not built or was built from other inputs.
 #
-# Changing a value and changing it back gives the first build's tables and pages again
-# (same seed, same bytes): `tests/test_book_freshness.py` builds a small site book through
-# a failure, a changed clinical value and its restoration.
+# Changing a value and changing it back gives the first build's tables again, byte for
+# byte, and the same pages but for the times they say their inputs were computed at:
+# `tests/test_book_freshness.py` builds a small site book through a failure, a changed
+# clinical value and its restoration.

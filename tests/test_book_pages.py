@@ -137,3 +137,17 @@ def test_the_execution_cache_entries_of_a_stale_page_are_removed(tmp_path):
 
     _remove_cached(App, [sources["stale"]])
     assert [Path(r.uri).name for r in cache.list_cache_records()] == ["current.py"]
+
+
+def test_a_page_whose_build_was_interrupted_is_not_current(book_project):
+    """Sphinx drops a page before reading it again (env-purge-doc): until its new read is
+    recorded, an interrupted build leaves it out of date, whatever Sphinx's cache says."""
+    from mpirad.pipeline.pages import _purge, read_pages
+
+    root, context, toc = book_project
+    wanted = page_digest("book/study_b/outcome", root, context)
+    _write_pages(root, **{"book/study_b/outcome": {"inputs": wanted, "succeeded": True}})
+    assert verify_pages(root, toc)[1] == []
+    _purge(None, None, "book/study_b/outcome")  # reading starts; the build is then killed
+    assert read_pages()["book/study_b/outcome"]["succeeded"] is False
+    assert "interrupted" in str(verify_pages(root, toc)[1][0])
