@@ -51,11 +51,14 @@ format: $(STAMP)
 # The book: make its inputs for the chosen datasets (per-split notebooks with papermill,
 # features, selection; steps whose record is current are reused), write build/book/
 # (table of contents, dataset page), then build the HTML with Jupyter Book 1 (warnings
-# are errors). ALLOW_FAILURES=1: Study B patients whose extraction fails are left out
-# and counted (mpirad book-inputs --allow-failures).
+# are errors; exactly the pages whose inputs changed, or whose last run failed, are
+# executed: mpirad.pipeline.pages), then check every page is current (book-verify).
+# ALLOW_FAILURES=1: Study B patients whose extraction fails are left out and counted
+# (mpirad book-inputs --allow-failures).
 book: $(STAMP)
 	$(VENV)/bin/mpirad book-inputs --profile $(PROFILE) --dataset-a $(DATASET_A) --dataset-b $(DATASET_B) $(if $(filter 1 yes true,$(ALLOW_FAILURES)),--allow-failures)
 	$(VENV)/bin/jupyter-book build . -W --keep-going --toc build/book/_toc.yml
+	$(VENV)/bin/mpirad book-verify
 	@# model weights and the generated synthetic cohorts hold no source identifiers; skip them
 	$(VENV)/bin/mpirad guard build _build/html --exclude '*/checkpoints/*' --exclude 'build/data/*' --exclude 'build/bench/*'
 

@@ -264,6 +264,10 @@ def test_the_book_builds_on_the_site_datasets_and_names_them(site_book):
         capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    verify = subprocess.run(
+        [str(jupyter_book.parent / "mpirad"), "book-verify"], capture_output=True, text=True
+    )  # every executed page and split run current (mpirad.pipeline.pages)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
     html = project / "_build/html"
     intro = (html / "book/intro.html").read_text(encoding="utf-8")
     assert "site-a" in intro and "site-b" in intro and "site data" in intro

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -281,3 +283,86 @@ def test_dev_ranking_option_engines_agree(sim):
         **{**kwargs, "config": ProtocolConfig(n_repeats=2, n_inner=3)},
     )
     assert fast.inner["train_terms"].tolist() == default.inner["train_terms"].tolist()
+
+
+def _sparse_cac(sim, share: float, seed: int = 1) -> pd.DataFrame:
+    """``sim.cac`` with calcium kept for about ``share`` of the patients (the rest 0)."""
+    cac = sim.cac.copy()
+    keep = np.random.default_rng(seed).random(len(cac)) < share
+    arteries = ["cac_lad", "cac_lcx", "cac_rca", "cac_lm"]
+    for column in arteries:
+        cac[column] = np.where(keep, cac[column], 0.0)
+    cac["cac_total"] = cac[arteries].sum(axis=1)
+    return cac
+
+
+def test_degenerate_inner_splits_are_skipped_counted_and_silent():
+    """Dev sets whose CAC is all zero: no numpy warning, never a winner, counted by reason."""
+    from mpirad.stats.pool import SKIP_CONSTANT_DEV, SKIP_CONSTANT_TRAIN, SKIP_EXACT_DEV_FIT
+
+    sim = simulate_study_b(n_patients=60, n_features=6, rois=("LADMIM",), seed=5)
+    cac = _sparse_cac(sim, share=0.2)
+    config = ProtocolConfig(n_repeats=4, n_inner=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning (0/0) fails the test
+        result = run_protocol(sim.radiomic, sim.clinical, cac, config=config, n_jobs=1)
+    inner, runs = result.inner, result.runs
+    # independently of the code under test: which splits have a constant outcome
+    y = cac.set_index("patient_id").sort_index()["cac_lad"].to_numpy()
+    expected = []
+    for _, splits in repeat_splits(len(y), config):
+        for train, dev in splits:
+            if np.ptp(y[train]) == 0:
+                expected.append(SKIP_CONSTANT_TRAIN.format(value=0))
+            elif np.ptp(y[dev]) == 0:
+                expected.append(SKIP_CONSTANT_DEV.format(value=0))
+            else:
+                expected.append("")
+    for pool, rows in inner.groupby("pool"):
+        got = rows.sort_values(["repeat", "inner"])["skipped"]
+        assert [s if s != SKIP_EXACT_DEV_FIT else "" for s in got] == expected, pool
+    assert sum(map(bool, expected)) >= 5  # the cohort does trigger the case
+    exact = inner[inner["skipped"] == SKIP_EXACT_DEV_FIT]
+    assert not np.isfinite(exact["dev_loglik"]).any()
+    # a skipped split never wins; the winner is the best of the others
+    for _, run in runs.iterrows():
+        group = inner[
+            (inner["pool"] == run["pool"])
+            & (inner["repeat"] == run["repeat"])
+            & (inner["dev_n_terms"] > 0)
+            & (inner["skipped"] == "")
+        ]
+        assert run["n_eligible"] == len(group)
+        skipped = inner[(inner["pool"] == run["pool"]) & (inner["repeat"] == run["repeat"])][
+            "skipped"
+        ]
+        assert run["n_skipped"] == skipped.astype(bool).sum()
+        if len(group):
+            assert np.isfinite(run["dev_loglik"])
+            assert run["winner_inner"] == group.loc[group["dev_loglik"].idxmax(), "inner"]
+    table = result.skipped_table()
+    assert table["inner_fits"].sum() == inner["skipped"].astype(bool).sum()
+    assert set(table["reason"]) <= {SKIP_CONSTANT_TRAIN.format(value=0),
+                                    SKIP_CONSTANT_DEV.format(value=0), SKIP_EXACT_DEV_FIT}  # fmt: skip
+    # statsmodels (the reference engine) fits the same splits to the same terms
+    small = ProtocolConfig(n_repeats=2, n_inner=6)
+    kwargs = dict(pools=["clinical"], config=small, n_jobs=1)
+    fast = run_protocol(sim.radiomic, sim.clinical, cac, **kwargs)
+    ref = run_protocol(sim.radiomic, sim.clinical, cac, engine="reference", **kwargs)
+    assert fast.inner["skipped"].astype(bool).any()
+    for column in ("skipped", "train_terms", "dev_terms"):
+        assert fast.inner[column].tolist() == ref.inner[column].tolist()
+    assert fast.runs["terms"].tolist() == ref.runs["terms"].tolist()
+
+
+def test_the_skip_rule_changes_nothing_without_degenerate_splits(sim, small_result, monkeypatch):
+    """Where no split is degenerate, the winners are those of the protocol without the rule."""
+    from mpirad.stats.pool import PoolRunner
+
+    assert not small_result.inner["skipped"].astype(bool).any()
+    assert small_result.skipped_table().empty
+    assert (small_result.runs["n_skipped"] == 0).all()
+    monkeypatch.setattr(PoolRunner, "degenerate_split", lambda self, train, dev: "")
+    without = run_protocol(sim.radiomic, sim.clinical, sim.cac, config=SMALL, n_jobs=1)
+    pd.testing.assert_frame_equal(without.runs, small_result.runs)
+    pd.testing.assert_frame_equal(without.inner, small_result.inner)

@@ -213,6 +213,24 @@ fisher = result.fisher_table()
 print(f"{len(result.inner)} train/dev fits, {len(result.runs)} test sets in {elapsed:.0f} s")
 
 # %% [markdown]
+# A train/dev split whose train or dev set has the same CAC for every patient (on a small
+# cohort with many CAC-free patients, a dev set of zeros) leaves the regression nothing to
+# explain; such splits, and dev fits without residual, are skipped and cannot win (see
+# the [decisions appendix](../decisions.md)). Counted here per ROI, pool and reason:
+
+# %%
+skipped = result.skipped_table()
+if skipped.empty:
+    print(f"no degenerate train/dev split: all {len(result.inner)} fits count")
+else:
+    print(
+        f"{skipped['inner_fits'].sum()} of {len(result.inner)} train/dev fits skipped; "
+        f"{int((result.runs['n_eligible'] == 0).sum())} of {len(result.runs)} repeats "
+        "were left without a model (p = 1 in Fisher's X)"
+    )
+    display(skipped.set_index(["roi", "pool", "reason"]))
+
+# %% [markdown]
 # ## Table 3: Fisher's method per ROI and pool
 #
 # Fisher's X = -2 sum(log p) over the 50 test sets follows a chi-square law with 100

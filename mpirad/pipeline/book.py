@@ -18,7 +18,6 @@ Chapters whose ``dataset`` parameter is empty run on the book's dataset of their
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -292,8 +291,8 @@ def datasets_markdown(context: BookContext) -> str:
 def write_book_files(context: BookContext) -> Path:
     """Write ``context.json``, ``_toc.yml`` and ``datasets.md`` under ``build/book/``.
 
-    When the inputs differ from those of the last book build, Jupyter Book's execution
-    cache is cleared, so no chapter shows results of other data.
+    Which pages then need executing again is decided page by page from ``context.json``
+    when Jupyter Book builds (:mod:`mpirad.pipeline.pages`), not here.
 
     Returns:
         The folder written.
@@ -308,25 +307,12 @@ def write_book_files(context: BookContext) -> Path:
         "datasets.md": datasets_markdown(context),
     }
     for name, text in files.items():
-        with atomic_write(folder / name, "w", encoding="utf-8") as handle:
+        path = folder / name
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            continue  # unchanged: keep its time, so Sphinx does not re-read what includes it
+        with atomic_write(path, "w", encoding="utf-8") as handle:
             handle.write(text)
-    _invalidate_execution_cache(files["context.json"])
     return folder
-
-
-def _invalidate_execution_cache(context_text: str) -> None:
-    cache = project_root() / "_build" / ".jupyter_cache"
-    stamp = cache / "mpirad-context.json"
-    if cache.is_dir() and (
-        not stamp.is_file() or stamp.read_text(encoding="utf-8") != context_text
-    ):
-        print(
-            "[mpirad] book: other inputs than the last build; cleared the execution cache",
-            flush=True,
-        )
-        shutil.rmtree(cache)
-    cache.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(context_text, encoding="utf-8")
 
 
 __all__ = [

@@ -56,3 +56,34 @@ def register(app: typer.Typer) -> None:
             profile=profile, dataset_a=dataset_a, dataset_b=dataset_b, n_jobs=n_jobs,
             force=force, profile_overrides=overrides, allow_failures=allow_failures,
         )  # fmt: skip
+
+    @app.command("book-verify")
+    def book_verify(
+        toc: Annotated[
+            str, typer.Option(help="the table of contents built (default build/book/_toc.yml)")
+        ] = "",
+    ) -> None:
+        """Check the built book against its current inputs: exit 1 naming every page that
+        failed, was not built or was built from other inputs (the last step of `make book`).
+
+        Each executed page's inputs (its source, the datasets' fingerprints and input
+        records it reads, the profile, the mpirad version) are compared with what it was
+        executed with (build/book/pages.json, written by the Jupyter Book build); each
+        Study A split run rendered with the record `mpirad book-inputs` made current.
+        """
+        from pathlib import Path
+
+        from mpirad.pipeline.pages import verify_pages
+
+        current, problems = verify_pages(toc=Path(toc) if toc else None)
+        for problem in problems:
+            typer.echo(f"[mpirad] book: page {problem}", err=True)
+        if problems:
+            typer.echo(
+                f"[mpirad] book: {len(problems)} page(s) not current, {len(current)} current; "
+                "nothing stale is published as built: run `make book` again after fixing "
+                "the failure (it executes exactly the pages that are not current)",
+                err=True,
+            )
+            raise typer.Exit(1)
+        typer.echo(f"[mpirad] book: all {len(current)} executed pages are current")

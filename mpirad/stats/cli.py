@@ -116,6 +116,13 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(exc)) from None
         columns = ["roi", "pool", "fisher_x", "significant", "median_abs_r"]
         typer.echo(fisher[columns].to_string(index=False))
+        skipped = result.skipped_table()
+        if not skipped.empty:
+            typer.echo(
+                f"{skipped['inner_fits'].sum()} of {len(result.inner)} train/dev fits skipped as "
+                "degenerate (constant CAC on a train or dev set, or a dev fit without residual; "
+                "inner.parquet, column skipped)"
+            )
         if permutations:
             sources = dict(root=root, features=features, n_bins=n_bins, selected=selected)
             _echo_permutations(result, target, sources, permutations, n_jobs)

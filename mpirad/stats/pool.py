@@ -305,6 +305,7 @@ class PoolRunner:
             records, eligible = self.fit_inner(repeat, inner, labels)
             inner_rows += records
             run, prediction, model = self.evaluate(repeat, test, eligible, labels)
+            run["n_skipped"] = sum(1 for record in records if record["skipped"])
             runs.append(run)
             models += model
             if prediction is not None:
@@ -315,12 +316,24 @@ class PoolRunner:
         self, repeat: int, inner: list[tuple[np.ndarray, np.ndarray]], labels: dict
     ) -> tuple[list[dict], list[Candidate]]:
         """The train/dev fits of one repeat: their ``inner`` rows and the dev models with
-        at least one term."""
+        at least one term that may win.
+
+        A degenerate split (:meth:`degenerate_split`: constant outcome on train or dev) is
+        not fitted, and a dev fit whose log-likelihood is not finite cannot win; both are
+        kept as ``inner`` rows with the reason in ``skipped``. The other splits are fitted
+        as ever, so where no split is degenerate the winners are those of the protocol
+        without this rule.
+        """
         join = TERM_SEPARATOR.join
         records, eligible = [], []
         for k, (train, dev) in enumerate(inner):
-            candidates = self.candidates(train)
             record = {**labels, "repeat": repeat, "inner": k, **_EMPTY_INNER}
+            reason = self.degenerate_split(train, dev)
+            if reason:
+                record["skipped"] = reason
+                records.append(record)
+                continue
+            candidates = self.candidates(train)
             record["n_candidates"] = len(candidates)
             try:
                 train_fit, dev_fit = self.fit_pair(train, dev, candidates)
@@ -341,10 +354,25 @@ class PoolRunner:
                 train_steps=encode_history(train_fit.history),
                 dev_steps=encode_history(dev_fit.history),
             )
+            if not np.isfinite(dev_fit.log_likelihood):
+                record["skipped"] = SKIP_EXACT_DEV_FIT
             records.append(record)
-            if dev_fit.terms:
+            if dev_fit.terms and not record["skipped"]:
                 eligible.append((k, dev_fit, train, dev))
         return records, eligible
+
+    def degenerate_split(self, train: np.ndarray, dev: np.ndarray) -> str:
+        """Why the train/dev split (row indices) cannot be fitted, or ``""`` when it can.
+
+        A set whose outcome is constant (e.g. every patient of a dev set with CAC 0 in
+        that artery) leaves nothing to explain: its Spearman ranking and partial F tests
+        are undefined (0/0) and its log-likelihood is not finite, so such a split is
+        skipped and recorded (:data:`SKIP_CONSTANT_TRAIN`, :data:`SKIP_CONSTANT_DEV`).
+        """
+        for rows, reason in ((train, SKIP_CONSTANT_TRAIN), (dev, SKIP_CONSTANT_DEV)):
+            if np.ptp(self.y[rows]) == 0:
+                return reason.format(value=float(self.y[rows][0]))
+        return ""
 
     def select(self, eligible: list[Candidate]) -> Candidate:
         """The winning dev model (:attr:`ProtocolConfig.select_by`; first on ties)."""
@@ -404,7 +432,14 @@ class PoolRunner:
         return run, frame, model
 
 
-#: An ``inner`` row before its fits (or of a failed search).
+#: ``inner.skipped`` of a split whose train outcome is constant (``{value}``: the value).
+SKIP_CONSTANT_TRAIN = "constant outcome on the train set (every value {value:g})"
+#: ``inner.skipped`` of a split whose dev outcome is constant.
+SKIP_CONSTANT_DEV = "constant outcome on the dev set (every value {value:g})"
+#: ``inner.skipped`` of a dev fit without residual (SSE 0: log-likelihood infinite).
+SKIP_EXACT_DEV_FIT = "dev fit without residual (SSE 0, log-likelihood not finite)"
+
+#: An ``inner`` row before its fits (or of a failed search or a skipped split).
 _EMPTY_INNER: dict[str, object] = {
     "n_candidates": 0,
     "train_terms": "",
@@ -419,6 +454,7 @@ _EMPTY_INNER: dict[str, object] = {
     "train_steps": "[]",
     "dev_steps": "[]",
     "failure": "",
+    "skipped": "",
 }
 #: The ``runs`` columns of a repeat without a winning model.
 _EMPTY_RUN: dict[str, object] = {

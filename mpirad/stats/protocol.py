@@ -294,11 +294,15 @@ class ProtocolResult:
             ``repeat``, ``n_test``, ``n_eligible`` (dev models with at least one term),
             ``winner_inner``, ``terms`` (``" + "``-joined), ``n_terms``, ``dev_loglik``,
             ``dev_aic``, ``n_test_used``, ``n_test_unknown_level``, ``r``, ``abs_r``, ``p``
-            (Pearson, prediction vs truth on the test set; NaN when no model had a term).
+            (Pearson, prediction vs truth on the test set; NaN when no model had a term),
+            ``n_skipped`` (inner splits of the repeat skipped as degenerate).
         inner: one row per ROI x pool x repeat x inner split: ``n_candidates``,
             ``train_terms``, ``dev_terms``, their counts, ``dev_loglik``/``dev_aic``/
             ``dev_bic``, ``dev_dropped_start`` (train terms not estimable on dev),
-            ``failure`` (a cycling search; empty when fine).
+            ``failure`` (a cycling search; empty when fine), ``skipped`` (why the split
+            was not fitted or its dev model cannot win: a constant outcome on the train or
+            dev set, a dev fit without residual; empty when fine; see
+            :meth:`skipped_table`).
         predictions: one row per test prediction: ``roi``, ``pool``, ``repeat``,
             ``patient_id``, ``y_true``, ``y_pred`` (outcome scale of the config).
         collinear: columns that are exact linear combinations of earlier columns of their
@@ -326,6 +330,39 @@ class ProtocolResult:
         """Fisher's method per ROI x pool (the paper's Table 3):
         :func:`mpirad.stats.fisher.fisher_table` of :attr:`runs` (same arguments)."""
         return fisher_table(self.runs, alpha, missing, alternative)
+
+    def skipped_table(self) -> pd.DataFrame:
+        """Degenerate train/dev splits per ROI x pool and reason (``inner.skipped``).
+
+        Returns:
+            Columns ``roi``, ``pool``, ``reason``, ``inner_fits`` (skipped splits),
+            ``of`` (inner splits of that ROI x pool), ``repeats`` (repeats with at least
+            one), ``repeats_without_model`` (repeats left with no eligible dev model).
+            Empty (with these columns) when no split was skipped.
+        """
+        columns = ["roi", "pool", "reason", "inner_fits", "of", "repeats"]
+        columns.append("repeats_without_model")
+        inner = self.inner
+        if "skipped" not in inner.columns or not inner["skipped"].astype(bool).any():
+            return pd.DataFrame(columns=columns)
+        totals = inner.groupby(["roi", "pool"], sort=False).size().rename("of")
+        empty = (
+            self.runs[self.runs["n_eligible"] == 0]
+            .groupby(["roi", "pool"], sort=False)
+            .size()
+            .rename("repeats_without_model")
+        )
+        skipped = inner[inner["skipped"].astype(bool)]
+        table = (
+            skipped.groupby(["roi", "pool", "skipped"], sort=False)
+            .agg(inner_fits=("inner", "size"), repeats=("repeat", "nunique"))
+            .reset_index()
+            .rename(columns={"skipped": "reason"})
+            .join(totals, on=["roi", "pool"])
+            .join(empty, on=["roi", "pool"])
+        )
+        table["repeats_without_model"] = table["repeats_without_model"].fillna(0).astype(int)
+        return table[columns]
 
     def to_parquet(self, out_dir: str | Path) -> Path:
         """Write ``runs``/``inner``/``predictions``/``collinear``/``models`` parquet files

@@ -225,6 +225,11 @@ class SweepSearch:
         cross = centred.T @ centred
         constant = np.zeros(width + 1, dtype=bool)
         constant[:width] = np.ptp(design, axis=0) == 0
+        if not np.ptp(y) > 0:
+            raise ValueError(
+                f"the outcome is constant on these {n} rows (every value {y[0]:g}): "
+                "nothing for a regression to explain"
+            )
         # constant columns get a zero row/column: their pivot is 0, so they never enter
         cross[constant, :] = 0.0
         cross[:, constant] = 0.0
