@@ -14,4 +14,4 @@ radiomics and statistics that the book's notebooks call:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
