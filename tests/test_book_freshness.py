@@ -181,4 +181,23 @@ def test_a_failed_page_stays_failed_and_a_changed_value_rebuilds_exactly_its_pag
     rc, log, timings["no change"] = make_book(root)
     assert rc == 0 and not executed(log, "book/study_b/outcome"), log[-4000:]
     assert "all 1 executed pages are current" in log
+
+    # 5. a patient left out on purpose (manifest exclude:): the page runs again and counts
+    #    the exclusion by reason
+    manifest = root / "data_manifest.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    patient = row[header.index("patient_id")]
+    manifest.write_text(
+        text.replace("  site-b:\n", f"  site-b:\n    exclude: {{{patient}: motion artefact}}\n"),
+        encoding="utf-8",
+    )
+    try:
+        rc, log, timings["one patient excluded"] = make_book(root)
+    finally:
+        manifest.write_text(text, encoding="utf-8")
+    assert rc == 0, log[-4000:]
+    assert executed(log, "book/study_b/outcome"), log[-4000:]
+    page = snapshot(root)["outcome.html"].decode()
+    assert "excluded in the manifest (motion artefact)" in page
+    assert patient not in page
     print("book sequence times (s):", {k: round(v) for k, v in timings.items()})
