@@ -44,6 +44,7 @@ def test_a_page_changes_with_exactly_what_it_reads():
     assert changed_by_b == {
         "book/datasets", "book/synthetic_cohort", "book/study_b/radiomics",
         "book/study_b/outcome", "book/using_a_model", "book/reproducibility",
+        "book/real_scans",
     }  # fmt: skip
     assert "book/study_b/outcome" not in changed_by_a and "book/study_a/results" in changed_by_a
     assert "book/study_b/ibsi_conformance" not in changed_by_a | changed_by_b
@@ -62,6 +63,25 @@ def test_a_page_changes_with_its_source_and_the_pages_it_reads(tmp_path):
     (tmp_path / "book/study_b/outcome.py").write_text("x = 2\n")  # e.g. n_repeats changed
     assert page_digest("book/study_b/outcome", tmp_path, CONTEXT) != outcome
     assert page_digest("book/using_a_model", tmp_path, CONTEXT) != before
+
+
+def test_a_page_reading_data_not_ours_changes_with_that_folder(tmp_path, monkeypatch):
+    """The Real scans page follows $MPIRAD_PHYSIONET_MPS (unset, set, a file changed);
+    pages that do not read it stay put."""
+    monkeypatch.delenv("MPIRAD_PHYSIONET_MPS", raising=False)
+    unset = page_digest("book/real_scans", REPO, CONTEXT)
+    outcome = page_digest("book/study_b/outcome", REPO, CONTEXT)
+    (tmp_path / "a_mask.nii.gz").write_bytes(b"x")
+    monkeypatch.setenv("MPIRAD_PHYSIONET_MPS", str(tmp_path))
+    present = page_digest("book/real_scans", REPO, CONTEXT)
+    assert present != unset
+    (tmp_path / "a_mask.nii.gz").write_bytes(b"xy")
+    assert page_digest("book/real_scans", REPO, CONTEXT) != present
+    assert page_digest("book/study_b/outcome", REPO, CONTEXT) == outcome
+    monkeypatch.setenv("MPIRAD_IBSI_CT_PHANTOM", str(tmp_path))
+    assert "env:MPIRAD_IBSI_CT_PHANTOM" in page_inputs(
+        "book/study_b/ibsi_conformance", REPO, CONTEXT
+    )
 
 
 def test_out_of_date_says_why():

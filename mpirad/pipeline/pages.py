@@ -9,7 +9,8 @@ from its own records:
   the mpirad version, and the parts of ``build/book/context.json`` it reads (per
   :data:`PAGE_READS`: the dataset name, fingerprint and input-step records of Study A
   and/or B, the profile, the manifest; a page reading another page's outputs, that
-  page's inputs). :func:`page_digest` is a short hash of it.
+  page's inputs; a page reading data that is not ours, the files of the folder its
+  environment variable names). :func:`page_digest` is a short hash of it.
 - **Re-executing exactly the pages whose inputs changed** (the Sphinx extension
   :func:`setup`, listed in ``_config.yml``): before Sphinx reads, every executed page
   whose recorded digest differs from the wanted one, or whose last execution failed,
@@ -46,7 +47,11 @@ PAGE_READS: dict[str, tuple[str, ...]] = {
     "book/datasets": ("a", "b", "manifest"),
     "book/synthetic_cohort": ("a", "b"),
     "book/study_a/results": ("a",),
-    "book/study_b/ibsi_conformance": (),
+    "book/study_b/ibsi_conformance": (
+        "env:MPIRAD_IBSI_DIGITAL_PHANTOM",
+        "env:MPIRAD_IBSI_CT_PHANTOM",
+    ),
+    "book/real_scans": ("b", "env:MPIRAD_PHYSIONET_MPS"),
     "book/study_b/radiomics": ("b",),
     "book/study_b/outcome": ("b",),
     "book/using_a_model": ("a", "b", "page:book/study_b/outcome"),
@@ -65,6 +70,24 @@ def pages_path() -> Path:
 
 def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else "absent"
+
+
+def _folder_digest(variable: str) -> str:
+    """The files of the folder an environment variable names (data that is not ours, read
+    by a page when present): ``unset``, ``absent``, or a hash of every file's relative path,
+    size and modification time."""
+    import os
+
+    named = os.environ.get(variable, "").strip()
+    if not named:
+        return "unset"
+    folder = Path(named).expanduser()
+    if not folder.is_dir():
+        return "absent"
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    listing = [(p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+               for p in files]  # fmt: skip
+    return digest({"folder": str(folder), "files": listing})
 
 
 def _study_inputs(context: BookContext, study: str) -> dict[str, Any]:
@@ -106,6 +129,8 @@ def page_inputs(
             inputs[f"study_{read}"] = _study_inputs(context, read)
         elif read == "manifest":
             inputs["manifest"] = _file_digest(root / "data_manifest.yaml")
+        elif read.startswith("env:"):
+            inputs[read] = _folder_digest(read[4:])
         elif read.startswith("page:") and read[5:] not in _seen:
             other = read[5:]
             inputs[read] = digest(page_inputs(other, root, context, _seen=(*_seen, docname)))
