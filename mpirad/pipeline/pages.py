@@ -290,8 +290,19 @@ def _finished(app, exception) -> None:
             )
 
 
+def _cache_in_the_book(app, config) -> None:
+    """Resolve a relative execution-cache path (``_config.yml`` ``execute.cache``) against
+    the book's folder, not the working directory: a book built from elsewhere
+    (``jupyter-book build PATH``) must not read pages another book executed from the same
+    source (jupyter-cache matches a notebook by its code, not by the data it reads)."""
+    cache = getattr(config, "nb_execution_cache_path", "") or ""
+    if cache and not Path(cache).is_absolute():
+        config.nb_execution_cache_path = str(Path(app.srcdir) / cache)
+
+
 def setup(app) -> dict[str, Any]:
     """Sphinx extension (``_config.yml``: ``sphinx.extra_extensions``)."""
+    app.connect("config-inited", _cache_in_the_book)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("doctree-read", _record)
