@@ -171,3 +171,15 @@ def test_a_page_whose_build_was_interrupted_is_not_current(book_project):
     _purge(None, None, "book/study_b/outcome")  # reading starts; the build is then killed
     assert read_pages()["book/study_b/outcome"]["succeeded"] is False
     assert "interrupted" in str(verify_pages(root, toc)[1][0])
+
+
+def test_a_relative_execution_cache_is_the_books_not_the_working_directorys(tmp_path):
+    from types import SimpleNamespace
+
+    from mpirad.pipeline.pages import _cache_in_the_book
+
+    config = SimpleNamespace(nb_execution_cache_path="_build/.jupyter_cache")
+    _cache_in_the_book(SimpleNamespace(srcdir=str(tmp_path)), config)
+    assert config.nb_execution_cache_path == str(tmp_path / "_build/.jupyter_cache")
+    _cache_in_the_book(SimpleNamespace(srcdir="/elsewhere"), config)  # absolute: kept
+    assert config.nb_execution_cache_path == str(tmp_path / "_build/.jupyter_cache")
