@@ -49,6 +49,7 @@ import numpy as np
 from scipy import ndimage
 
 from mpirad.heart.reorient import HeartFrame, LongAxisWarning, estimate_frame
+from mpirad.heart.segments import DroppedVoxelsWarning, keep_largest_component
 
 #: Angle between measuring rays (degrees).
 RAY_STEP_DEG = 10.0
@@ -79,17 +80,6 @@ SHAPE_MEASURES: dict[str, str] = {
     "basal_tilt_deg": "tilt of the basal rim from the short-axis plane (degrees)",
     "volume_ml": "myocardium volume (mL)",
 }
-
-
-def largest_component(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """The largest 26-connected component of a boolean mask and the voxels left out."""
-    labels, n = ndimage.label(mask, structure=np.ones((3, 3, 3), dtype=bool))
-    if n <= 1:
-        return mask, 0
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    keep = labels == int(np.argmax(sizes))
-    return keep, int(mask.sum() - keep.sum())
 
 
 def measuring_frame(mask: np.ndarray, spacing: Sequence[float]) -> HeartFrame:
@@ -148,8 +138,12 @@ def lv_shape(
     mask = np.asarray(myocardium)
     if mask.ndim != 3 or not mask.any():
         raise ValueError(f"LV shape: need a non-empty 3D (z, y, x) mask, got shape {mask.shape}")
-    mask, dropped = largest_component(mask > 0)
     spacing = tuple(float(s) for s in spacing)
+    whole = mask > 0
+    with warnings.catch_warnings():  # counted in ``dropped_voxels`` instead
+        warnings.simplefilter("ignore", DroppedVoxelsWarning)
+        mask = keep_largest_component(whole, spacing, min_share=0.0)
+    dropped = int(whole.sum() - mask.sum())
     frame = frame or measuring_frame(mask, spacing)
     depth, angle, radius, wall = _ray_samples(mask, spacing, frame)
     hit = wall.any(axis=2)  # (d, a)
@@ -218,7 +212,6 @@ def _rim_tilt(
 
 __all__ = [
     "SHAPE_MEASURES",
-    "largest_component",
     "lv_shape",
     "measuring_frame",
 ]
