@@ -142,6 +142,23 @@ def _wait_until_idle(client, timeout: float = 30) -> None:
         time.sleep(0.1)
 
 
+def _settled(read, timeout: float = 30, quiet: float = 1.5):
+    """``read()`` once it gave the same value twice ``quiet`` seconds apart: a task the
+    scheduler cancelled still runs to its end in its worker thread and may write a
+    partition after the scheduler is idle."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    value = read()
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        again = read()
+        if again == value:
+            return again
+        value = again
+    return value
+
+
 def _logged(log: Path) -> list[str]:
     return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
 
@@ -156,7 +173,7 @@ def test_killed_worker_loses_no_finished_partition(client, cohort: Path, tmp_pat
             _extract(cohort, out, n_jobs=2, scheduler=client)
         assert not out.exists()
         _wait_until_idle(client)
-        finished = {p: p.stat().st_mtime_ns for p in partition_files(cache)}
+        finished = _settled(lambda: {p: p.stat().st_mtime_ns for p in partition_files(cache)})
         kept = cached_cases(cache)
         assert kept, "no block finished before the failure"
         assert all(p != KILLED for p, _ in kept)
