@@ -64,7 +64,7 @@ book: $(STAMP)
 
 book-check: book
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	$(PY) -m mpirad.bookcheck _build/html build/screenshots
+	$(PY) -m mpirad.jupyter.bookcheck _build/html build/screenshots
 
 # JupyterLab with the project's settings (.jupyter/: the book's .py files open as jupytext
 # notebooks) and a fresh workspace each time, so
@@ -84,7 +84,7 @@ lab: $(STAMP)
 lab-check: $(STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
-	$(PY) -m mpirad.labcheck --out build/screenshots/lab
+	$(PY) -m mpirad.jupyter.labcheck --out build/screenshots/lab
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -21,8 +21,8 @@ dataset_b = ""  # "": the book's Study B dataset
 # %%
 import pandas as pd
 
+from mpirad.jupyter.notebook import setup
 from mpirad.manifest import load_manifest
-from mpirad.notebook import setup
 
 root = setup()
 

@@ -37,8 +37,8 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 
 from mpirad.heart import real_scans
+from mpirad.jupyter.notebook import setup
 from mpirad.manifest import get_dataset
-from mpirad.notebook import setup
 from mpirad.phantom import realism
 
 setup()

@@ -18,7 +18,7 @@ dataset_a = ""  # "": the book's Study A dataset
 dataset_b = ""  # "": the book's Study B dataset
 
 # %%
-from mpirad.notebook import setup
+from mpirad.jupyter.notebook import setup
 from mpirad.pipeline.report import environment_table, seeds_table, timings_table
 
 setup()

@@ -44,8 +44,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from mpirad.jupyter.notebook import setup
 from mpirad.manifest import get_dataset
-from mpirad.notebook import setup
 from mpirad.phantom import plots, realism, summaries
 from mpirad.stats import plots as stats_plots
 from mpirad.stats.report import berman_table

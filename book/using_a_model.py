@@ -38,7 +38,7 @@ cac_patients = 3  # Study B patients shown
 # %%
 from IPython.display import Markdown, display
 
-from mpirad.notebook import setup
+from mpirad.jupyter.notebook import setup
 from mpirad.pipeline.book import read_context
 from mpirad.pipeline.paths import predict_dir, runs_dir, stats_dir
 

@@ -32,8 +32,8 @@ def _known_error_types() -> tuple[type[BaseException], ...]:
     (``ManifestError``, ``RoiError``, ``LabelmeError``, ``VolumeError``, ...); files that
     are missing or unreadable raise ``OSError``; the rest are named here.
     """
+    from mpirad.jupyter.runner import NotebookRunError
     from mpirad.radiomics.cohort import CohortExtractionError
-    from mpirad.runner import NotebookRunError
 
     return (ValueError, OSError, KeyError, CohortExtractionError, NotebookRunError)
 
@@ -206,8 +206,8 @@ def run_cmd(
     (or MPIRAD_DASK_SCHEDULER) each run is one Dask task, papermill on a worker, and its
     executed notebook and results are written back here.
     """
+    from mpirad.jupyter.runner import notebook_parameters
     from mpirad.manifest import get_dataset
-    from mpirad.runner import notebook_parameters
 
     declared = notebook_parameters(notebook)
     extra = _parse_params(param or [], declared, notebook)
@@ -229,8 +229,8 @@ def run_cmd(
 
 
 def _run_job(notebook: Path, ds, params: dict, k: int | None, declared: dict, profile: str):
-    """The :class:`~mpirad.runner.NotebookJob` of ``mpirad run`` for split ``k`` (or none)."""
-    from mpirad.runner import executed_path, notebook_job
+    """The :class:`~mpirad.jupyter.runner.NotebookJob` of ``mpirad run`` for split ``k`` (or none)."""
+    from mpirad.jupyter.runner import executed_path, notebook_job
 
     if k is not None:
         if "split" not in declared:
@@ -245,8 +245,8 @@ def _run_job(notebook: Path, ds, params: dict, k: int | None, declared: dict, pr
 def _run_jobs(jobs: list, ds, *, force: bool) -> None:
     """Each run unless current: one after another, or the runs not current as Dask tasks
     when a scheduler is set (:mod:`mpirad.pipeline.remote`)."""
+    from mpirad.jupyter.runner import needs_run, run_recorded
     from mpirad.parallel import resolve_scheduler
-    from mpirad.runner import needs_run, run_recorded
 
     if resolve_scheduler() is None:
         for job in jobs:

@@ -287,7 +287,7 @@ raise ValueError(f"split {split}: clinical.csv has no column 'age'")
 def test_a_failing_notebook_names_notebook_cell_error_and_failed_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mpirad.runner import NotebookRunError, run_notebook
+    from mpirad.jupyter.runner import NotebookRunError, run_notebook
 
     (tmp_path / "data_manifest.yaml").write_text("version: 1\ndatasets: {}\n")
     monkeypatch.setenv("MPIRAD_MANIFEST", str(tmp_path / "data_manifest.yaml"))

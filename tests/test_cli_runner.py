@@ -58,7 +58,7 @@ pathlib.Path(out_dir, "result.json").write_text(json.dumps({"dataset": dataset, 
 
 @pytest.mark.slow
 def test_run_notebook_injects_parameters_and_runs_in_project_root(tmp_path, monkeypatch):
-    from mpirad.runner import run_notebook
+    from mpirad.jupyter.runner import run_notebook
 
     (tmp_path / "data_manifest.yaml").write_text("version: 1\ndatasets: {}\n")
     monkeypatch.setenv("MPIRAD_MANIFEST", str(tmp_path / "data_manifest.yaml"))
@@ -103,7 +103,7 @@ def test_run_notebook_kernel_does_not_warn_about_unencrypted_tcp(tmp_path):
     (tmp_path / "data_manifest.yaml").write_text("version: 1\ndatasets: {}\n")
     (tmp_path / "nb.py").write_text(NOTEBOOK)
     script = (
-        "from mpirad.runner import run_notebook; "
+        "from mpirad.jupyter.runner import run_notebook; "
         f"run_notebook({str(tmp_path / 'nb.py')!r}, parameters={{'out_dir': 'build/r'}})"
     )
     env = {**os.environ, "MPIRAD_MANIFEST": str(tmp_path / "data_manifest.yaml")}

@@ -282,7 +282,7 @@ def test_study_a_splits_on_dask_come_back_to_build(
     root = get_dataset("synthetic-a").root
     for run in remote.rglob("run.json"):
         assert read_record(run).fingerprint == file_stamp(root)
-    monkeypatch.setattr("mpirad.runner.run_notebook", _refuse)
+    monkeypatch.setattr("mpirad.jupyter.runner.run_notebook", _refuse)
     monkeypatch.setattr("mpirad.pipeline.remote.run_on_workers", _refuse)
     book_inputs("client", client)
     book_inputs("client", "none")
@@ -309,9 +309,9 @@ if split == 2:
 def test_failed_notebook_task_is_named_and_finished_runs_are_kept(
     client, projects: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from mpirad.jupyter.runner import notebook_job
     from mpirad.pipeline.remote import RemoteRunError, run_on_workers
     from mpirad.provenance import read_record
-    from mpirad.runner import notebook_job
 
     monkeypatch.setenv("MPIRAD_MANIFEST", str(projects["worker"]))  # same data as the workers
     ds = load_manifest(projects["worker"])["synthetic-a"]

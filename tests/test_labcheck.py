@@ -11,7 +11,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from mpirad import labcheck, labserver
+from mpirad.jupyter import labcheck, labserver
 
 REPO = Path(__file__).resolve().parents[1]
 JUPYTER = REPO / ".jupyter"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import notebook_outputs, notebook_project
 
-from mpirad.runner import run_notebook
+from mpirad.jupyter.runner import run_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "book"

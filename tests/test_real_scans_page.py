@@ -9,7 +9,7 @@ from conftest import notebook_outputs, notebook_project
 from real_data import physionet_mps_dir
 
 from mpirad.heart import real_scans
-from mpirad.runner import run_notebook
+from mpirad.jupyter.runner import run_notebook
 
 PAGE = Path(__file__).resolve().parents[1] / "book" / "real_scans.py"
 MANIFEST = """\

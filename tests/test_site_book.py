@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from conftest import notebook_outputs, notebook_project
 
-from mpirad.runner import run_notebook
+from mpirad.jupyter.runner import run_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = REPO / "book"
@@ -227,7 +227,7 @@ def test_every_chapter_runs_on_the_site_data_of_the_book(site_book, name):
 
 
 def test_a_parameter_naming_another_datasets_file_is_refused(site_book):
-    from mpirad.runner import NotebookRunError
+    from mpirad.jupyter.runner import NotebookRunError
 
     project, _ = site_book
     other = project / "build/features/other-b/features.parquet"

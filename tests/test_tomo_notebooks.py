@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import notebook_outputs, notebook_project
 
-from mpirad.runner import run_notebook
+from mpirad.jupyter.runner import run_notebook
 
 BOOK = Path(__file__).resolve().parents[1] / "book" / "study_a"
 MANIFEST = """\

@@ -36,7 +36,7 @@ stratify = False  # image-level splits stratified by label (False: as the paper'
 run_missing = True  # train the splits not yet run (False: only read build/)
 
 # %%
-from mpirad.notebook import setup
+from mpirad.jupyter.notebook import setup
 
 setup()
 

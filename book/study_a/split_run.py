@@ -38,7 +38,7 @@ stratify = False  # image-level splits stratified by label (False: as the paper'
 force = False  # True: retrain even if this split was run with the same data and settings
 
 # %%
-from mpirad.notebook import setup
+from mpirad.jupyter.notebook import setup
 
 setup()
 

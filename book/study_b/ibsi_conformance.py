@@ -41,7 +41,7 @@ ct_engines = "numpy,mirp"
 import pandas as pd
 from IPython.display import display
 
-from mpirad.notebook import setup
+from mpirad.jupyter.notebook import setup
 from mpirad.radiomics import conformance, plots
 from mpirad.radiomics.engines.pyradiomics_engine import KNOWN_DEVIATIONS
 

@@ -54,7 +54,7 @@ from IPython.display import display
 from tqdm import TqdmWarning
 
 from mpirad.io.clinical_tables import require_outcome
-from mpirad.notebook import setup
+from mpirad.jupyter.notebook import setup
 from mpirad.pipeline.book import book_dataset, read_context
 from mpirad.pipeline.paths import refuse_other_dataset, stats_dir
 from mpirad.pipeline.steps import outcome_sources, save_outcome

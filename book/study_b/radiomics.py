@@ -34,7 +34,7 @@ import time
 import pandas as pd
 from IPython.display import display
 
-from mpirad.notebook import setup
+from mpirad.jupyter.notebook import setup
 from mpirad.pipeline.book import book_dataset
 from mpirad.pipeline.steps import cohort_features, cohort_selection
 from mpirad.radiomics import complete_cases, paper_b, plots

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from mpirad.io.atomic import atomic_write
+from mpirad.jupyter.runner import NotebookJob
 from mpirad.manifest import Dataset
 from mpirad.provenance import FILE_RECORD_SUFFIX, FOLDER_RECORD, file_stamp, write_record
-from mpirad.runner import NotebookJob
 
 #: Files that mark a run finished, written back after the others (in this order).
 LAST_WRITTEN = ("run.json",)
@@ -106,13 +106,13 @@ def run_task(
         parameters: its parameters; ``dataset`` is a name in the worker's manifest.
         expected_stamp: the client's file stamp of the dataset.
     """
-    from mpirad.manifest import get_dataset
-    from mpirad.runner import (
+    from mpirad.jupyter.runner import (
         NotebookRunError,
         describe_notebook_failure,
         notebook_parameters,
         run_notebook,
     )
+    from mpirad.manifest import get_dataset
 
     with tempfile.TemporaryDirectory(prefix="mpirad-task-") as folder:
         scratch = Path(folder)
@@ -224,7 +224,7 @@ def run_on_workers(
     """Run ``jobs`` as Dask tasks (module docstring) and write their results back.
 
     Args:
-        jobs: runs to make (not current ones: see :func:`mpirad.runner.needs_run`).
+        jobs: runs to make (not current ones: see :func:`mpirad.jupyter.runner.needs_run`).
         dataset: the dataset they run on (files in place on this machine).
         scheduler: see :func:`mpirad.parallel.resolve_scheduler`.
         n_jobs: workers of a ``"local"`` cluster.

@@ -63,8 +63,8 @@ def _timed(step: str, **details: object):
 def study_a_job(
     ds: Dataset, split: int, unit: str, *, profile: str, profile_overrides: dict | None = None
 ):
-    """The :class:`~mpirad.runner.NotebookJob` of one Study A split notebook run."""
-    from mpirad.runner import notebook_job
+    """The :class:`~mpirad.jupyter.runner.NotebookJob` of one Study A split notebook run."""
+    from mpirad.jupyter.runner import notebook_job
 
     parameters = {
         "dataset": ds.name,
@@ -95,7 +95,7 @@ def study_a_split(
     force: bool = False,
 ) -> StepRecord:
     """Run (or reuse) one Study A split notebook through papermill; return its record."""
-    from mpirad.runner import run_recorded
+    from mpirad.jupyter.runner import run_recorded
 
     job = study_a_job(ds, split, unit, profile=profile, profile_overrides=profile_overrides)
     start = time.perf_counter()
@@ -146,8 +146,8 @@ def study_a_splits(
 
 def _study_a_on_dask(ds, runs, profile, profile_overrides, force, scheduler, n_jobs) -> None:
     """The split runs of ``runs`` (``(split, unit)`` pairs) not current, as Dask tasks."""
+    from mpirad.jupyter.runner import needs_run
     from mpirad.pipeline.remote import run_on_workers
-    from mpirad.runner import needs_run
 
     jobs = [
         study_a_job(ds, split, unit, profile=profile, profile_overrides=profile_overrides)

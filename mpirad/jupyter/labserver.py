@@ -3,7 +3,7 @@
 :class:`LabServer` starts JupyterLab as ``make lab`` does (the project's ``.jupyter/``
 settings on ``JUPYTER_CONFIG_PATH``, a throwaway workspace, ``--allow-root`` only as root)
 on a free localhost port with a token, talks to its REST API, and always stops it and its
-kernels. Used by :mod:`mpirad.labcheck`.
+kernels. Used by :mod:`mpirad.jupyter.labcheck`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Screenshots of the built book with headless Chromium (``make book-check``).
 
-Usage: ``python -m mpirad.bookcheck _build/html build/screenshots`` takes a full-width
+Usage: ``python -m mpirad.jupyter.bookcheck _build/html build/screenshots`` takes a full-width
 screenshot of the index and of one results page of each study, and scans every HTML page
 for error outputs (tracebacks, ``stderr`` cells) so a broken page fails loudly.
 """

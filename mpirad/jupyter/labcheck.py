@@ -1,6 +1,6 @@
 """The book in JupyterLab, driven by a real browser (``make lab-check``).
 
-Usage: ``python -m mpirad.labcheck [--out build/screenshots/lab] [--run-cells 5]``, from the
+Usage: ``python -m mpirad.jupyter.labcheck [--out build/screenshots/lab] [--run-cells 5]``, from the
 project root. It starts JupyterLab as ``make lab`` does (the project's ``.jupyter/``
 settings, a throwaway workspace) on a free localhost port with a token, then, in headless
 Chromium driven by Selenium:
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mpirad.labserver import LabCheckError, LabServer
+from mpirad.jupyter.labserver import LabCheckError, LabServer
 
 #: The notebook whose first cells are run.
 RUN_NOTEBOOK = "book/datasets.py"
@@ -489,7 +489,7 @@ def run_check(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mpirad.labcheck", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mpirad.jupyter.labcheck", description=__doc__)
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root")
     parser.add_argument("--out", type=Path, default=Path("build/screenshots/lab"))
     parser.add_argument("--run-cells", type=int, default=5, help=f"cells of {RUN_NOTEBOOK}")
