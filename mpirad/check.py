@@ -30,6 +30,7 @@ of the whole dataset has patient ``""``.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -460,7 +461,33 @@ def _check_b_masks(layout: VolumesLayout, patient: str, image: object, out: _Col
     if ok and layout.derive is not None:
         where = _source_path(files.mask_source, patient, "myocardium")
         ok = out.attempt(patient, where, read_roi_mask, layout, patient, "LAD17", image) is not None
+    _check_b_mask_objects(layout, patient, out)
     return ok
+
+
+#: The ``patient P, ROI R: `` lead a mask reader's error gets once per ROI.
+_REPEATED_ROI = re.compile(r"^patient [^,]+, ROI [^:,]+: ")
+
+
+def _check_b_mask_objects(layout: VolumesLayout, patient: str, out: _Collector) -> None:
+    """RTSTRUCT/SEG mask files: an error every ROI of the file repeats (a Frame of
+    Reference mismatch) once, and a warning for structures no ROI name maps."""
+    seen: set[tuple[str, str, str]] = set()
+    kept = []
+    for problem in out.problems:
+        key = (problem.patient, problem.file, _REPEATED_ROI.sub("", problem.message))
+        if problem.file.lower().endswith(".dcm") and key in seen:
+            continue
+        seen.add(key)
+        kept.append(problem)
+    out.problems[:] = kept
+    found = out.attempt(patient, None, layout.unknown_structures, patient) or {}
+    for path, names in found.items():
+        out.add(
+            patient, path, f"{len(names)} structure(s) no ROI name maps, skipped: "
+            + ", ".join(repr(n) for n in names) + " (add them to the manifest's roi_names)",
+            "warning",
+        )  # fmt: skip
 
 
 def _check_b_strays(folder: Path, out: _Collector, patient: str) -> None:

@@ -88,9 +88,11 @@ class VolumeFiles(BaseModel):
     def _mask_patterns(cls, value: str | dict[str, str]) -> str | dict[str, str]:
         from mpirad.io.layouts import FilePattern, check_roi_name
 
-        if isinstance(value, str):
+        if isinstance(value, str):  # one .dcm RTSTRUCT/SEG for all ROIs needs no {roi}
+            from mpirad.io.layouts import mask_pattern_requires
+
             FilePattern.parse(
-                value, placeholders=("patient_id", "roi"), require=("patient_id", "roi")
+                value, placeholders=("patient_id", "roi"), require=mask_pattern_requires(value)
             )
             return value
         if not value:
@@ -204,6 +206,32 @@ class DatasetEntry(BaseModel):
     #: Patients left out on purpose: patient id -> the reason (counted by reason in the
     #: chapters; the folders stay where they are).
     exclude: dict[str, str] = Field(default_factory=dict)
+    #: Study B: masks stored as DICOM RTSTRUCT (or SEG) files: the site's structure
+    #: (segment) names -> mpirad's ROI names, e.g. ``{"LAD territory": "LAD17"}``; names
+    #: not listed are skipped (``mpirad check`` lists them). Default: the file's names are
+    #: mpirad's (:mod:`mpirad.io.layouts`).
+    roi_names: dict[str, str] | None = None
+
+    @field_validator("roi_names")
+    @classmethod
+    def _roi_names_map(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        from mpirad.io.layouts import check_roi_name
+
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("map at least one site name to an ROI, or leave roi_names out")
+        seen: dict[str, str] = {}
+        for site, roi in value.items():
+            if not str(site).strip():
+                raise ValueError("a site structure name is empty")
+            check_roi_name(roi)
+            if roi in seen:
+                raise ValueError(
+                    f"{seen[roi]!r} and {site!r} both map to ROI {roi!r}; one structure per ROI"
+                )
+            seen[roi] = str(site)
+        return {str(site): roi for site, roi in value.items()}
 
     @field_validator("exclude")
     @classmethod
@@ -557,6 +585,7 @@ def _check_entry(path: Path, name: str, entry: DatasetEntry) -> None:
         ("pixel_spacing_mm", "a"),
         ("resample", "b"),
         ("resegment", "b"),
+        ("roi_names", "b"),
     ):
         if key in entry.model_fields_set and entry.study != study:
             refuse(

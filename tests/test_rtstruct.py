@@ -198,7 +198,7 @@ def test_contour_between_slices_is_refused(one_roi):
     with pytest.raises(MaskObjectError) as error:
         read_rtstruct(path, volume, patient="P07", roi_names={"LAD territory": "LAD17"})
     message = str(error.value)
-    assert "patient P07" in message and "LAD territory" in message and str(path) in message
+    assert f"patient P07, ROI LAD17, structure 'LAD territory', {path}" in message
     assert "between slices 2 and 3" in message
     # within the stated tolerance (1e-3 of the slice spacing) it is on slice 2
     _with_contours(path, [_square(2, 6, 2, 6, 2.0009, position)])
@@ -210,7 +210,7 @@ def test_contour_outside_volume_is_refused(one_roi):
     affine = volume.affine()
     _with_contours(path, [_square(20, 26, 2, 6, 1, lambda i, j, k: (affine @ [i, j, k, 1])[:3])])
     with pytest.raises(
-        MaskObjectError, match=r"patient P07, ROI 'LAD territory', .*outside the volume"
+        MaskObjectError, match=r"patient P07, ROI LAD territory, .*outside the volume"
     ):
         read_rtstruct(path, volume, patient="P07")
 
@@ -223,7 +223,7 @@ def test_frame_of_reference_mismatch_names_patient_roi_file(one_roi):
     with pytest.raises(MaskObjectError) as error:
         read_rtstruct(path, volume, patient="P07")
     message = str(error.value)
-    assert "patient P07, ROI 'LAD territory'" in message and str(path) in message
+    assert f"patient P07, ROI LAD territory, {path}" in message
     assert "Frame of Reference 1.2.3.4.5 is not the image's" in message
 
 

@@ -29,6 +29,13 @@ last item, ``default`` for the patients no pattern matched (the default layout).
 folder that no mapping reads is left out of every chapter; :meth:`VolumesLayout.unmatched_folders`
 lists them and ``mpirad check`` reports each as an error.
 
+**DICOM contours and segmentations**: a ``.dcm`` mask file whose Modality is RTSTRUCT or
+SEG holds several ROIs; a single masks pattern may then omit ``{roi}``
+(``masks: "{patient_id}/rtstruct.dcm"``). Its structures (segments) are rasterised on the
+patient's image grid (:mod:`mpirad.io.rtstruct`, :mod:`mpirad.io.seg`) and chosen by name;
+the manifest's ``roi_names`` maps the site's names to mpirad's (``{"LAD territory": LAD17}``),
+and names it does not map are skipped (``mpirad check`` lists them).
+
 **Voxel size**: files that carry none (MATLAB, NRRD without ``space directions``) take the
 manifest's ``spacing: [z, y, x]`` (mm); a mask without one takes its image's. Without
 either, the error names the file and says how to add the key. Likewise files that carry no
@@ -54,7 +61,7 @@ import os
 import re
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -70,6 +77,12 @@ VOLUME_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mat",
 #: The default Study B file names: ``image`` and ``masks/<roi>`` inside the patient folder.
 DEFAULT_IMAGE = "image"
 DEFAULT_MASKS = "masks"
+
+#: Modalities of a ``.dcm`` mask file read as DICOM contours or segments, not as a volume.
+MASK_OBJECT_MODALITIES = ("RTSTRUCT", "SEG")
+
+#: The last RTSTRUCT/SEG file read as masks (key -> ROI masks): one read serves its ROIs.
+_MASK_OBJECTS: dict[tuple, dict] = {}
 
 #: Default Labelme labels drawn into the Study A ischemia mask.
 DEFAULT_LABELME_LABELS: tuple[str, ...] = ("ischemia",)
@@ -87,6 +100,14 @@ def check_roi_name(roi: object) -> str:
     if not isinstance(roi, str) or not _ROI_NAME.fullmatch(roi):
         raise ValueError(f"ROI name {roi!r}: use letters, digits, '_', '.' or '-'")
     return roi
+
+
+def mask_pattern_requires(text: str) -> tuple[str, ...]:
+    """The placeholders a single masks pattern needs: ``{patient_id}`` and ``{roi}``, or
+    ``{patient_id}`` alone for a ``.dcm`` file, one RTSTRUCT or SEG holding every ROI."""
+    if isinstance(text, str) and text.lower().endswith(".dcm") and "{roi}" not in text:
+        return ("patient_id",)
+    return ("patient_id", "roi")
 
 
 class LayoutError(ValueError):
@@ -225,7 +246,7 @@ class FileMapping:
         """Parse the manifest's ``image`` and ``masks`` (see :meth:`FilePattern.parse`)."""
         if isinstance(masks, str):
             parsed: FilePattern | dict[str, FilePattern] = FilePattern.parse(
-                masks, placeholders=("patient_id", "roi"), require=("patient_id", "roi")
+                masks, placeholders=("patient_id", "roi"), require=mask_pattern_requires(masks)
             )
         else:
             parsed = {
@@ -300,6 +321,9 @@ class VolumesLayout:
             (``default`` in the manifest's list).
         exclude: ``(patient_id, reason)`` pairs left out on purpose (manifest
             ``exclude``): not among :meth:`patients`, counted by :meth:`excluded`.
+        roi_names: ``(site name, mpirad ROI)`` pairs (manifest ``roi_names``): the
+            structure (RTSTRUCT) or segment (SEG) names of mask files that are DICOM
+            contour or segmentation objects; None: their names are mpirad's ROI names.
         spacing: voxel size in mm ``(z, y, x)`` for files that carry none, or None.
         origin: LPS ``(x, y, z)`` in mm of voxel ``[0, 0, 0]`` for files that carry no
             orientation (MATLAB, NRRD without ``space directions``), or None.
@@ -329,6 +353,7 @@ class VolumesLayout:
     alternatives: tuple[FileMapping, ...] = ()
     fallback: bool = False
     exclude: tuple[tuple[str, str], ...] = ()
+    roi_names: tuple[tuple[str, str], ...] | None = None
 
     @classmethod
     def of(cls, source: str | os.PathLike[str] | Dataset | VolumesLayout) -> VolumesLayout:
@@ -377,6 +402,9 @@ class VolumesLayout:
             alternatives=tuple(mappings[1:]),
             fallback=isinstance(files, list) and "default" in files,
             exclude=tuple(sorted(entry.exclude.items())),
+            roi_names=(
+                tuple(sorted(entry.roi_names.items())) if entry.roi_names is not None else None
+            ),
         )
 
     # ----------------------------------------------------------------- descriptions
@@ -687,15 +715,87 @@ class VolumesLayout:
 
     def read_mask(self, patient_id: str, roi: str, image: Volume) -> Volume:
         """One ROI mask as read; a file without voxel size (orientation) takes the
-        manifest's ``spacing`` (``origin``, ``direction``), else the image's."""
+        manifest's ``spacing`` (``origin``, ``direction``), else the image's. A ``.dcm``
+        mask file whose Modality is RTSTRUCT or SEG is rasterised on the image's grid
+        (:meth:`read_mask_object`)."""
+        source = self.mask_source(patient_id, roi)
+        if source.path.suffix.lower() == ".dcm" and source.path.is_file():
+            from mpirad.io.rtstruct import modality_of
+
+            if modality_of(source.path) in MASK_OBJECT_MODALITIES:
+                masks = self.read_mask_object(source.path, patient_id, image)
+                if roi not in masks:
+                    raise LayoutError(
+                        f"{self.name}, patient {patient_id}, ROI {roi}: {source.path} holds no "
+                        f"structure mapped to {roi!r} (it gives {sorted(masks)}; "
+                        f"{self._roi_names_hint()})"
+                    )
+                return replace(image, array=masks[roi].astype("uint8"), source=source.path)
         return self.read(
-            self.mask_source(patient_id, roi),
+            source,
             spacing=self.spacing if self.spacing is not None else image.spacing,
             origin=self.origin if self.origin is not None else image.origin,
             direction=self.direction
             if self.direction is not None
             else tuple(v for row in image.direction for v in row),
         )
+
+    def _roi_names_hint(self) -> str:
+        if self.roi_names is None:
+            return "map the site's names with 'roi_names' in the manifest"
+        return "the manifest's roi_names maps " + ", ".join(
+            f"{site!r} -> {roi}" for site, roi in self.roi_names
+        )
+
+    def read_mask_object(self, path: Path, patient_id: str, image: Volume) -> dict:
+        """Every mask an RTSTRUCT or SEG file holds, on ``image``'s grid, by mpirad ROI name.
+
+        The site's names are mapped by :attr:`roi_names` (unmapped ones skipped);
+        :func:`mpirad.io.rtstruct.read_rtstruct` or :func:`mpirad.io.seg.read_seg` reads
+        the file. The last file read is kept, so a patient's seven ROIs read it once.
+
+        Raises:
+            LayoutError: the reader's error (another Frame of Reference or series, a
+                contour between slices or outside the volume), naming patient, ROI and file.
+        """
+        from mpirad.io.rtstruct import modality_of, read_rtstruct
+
+        names = dict(self.roi_names) if self.roi_names is not None else None
+        key = (str(path), VolumeSource(path).stamp(), patient_id, self.roi_names,
+               image.shape, image.spacing, image.origin, image.direction, str(image.source))  # fmt: skip
+        if key in _MASK_OBJECTS:
+            return _MASK_OBJECTS[key]
+        try:
+            if modality_of(path) == "SEG":
+                from mpirad.io.seg import read_seg
+
+                masks = read_seg(path, image, segment_names=names, patient=patient_id)
+            else:
+                masks = read_rtstruct(path, image, roi_names=names, patient=patient_id)
+        except ValueError as error:  # names patient, ROI and file already
+            raise LayoutError(str(error)) from error
+        _MASK_OBJECTS.clear()
+        _MASK_OBJECTS[key] = masks
+        return masks
+
+    def unknown_structures(self, patient_id: str) -> dict[Path, list[str]]:
+        """The names in a patient's RTSTRUCT/SEG mask files that :attr:`roi_names` (or, without
+        it, mpirad's ROI names) does not map: file -> names (for ``mpirad check``)."""
+        from mpirad.constants import ROI_NAMES
+        from mpirad.io.rtstruct import mask_object_names, modality_of
+
+        known = set(dict(self.roi_names)) if self.roi_names is not None else set(ROI_NAMES)
+        found: dict[Path, list[str]] = {}
+        for roi in ROI_NAMES:
+            try:
+                path = self.mask_source(patient_id, roi).path
+            except LayoutError:
+                continue
+            if path in found or path.suffix.lower() != ".dcm" or not path.is_file():
+                continue
+            if modality_of(path) in MASK_OBJECT_MODALITIES:
+                found[path] = [n for n in mask_object_names(path) if n not in known]
+        return {path: names for path, names in found.items() if names}
 
     def case_stamp(self, patient_id: str, roi: str) -> str:
         """Image and mask names, sizes and times (and the manifest's spacing and
@@ -720,6 +820,8 @@ class VolumesLayout:
             parts.append(f"mat_axes={self.mat_axes}")
         if self.derive is not None:
             parts.append(self.derive.stamp())
+        if self.roi_names is not None:
+            parts.append("roi_names=" + ",".join(f"{a}>{b}" for a, b in self.roi_names))
         return "|".join(parts)
 
 

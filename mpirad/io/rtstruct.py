@@ -63,6 +63,7 @@ __all__ = [
     "MaskObjectError",
     "even_odd_fill",
     "mask_contours",
+    "mask_object_names",
     "modality_of",
     "rasterise_contours",
     "read_rtstruct",
@@ -92,9 +93,13 @@ class MaskObjectError(VolumeError):
     """An RTSTRUCT or SEG that cannot be read as masks of its image; names patient, ROI, file."""
 
 
-def _where(path: Path, patient: str | None, roi: str | None = None) -> str:
+def _where(
+    path: Path, patient: str | None, roi: str | None = None, structure: str | None = None
+) -> str:
+    """``patient P, ROI R, structure 'S', FILE`` (the parts known; S when it is not R)."""
     parts = [f"patient {patient}"] if patient else []
-    parts += [f"ROI {roi!r}"] if roi else []
+    parts += [f"ROI {roi}"] if roi else []
+    parts += [f"structure {structure!r}"] if structure is not None and structure != roi else []
     return ", ".join(parts + [str(path)])
 
 
@@ -152,6 +157,19 @@ def rtstruct_structures(path: str | os.PathLike[str], *, patient: str | None = N
     path = Path(path)
     ds = _rtstruct(path, patient)
     return [str(item.get("ROIName", "")) for item in ds.get("StructureSetROISequence") or []]
+
+
+def mask_object_names(path: str | os.PathLike[str]) -> list[str]:
+    """The structure names of an RTSTRUCT, or the segment labels of a SEG, in file order.
+
+    Raises:
+        MaskObjectError: neither, or unreadable.
+    """
+    path = Path(path)
+    ds = _read(path, None)
+    if ds.get("Modality") == "SEG":
+        return [str(item.get("SegmentLabel", "")) for item in ds.get("SegmentSequence") or []]
+    return rtstruct_structures(path)
 
 
 def _rtstruct(path: Path, patient: str | None) -> Dataset:
@@ -311,8 +329,7 @@ def read_rtstruct(
         if target is None:
             skipped.append(name)
             continue
-        where = _where(path, patient, name)
-        where += "" if target == name else f" (mpirad ROI {target})"
+        where = _where(path, patient, target, name)
         if target in masks:
             raise MaskObjectError(f"{where}: a second structure mapped to ROI {target!r}")
         roi_frame = roi.get("ReferencedFrameOfReferenceUID") if roi is not None else None

@@ -31,6 +31,14 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         profile: Annotated[str, typer.Option("--profile", help="quick or paper")] = "quick",
+        file_format: Annotated[
+            str,
+            typer.Option(
+                "--format",
+                help="study b only: nifti (default layout) or dicom (NM multi-frame + "
+                "RTSTRUCT with site-like ROI names, and a data_manifest.yaml mapping them)",
+            ),
+        ] = "nifti",
     ) -> None:
         """Generate the deterministic synthetic cohort(s) with ground truth."""
         from mpirad.phantom import synthesize
@@ -40,6 +48,13 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"--study must be a, b or all, got {study!r}")
         if profile not in ("quick", "paper"):
             raise typer.BadParameter(f"--profile must be quick or paper, got {profile!r}")
+        if file_format not in ("nifti", "dicom"):
+            raise typer.BadParameter(f"--format must be nifti or dicom, got {file_format!r}")
+        if file_format == "dicom":
+            if study != "b":
+                raise typer.BadParameter("--format dicom writes Study B (use --study b)")
+            _synth_dicom(out, seed=seed, patients=patients, image_size=image_size, profile=profile)
+            return
         targets = [("a", out / "a"), ("b", out / "b")] if study == "all" else [(study, out)]
         for which, folder in targets:
             # With --study all, --image-size is the tomogram size; volumes keep their default.
@@ -51,3 +66,25 @@ def register(app: typer.Typer) -> None:
             except ValueError as exc:
                 raise typer.BadParameter(str(exc)) from exc
             typer.echo(f"study {which}: {path}")
+
+
+def _synth_dicom(out: Path, *, seed: int, patients, image_size, profile: str) -> None:
+    """The Study B cohort as NIfTI in a scratch folder next to ``out``, then its DICOM copy."""
+    import shutil
+    import tempfile
+
+    from mpirad.phantom import synthesize
+    from mpirad.phantom.dicom_copy import write_dicom_copy
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.nifti-", dir=out.parent))
+    try:
+        nifti = synthesize(
+            "b", scratch / "b", seed=seed, patients=patients, image_size=image_size, profile=profile
+        )
+        path = write_dicom_copy(nifti, out, seed=seed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    typer.echo(f"study b (DICOM): {path}; manifest: {path / 'data_manifest.yaml'}")
