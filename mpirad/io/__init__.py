@@ -26,6 +26,8 @@ Study A label CSV         :func:`read_label_csv`, :func:`write_label_csv`  panda
 PNG                       :func:`read_png`, :func:`write_png`            Pillow
 NIfTI / NRRD / MAT        :func:`read_volume`, :func:`write_nifti`       nibabel, pynrrd, scipy/h5py
 DICOM series, NM .dcm     :func:`mpirad.io.dicom.read_dicom_series`      pydicom
+DICOM RTSTRUCT            :func:`mpirad.io.rtstruct.read_rtstruct`,     pydicom, scikit-image
+                          :func:`mpirad.io.rtstruct.write_rtstruct`
 parquet tables            :func:`read_parquet`, :func:`write_parquet`    pyarrow
 ========================  =============================================  ==================
 """
