@@ -13,7 +13,7 @@ import yaml
 
 from mpirad.check import check_dataset
 from mpirad.constants import ROI_NAMES
-from mpirad.io.patient_volumes import load_patient_rois
+from mpirad.io.patient_volumes import RoiError, load_patient_rois
 from mpirad.io.volumes import read_volume, write_nifti
 from mpirad.manifest import ManifestError, load_manifest
 from mpirad.phantom import synthesize
@@ -148,3 +148,32 @@ def test_roi_names_validation(copies, tmp_path):
     path.write_text(yaml.safe_dump(manifest))
     with pytest.raises(ManifestError, match="roi_names"):
         load_manifest(path)
+
+
+def test_one_mask_file_must_be_a_contour_object(copies, tmp_path):
+    """A masks pattern without {roi} names one file for all ROIs: an image there is refused."""
+    _, dicom = copies
+    site = tmp_path / "site"
+    shutil.copytree(dicom, site)
+    patient = sorted(p.name for p in site.iterdir() if p.is_dir())[0]
+    shutil.copy2(site / patient / "image.dcm", site / patient / "rtstruct.dcm")
+    with pytest.raises(RoiError, match=r"one file for every ROI .* Modality is 'NM', not RTSTRUCT"):
+        load_patient_rois(_dataset(site), patient, ("LAD17",))
+
+
+def test_synth_format_dicom_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from mpirad.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "b"
+    args = ["synth", "--study", "b", "--out", str(out), "--patients", "1", "--image-size", "36"]
+    result = runner.invoke(app, [*args, "--format", "dicom"])
+    assert result.exit_code == 0, result.output
+    assert (out / "data_manifest.yaml").is_file() and (out / "clinical.csv").is_file()
+    assert len(list(out.glob("*/rtstruct.dcm"))) == 1
+    assert not list(tmp_path.glob(".b.nifti-*"))  # the scratch NIfTI cohort is gone
+    refused = runner.invoke(app, ["synth", "--study", "a", "--out", str(tmp_path / "a"),
+                                  "--format", "dicom"])  # fmt: skip
+    assert refused.exit_code != 0 and "--format dicom writes Study B" in refused.output

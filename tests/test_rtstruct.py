@@ -238,3 +238,25 @@ def test_series_mismatch_and_wrong_modality(one_roi, tmp_path):
     image_file = sorted((tmp_path / "ct").iterdir())[0]
     with pytest.raises(MaskObjectError, match="Modality is 'CT', not an RT Structure Set"):
         read_rtstruct(image_file, volume, patient="P07")
+
+
+def test_written_rtstruct_holds_no_identifier_beyond_the_source(tmp_path):
+    """Only the patient/study attributes the image holds are copied; nothing else of the
+    image's header (institution, operators, private tags) reaches the structure set."""
+    from dicom_helpers import PATIENT
+
+    datasets, _ = _series(tmp_path / "ct")
+    ds = pydicom.dcmread(write_rtstruct(_blob_masks(), datasets, tmp_path / "rs.dcm"))
+    copied = {"PatientName", "PatientID", "PatientBirthDate", "AccessionNumber", "StudyDate",
+              "StudyID", "ReferringPhysicianName", "StudyDescription"}  # fmt: skip
+    for keyword, value in PATIENT.items():
+        if keyword in copied:
+            assert str(ds.get(keyword)) == value  # the source's own (pseudonymised) value
+        else:
+            assert keyword not in ds, keyword
+    assert not any(element.tag.is_private for element in ds.iterall())
+    text = str(ds)
+    assert "SAINT ELSEWHERE" not in text and "NURSE" not in text and "SPECTROOM7" not in text
+    # deterministic: the same inputs give the same file
+    again = write_rtstruct(_blob_masks(), datasets, tmp_path / "again.dcm")
+    assert again.read_bytes() == (tmp_path / "rs.dcm").read_bytes()

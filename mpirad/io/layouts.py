@@ -722,7 +722,14 @@ class VolumesLayout:
         if source.path.suffix.lower() == ".dcm" and source.path.is_file():
             from mpirad.io.rtstruct import modality_of
 
-            if modality_of(source.path) in MASK_OBJECT_MODALITIES:
+            modality = modality_of(source.path)
+            if modality not in MASK_OBJECT_MODALITIES and self._shared_mask_file(patient_id):
+                raise LayoutError(
+                    f"{self.name}, patient {patient_id}, ROI {roi}: {source.path} is one file "
+                    f"for every ROI (a masks pattern without {{roi}}) but its Modality is "
+                    f"{modality!r}, not RTSTRUCT or SEG"
+                )
+            if modality in MASK_OBJECT_MODALITIES:
                 masks = self.read_mask_object(source.path, patient_id, image)
                 if roi not in masks:
                     raise LayoutError(
@@ -739,6 +746,14 @@ class VolumesLayout:
             if self.direction is not None
             else tuple(v for row in image.direction for v in row),
         )
+
+    def _shared_mask_file(self, patient_id: str) -> bool:
+        """Whether the patient's masks pattern names one file for every ROI (no ``{roi}``)."""
+        masks = self.masks
+        if self.alternatives or self.fallback:
+            mapping = self.mapping_of(patient_id)
+            masks = None if mapping is None else mapping.masks
+        return isinstance(masks, FilePattern) and "{roi}" not in masks.path
 
     def _roi_names_hint(self) -> str:
         if self.roi_names is None:
