@@ -260,3 +260,12 @@ def test_written_rtstruct_holds_no_identifier_beyond_the_source(tmp_path):
     # deterministic: the same inputs give the same file
     again = write_rtstruct(_blob_masks(), datasets, tmp_path / "again.dcm")
     assert again.read_bytes() == (tmp_path / "rs.dcm").read_bytes()
+
+
+def test_open_contours_are_refused(one_roi):
+    path, volume = one_roi
+    ds = pydicom.dcmread(path)
+    ds.ROIContourSequence[0].ContourSequence[0].ContourGeometricType = "OPEN_PLANAR"
+    ds.save_as(path)
+    with pytest.raises(MaskObjectError, match=r"ROI LAD territory, .*contour 1 is OPEN_PLANAR"):
+        read_rtstruct(path, volume)

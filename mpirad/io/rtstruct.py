@@ -346,7 +346,14 @@ def read_rtstruct(
                     f"{where}: contour {number} is {kind or 'untyped'}, not CLOSED_PLANAR "
                     "(only closed polygons enclose voxels)"
                 )
-            contours.append(np.asarray(contour.ContourData, dtype=float).reshape(-1, 3))
+            data = contour.get("ContourData")
+            if data is None or len(data) % 3:
+                raise MaskObjectError(
+                    f"{where}: contour {number} has no ContourData or a count of numbers "
+                    "that is not a multiple of 3 (x, y, z per point)"
+                )
+            if len(data) >= 9:  # fewer than 3 points enclose no voxel centre
+                contours.append(np.asarray(data, dtype=float).reshape(-1, 3))
         masks[target] = rasterise_contours(contours, reference, where=where)
     if skipped:
         logger.info(
