@@ -177,3 +177,19 @@ def test_synth_format_dicom_command(tmp_path):
     refused = runner.invoke(app, ["synth", "--study", "a", "--out", str(tmp_path / "a"),
                                   "--format", "dicom"])  # fmt: skip
     assert refused.exit_code != 0 and "--format dicom writes Study B" in refused.output
+
+
+@pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (dicom3tools) not installed")
+def test_written_objects_pass_dciodvfy(copies):
+    """dicom3tools' validator, independent of pydicom: no error in the NM image or RTSTRUCT
+    (warnings allowed: RescaleSlope/Intercept extend the NM IOD, as many vendors' files do)."""
+    import subprocess
+
+    _, dicom = copies
+    for name in ("image.dcm", "rtstruct.dcm"):
+        path = next(dicom.glob(f"*/{name}"))
+        result = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True)
+        report = result.stdout + result.stderr
+        errors = [line for line in report.splitlines() if line.startswith("Error")]
+        assert not errors, f"{name}: {errors}"
+        assert ("NMImage" if name == "image.dcm" else "RTStructureSet") in report

@@ -469,7 +469,9 @@ def write_rtstruct(
     ds.SeriesNumber = 99
     ds.SeriesDescription = label
     ds.Manufacturer = "mpirad"
+    ds.OperatorsName = ""
     ds.FrameOfReferenceUID = first.FrameOfReferenceUID
+    ds.PositionReferenceIndicator = first.get("PositionReferenceIndicator", "")
     ds.StructureSetLabel = label[:16]
     ds.StructureSetDate = first.get("StudyDate", "")
     ds.StructureSetTime = first.get("StudyTime", "")

@@ -111,7 +111,17 @@ def nm_dataset(volume: Volume, *, patient_id: str, seed: int = 0) -> Dataset:
     ds.SeriesDescription = "synthetic stress SPECT"
     ds.FrameOfReferenceUID = _uid(seed, patient_id, "frame of reference")
     ds.PositionReferenceIndicator = ""
+    ds.BodyPartExamined = "HEART"  # unpaired: no Laterality
     ds.ImageType = ["DERIVED", "PRIMARY", "RECON TOMO", "EMISSION"]
+    # the NM modules' required attributes, empty where a phantom has no value (type 2)
+    for keyword in ("PatientOrientationCodeSequence", "PatientGantryRelationshipCodeSequence",
+                    "EnergyWindowInformationSequence", "RadiopharmaceuticalInformationSequence",
+                    "RotationInformationSequence"):  # fmt: skip
+        setattr(ds, keyword, DicomSequence([]))
+    ds.NumberOfEnergyWindows = 1
+    ds.NumberOfDetectors = 1
+    ds.NumberOfRotations = 1
+    ds.CountsAccumulated = None
     ds.NumberOfFrames = array.shape[0]
     ds.FrameIncrementPointer = 0x00540080  # SliceVector
     ds.SliceVector = list(range(1, array.shape[0] + 1))
@@ -124,6 +134,7 @@ def nm_dataset(volume: Volume, *, patient_id: str, seed: int = 0) -> Dataset:
         format(float(v), ".10g") for v in (*direction[:, 0], *direction[:, 1])
     ]
     detector.ImagePositionPatient = [format(float(v), ".10g") for v in volume.origin]
+    detector.CollimatorType = ""
     ds.DetectorInformationSequence = DicomSequence([detector])
     ds.RescaleIntercept = format(intercept, ".10g")
     ds.RescaleSlope = format(slope, ".10g")
