@@ -269,3 +269,22 @@ def test_open_contours_are_refused(one_roi):
     ds.save_as(path)
     with pytest.raises(MaskObjectError, match=r"ROI LAD territory, .*contour 1 is OPEN_PLANAR"):
         read_rtstruct(path, volume)
+
+
+def test_real_nm_multiframe_round_trip(tmp_path):
+    """Real GE NM reconstructions (PhysioNet MPS; frames against the slice normal): the
+    expert LV wall written as an RTSTRUCT over the real file reads back voxel for voxel."""
+    from real_data import physionet_mps_dir
+
+    from mpirad.io.patient_volumes import check_mask
+    from mpirad.io.physionet import paired_scans
+    from mpirad.io.volumes import read_volume
+
+    pairs = paired_scans(physionet_mps_dir())[:2]
+    assert pairs
+    for n, (dcm, mask_file) in enumerate(pairs):
+        image = read_volume(dcm)
+        wall = check_mask(read_volume(mask_file), image, patient_id=f"real{n}", roi="myocardium")
+        path = write_rtstruct({"myocardium": wall}, [pydicom.dcmread(dcm)], tmp_path / f"{n}.dcm")
+        read = read_rtstruct(path, image, patient=f"real{n}")
+        assert np.array_equal(read["myocardium"], wall), n
