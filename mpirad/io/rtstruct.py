@@ -39,6 +39,13 @@ midpoints between voxel centres, holes as separate contours), which
 :func:`read_rtstruct` turns back into the same mask exactly; other readers (OpenCV
 ``fillPoly`` in rt-utils) draw these polygons by another boundary rule and differ at the
 edges.
+
+Agreement with rt-utils, measured on the synthetic cohort's seven ROIs (36^3, 4.8 mm, LV
+walls 2-3 voxels thick): contours rt-utils writes (OpenCV findContours, through the centres
+of the border voxels) read back in rt-utils at Dice 1.0 and here at 0.78-0.88 (the border
+centres lie on the polygon: about half are out by the half-open rule); contours written
+here read back here exactly and in rt-utils at 0.84-0.89 (fillPoly rounds the half-voxel
+vertices outwards and includes its edges).
 """
 
 from __future__ import annotations
