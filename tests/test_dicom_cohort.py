@@ -174,6 +174,14 @@ def test_synth_format_dicom_command(tmp_path):
     assert (out / "data_manifest.yaml").is_file() and (out / "clinical.csv").is_file()
     assert len(list(out.glob("*/rtstruct.dcm"))) == 1
     assert not list(tmp_path.glob(".b.nifti-*"))  # the scratch NIfTI cohort is gone
+    again = tmp_path / "again"
+    assert (
+        runner.invoke(app, [*args[:4], str(again), *args[5:], "--format", "dicom"]).exit_code == 0
+    )
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for file in files:  # same seed, same bytes (UIDs derived from seed and patient id)
+        assert (out / file).read_bytes() == (again / file).read_bytes(), file
     refused = runner.invoke(app, ["synth", "--study", "a", "--out", str(tmp_path / "a"),
                                   "--format", "dicom"])  # fmt: skip
     assert refused.exit_code != 0 and "--format dicom writes Study B" in refused.output
