@@ -401,3 +401,56 @@ def scan(
         The findings; empty when the paths are clean.
     """
     return scan_paths(paths, identifiers).findings
+
+
+def derived_object_findings(
+    written: str | os.PathLike[str],
+    sources: Iterable[object],
+    own_uids: Iterable[str] = (),
+) -> list[Finding]:
+    """Identifying values of a DICOM object mpirad derived that its source did not hold.
+
+    A SEG (:func:`mpirad.io.seg.write_seg`) may repeat the source's (pseudonymised)
+    patient and study values, which viewers need to file it with the images, but must add
+    no other identifier: every identifying value of ``written``
+    (:func:`mpirad.privacy.identifiers.identifiers_from_dataset`: names, ids, dates of
+    birth, device and institution attributes, replaceable UIDs) must occur among the
+    source headers' identifying values, except the UIDs the object made for itself
+    (``own_uids``: its SOP Instance, Series and dimension UIDs) and placeholders such as
+    the DeviceSerialNumber ``none`` of software (the guard's :data:`PLACEHOLDERS`).
+
+    Args:
+        written: the derived DICOM file.
+        sources: the source headers (pydicom Datasets) or their paths.
+        own_uids: the derived object's own new UIDs.
+
+    Returns:
+        One finding (kind ``not_in_source``, masked value) per value the source lacks.
+    """
+    import pydicom
+
+    from mpirad.io.dicom import quiet_pydicom
+    from mpirad.privacy.identifiers import identifiers_from_dataset
+
+    def header(item: object):
+        if isinstance(item, pydicom.Dataset):
+            return item
+        with quiet_pydicom():
+            return pydicom.dcmread(item, stop_before_pixels=True)
+
+    allowed = {str(uid) for uid in own_uids}
+    for source in sources:
+        allowed |= {identifier.value for identifier in identifiers_from_dataset(header(source))}
+    path = Path(written)
+    found = identifiers_from_dataset(header(path))
+    return [
+        Finding(
+            path,
+            "not_in_source",
+            f"{identifier.kind} {identifier.masked}",
+            "dicom header",
+            "header",
+        )  # fmt: skip
+        for identifier in sorted(found, key=lambda i: (i.kind, i.value))
+        if identifier.value not in allowed and not _is_placeholder(identifier.value)
+    ]
