@@ -58,14 +58,33 @@ def tomo_cmd(
     ] = None,
     device: Annotated[str | None, typer.Option(help="cuda or cpu (default: auto)")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="images per forward pass")] = 32,
+    seg: Annotated[
+        bool,
+        typer.Option(
+            "--seg",
+            help="also write each predicted ischemic area as a DICOM SEG over its DICOM "
+            "source image; refused for PNG tomograms, which carry no link to a DICOM image",
+        ),
+    ] = False,
 ) -> None:
     """Predict ischemia (probability, mask, overlay) on tomograms with a trained Study A run.
+
+    --seg (a DICOM SEG per predicted area) needs DICOM source images; the inputs here are
+    PNG tomograms, so it is refused with the reason.
 
     Prints each split's validation results from its model card (AUC with its 95% CI,
     sensitivity, specificity) and warns when an AUC is below 0.5 or its CI includes 0.5.
     """
     from mpirad.tomo.card import validation_summary
-    from mpirad.tomo.predict import load_tomo_model, predict_tomo, write_predictions
+    from mpirad.tomo.predict import (
+        PNG_SEG_MISSING,
+        load_tomo_model,
+        predict_tomo,
+        write_predictions,
+    )
+
+    if seg:  # every input of predict tomo is a PNG tomogram (files, folders, datasets)
+        raise typer.BadParameter(f"--seg: {PNG_SEG_MISSING}", param_hint="--seg")
 
     loaded = load_tomo_model(model)
     for split in loaded.splits:

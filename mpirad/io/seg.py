@@ -55,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from highdicom.spatial import get_image_coordinate_system
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.valuerep import DSfloat
@@ -203,6 +204,19 @@ def segment_code(name: str) -> SegmentCode:
 # --------------------------------------------------------------------------- sources
 
 
+def is_dicom(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a DICOM file (``DICM`` at byte 128) or a folder holding one."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        return bool(files) and is_dicom(files[0])
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(132)[128:132] == b"DICM"
+    except OSError:
+        return False
+
+
 def _read_sources(source_datasets: Sequence[Dataset | str | os.PathLike[str]]) -> list[Dataset]:
     """Headers of the source images (paths read without pixels; a folder: its files)."""
     headers: list[Dataset] = []
@@ -236,6 +250,17 @@ def _minimal(ds: Dataset) -> Dataset:
         if keyword not in out:  # Type 2: present, empty
             setattr(out, keyword, "")
     return out
+
+
+def _without_patient_frame(ds: Dataset) -> Dataset:
+    """A source with no position in the patient (a secondary capture, a screen grab):
+    no Frame of Reference and no pixel measures in its SEG (the SEG IOD asks for plane
+    positions and slice thickness wherever a frame of reference is stated)."""
+    for keyword in ("FrameOfReferenceUID", "PositionReferenceIndicator", "PixelSpacing",
+                    "SliceThickness", "SpacingBetweenSlices"):  # fmt: skip
+        if keyword in ds:
+            del ds[keyword]
+    return ds
 
 
 def _nm_frame_positions(ds: Dataset, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -280,9 +305,9 @@ def _with_plane_functional_groups(
     orientation.ImageOrientationPatient = [_ds(v) for v in iop]
     shared.PlaneOrientationSequence = DicomSequence([orientation])
     measures = Dataset()
-    measures.PixelSpacing = list(ds.PixelSpacing)
-    measures.SliceThickness = abs(float(ds.get("SliceThickness") or ds.SpacingBetweenSlices))
-    measures.SpacingBetweenSlices = abs(float(ds.SpacingBetweenSlices))
+    measures.PixelSpacing = [_ds(v) for v in ds.PixelSpacing]
+    measures.SliceThickness = _ds(abs(float(ds.get("SliceThickness") or ds.SpacingBetweenSlices)))
+    measures.SpacingBetweenSlices = _ds(abs(float(ds.SpacingBetweenSlices)))
     shared.PixelMeasuresSequence = DicomSequence([measures])
     ds.SharedFunctionalGroupsSequence = DicomSequence([shared])
     per_frame = []
@@ -324,6 +349,8 @@ def _prepared_sources(headers: list[Dataset]) -> tuple[list[Dataset], np.ndarray
                 first, headers[0], str(first.SOPInstanceUID)
             )
         return [first], order, (frames, int(first.Rows), int(first.Columns))
+    if len(minimal) == 1 and get_image_coordinate_system(first) is None:
+        return [_without_patient_frame(first)], None, (1, int(first.Rows), int(first.Columns))
     if len(minimal) > 1:
         iop = np.asarray(first.ImageOrientationPatient, dtype=float)
         normal = np.cross(iop[:3], iop[3:])
@@ -467,6 +494,8 @@ def write_seg(
         )
     seg.ContentDescription = series_description[:64]
     _copy_deidentification(sources[0], seg)
+    if "FrameOfReferenceUID" not in seg:  # General Image: Type 2C without a patient frame
+        seg.PatientOrientation = headers[0].get("PatientOrientation", "")
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         seg.save_as(tmp)
@@ -669,6 +698,7 @@ __all__ = [
     "KEPT_ATTRIBUTES",
     "SegError",
     "SegmentCode",
+    "is_dicom",
     "own_uids",
     "read_seg",
     "segment_code",

@@ -29,12 +29,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pydicom
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from mpirad.io import atomic_write, write_png
 from mpirad.io.atomic import write_json
+from mpirad.io.dicom import quiet_pydicom
 from mpirad.io.png import read_png
 from mpirad.io.tomograms import scan_labelme_export, to_float_image
 from mpirad.tomo.card import ensure_split_card
@@ -431,6 +433,85 @@ def predict_tomo(
     out["predicted"] = (mean >= model.threshold).astype(np.int64)
     out["mask_pixels"] = [0 if m is None else int(m.sum()) for m in masks]
     return TomoPredictions(out, per_model, masks, prepared.sources)
+
+
+#: Why ``mpirad predict tomo --seg`` cannot write a SEG for PNG inputs.
+PNG_SEG_MISSING = (
+    "a DICOM SEG references the DICOM image (SOP Instance UID and frame) a mask lies on, and "
+    "PNG tomograms carry no link to one: `mpirad export-dicom` keeps only keyed pseudonyms "
+    "(dicom_index.csv: patient/study/series/instance ids), not the source UIDs or paths, and "
+    "a Labelme export holds PNGs only. Predict the PNGs without --seg, or write the SEG "
+    "from a DICOM image with mpirad.tomo.predict.write_ischemia_seg"
+)
+
+
+def model_identity(model: TomoModel) -> dict[str, str]:
+    """The text parameters that identify a trained model in a SEG's algorithm
+    identification: the model folder's name, each split's model card
+    (``split_K/model_card.md``, relative to the model folder) and the threshold."""
+    cards = []
+    for split in model.splits:
+        try:
+            cards.append(split.card.relative_to(model.directory.parent).as_posix())
+        except ValueError:
+            cards.append(split.card.name)
+    return {
+        "model": model.directory.name,
+        "model_card": "; ".join(cards),
+        "threshold": f"{model.threshold:g}",
+    }
+
+
+def write_ischemia_seg(
+    mask: np.ndarray,
+    source: str | Path,
+    path: str | Path,
+    identity: dict[str, str],
+    *,
+    frame: int | None = None,
+) -> Path:
+    """Write a predicted ischemic area as a DICOM SEG over its DICOM source image.
+
+    Args:
+        mask: ``(H, W)`` bool mask in the source image's pixel grid (as
+            :attr:`TomoPredictions.masks` holds it).
+        source: the DICOM image the prediction was made on (single-frame, or one frame of
+            a multi-frame file: ``frame``).
+        path: the SEG file to write.
+        identity: the model's identification (:func:`model_identity`): stored as the
+            algorithm's parameters, the model card named there.
+        frame: the 1-based frame of a multi-frame source; None for a single frame.
+
+    Returns:
+        ``path``: one segment labelled ``ischemic area`` (SCT "Myocardial ischemia"), the
+        algorithm "mpirad tomo" with mpirad's version, family artificial intelligence.
+
+    Raises:
+        mpirad.io.seg.SegError: a mask of another size than the frame, a frame out of range.
+    """
+    import mpirad
+    from mpirad.io.seg import ISCHEMIA_LABEL, SegError, write_seg
+
+    with quiet_pydicom():
+        header = pydicom.dcmread(source, stop_before_pixels=True)
+    frames = int(header.get("NumberOfFrames", 1) or 1)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (int(header.Rows), int(header.Columns)):
+        raise SegError(
+            f"{source}: the mask is {mask.shape[0]}x{mask.shape[1]} pixels, the image "
+            f"{header.Rows}x{header.Columns}"
+        )
+    index = 0 if frame is None else frame - 1
+    if not 0 <= index < frames or (frame is None and frames > 1):
+        raise SegError(f"{source}: frame {frame} of a {frames}-frame image (1-based; needed "
+                       "for a multi-frame image)")  # fmt: skip
+    stack = np.zeros((frames, *mask.shape), dtype=bool)
+    stack[index] = mask
+    return write_seg(
+        {ISCHEMIA_LABEL: stack}, [header], path, algorithm_name="mpirad tomo",
+        algorithm_version=mpirad.__version__, algorithm_family="ai",
+        algorithm_parameters=identity, series_description="mpirad predicted ischemic area",
+    )  # fmt: skip
 
 
 def write_predictions(
