@@ -241,3 +241,38 @@ def test_same_inputs_same_uids(tmp_path):
     assert (
         one.SOPInstanceUID == two.SOPInstanceUID and one.SeriesInstanceUID == two.SeriesInstanceUID
     )
+
+
+def test_guard_cli_checks_seg_against_its_source(tmp_path):
+    """`mpirad guard --derived-from`: a SEG repeating its source's values passes, the scan
+    alone flags those values, a SEG with a value the source lacks or without its source
+    under the folder fails; findings show masked values only."""
+    import typer
+    from typer.testing import CliRunner
+
+    from mpirad.privacy.cli import register
+
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    volume = np.arange(2 * 4 * 5, dtype=np.uint16).reshape(2, 4, 5)
+    files = write_series(tmp_path / "src", volume)
+    out = tmp_path / "out"
+    seg_path = write_seg({"myocardium": np.ones((2, 4, 5), bool)}, files, out / "seg.dcm")
+    (out / "table.csv").write_text("patient_id,value\nP1,3\n")
+    runner = CliRunner()
+    plain = runner.invoke(app, ["guard", str(out), "--dataset-root", str(tmp_path / "src")])
+    assert plain.exit_code == 1 and "seg.dcm: patient_name" in plain.output
+    derived = ["guard", str(out), "--dataset-root", str(tmp_path / "src"),
+               "--derived-from", str(tmp_path / "src")]  # fmt: skip
+    ok = runner.invoke(app, derived)
+    assert ok.exit_code == 0, ok.output
+    assert "1 DICOM SEG object(s) checked" in ok.output
+    seg = pydicom.dcmread(seg_path)
+    seg.InstitutionName = "GENERAL HOSPITAL NORTH"
+    seg.save_as(seg_path)
+    bad = runner.invoke(app, derived)
+    assert bad.exit_code == 1 and "not_in_source institution G" in bad.output
+    assert "GENERAL HOSPITAL" not in bad.output
+    orphan = runner.invoke(app, [*derived[:-1], str(tmp_path / "elsewhere")])
+    assert orphan.exit_code == 1 and "derived_source_missing" in orphan.output

@@ -454,3 +454,82 @@ def derived_object_findings(
         for identifier in sorted(found, key=lambda i: (i.kind, i.value))
         if identifier.value not in allowed and not _is_placeholder(identifier.value)
     ]
+
+
+def _dicom_header(path: Path):
+    """The header of a DICOM file (``DICM`` at byte 128), else None."""
+    import pydicom
+
+    from mpirad.io.dicom import quiet_pydicom
+
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(132)[128:132] != b"DICM":
+                return None
+        with quiet_pydicom():
+            return pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception:  # noqa: BLE001 - unreadable: the ordinary scan reports it
+        return None
+
+
+@dataclass
+class DerivedReport:
+    """What :func:`check_derived_objects` found.
+
+    Attributes:
+        objects: the derived DICOM objects (SEG) found under the paths.
+        findings: identifying values they hold that their sources do not, and objects
+            whose source images are not under the source folders.
+    """
+
+    objects: list[Path] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def check_derived_objects(
+    paths: Iterable[str | os.PathLike[str]], source_roots: Iterable[str | os.PathLike[str]]
+) -> DerivedReport:
+    """Check every DICOM SEG under ``paths`` against its source images under ``source_roots``.
+
+    A SEG's source images are the instances its ReferencedSeriesSequence names, found by
+    SOP Instance UID among the DICOM files under ``source_roots``. Each SEG must hold no
+    identifying value its sources lack (:func:`derived_object_findings`; its own
+    instance, series and dimension UIDs aside); a SEG whose sources are not there is a
+    finding (``derived_source_missing``), since it cannot be checked.
+    """
+    from mpirad.io.seg import own_uids
+
+    report = DerivedReport()
+    segs = []
+    for path in iter_files(paths):
+        header = _dicom_header(path)
+        if header is not None and header.get("Modality") == "SEG":
+            segs.append((path, header))
+    if not segs:
+        return report
+    sources = {}
+    for path in iter_files(source_roots):
+        header = _dicom_header(path)
+        if header is not None and header.get("Modality") != "SEG":
+            sources[str(header.get("SOPInstanceUID", ""))] = header
+    for path, header in segs:
+        report.objects.append(path)
+        referenced = [
+            str(item.ReferencedSOPInstanceUID)
+            for series in header.get("ReferencedSeriesSequence") or []
+            for item in series.get("ReferencedInstanceSequence") or []
+        ]
+        found = [sources[uid] for uid in referenced if uid in sources]
+        if not found:
+            report.findings.append(
+                Finding(
+                    path,
+                    "derived_source_missing",
+                    "source images not under the source folders: cannot check",
+                    "dicom header",
+                    "header",
+                )  # fmt: skip
+            )
+            continue
+        report.findings += derived_object_findings(path, found, own_uids=own_uids(header))
+    return report
