@@ -55,7 +55,6 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from highdicom.spatial import get_image_coordinate_system
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.valuerep import DSfloat
@@ -339,6 +338,8 @@ def _needs_plane_groups(ds: Dataset) -> bool:
 def _prepared_sources(headers: list[Dataset]) -> tuple[list[Dataset], np.ndarray | None, tuple]:
     """Minimal header copies in the masks' slice order, the frame order of a multi-frame
     source (None for a series), and the grid shape ``(z, y, x)`` the masks must have."""
+    from highdicom.spatial import get_image_coordinate_system
+
     minimal = [_minimal(ds) for ds in headers]
     first = minimal[0]
     frames = int(first.get("NumberOfFrames", 1) or 1)

@@ -38,6 +38,7 @@ from mpirad.io import atomic_write, write_png
 from mpirad.io.atomic import write_json
 from mpirad.io.dicom import quiet_pydicom
 from mpirad.io.png import read_png
+from mpirad.io.seg import is_dicom
 from mpirad.io.tomograms import scan_labelme_export, to_float_image
 from mpirad.tomo.card import ensure_split_card
 from mpirad.tomo.models import WeightsError, build_classifier, build_segmenter, read_weights_file
@@ -232,7 +233,9 @@ def collect_images(sources: Sequence[str | Path]) -> pd.DataFrame:
     frames = []
     for source in sources:
         path = Path(source)
-        if path.is_file():
+        if path.is_file() and is_dicom(path):
+            frames.append(_dicom_frames(path))
+        elif path.is_file():
             frames.append(pd.DataFrame({"image": [path.stem], "path": [str(path)]}))
         elif path.is_dir():
             frames.append(_folder_images(path))
@@ -245,7 +248,35 @@ def collect_images(sources: Sequence[str | Path]) -> pd.DataFrame:
         table["label"] = pd.array([pd.NA] * len(table), dtype="Int64")
     duplicate = table["image"].duplicated(keep=False)
     table.loc[duplicate, "image"] += "_" + table.index[duplicate].astype(str)
+    if "frame" in table:  # DICOM inputs: their 1-based frame; PNG rows: missing
+        table["frame"] = table["frame"].astype("Int64")
+        return table[["image", "path", "label", "frame"]]
     return table[["image", "path", "label"]]
+
+
+def _dicom_frames(path: Path) -> pd.DataFrame:
+    """One row per frame of a DICOM image file (``<stem>`` or ``<stem>-frameNNN``)."""
+    with quiet_pydicom():
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+    count = int(header.get("NumberOfFrames", 1) or 1)
+    names = (
+        [path.stem] if count == 1 else [f"{path.stem}-frame{k:03d}" for k in range(1, count + 1)]
+    )
+    return pd.DataFrame({"image": names, "path": str(path), "frame": range(1, count + 1)})
+
+
+def read_dicom_frame(path: str | Path, frame: int) -> np.ndarray:
+    """Frame ``frame`` (1-based) of a DICOM image as the 8-bit picture `mpirad export-dicom`
+    writes as PNG (:func:`mpirad.privacy.export.render_frames`: its VOI window, else the
+    frame's min-max), as a float64 ``(H, W)`` image like a PNG tomogram's."""
+    from mpirad.privacy.export import render_frames
+
+    with quiet_pydicom():
+        ds = pydicom.dcmread(path)
+    for index, picture, _rendering in render_frames(ds, path):
+        if index == frame - 1:
+            return to_float_image(picture, source=f"{path} frame {frame}")
+    raise ValueError(f"{path}: no frame {frame}")
 
 
 def _dataset_root(name: str) -> Path:
@@ -314,9 +345,14 @@ def prepare_images(table: pd.DataFrame, model: TomoModel, *, progress: bool = Tr
     inputs = np.empty((len(table), 1, size, size), dtype=np.float32)
     centres = np.empty((len(table), 2), dtype=np.float64)
     sources = []
-    rows = tqdm(table["path"], desc="reading images", disable=not progress)
-    for number, path in enumerate(rows):
-        image = to_float_image(read_png(path), source=str(path))
+    frames = table["frame"] if "frame" in table else pd.Series(pd.NA, index=table.index)
+    rows = tqdm(list(zip(table["path"], frames, strict=True)), desc="reading images",
+                disable=not progress)  # fmt: skip
+    for number, (path, frame) in enumerate(rows):
+        if pd.isna(frame):
+            image = to_float_image(read_png(path), source=str(path))
+        else:
+            image = read_dicom_frame(path, int(frame))
         check_image_size(image.shape, model, str(path))
         inputs[number, 0], centres[number] = network_input(image, model.config, source=str(path))
         sources.append(image)
@@ -501,7 +537,7 @@ def write_ischemia_seg(
             f"{source}: the mask is {mask.shape[0]}x{mask.shape[1]} pixels, the image "
             f"{header.Rows}x{header.Columns}"
         )
-    index = 0 if frame is None else frame - 1
+    index = 0 if frame is None else int(frame) - 1
     if not 0 <= index < frames or (frame is None and frames > 1):
         raise SegError(f"{source}: frame {frame} of a {frames}-frame image (1-based; needed "
                        "for a multi-frame image)")  # fmt: skip
@@ -512,6 +548,31 @@ def write_ischemia_seg(
         algorithm_version=mpirad.__version__, algorithm_family="ai",
         algorithm_parameters=identity, series_description="mpirad predicted ischemic area",
     )  # fmt: skip
+
+
+def write_prediction_segs(
+    predictions: TomoPredictions, model: TomoModel, out_dir: str | Path
+) -> list[Path]:
+    """Write ``seg/<image>.dcm`` under ``out_dir`` for every image predicted ischemic.
+
+    Each SEG lies over the image's DICOM source frame (:func:`write_ischemia_seg`,
+    the model identified by :func:`model_identity`).
+
+    Raises:
+        ValueError: some image is not a DICOM frame (:data:`PNG_SEG_MISSING`).
+    """
+    table = predictions.table
+    if "frame" not in table or table["frame"].isna().any():
+        pngs = table["path"][table["frame"].isna()] if "frame" in table else table["path"]
+        raise ValueError(f"--seg: {PNG_SEG_MISSING} (PNG inputs: {', '.join(map(str, pngs[:3]))}"
+                         f"{', ...' if len(pngs) > 3 else ''})")  # fmt: skip
+    identity = model_identity(model)
+    written = []
+    for row, mask in zip(table.itertuples(), predictions.masks, strict=True):
+        if mask is not None:
+            target = Path(out_dir) / "seg" / f"{row.image}.dcm"
+            written.append(write_ischemia_seg(mask, row.path, target, identity, frame=row.frame))
+    return written
 
 
 def write_predictions(
