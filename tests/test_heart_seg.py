@@ -115,3 +115,31 @@ def test_rois_seg_cli_rerun_and_record(site: Path, tmp_path: Path, monkeypatch) 
     assert "0 patient(s) written, 2 already done" in again.output
     plain = CliRunner().invoke(app, args[:-1])
     assert "2 patient(s) written" in plain.output and not (out / "B001" / SEG_FILE).exists()
+
+
+def test_rois_seg_on_real_physionet_nm(tmp_path: Path) -> None:
+    """The real PhysioNet NM scans (GE multi-frame, SpacingBetweenSlices -4) with their
+    expert walls: each SEG valid for dciodvfy, read back to the written NIfTI ROIs, and
+    holding nothing identifying beyond its pseudonymised source."""
+    from real_data import physionet_mps_dir
+
+    from mpirad.io.physionet import paired_scans
+
+    site = tmp_path / "site"
+    pairs = paired_scans(physionet_mps_dir())[:2]
+    for k, (dcm, mask) in enumerate(pairs, start=1):
+        (site / f"R{k}" / "masks").mkdir(parents=True)
+        (site / f"R{k}" / "image.dcm").symlink_to(dcm.resolve())
+        (site / f"R{k}" / "masks/myocardium.nii.gz").symlink_to(mask.resolve())
+    report = derive_dataset(site, tmp_path / "out", short_axis=False, progress=False, seg=True)
+    assert report.failures == () and report.no_seg == ()
+    for k, (dcm, _) in enumerate(pairs, start=1):
+        seg_path = tmp_path / "out" / f"R{k}" / SEG_FILE
+        assert_valid(seg_path)
+        back = read_seg(seg_path, read_dicom_series(dcm), patient=f"R{k}")
+        for roi in ROI_NAMES:
+            written = read_volume(tmp_path / "out" / f"R{k}/masks/{roi}.nii.gz").array > 0
+            np.testing.assert_array_equal(back[roi], written, err_msg=f"R{k} {roi}")
+        seg = pydicom.dcmread(seg_path, stop_before_pixels=True)
+        source = pydicom.dcmread(dcm, stop_before_pixels=True)
+        assert derived_object_findings(seg_path, [source], own_uids=own_uids(seg)) == []
