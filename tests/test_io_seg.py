@@ -267,7 +267,7 @@ def test_guard_cli_checks_seg_against_its_source(tmp_path):
                "--derived-from", str(tmp_path / "src")]  # fmt: skip
     ok = runner.invoke(app, derived)
     assert ok.exit_code == 0, ok.output
-    assert "1 DICOM SEG object(s) checked" in ok.output
+    assert "1 DICOM SEG/SR object(s) checked" in ok.output
     seg = pydicom.dcmread(seg_path)
     seg.InstitutionName = "GENERAL HOSPITAL NORTH"
     seg.save_as(seg_path)

@@ -63,3 +63,26 @@ def test_extract_sr_round_trip(site: Path, tmp_path: Path) -> None:  # noqa: F81
     with pytest.raises(SrError, match=r"patient B001: .*ROI 'nowhere' has no segment"):
         write_features_sr(table.assign(roi="nowhere"), out / "B001" / SEG_FILE,
                           tmp_path / "x.dcm", patient="B001")  # fmt: skip
+
+
+def test_guard_checks_the_sr_against_its_seg(site: Path, tmp_path: Path) -> None:  # noqa: F811
+    """`mpirad guard --derived-from`: the SR (evidence: the SEG) and the SEG pass; an SR
+    given an institution its SEG lacks fails, the value masked."""
+    from mpirad.radiomics.cohort import extract_cohort
+
+    out = tmp_path / "rois"
+    derive_dataset(site, out, short_axis=False, progress=False, seg=True)
+    table = extract_cohort(out, None, engine="numpy", bin_numbers=(8,), rois=["myocardium"],
+                           patients=["B001"], progress=False)  # fmt: skip
+    sr_path, count = write_features_sr(table, out / "B001" / SEG_FILE, tmp_path / "sr" / "B001.dcm")
+    assert count == int(np.isfinite(table["value"]).sum())
+    args = ["guard", str(out / "B001" / SEG_FILE), str(sr_path), "--derived-from", str(site)]
+    ok = CliRunner().invoke(app, args)
+    assert ok.exit_code == 0, ok.output
+    assert "2 DICOM SEG/SR object(s) checked" in ok.output
+    sr = pydicom.dcmread(sr_path)
+    sr.InstitutionName = "GENERAL HOSPITAL NORTH"
+    sr.save_as(sr_path)
+    bad = CliRunner().invoke(app, args)
+    assert bad.exit_code == 1 and "B001.dcm: not_in_source institution" in bad.output
+    assert "GENERAL HOSPITAL" not in bad.output

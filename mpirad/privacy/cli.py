@@ -118,8 +118,8 @@ def guard_cmd(
         list[Path] | None,
         typer.Option(
             "--derived-from",
-            help="DICOM source images of the SEG objects under PATHS (e.g. the dataset's "
-            "root): each SEG may repeat its source's pseudonymised patient/study values and "
+            help="DICOM source images of the SEG/SR objects under PATHS (e.g. the dataset's "
+            "root): each may repeat its source's pseudonymised patient/study values and "
             "nothing else, and is checked that way instead of by the scan; repeatable",
         ),
     ] = None,
@@ -141,7 +141,7 @@ def guard_cmd(
         derived = check_derived_objects(paths, derived_from)
         skipped += [path.as_posix() for path in derived.objects]
         typer.echo(
-            f"guard: {len(derived.objects)} DICOM SEG object(s) checked against their source "
+            f"guard: {len(derived.objects)} DICOM SEG/SR object(s) checked against their source "
             f"images under {', '.join(map(str, derived_from))}: "
             f"{len(derived.findings)} finding(s)",
             err=True,

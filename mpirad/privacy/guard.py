@@ -477,7 +477,7 @@ class DerivedReport:
     """What :func:`check_derived_objects` found.
 
     Attributes:
-        objects: the derived DICOM objects (SEG) found under the paths.
+        objects: the derived DICOM objects (SEG, SR) found under the paths.
         findings: identifying values they hold that their sources do not, and objects
             whose source images are not under the source folders.
     """
@@ -489,10 +489,12 @@ class DerivedReport:
 def check_derived_objects(
     paths: Iterable[str | os.PathLike[str]], source_roots: Iterable[str | os.PathLike[str]]
 ) -> DerivedReport:
-    """Check every DICOM SEG under ``paths`` against its source images under ``source_roots``.
+    """Check every DICOM SEG and SR under ``paths`` against the objects they derive from.
 
     A SEG's source images are the instances its ReferencedSeriesSequence names, found by
-    SOP Instance UID among the DICOM files under ``source_roots``. Each SEG must hold no
+    SOP Instance UID among the DICOM files under ``source_roots``; an SR's (``mpirad
+    extract --sr``) are the instances of its evidence sequences (its SEG, found under
+    ``paths`` or ``source_roots``). Each object must hold no
     identifying value its sources lack (:func:`derived_object_findings`; its own
     instance, series and dimension UIDs aside); a SEG whose sources are not there is a
     finding (``derived_source_missing``), since it cannot be checked.
@@ -500,24 +502,34 @@ def check_derived_objects(
     from mpirad.io.seg import own_uids
 
     report = DerivedReport()
-    segs = []
+    derived = []
+    sources = {}
     for path in iter_files(paths):
         header = _dicom_header(path)
-        if header is not None and header.get("Modality") == "SEG":
-            segs.append((path, header))
-    if not segs:
+        if header is not None and header.get("Modality") in ("SEG", "SR"):
+            derived.append((path, header))
+            sources[str(header.get("SOPInstanceUID", ""))] = header
+    if not derived:
         return report
-    sources = {}
     for path in iter_files(source_roots):
         header = _dicom_header(path)
-        if header is not None and header.get("Modality") != "SEG":
-            sources[str(header.get("SOPInstanceUID", ""))] = header
-    for path, header in segs:
+        if header is not None:
+            sources.setdefault(str(header.get("SOPInstanceUID", "")), header)
+    for path, header in derived:
         report.objects.append(path)
         referenced = [
             str(item.ReferencedSOPInstanceUID)
             for series in header.get("ReferencedSeriesSequence") or []
             for item in series.get("ReferencedInstanceSequence") or []
+        ] + [
+            str(item.ReferencedSOPInstanceUID)
+            for keyword in (
+                "CurrentRequestedProcedureEvidenceSequence",
+                "PertinentOtherEvidenceSequence",
+            )  # fmt: skip
+            for study in header.get(keyword) or []
+            for series in study.get("ReferencedSeriesSequence") or []
+            for item in series.get("ReferencedSOPSequence") or []
         ]
         found = [sources[uid] for uid in referenced if uid in sources]
         if not found:
