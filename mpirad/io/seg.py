@@ -495,6 +495,7 @@ def write_seg(
         )
     seg.ContentDescription = series_description[:64]
     _copy_deidentification(sources[0], seg)
+    _fix_dimension_organization_uid(seg, _derived_uid([*entropy, "dimensions"]))
     if "FrameOfReferenceUID" not in seg:  # General Image: Type 2C without a patient frame
         seg.PatientOrientation = headers[0].get("PatientOrientation", "")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -502,6 +503,14 @@ def write_seg(
         seg.save_as(tmp)
     _check_identifiers(path, headers, own_uids=own_uids(seg))
     return path
+
+
+def _fix_dimension_organization_uid(seg: Dataset, uid: str) -> None:
+    """Replace highdicom's random DimensionOrganizationUID by ``uid`` (same inputs, same
+    file content apart from the creation date and time)."""
+    for keyword in ("DimensionOrganizationSequence", "DimensionIndexSequence"):
+        for item in seg.get(keyword) or []:
+            item.DimensionOrganizationUID = uid
 
 
 def _derived_uid(parts: Sequence[str]) -> str:
