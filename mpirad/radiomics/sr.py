@@ -32,7 +32,7 @@ from pydicom.dataset import Dataset
 
 from mpirad.io.atomic import atomic_path
 from mpirad.io.dicom import quiet_pydicom
-from mpirad.io.seg import SegError, _derived_uid
+from mpirad.io.seg import _derived_uid
 
 #: The coding scheme of IBSI feature and aggregation identifiers.
 IBSI_SCHEME = "IBSI"
@@ -214,4 +214,4 @@ def write_cohort_srs(
     return written, missing
 
 
-__all__ = ["IBSI_SCHEME", "SegError", "SrError", "write_cohort_srs", "write_features_sr"]
+__all__ = ["IBSI_SCHEME", "SrError", "write_cohort_srs", "write_features_sr"]
