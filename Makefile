@@ -37,7 +37,12 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import torchvision.ops, radiomics, mirp, mpirad; print('environment ready')"
 	@touch $@
 
+# dciodvfy (dicom3tools) and dcmdump (dcmtk) validate the DICOM SEG objects in the tests;
+# installed when missing where apt-get may run (root), else the tests skip, saying why.
 test: $(STAMP)
+	@command -v dciodvfy >/dev/null && command -v dcmdump >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq dicom3tools dcmtk; } || \
+	  echo "dicom3tools/dcmtk absent and not installable here (needs root and apt-get): the DICOM SEG validation tests skip"
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup
 
 lint: $(STAMP)

@@ -43,7 +43,11 @@ def _default_out(model: Path, kind: str) -> Path:
 @predict_app.command("tomo")
 def tomo_cmd(
     images: Annotated[
-        list[str], typer.Argument(help="PNG files, folders of PNGs, or a Study A dataset name")
+        list[str],
+        typer.Argument(
+            help="PNG files, folders of PNGs, a Study A dataset name, or DICOM image files "
+            "(each frame rendered as `mpirad export-dicom` writes it as PNG)"
+        ),
     ],
     model: Annotated[
         Path,
@@ -58,14 +62,39 @@ def tomo_cmd(
     ] = None,
     device: Annotated[str | None, typer.Option(help="cuda or cpu (default: auto)")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="images per forward pass")] = 32,
+    seg: Annotated[
+        bool,
+        typer.Option(
+            "--seg",
+            help="also write each predicted ischemic area as a DICOM SEG over its DICOM "
+            "source frame (DICOM inputs); refused for PNG tomograms, which carry no link "
+            "to a DICOM image",
+        ),
+    ] = False,
 ) -> None:
     """Predict ischemia (probability, mask, overlay) on tomograms with a trained Study A run.
+
+    --seg writes seg/<image>.dcm, a DICOM SEG of each predicted ischemic area over its
+    DICOM source frame (model card named); it needs DICOM inputs and is refused, with the
+    reason, for PNG tomograms.
 
     Prints each split's validation results from its model card (AUC with its 95% CI,
     sensitivity, specificity) and warns when an AUC is below 0.5 or its CI includes 0.5.
     """
     from mpirad.tomo.card import validation_summary
-    from mpirad.tomo.predict import load_tomo_model, predict_tomo, write_predictions
+    from mpirad.tomo.predict import (
+        collect_images,
+        load_tomo_model,
+        predict_tomo,
+        write_prediction_segs,
+        write_predictions,
+    )
+
+    table = collect_images(images)
+    if seg and ("frame" not in table or table["frame"].isna().any()):
+        from mpirad.tomo.predict import PNG_SEG_MISSING
+
+        raise typer.BadParameter(PNG_SEG_MISSING, param_hint="--seg")
 
     loaded = load_tomo_model(model)
     for split in loaded.splits:
@@ -73,9 +102,12 @@ def tomo_cmd(
         typer.echo(f"model card: {line} (card: {split.card.name} in {split.directory.name}/)")
         for warning in warnings:
             typer.echo(f"warning: {warning}", err=True)
-    predictions = predict_tomo(loaded, images, device=device, batch_size=batch_size)
+    predictions = predict_tomo(loaded, table, device=device, batch_size=batch_size)
     target = out if out is not None else _default_out(model, "tomo")
     table = write_predictions(predictions, loaded, target)
+    if seg:
+        segs = write_prediction_segs(predictions, loaded, target)
+        typer.echo(f"{len(segs)} DICOM SEG(s) of predicted ischemic areas in {target / 'seg'}")
     called = int(table["predicted"].sum())
     typer.echo(
         f"{len(table)} image(s), {called} predicted ischemic, {len(loaded.splits)} model(s); "

@@ -34,6 +34,14 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option("--rv-insertion-deg", help="RV insertion angle (degrees), if known"),
         ] = None,
+        seg: Annotated[
+            bool,
+            typer.Option(
+                "--seg",
+                help="also write <patient>/rois_seg.dcm: a DICOM SEG of the seven ROIs and "
+                "17 AHA segments referencing the source series (DICOM source images only)",
+            ),
+        ] = False,
     ) -> None:
         """Derive the seven ROIs and AHA 17 segments of a myocardium-only dataset.
 
@@ -42,6 +50,10 @@ def register(app: typer.Typer) -> None:
         The output is itself a `volumes` dataset (images linked or copied, clinical.csv
         and cac.csv copied) that a manifest entry can name. Patients are written
         atomically; a rerun skips the finished ones. Exits 1 if any patient failed.
+
+        With --seg, each patient whose image is DICOM also gets rois_seg.dcm, a DICOM
+        SEG that 3D Slicer, OHIF or a PACS shows over the source images; patients with
+        another image format are listed (no SEG) and exit code 1 follows only failures.
         """
         from mpirad.heart.dataset import derive_dataset
         from mpirad.manifest import get_dataset
@@ -58,7 +70,7 @@ def register(app: typer.Typer) -> None:
             short_axis = derive.short_axis if derive is not None else True
         report = derive_dataset(
             ds, out if out is not None else rois_dir(dataset), short_axis=short_axis,
-            rv_insertion_deg=rv_insertion_deg,
+            rv_insertion_deg=rv_insertion_deg, seg=seg,
         )  # fmt: skip
         typer.echo(report.summary())
         if report.failures:

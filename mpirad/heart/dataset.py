@@ -9,12 +9,18 @@ and written as a new ``volumes`` dataset in the default layout::
                                                  NIfTI when the source is another format
     <out>/<patient_id>/masks/<roi>.nii.gz        the seven ROIs (mpirad.constants.ROI_NAMES)
     <out>/<patient_id>/masks/segments17.nii.gz   AHA labels 0..17 (+ its provenance record)
+    <out>/<patient_id>/rois_seg.dcm              with ``seg=True`` and a DICOM source image:
+                                                 a DICOM SEG of the seven ROIs and the 17
+                                                 segments (AHA names and SNOMED CT codes)
+                                                 referencing the source series
+                                                 (:func:`mpirad.io.seg.write_seg`)
 
 The source folder is never modified. Each patient is written into a hidden temporary
 folder and renamed into place when complete, so an interrupted run leaves no half
 patient; a rerun skips the patients whose record (source files' stamp, orientation
 options, mpirad version) matches, and redoes the others. A patient whose myocardium
-cannot be segmented is reported by name; the others are still written.
+cannot be segmented is reported by name; the others are still written. With ``seg=True``,
+a patient whose image is not DICOM gets no SEG and is listed in :attr:`RoisReport.no_seg`.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from tqdm import tqdm
 
-from mpirad.constants import ROI_NAMES
+from mpirad.constants import AHA_SEGMENTS, ROI_NAMES
 from mpirad.heart.reorient import LongAxisWarning
 from mpirad.heart.segments import DroppedVoxelsWarning
 from mpirad.io.atomic import atomic_path
@@ -41,6 +48,7 @@ from mpirad.io.patient_volumes import (
     list_patients,
     read_patient_image,
 )
+from mpirad.io.seg import SegError, is_dicom, write_seg
 from mpirad.io.volumes import write_nifti
 from mpirad.provenance import StepRecord, digest, plan, write_record
 
@@ -53,6 +61,8 @@ STEP = "heart.rois"
 SEGMENTS_FILE = "segments17.nii.gz"
 #: Image files linked or copied as they are; other formats are written as NIfTI.
 LINKABLE_SUFFIXES = (".nii.gz", ".nii")
+#: The DICOM SEG written beside a DICOM source image (``seg=True``).
+SEG_FILE = "rois_seg.dcm"
 #: Marker in the names of the temporary patient folders.
 TMP_MARK = ".rois-tmp-"
 
@@ -71,6 +81,8 @@ class RoisReport:
             components left out of the ROIs (:class:`mpirad.heart.segments.DroppedVoxelsWarning`).
         uncertain: ``(patient_id, message)`` of written patients whose long axis the mask
             does not fix (:class:`mpirad.heart.reorient.LongAxisWarning`): check their reslices.
+        no_seg: ``(patient_id, message)`` of patients given no SEG (``seg=True``) because
+            their image is not DICOM.
     """
 
     out: Path
@@ -79,6 +91,7 @@ class RoisReport:
     failures: tuple[tuple[str, str], ...]
     dropped: tuple[tuple[str, str], ...] = ()
     uncertain: tuple[tuple[str, str], ...] = ()
+    no_seg: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
         """Counts, then one line per failed patient."""
@@ -89,7 +102,7 @@ class RoisReport:
         lines = [
             m if m.startswith(f"patient {p}") else f"patient {p}: {m}" for p, m in self.failures
         ]
-        lines += [f"patient {p}: {m}" for p, m in (*self.dropped, *self.uncertain)]
+        lines += [f"patient {p}: {m}" for p, m in (*self.dropped, *self.uncertain, *self.no_seg)]
         return "\n".join([head, *(f"  {line}" for line in lines)])
 
 
@@ -100,6 +113,7 @@ def derive_dataset(
     short_axis: bool = True,
     rv_insertion_deg: float | None = None,
     progress: bool = True,
+    seg: bool = False,
 ) -> RoisReport:
     """Derive the seven ROIs of every patient of a myocardium-only dataset into ``out``.
 
@@ -111,6 +125,7 @@ def derive_dataset(
             for anatomically posed volumes (the image then anchors the roll on the RV).
         rv_insertion_deg: explicit RV insertion angle (degrees), or None.
         progress: show a tqdm progress bar.
+        seg: also write ``rois_seg.dcm`` (a DICOM SEG) for patients whose image is DICOM.
 
     Returns:
         The :class:`RoisReport`.
@@ -123,12 +138,17 @@ def derive_dataset(
     out = _checked_out(layout, Path(out))
     options = DerivedRois(short_axis, rv_insertion_deg)
     patients = list_patients(layout)
+    no_seg = []
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(out)
     _copy_tables(layout, out)
     written, reused, failures, dropped, uncertain = [], [], [], [], []
     for patient_id in tqdm(patients, desc="rois", unit="patient", disable=not progress):
-        wanted = patient_record(layout, patient_id, options)
+        wanted = patient_record(layout, patient_id, options, seg=seg)
+        dicom = seg and is_dicom(layout.image_source(patient_id).path)
+        if seg and not dicom:
+            no_seg.append((patient_id, f"no SEG: the image {layout.image_source(patient_id)} "
+                           "is not DICOM (a SEG references a DICOM source series)"))  # fmt: skip
         if plan(out / patient_id / "masks" / SEGMENTS_FILE, wanted).reuse:
             reused.append(patient_id)
             continue
@@ -136,17 +156,18 @@ def derive_dataset(
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", DroppedVoxelsWarning)
                 warnings.simplefilter("always", LongAxisWarning)
-                write_patient(layout, patient_id, out, options, wanted)
+                write_patient(layout, patient_id, out, options, wanted, seg=dicom)
             written.append(patient_id)
             dropped += [(patient_id, str(w.message)) for w in caught
                         if issubclass(w.category, DroppedVoxelsWarning)]  # fmt: skip
             uncertain += [(patient_id, str(w.message)) for w in caught
                           if issubclass(w.category, LongAxisWarning)]  # fmt: skip
-        except (RoiError, OSError) as error:
+        except (RoiError, SegError, OSError) as error:
             failures.append((patient_id, str(error)))
     return RoisReport(
-        out, tuple(written), tuple(reused), tuple(failures), tuple(dropped), tuple(uncertain)
-    )
+        out, tuple(written), tuple(reused), tuple(failures), tuple(dropped), tuple(uncertain),
+        tuple(no_seg),
+    )  # fmt: skip
 
 
 def _checked_out(layout: VolumesLayout, out: Path) -> Path:
@@ -174,8 +195,11 @@ def _copy_tables(layout: VolumesLayout, out: Path) -> None:
                 shutil.copyfile(table, tmp)
 
 
-def patient_record(layout: VolumesLayout, patient_id: str, options: DerivedRois) -> StepRecord:
-    """The record of one derived patient: its source files' stamp and the options.
+def patient_record(
+    layout: VolumesLayout, patient_id: str, options: DerivedRois, *, seg: bool = False
+) -> StepRecord:
+    """The record of one derived patient: its source files' stamp and the options
+    (``seg`` is recorded only when True, so earlier records stay valid without it).
 
     The fingerprint stamps the image and myocardium files (names, sizes, times), so a
     changed source patient is derived again; the dataset is named by its manifest name
@@ -186,7 +210,8 @@ def patient_record(layout: VolumesLayout, patient_id: str, options: DerivedRois)
         step=STEP,
         dataset=layout.dataset or layout.root.name,
         fingerprint=f"stamp:{digest(stamp)}",
-        settings={"short_axis": options.short_axis, "rv_insertion_deg": options.rv_insertion_deg},
+        settings={"short_axis": options.short_axis, "rv_insertion_deg": options.rv_insertion_deg}
+        | ({"seg": True} if seg else {}),
     )
 
 
@@ -196,8 +221,12 @@ def write_patient(
     out: Path,
     options: DerivedRois,
     record: StepRecord,
+    *,
+    seg: bool = False,
 ) -> Path:
     """Derive one patient's ROIs and write its folder atomically (temporary folder, rename).
+
+    With ``seg`` (the image is DICOM) ``rois_seg.dcm`` is written too (:func:`write_rois_seg`).
 
     Returns:
         ``out/<patient_id>``.
@@ -214,11 +243,38 @@ def write_patient(
         for name in (*ROI_NAMES, "segments17"):
             write_nifti(tmp / "masks" / f"{name}.nii.gz", rois[name], image.spacing,
                         **placement(image))  # fmt: skip
+        if seg:
+            write_rois_seg(rois, layout.image_source(patient_id).path, tmp / SEG_FILE)
         write_record(tmp / "masks" / SEGMENTS_FILE, record)
         return _swap_in(tmp, out / patient_id)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def rois_seg_masks(rois: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The SEG's segments: the seven ROIs, then the 17 AHA segments by their AHA names.
+
+    Args:
+        rois: :func:`mpirad.io.patient_volumes.derived_rois`' result (the seven ROI masks
+            and ``segments17``, labels 0..17), all ``(z, y, x)``.
+    """
+    masks = {name: np.asarray(rois[name], dtype=bool) for name in ROI_NAMES}
+    labels = np.asarray(rois["segments17"])
+    masks |= {name: labels == number for number, name in AHA_SEGMENTS.items()}
+    return masks
+
+
+def write_rois_seg(rois: dict[str, np.ndarray], source: Path, path: Path) -> Path:
+    """Write the ROIs and 17 segments as a DICOM SEG referencing the DICOM ``source``
+    (a multi-frame file or a series folder), algorithm "mpirad rois", mpirad's version."""
+    import mpirad
+
+    return write_seg(
+        rois_seg_masks(rois), [source], path, algorithm_name="mpirad rois",
+        algorithm_version=mpirad.__version__,
+        series_description="mpirad ROIs and AHA 17 segments",
+    )  # fmt: skip
 
 
 def placement(image) -> dict:
@@ -268,4 +324,5 @@ __all__ = [
     "derive_dataset",
     "patient_record",
     "write_patient",
+    "write_rois_seg",
 ]

@@ -114,17 +114,41 @@ def guard_cmd(
             help="shell pattern of files not to scan, e.g. '*/checkpoints/*'; repeatable",
         ),
     ] = None,
+    derived_from: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--derived-from",
+            help="DICOM source images of the SEG/SR objects under PATHS (e.g. the dataset's "
+            "root): each may repeat its source's pseudonymised patient/study values and "
+            "nothing else, and is checked that way instead of by the scan; repeatable",
+        ),
+    ] = None,
 ) -> None:
     """Fail if any file under PATHS holds a patient identifier or a DICOM-header leak.
 
     Identifiers come from --identifiers and --dataset-root; without them the guard
-    still looks for DICOM-header-like patterns. Findings show masked values only.
+    still looks for DICOM-header-like patterns. DICOM SEG objects mpirad wrote (`mpirad
+    rois --seg`) carry their source's patient/study values by design: with --derived-from
+    they are checked against their source images instead (nothing beyond the source). Findings show masked values only.
     Exit code 1 when anything is found or a file cannot be read.
     """
-    from mpirad.privacy.guard import scan_paths
+    from mpirad.privacy.guard import check_derived_objects, scan_paths
 
     known, sources = _known_identifiers(identifiers, dataset_root)
-    report = scan_paths(paths, known, exclude or ())
+    skipped = list(exclude or ())
+    derived = None
+    if derived_from:
+        derived = check_derived_objects(paths, derived_from)
+        skipped += [path.as_posix() for path in derived.objects]
+        typer.echo(
+            f"guard: {len(derived.objects)} DICOM SEG/SR object(s) checked against their source "
+            f"images under {', '.join(map(str, derived_from))}: "
+            f"{len(derived.findings)} finding(s)",
+            err=True,
+        )
+    report = scan_paths(paths, known, skipped)
+    if derived is not None:
+        report.findings += derived.findings
     checked = len(known) - len(report.too_short)
     if not _print_guard_report(report, checked=checked, sources=sources):
         raise typer.Exit(1)

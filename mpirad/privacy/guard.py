@@ -401,3 +401,147 @@ def scan(
         The findings; empty when the paths are clean.
     """
     return scan_paths(paths, identifiers).findings
+
+
+def derived_object_findings(
+    written: str | os.PathLike[str],
+    sources: Iterable[object],
+    own_uids: Iterable[str] = (),
+) -> list[Finding]:
+    """Identifying values of a DICOM object mpirad derived that its source did not hold.
+
+    A SEG (:func:`mpirad.io.seg.write_seg`) may repeat the source's (pseudonymised)
+    patient and study values, which viewers need to file it with the images, but must add
+    no other identifier: every identifying value of ``written``
+    (:func:`mpirad.privacy.identifiers.identifiers_from_dataset`: names, ids, dates of
+    birth, device and institution attributes, replaceable UIDs) must occur among the
+    source headers' identifying values, except the UIDs the object made for itself
+    (``own_uids``: its SOP Instance, Series and dimension UIDs) and placeholders such as
+    the DeviceSerialNumber ``none`` of software (the guard's :data:`PLACEHOLDERS`).
+
+    Args:
+        written: the derived DICOM file.
+        sources: the source headers (pydicom Datasets) or their paths.
+        own_uids: the derived object's own new UIDs.
+
+    Returns:
+        One finding (kind ``not_in_source``, masked value) per value the source lacks.
+    """
+    import pydicom
+
+    from mpirad.io.dicom import quiet_pydicom
+    from mpirad.privacy.identifiers import identifiers_from_dataset
+
+    def header(item: object):
+        if isinstance(item, pydicom.Dataset):
+            return item
+        with quiet_pydicom():
+            return pydicom.dcmread(item, stop_before_pixels=True)
+
+    allowed = {str(uid) for uid in own_uids}
+    for source in sources:
+        allowed |= {identifier.value for identifier in identifiers_from_dataset(header(source))}
+    path = Path(written)
+    found = identifiers_from_dataset(header(path))
+    return [
+        Finding(
+            path,
+            "not_in_source",
+            f"{identifier.kind} {identifier.masked}",
+            "dicom header",
+            "header",
+        )  # fmt: skip
+        for identifier in sorted(found, key=lambda i: (i.kind, i.value))
+        if identifier.value not in allowed and not _is_placeholder(identifier.value)
+    ]
+
+
+def _dicom_header(path: Path):
+    """The header of a DICOM file (``DICM`` at byte 128), else None."""
+    import pydicom
+
+    from mpirad.io.dicom import quiet_pydicom
+
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(132)[128:132] != b"DICM":
+                return None
+        with quiet_pydicom():
+            return pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception:  # noqa: BLE001 - unreadable: the ordinary scan reports it
+        return None
+
+
+@dataclass
+class DerivedReport:
+    """What :func:`check_derived_objects` found.
+
+    Attributes:
+        objects: the derived DICOM objects (SEG, SR) found under the paths.
+        findings: identifying values they hold that their sources do not, and objects
+            whose source images are not under the source folders.
+    """
+
+    objects: list[Path] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def check_derived_objects(
+    paths: Iterable[str | os.PathLike[str]], source_roots: Iterable[str | os.PathLike[str]]
+) -> DerivedReport:
+    """Check every DICOM SEG and SR under ``paths`` against the objects they derive from.
+
+    A SEG's source images are the instances its ReferencedSeriesSequence names, found by
+    SOP Instance UID among the DICOM files under ``source_roots``; an SR's (``mpirad
+    extract --sr``) are the instances of its evidence sequences (its SEG, found under
+    ``paths`` or ``source_roots``). Each object must hold no
+    identifying value its sources lack (:func:`derived_object_findings`; its own
+    instance, series and dimension UIDs aside); a SEG whose sources are not there is a
+    finding (``derived_source_missing``), since it cannot be checked.
+    """
+    from mpirad.io.seg import own_uids
+
+    report = DerivedReport()
+    derived = []
+    sources = {}
+    for path in iter_files(paths):
+        header = _dicom_header(path)
+        if header is not None and header.get("Modality") in ("SEG", "SR"):
+            derived.append((path, header))
+            sources[str(header.get("SOPInstanceUID", ""))] = header
+    if not derived:
+        return report
+    for path in iter_files(source_roots):
+        header = _dicom_header(path)
+        if header is not None:
+            sources.setdefault(str(header.get("SOPInstanceUID", "")), header)
+    for path, header in derived:
+        report.objects.append(path)
+        referenced = [
+            str(item.ReferencedSOPInstanceUID)
+            for series in header.get("ReferencedSeriesSequence") or []
+            for item in series.get("ReferencedInstanceSequence") or []
+        ] + [
+            str(item.ReferencedSOPInstanceUID)
+            for keyword in (
+                "CurrentRequestedProcedureEvidenceSequence",
+                "PertinentOtherEvidenceSequence",
+            )  # fmt: skip
+            for study in header.get(keyword) or []
+            for series in study.get("ReferencedSeriesSequence") or []
+            for item in series.get("ReferencedSOPSequence") or []
+        ]
+        found = [sources[uid] for uid in referenced if uid in sources]
+        if not found:
+            report.findings.append(
+                Finding(
+                    path,
+                    "derived_source_missing",
+                    "source images not under the source folders: cannot check",
+                    "dicom header",
+                    "header",
+                )  # fmt: skip
+            )
+            continue
+        report.findings += derived_object_findings(path, found, own_uids=own_uids(header))
+    return report

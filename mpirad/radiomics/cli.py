@@ -60,6 +60,14 @@ def _extract_dataset(name: str, out: Path | None, force: bool, options: dict):
     return table, out or features_path(name)
 
 
+def _dataset_root(name: str) -> Path:
+    """The folder of a manifest dataset (where ``mpirad rois --seg`` put its SEGs)."""
+    from mpirad.io.layouts import VolumesLayout
+    from mpirad.manifest import get_dataset
+
+    return VolumesLayout.of(get_dataset(name)).root
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``extract`` verb to the ``mpirad`` command."""
 
@@ -104,6 +112,15 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--force", help="extract even if the recorded table is current")
         ] = False,
         scheduler: SchedulerOption = None,
+        sr: Annotated[
+            bool,
+            typer.Option(
+                "--sr",
+                help="also write sr/<patient>.dcm beside the table: a DICOM SR (TID 1500) of "
+                "each patient's features, IBSI codes as concept names, referencing the "
+                "segments of its <patient>/rois_seg.dcm (`mpirad rois --seg`)",
+            ),
+        ] = False,
     ) -> None:
         """Extract IBSI features of every patient x ROI x bin number into one parquet table.
 
@@ -136,3 +153,11 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(error)) from error
         patients = table["patient_id"].nunique()
         typer.echo(f"{len(table)} feature values ({patients} patients) -> {target}")
+        if sr:
+            from mpirad.radiomics.sr import write_cohort_srs
+
+            source_root = root if root is not None else _dataset_root(dataset)
+            written, missing = write_cohort_srs(table, source_root, Path(target).parent / "sr")
+            typer.echo(f"{len(written)} DICOM SR(s) -> {Path(target).parent / 'sr'}")
+            if missing:
+                typer.echo(f"no SR (no {'<patient>'}/rois_seg.dcm): {', '.join(missing)}", err=True)

@@ -29,13 +29,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pydicom
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from mpirad.io import atomic_write, write_png
 from mpirad.io.atomic import write_json
+from mpirad.io.dicom import quiet_pydicom
 from mpirad.io.png import read_png
+from mpirad.io.seg import is_dicom
 from mpirad.io.tomograms import scan_labelme_export, to_float_image
 from mpirad.tomo.card import ensure_split_card
 from mpirad.tomo.models import WeightsError, build_classifier, build_segmenter, read_weights_file
@@ -230,7 +233,9 @@ def collect_images(sources: Sequence[str | Path]) -> pd.DataFrame:
     frames = []
     for source in sources:
         path = Path(source)
-        if path.is_file():
+        if path.is_file() and is_dicom(path):
+            frames.append(_dicom_frames(path))
+        elif path.is_file():
             frames.append(pd.DataFrame({"image": [path.stem], "path": [str(path)]}))
         elif path.is_dir():
             frames.append(_folder_images(path))
@@ -243,7 +248,35 @@ def collect_images(sources: Sequence[str | Path]) -> pd.DataFrame:
         table["label"] = pd.array([pd.NA] * len(table), dtype="Int64")
     duplicate = table["image"].duplicated(keep=False)
     table.loc[duplicate, "image"] += "_" + table.index[duplicate].astype(str)
+    if "frame" in table:  # DICOM inputs: their 1-based frame; PNG rows: missing
+        table["frame"] = table["frame"].astype("Int64")
+        return table[["image", "path", "label", "frame"]]
     return table[["image", "path", "label"]]
+
+
+def _dicom_frames(path: Path) -> pd.DataFrame:
+    """One row per frame of a DICOM image file (``<stem>`` or ``<stem>-frameNNN``)."""
+    with quiet_pydicom():
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+    count = int(header.get("NumberOfFrames", 1) or 1)
+    names = (
+        [path.stem] if count == 1 else [f"{path.stem}-frame{k:03d}" for k in range(1, count + 1)]
+    )
+    return pd.DataFrame({"image": names, "path": str(path), "frame": range(1, count + 1)})
+
+
+def read_dicom_frame(path: str | Path, frame: int) -> np.ndarray:
+    """Frame ``frame`` (1-based) of a DICOM image as the 8-bit picture `mpirad export-dicom`
+    writes as PNG (:func:`mpirad.privacy.export.render_frames`: its VOI window, else the
+    frame's min-max), as a float64 ``(H, W)`` image like a PNG tomogram's."""
+    from mpirad.privacy.export import render_frames
+
+    with quiet_pydicom():
+        ds = pydicom.dcmread(path)
+    for index, picture, _rendering in render_frames(ds, path):
+        if index == frame - 1:
+            return to_float_image(picture, source=f"{path} frame {frame}")
+    raise ValueError(f"{path}: no frame {frame}")
 
 
 def _dataset_root(name: str) -> Path:
@@ -312,9 +345,14 @@ def prepare_images(table: pd.DataFrame, model: TomoModel, *, progress: bool = Tr
     inputs = np.empty((len(table), 1, size, size), dtype=np.float32)
     centres = np.empty((len(table), 2), dtype=np.float64)
     sources = []
-    rows = tqdm(table["path"], desc="reading images", disable=not progress)
-    for number, path in enumerate(rows):
-        image = to_float_image(read_png(path), source=str(path))
+    frames = table["frame"] if "frame" in table else pd.Series(pd.NA, index=table.index)
+    rows = tqdm(list(zip(table["path"], frames, strict=True)), desc="reading images",
+                disable=not progress)  # fmt: skip
+    for number, (path, frame) in enumerate(rows):
+        if pd.isna(frame):
+            image = to_float_image(read_png(path), source=str(path))
+        else:
+            image = read_dicom_frame(path, int(frame))
         check_image_size(image.shape, model, str(path))
         inputs[number, 0], centres[number] = network_input(image, model.config, source=str(path))
         sources.append(image)
@@ -431,6 +469,110 @@ def predict_tomo(
     out["predicted"] = (mean >= model.threshold).astype(np.int64)
     out["mask_pixels"] = [0 if m is None else int(m.sum()) for m in masks]
     return TomoPredictions(out, per_model, masks, prepared.sources)
+
+
+#: Why ``mpirad predict tomo --seg`` cannot write a SEG for PNG inputs.
+PNG_SEG_MISSING = (
+    "a DICOM SEG references the DICOM image (SOP Instance UID and frame) a mask lies on, and "
+    "PNG tomograms carry no link to one: `mpirad export-dicom` keeps only keyed pseudonyms "
+    "(dicom_index.csv: patient/study/series/instance ids), not the source UIDs or paths, and "
+    "a Labelme export holds PNGs only. Predict the PNGs without --seg, or write the SEG "
+    "from a DICOM image with mpirad.tomo.predict.write_ischemia_seg"
+)
+
+
+def model_identity(model: TomoModel) -> dict[str, str]:
+    """The text parameters that identify a trained model in a SEG's algorithm
+    identification: the model folder's name, each split's model card
+    (``split_K/model_card.md``, relative to the model folder) and the threshold."""
+    cards = []
+    for split in model.splits:
+        try:
+            cards.append(split.card.relative_to(model.directory.parent).as_posix())
+        except ValueError:
+            cards.append(split.card.name)
+    return {
+        "model": model.directory.name,
+        "model_card": "; ".join(cards),
+        "threshold": f"{model.threshold:g}",
+    }
+
+
+def write_ischemia_seg(
+    mask: np.ndarray,
+    source: str | Path,
+    path: str | Path,
+    identity: dict[str, str],
+    *,
+    frame: int | None = None,
+) -> Path:
+    """Write a predicted ischemic area as a DICOM SEG over its DICOM source image.
+
+    Args:
+        mask: ``(H, W)`` bool mask in the source image's pixel grid (as
+            :attr:`TomoPredictions.masks` holds it).
+        source: the DICOM image the prediction was made on (single-frame, or one frame of
+            a multi-frame file: ``frame``).
+        path: the SEG file to write.
+        identity: the model's identification (:func:`model_identity`): stored as the
+            algorithm's parameters, the model card named there.
+        frame: the 1-based frame of a multi-frame source; None for a single frame.
+
+    Returns:
+        ``path``: one segment labelled ``ischemic area`` (SCT "Myocardial ischemia"), the
+        algorithm "mpirad tomo" with mpirad's version, family artificial intelligence.
+
+    Raises:
+        mpirad.io.seg.SegError: a mask of another size than the frame, a frame out of range.
+    """
+    import mpirad
+    from mpirad.io.seg import ISCHEMIA_LABEL, SegError, write_seg
+
+    with quiet_pydicom():
+        header = pydicom.dcmread(source, stop_before_pixels=True)
+    frames = int(header.get("NumberOfFrames", 1) or 1)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (int(header.Rows), int(header.Columns)):
+        raise SegError(
+            f"{source}: the mask is {mask.shape[0]}x{mask.shape[1]} pixels, the image "
+            f"{header.Rows}x{header.Columns}"
+        )
+    index = 0 if frame is None else int(frame) - 1
+    if not 0 <= index < frames or (frame is None and frames > 1):
+        raise SegError(f"{source}: frame {frame} of a {frames}-frame image (1-based; needed "
+                       "for a multi-frame image)")  # fmt: skip
+    stack = np.zeros((frames, *mask.shape), dtype=bool)
+    stack[index] = mask
+    return write_seg(
+        {ISCHEMIA_LABEL: stack}, [header], path, algorithm_name="mpirad tomo",
+        algorithm_version=mpirad.__version__, algorithm_family="ai",
+        algorithm_parameters=identity, series_description="mpirad predicted ischemic area",
+    )  # fmt: skip
+
+
+def write_prediction_segs(
+    predictions: TomoPredictions, model: TomoModel, out_dir: str | Path
+) -> list[Path]:
+    """Write ``seg/<image>.dcm`` under ``out_dir`` for every image predicted ischemic.
+
+    Each SEG lies over the image's DICOM source frame (:func:`write_ischemia_seg`,
+    the model identified by :func:`model_identity`).
+
+    Raises:
+        ValueError: some image is not a DICOM frame (:data:`PNG_SEG_MISSING`).
+    """
+    table = predictions.table
+    if "frame" not in table or table["frame"].isna().any():
+        pngs = table["path"][table["frame"].isna()] if "frame" in table else table["path"]
+        raise ValueError(f"--seg: {PNG_SEG_MISSING} (PNG inputs: {', '.join(map(str, pngs[:3]))}"
+                         f"{', ...' if len(pngs) > 3 else ''})")  # fmt: skip
+    identity = model_identity(model)
+    written = []
+    for row, mask in zip(table.itertuples(), predictions.masks, strict=True):
+        if mask is not None:
+            target = Path(out_dir) / "seg" / f"{row.image}.dcm"
+            written.append(write_ischemia_seg(mask, row.path, target, identity, frame=row.frame))
+    return written
 
 
 def write_predictions(
