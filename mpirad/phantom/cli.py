@@ -39,6 +39,13 @@ def register(app: typer.Typer) -> None:
                 "RTSTRUCT with site-like ROI names, and a data_manifest.yaml mapping them)",
             ),
         ] = "nifti",
+        mask_format: Annotated[
+            str,
+            typer.Option(
+                "--masks",
+                help="with --format dicom: rtstruct (contours, default) or seg (DICOM SEG)",
+            ),
+        ] = "rtstruct",
     ) -> None:
         """Generate the deterministic synthetic cohort(s) with ground truth."""
         from mpirad.phantom import synthesize
@@ -53,7 +60,16 @@ def register(app: typer.Typer) -> None:
         if file_format == "dicom":
             if study != "b":
                 raise typer.BadParameter("--format dicom writes Study B (use --study b)")
-            _synth_dicom(out, seed=seed, patients=patients, image_size=image_size, profile=profile)
+            if mask_format not in ("rtstruct", "seg"):
+                raise typer.BadParameter(f"--masks must be rtstruct or seg, got {mask_format!r}")
+            _synth_dicom(
+                out,
+                seed=seed,
+                patients=patients,
+                image_size=image_size,
+                profile=profile,
+                mask_format=mask_format,
+            )
             return
         targets = [("a", out / "a"), ("b", out / "b")] if study == "all" else [(study, out)]
         for which, folder in targets:
@@ -68,7 +84,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"study {which}: {path}")
 
 
-def _synth_dicom(out: Path, *, seed: int, patients, image_size, profile: str) -> None:
+def _synth_dicom(
+    out: Path, *, seed: int, patients, image_size, profile: str, mask_format: str = "rtstruct"
+) -> None:
     """The Study B cohort as NIfTI in a scratch folder next to ``out``, then its DICOM copy."""
     import shutil
     import tempfile
@@ -82,7 +100,7 @@ def _synth_dicom(out: Path, *, seed: int, patients, image_size, profile: str) ->
         nifti = synthesize(
             "b", scratch / "b", seed=seed, patients=patients, image_size=image_size, profile=profile
         )
-        path = write_dicom_copy(nifti, out, seed=seed)
+        path = write_dicom_copy(nifti, out, seed=seed, mask_format=mask_format)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     finally:

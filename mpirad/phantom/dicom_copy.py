@@ -6,7 +6,8 @@
     <out>/<patient_id>/image.dcm       NM Image, multi-frame (frames = slices, RECON TOMO),
                                        16-bit with RescaleSlope/Intercept, as real NM is
     <out>/<patient_id>/rtstruct.dcm    RT Structure Set over it: the seven ROIs under
-                                       site-like names (:data:`SITE_ROI_NAMES`)
+                                       site-like names (:data:`SITE_ROI_NAMES`); or, with
+                                       ``--masks seg``, seg.dcm: a DICOM SEG of the same
     <out>/clinical.csv, cac.csv        copied
     <out>/data_manifest.yaml           a manifest entry (``synthetic-b-dicom``) mapping
                                        the files and the site's names (``roi_names``)
@@ -47,7 +48,7 @@ SITE_ROI_NAMES: dict[str, str] = {
     "RCA17": "RCA territory",
 }
 #: Mask object formats :func:`write_masks` writes.
-MASK_FORMATS = ("rtstruct",)
+MASK_FORMATS = ("rtstruct", "seg")
 #: The dataset name of the manifest entry written next to the cohort.
 DATASET_NAME = "synthetic-b-dicom"
 
@@ -163,8 +164,9 @@ def write_masks(
         masks: mpirad ROI -> ``(z, y, x)`` bool mask on the image's grid.
         image_datasets: the image's datasets (one NM multi-frame file here).
         path: the ``.dcm`` to write.
-        mask_format: ``"rtstruct"`` (:func:`mpirad.io.rtstruct.write_rtstruct`). A DICOM
-            SEG variant is one call to :func:`mpirad.io.seg.write_seg` here.
+        mask_format: ``"rtstruct"`` (contours: :func:`mpirad.io.rtstruct.write_rtstruct`)
+            or ``"seg"`` (a binary DICOM SEG, one segment per ROI labelled with the site's
+            name: :func:`mpirad.io.seg.write_seg`).
         names: mpirad ROI -> the structure name written (default :data:`SITE_ROI_NAMES`).
 
     Raises:
@@ -175,6 +177,11 @@ def write_masks(
         from mpirad.io.rtstruct import write_rtstruct
 
         return write_rtstruct(masks, image_datasets, path, roi_names=names, label="mpirad synth")
+    if mask_format == "seg":
+        from mpirad.io.seg import write_seg
+
+        site_masks = {names.get(roi, roi): mask for roi, mask in masks.items()}
+        return write_seg(site_masks, image_datasets, path, series_description="mpirad synth ROIs")
     raise ValueError(f"mask format must be one of {MASK_FORMATS}, got {mask_format!r}")
 
 
@@ -185,8 +192,9 @@ def manifest_entry(root: Path, *, mask_file: str = "rtstruct.dcm") -> dict:
         "format": "volumes",
         "root": str(root),
         "provenance": "site",
-        "description": "The synthetic Study B cohort written as DICOM (NM + RTSTRUCT) "
-        "by mpirad synth --format dicom",
+        "description": "The synthetic Study B cohort written as DICOM (NM + "
+        + ("SEG" if mask_file.startswith("seg") else "RTSTRUCT")
+        + ") by mpirad synth --format dicom",
         "files": {"image": "{patient_id}/image.dcm", "masks": "{patient_id}/" + mask_file},
         "roi_names": {site: roi for roi, site in SITE_ROI_NAMES.items()},
     }
@@ -234,7 +242,7 @@ def write_dicom_copy(
     }
     (out / "data_manifest.yaml").write_text(
         "# The DICOM copy of a synthetic Study B cohort (mpirad synth --format dicom).\n"
-        "# roi_names maps the RTSTRUCT's structure names to mpirad's ROI names.\n"
+        "# roi_names maps the RTSTRUCT's structure (or SEG's segment) names to mpirad's ROI names.\n"
         + yaml.safe_dump(manifest, sort_keys=False),
         encoding="utf-8",
     )
