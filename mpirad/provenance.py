@@ -278,10 +278,15 @@ def in_notebook() -> bool:
 def say(step: str, decision: Plan) -> None:
     """One line on stderr saying what a step does with its output and why (the CLI's and
     ``make``'s log); nothing in a notebook, whose outputs are the book's pages."""
-    if in_notebook():
-        return
     verb = "reused" if decision.reuse else "computing"
-    print(f"[mpirad] {step}: {verb} ({decision.reason})", file=sys.stderr, flush=True)
+    log(f"{step}: {verb} ({decision.reason})")
+
+
+def log(message: str) -> None:
+    """``[mpirad] message`` on stderr (the CLI's and ``make``'s log); nothing in a
+    notebook, whose outputs are the book's pages."""
+    if not in_notebook():
+        print(f"[mpirad] {message}", file=sys.stderr, flush=True)
 
 
 __all__ = [
@@ -292,6 +297,8 @@ __all__ = [
     "StepRecord",
     "dataset_fingerprint",
     "digest",
+    "in_notebook",
+    "log",
     "file_stamp",
     "plan",
     "read_record",

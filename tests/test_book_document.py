@@ -112,3 +112,45 @@ def test_step_messages_go_to_stderr_outside_a_notebook(capsys) -> None:
     out = capsys.readouterr()
     assert out.out == ""
     assert out.err == "[mpirad] study B features x: reused (read back from the run of today)\n"
+
+
+def test_timings_table_has_no_missing_cells_and_a_total(tmp_path, monkeypatch) -> None:
+    import json
+
+    from mpirad.pipeline import report
+
+    path = tmp_path / "timings.json"
+    path.write_text(
+        json.dumps(
+            {
+                "dataset x": {"seconds": 1.5},
+                "study A split 1 (patient unit)": {"profile": "quick", "seconds": 60.0},
+                "study B features x": {"engine": "numpy", "seconds": 30.0},
+            }
+        )
+    )
+    monkeypatch.setattr(report, "timings_path", lambda: path)
+    table = report.timings_table()
+    assert not table.isna().any().any()
+    assert table.loc["study A split 1 (patient unit)", "settings"] == "profile quick"
+    assert table.loc["dataset x", "settings"] == ""
+    assert table.loc["all recorded steps", "seconds"] == pytest.approx(91.5)
+    assert table.loc["all recorded steps", "minutes"] == pytest.approx(1.52)
+
+
+def test_seeds_table_gives_the_profile_size_not_a_phrase() -> None:
+    from mpirad.phantom.profiles import get_profile
+    from mpirad.pipeline.report import seeds_table
+
+    table = seeds_table(["synthetic-a", "synthetic-b"])
+    assert not table.isna().any().any()
+    quick = get_profile("quick")
+    assert table["patients"].tolist() == [str(quick.a_patients), str(quick.b_patients)]
+
+
+def test_shown_path_is_relative_to_the_project() -> None:
+    from mpirad.manifest import project_root
+    from mpirad.pipeline.paths import shown_path
+
+    assert shown_path(project_root() / "build" / "features") == "build/features"
+    assert shown_path("/elsewhere/x") == "/elsewhere/x"
