@@ -154,3 +154,21 @@ def test_shown_path_is_relative_to_the_project() -> None:
 
     assert shown_path(project_root() / "build" / "features") == "build/features"
     assert shown_path("/elsewhere/x") == "/elsewhere/x"
+
+
+def test_permutation_table_leaves_out_a_column_without_values() -> None:
+    from mpirad.stats.report import POOL_LABELS, table3_pvalues
+
+    pool = next(iter(POOL_LABELS))
+    calibrated = pd.DataFrame(
+        {
+            "roi": ["RCAMIM", "LADMIM"],
+            "pool": [pool, pool],
+            "fisher_x": [10.0, 12.0],
+            "chi2_p": [0.2, np.nan],
+            "moment_p": [np.nan, np.nan],  # fewer permutations than a moment match needs
+        }
+    )
+    table = table3_pvalues(calibrated)
+    assert list(table.columns) == ["X", "chi-square p"]
+    assert "chi-square p" in table.columns and table["chi-square p"].isna().sum() == 1

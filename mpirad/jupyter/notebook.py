@@ -92,6 +92,8 @@ def setup(*, chdir: bool = True, quiet: bool = True) -> Path:
     _numbered_styler_ids()
     pd.set_option("display.precision", 3)
     pd.set_option("display.max_columns", 30)
+    pd.set_option("display.max_rows", 100)  # a summary table per split and metric is long
+    pd.set_option("display.min_rows", 20)
     pd.set_option("display.width", 120)
     pd.set_option("styler.format.na_rep", NA_REP)
     pd.set_option("styler.format.precision", 3)
