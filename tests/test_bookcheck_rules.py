@@ -130,6 +130,9 @@ def test_wide_tables_are_found_unless_they_scroll(tmp_path: Path) -> None:
         write_page(tmp_path, "scrolled.html", scrolled),
         write_page(tmp_path, "hidden.html", hidden),
     ]
-    findings = bookcheck.wide_tables(pages)
+    measured = bookcheck.measure_tables(pages)
+    findings = bookcheck.wide_tables(pages, measured=measured)
     assert sorted(f.page.name for f in findings) == ["hidden.html", "wide.html"]
     assert "900 px in a 600 px column" in findings[0].detail
+    notes = bookcheck.scrolling_tables(measured)
+    assert [(n.page.name, n.rule) for n in notes] == [("scrolled.html", bookcheck.NOTE_SCROLLS)]
