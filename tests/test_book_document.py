@@ -87,8 +87,8 @@ def test_publish_titles_the_page_and_shows_the_parameters_once() -> None:
         ["hide-input"],
     ]
     table = nb.cells[3].source
-    assert "| `split` | `3` | `1` |  |" in table
-    assert '| `unit` | `"image"` | `"patient"` | patient or image |' in table
+    assert "| `split` | `3` | (default `1`) |" in table
+    assert '| `unit` | `"image"` | patient or image (default `"patient"`) |' in table
     again = publish_notebook(nbformat.from_dict(nb), parameters)  # idempotent
     assert nbformat.writes(again) == nbformat.writes(nb)
 

@@ -334,23 +334,20 @@ def page_heading(heading: str, parameters: dict[str, Any]) -> str:
 
 
 def parameters_markdown(cell, parameters: dict[str, Any]) -> str:
-    """A small markdown table of a run's parameters: the value this page ran with, the
-    notebook's default and its comment, read from the notebook's ``parameters`` ``cell``
-    (Python notebooks)."""
+    """A small markdown table of a run's parameters: the value this page ran with and the
+    notebook's comment on it, with the default where the page changed it; read from the
+    notebook's ``parameters`` ``cell`` (Python notebooks)."""
     from papermill.translators import PythonTranslator
 
-    lines = [
-        "**Parameters of this page**",
-        "",
-        "| parameter | this page | default | meaning |",
-        "|---|---|---|---|",
-    ]
+    lines = ["**Parameters of this page**", "", "| parameter | value | meaning |", "|---|---|---|"]
     for item in PythonTranslator.inspect(cell):
         value = item.default
         if item.name in parameters:
             value = PythonTranslator.translate(parameters[item.name])
         meaning = item.help.replace("|", "\\|").replace("<", "\\<")
-        lines.append(f"| `{item.name}` | `{value}` | `{item.default}` | {meaning} |")
+        if value != item.default:
+            meaning = f"{meaning} (default `{item.default}`)".lstrip()
+        lines.append(f"| `{item.name}` | `{value}` | {meaning} |")
     return "\n".join(lines)
 
 
