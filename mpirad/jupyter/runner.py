@@ -344,7 +344,8 @@ def parameters_markdown(cell, parameters: dict[str, Any]) -> str:
         value = item.default
         if item.name in parameters:
             value = PythonTranslator.translate(parameters[item.name])
-        meaning = item.help.replace("|", "\\|").replace("<", "\\<")
+        # a path in a comment may break after its slashes (zero-width space), not widen the table
+        meaning = item.help.replace("|", "\\|").replace("<", "\\<").replace("/", "/\u200b")
         if value != item.default:
             meaning = f"{meaning} (default `{item.default}`)".lstrip()
         lines.append(f"| `{item.name}` | `{value}` | {meaning} |")
