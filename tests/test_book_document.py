@@ -72,7 +72,14 @@ def executed_split_notebook() -> nbformat.NotebookNode:
     params.metadata["tags"] = ["parameters"]
     injected = nbformat.v4.new_code_cell('# Parameters\nsplit = 3\nunit = "image"\n')
     injected.metadata["tags"] = ["injected-parameters"]
-    nb.cells = [heading, params, injected, nbformat.v4.new_code_cell("print(split)")]
+    run = nbformat.v4.new_code_cell("run_split(split)")
+    run.outputs = [
+        nbformat.v4.new_output(
+            "stream", name="stdout", text="[mpirad] x split 3: reused (read back)\nAUC 0.8\n"
+        ),
+        nbformat.v4.new_output("stream", name="stdout", text="[mpirad] x: 1.0 s\n"),
+    ]
+    nb.cells = [heading, params, injected, run]
     return nb
 
 
@@ -89,6 +96,7 @@ def test_publish_titles_the_page_and_shows_the_parameters_once() -> None:
     table = nb.cells[3].source
     assert "| `split` | `3` | (default `1`) |" in table
     assert '| `unit` | `"image"` | patient or image (default `"patient"`) |' in table
+    assert [o["text"] for o in nb.cells[4].outputs] == ["AUC 0.8\n"]  # no log line
     again = publish_notebook(nbformat.from_dict(nb), parameters)  # idempotent
     assert nbformat.writes(again) == nbformat.writes(nb)
 

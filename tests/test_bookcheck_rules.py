@@ -136,3 +136,12 @@ def test_wide_tables_are_found_unless_they_scroll(tmp_path: Path) -> None:
     assert "900 px in a 600 px column" in findings[0].detail
     notes = bookcheck.scrolling_tables(measured)
     assert [(n.page.name, n.rule) for n in notes] == [("scrolled.html", bookcheck.NOTE_SCROLLS)]
+
+
+def test_log_lines_in_outputs_are_found_but_not_in_the_text(tmp_path: Path) -> None:
+    line = "[mpirad] study B features x: reused (read back from the run of today)"
+    quoted = write_page(tmp_path, "quoted.html", f"<div class='highlight'><pre>{line}</pre></div>")
+    assert bookcheck.log_lines(quoted) == []
+    output = f"<div class='cell_output docutils container'><pre>note\n{line}</pre></div>"
+    findings = bookcheck.log_lines(write_page(tmp_path, "output.html", output))
+    assert [f.rule for f in findings] == ["log line"] and "1 line(s)" in findings[0].detail

@@ -182,6 +182,25 @@ def markdown_tables(page: str | Path) -> list[Finding]:
     ]
 
 
+#: A line of mpirad's log (``[mpirad] step: reused (...)``), which belongs on stderr.
+LOG_LINE = re.compile(r"^\[mpirad\] .*$", re.MULTILINE)
+
+
+def log_lines(page: str | Path) -> list[Finding]:
+    """A finding when a cell's output on ``page`` shows mpirad's log lines (``[mpirad]
+    ...``): the CLI's messages, not the page's content (a page may still quote them in
+    its text, as the chapter on one's own data does)."""
+    page = Path(page)
+    lines = [
+        match.group(0)
+        for output in _article(page).select("div.cell_output")
+        for match in LOG_LINE.finditer(output.get_text("\n"))
+    ]
+    if not lines:
+        return []
+    return [Finding(page, "log line", f"{len(lines)} line(s) such as {lines[0][:80]!r}")]
+
+
 def page_title(page: str | Path) -> str:
     """The page's ``<title>`` (without the book's name after the dash)."""
     from bs4 import BeautifulSoup
@@ -295,6 +314,7 @@ def check_book(html_root: str | Path, *, layout: bool = True) -> list[Finding]:
     findings = []
     for page in pages:
         findings += nan_cells(page) + machine_paths(page, roots) + markdown_tables(page)
+        findings += log_lines(page)
     findings += duplicate_titles(pages)
     if layout:
         measured = measure_tables(pages)

@@ -367,7 +367,8 @@ def publish_notebook(nb, parameters: dict[str, Any]):
     - the parameters show once, as a small table (:func:`parameters_markdown`), in place
       of the ``parameters`` cell and papermill's ``injected-parameters`` cell, which get
       the ``remove-cell`` tag (they stay in the notebook for papermill and JupyterLab);
-    - code inputs are folded (:func:`mpirad.jupyter.notebook.fold_code_inputs`).
+    - code inputs are folded (:func:`mpirad.jupyter.notebook.fold_code_inputs`);
+    - mpirad's log lines are removed from the outputs (:func:`_drop_log_lines`).
 
     Returns ``nb``.
     """
@@ -397,7 +398,26 @@ def publish_notebook(nb, parameters: dict[str, Any]):
         if "id" in table:
             table["id"] = "mpirad-parameters"  # the same page from the same run, byte for byte
         nb.cells.insert(last + 1, table)
+    _drop_log_lines(nb)
     return fold_code_inputs(nb)
+
+
+def _drop_log_lines(nb) -> None:
+    """Remove mpirad's log lines (``[mpirad] ...``) from the stream outputs of ``nb``: a run
+    executed before :func:`mpirad.provenance.log` kept them out of notebooks has them."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                lines = output.get("text", "").splitlines(keepends=True)
+                text = "".join(line for line in lines if not line.startswith("[mpirad] "))
+                if not text:
+                    continue
+                output["text"] = text
+            kept.append(output)
+        cell["outputs"] = kept
 
 
 def publish_file(path: str | Path, parameters: dict[str, Any]) -> bool:
