@@ -231,6 +231,7 @@ def duplicate_titles(pages: list[Path]) -> list[Finding]:
 _MEASURE_TABLES = """
 const article = document.querySelector('article.bd-article') || document.querySelector('article')
     || document.body;
+if (!article) return [];  // a page that only redirects (the book's index.html)
 const style = getComputedStyle(article);
 const column = article.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
 const out = [];
