@@ -64,6 +64,7 @@ book: $(STAMP)
 	$(VENV)/bin/mpirad book-inputs --profile $(PROFILE) --dataset-a $(DATASET_A) --dataset-b $(DATASET_B) $(if $(filter 1 yes true,$(ALLOW_FAILURES)),--allow-failures)
 	$(VENV)/bin/jupyter-book build . -W --keep-going --toc build/book/_toc.yml
 	$(VENV)/bin/mpirad book-verify
+	$(PY) -m mpirad.jupyter.bookcheck --check _build/html
 	@# model weights and the generated synthetic cohorts hold no source identifiers; skip them
 	$(VENV)/bin/mpirad guard build _build/html --exclude '*/checkpoints/*' --exclude 'build/data/*' --exclude 'build/bench/*'
 

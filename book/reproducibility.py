@@ -21,7 +21,7 @@ dataset_b = ""  # "": the book's Study B dataset
 from mpirad.jupyter.notebook import setup
 from mpirad.pipeline.report import environment_table, seeds_table, timings_table
 
-setup()
+_ = setup()  # the project root: not shown
 
 # %% [markdown]
 # ## Environment

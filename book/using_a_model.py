@@ -38,7 +38,7 @@ cac_patients = 3  # Study B patients shown
 # %%
 from IPython.display import Markdown, display
 
-from mpirad.jupyter.notebook import setup
+from mpirad.jupyter.notebook import setup, show_markdown
 from mpirad.pipeline.book import read_context
 from mpirad.pipeline.paths import predict_dir, runs_dir, stats_dir
 
@@ -101,7 +101,7 @@ if have_a:
 
 # %%
 if have_a:
-    display(Markdown(model.cards[0].read_text(encoding="utf-8")))
+    show_markdown(model.cards[0], levels=2)  # rendered, its headings under this section's
 
 # %% [markdown]
 # ## Study B: coronary calcium from a protocol run's models

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -264,10 +265,28 @@ def require_dataset(output: str | Path, ds: Dataset, *, what: str = "result") ->
     return record
 
 
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (a book page, a notebook under papermill)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in shell.config
+
+
 def say(step: str, decision: Plan) -> None:
-    """Print one line saying what a step does with its output and why."""
+    """One line on stderr saying what a step does with its output and why (the CLI's and
+    ``make``'s log); nothing in a notebook, whose outputs are the book's pages."""
     verb = "reused" if decision.reuse else "computing"
-    print(f"[mpirad] {step}: {verb} ({decision.reason})", flush=True)
+    log(f"{step}: {verb} ({decision.reason})")
+
+
+def log(message: str) -> None:
+    """``[mpirad] message`` on stderr (the CLI's and ``make``'s log); nothing in a
+    notebook, whose outputs are the book's pages."""
+    if not in_notebook():
+        print(f"[mpirad] {message}", file=sys.stderr, flush=True)
 
 
 __all__ = [
@@ -278,6 +297,8 @@ __all__ = [
     "StepRecord",
     "dataset_fingerprint",
     "digest",
+    "in_notebook",
+    "log",
     "file_stamp",
     "plan",
     "read_record",

@@ -168,7 +168,7 @@ def test_a_rerun_reuses_and_a_changed_file_recomputes_exactly_the_affected_steps
     project, _ = site_book
     capfd.readouterr()
     build_book_inputs(dataset_a="site-a", dataset_b="site-b", n_jobs=1, profile_overrides=TINY_A)
-    out = capfd.readouterr().out
+    out = capfd.readouterr().err  # mpirad logs on stderr
     assert out.count("reused (read back from the run of") == 4, out  # 2 splits, features, selection
     assert "computing" not in out
 
@@ -177,7 +177,7 @@ def test_a_rerun_reuses_and_a_changed_file_recomputes_exactly_the_affected_steps
     cac = project / "sites/b/cac.csv"
     cac.write_text(cac.read_text())  # same content, new mtime: the data "changed"
     build_book_inputs(dataset_a="site-a", dataset_b="site-b", n_jobs=1, profile_overrides=TINY_A)
-    out = capfd.readouterr().out
+    out = capfd.readouterr().err
     assert "study B features site-b: computing (the result of" in out and "the data changed" in out
     assert "study B feature selection site-b: computing" in out
     assert out.count("study A split 1 (patient unit): reused") == 1
@@ -187,7 +187,7 @@ def test_a_rerun_reuses_and_a_changed_file_recomputes_exactly_the_affected_steps
         dataset_a="site-a", dataset_b="none", n_jobs=1,
         profile_overrides={**TINY_A, "classifier": {"epochs": 2, "batch_size": 8}},
     )  # fmt: skip
-    out = capfd.readouterr().out
+    out = capfd.readouterr().err
     assert "study A split 1 (patient unit): computing" in out and "other settings" in out
     assert "study B" in out and "left out of the book" in out
     record = json.loads(

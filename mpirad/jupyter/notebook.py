@@ -1,4 +1,6 @@
-"""One call at the top of every book notebook: :func:`setup`."""
+"""One call at the top of every book notebook: :func:`setup`; how the book shows tables
+(:func:`table_html`: a missing value is an empty cell) and markdown (:func:`show_markdown`:
+a model card as a part of the page, its headings below the page's)."""
 
 from __future__ import annotations
 
@@ -90,8 +92,84 @@ def setup(*, chdir: bool = True, quiet: bool = True) -> Path:
     _numbered_styler_ids()
     pd.set_option("display.precision", 3)
     pd.set_option("display.max_columns", 30)
+    pd.set_option("display.max_rows", 100)  # a summary table per split and metric is long
+    pd.set_option("display.min_rows", 20)
     pd.set_option("display.width", 120)
+    pd.set_option("styler.format.na_rep", NA_REP)
+    pd.set_option("styler.format.precision", 3)
+    _show_tables_with_empty_missing_values()
     return root
+
+
+#: How a missing value (NaN, None, <NA>, NaT) shows in the book's tables: an empty cell
+#: (a page explains what is missing where it matters).
+NA_REP = ""
+
+
+def table_html(frame) -> str:
+    """``frame`` (a pandas DataFrame) as the book shows it: pandas' own HTML table and
+    number format, its display options (``display.max_rows``...), and :data:`NA_REP` for
+    every missing value, whatever the column's dtype (``DataFrame.to_html``'s ``na_rep``
+    alone leaves nullable dtypes' ``<NA>``)."""
+    import pandas as pd
+
+    frame = frame.copy()
+    for column in range(frame.shape[1]):
+        values = frame.iloc[:, column]
+        nullable = isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
+        if (nullable or values.dtype == object) and values.isna().any():
+            frame.isetitem(column, values.astype(object).where(values.notna(), float("nan")))
+    return frame.to_html(
+        na_rep=NA_REP,
+        max_rows=pd.get_option("display.max_rows"),
+        max_cols=pd.get_option("display.max_columns"),
+        show_dimensions=pd.get_option("display.show_dimensions") is True,
+        notebook=True,
+    )
+
+
+def _show_tables_with_empty_missing_values() -> None:
+    """Make IPython show every DataFrame through :func:`table_html` (one home for how the
+    book shows a table); nothing outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    import pandas as pd
+
+    shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
+
+
+def demote_headings(text: str, levels: int = 1) -> str:
+    """Markdown ``text`` with every ATX heading (``#``...) ``levels`` deeper (at most
+    ``######``), fenced code blocks left alone: a document shown inside a page (a model
+    card) then has no second title."""
+    out, fence = [], None
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if fence is None and stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+        elif fence is not None and stripped.startswith(fence):
+            fence = None
+        elif fence is None and line.startswith("#"):
+            hashes = len(line) - len(line.lstrip("#"))
+            if hashes <= 6 and (len(line) == hashes or line[hashes] == " "):
+                line = "#" * min(hashes + levels, 6) + line[hashes:]
+        out.append(line)
+    return "\n".join(out)
+
+
+def show_markdown(source, *, levels: int = 1) -> None:
+    """Show a markdown document (a path such as a ``model_card.md``, or its text) as
+    part of the page: rendered (tables as tables; the book renders markdown outputs with
+    MyST, ``nb_render_markdown_format``), its headings ``levels`` below the page's."""
+    from IPython.display import Markdown, display
+
+    text = source.read_text(encoding="utf-8") if isinstance(source, Path) else str(source)
+    display(Markdown(demote_headings(text, levels)))
 
 
 def _numbered_styler_ids() -> None:
@@ -110,3 +188,29 @@ def _numbered_styler_ids() -> None:
     numbers = count(1)
     # Styler takes the first 5 hex digits of the uuid: put the number there
     style_render.uuid4 = lambda: UUID(int=(next(numbers) % 0x100000) << 108)
+
+
+#: Cell tags that already say how a cell's input shows; such a cell keeps its choice.
+INPUT_TAGS = frozenset({"remove-cell", "remove-input", "hide-input", "hide-cell", "show-input"})
+
+
+def fold_code_inputs(nb):
+    """Tag every code cell of ``nb`` ``hide-input`` (the page shows its output and a
+    button that opens the code) unless a tag in :data:`INPUT_TAGS` already decides;
+    ``show-input`` keeps a cell's code open. Returns ``nb`` (changed in place)."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if not INPUT_TAGS & set(tags):
+            tags.append("hide-input")
+    return nb
+
+
+def read_book_notebook(text: str, fmt: str = "py:percent"):
+    """The book's reader of its jupytext pages (``nb_custom_formats`` in ``_config.yml``):
+    :func:`jupytext.reads` with the code inputs folded (:func:`fold_code_inputs`), so a
+    page reads as a document and a reader can still open every cell's code."""
+    import jupytext
+
+    return fold_code_inputs(jupytext.reads(text, fmt=fmt))

@@ -224,6 +224,7 @@ def run_recorded(
         notebook, parameters, output=output, dataset=dataset, profile=profile, label=label
     )
     if not needs_run(job, force=force):
+        publish_file(job.output, job.parameters)
         return job.output, False
     run_notebook(notebook, parameters=parameters, output=output)
     write_record(output, job.record)
@@ -312,5 +313,126 @@ def run_notebook(
         raise NotebookRunError.from_papermill(error, notebook, failed) from error
     finally:
         source.unlink(missing_ok=True)
+    publish_file(failed, parameters)
     os.replace(failed, output)
     return output
+
+
+# --- the executed copy as a page of the book ---------------------------------------------
+
+
+def page_heading(heading: str, parameters: dict[str, Any]) -> str:
+    """The first heading of a per-split page, naming its split and unit, e.g.
+    ``"Study A, one split (split 2, image-level)"`` (every split's page would otherwise
+    share one title). ``heading`` without an earlier suffix; unchanged without a split."""
+    parts = []
+    if parameters.get("split") not in (None, ""):
+        parts.append(f"split {parameters['split']}")
+    if parameters.get("unit"):
+        parts.append(f"{parameters['unit']}-level")
+    return f"{heading} ({', '.join(parts)})" if parts else heading
+
+
+def parameters_markdown(cell, parameters: dict[str, Any]) -> str:
+    """A small markdown table of a run's parameters: the value this page ran with and the
+    notebook's comment on it, with the default where the page changed it; read from the
+    notebook's ``parameters`` ``cell`` (Python notebooks)."""
+    from papermill.translators import PythonTranslator
+
+    lines = ["**Parameters of this page**", "", "| parameter | value | meaning |", "|---|---|---|"]
+    for item in PythonTranslator.inspect(cell):
+        value = item.default
+        if item.name in parameters:
+            value = PythonTranslator.translate(parameters[item.name])
+        # a path in a comment may break after its slashes (zero-width space), not widen the table
+        meaning = item.help.replace("|", "\\|").replace("<", "\\<").replace("/", "/\u200b")
+        if value != item.default:
+            meaning = f"{meaning} (default `{item.default}`)".lstrip()
+        lines.append(f"| `{item.name}` | `{value}` | {meaning} |")
+    return "\n".join(lines)
+
+
+def _add_tag(cell, tag: str) -> bool:
+    tags = cell.metadata.setdefault("tags", [])
+    if tag in tags:
+        return False
+    tags.append(tag)
+    return True
+
+
+def publish_notebook(nb, parameters: dict[str, Any]):
+    """Make an executed copy read as a page of the book (in place; idempotent):
+
+    - the first heading names the split and unit (:func:`page_heading`);
+    - the parameters show once, as a small table (:func:`parameters_markdown`), in place
+      of the ``parameters`` cell and papermill's ``injected-parameters`` cell, which get
+      the ``remove-cell`` tag (they stay in the notebook for papermill and JupyterLab);
+    - code inputs are folded (:func:`mpirad.jupyter.notebook.fold_code_inputs`);
+    - mpirad's log lines are removed from the outputs (:func:`_drop_log_lines`).
+
+    Returns ``nb``.
+    """
+    import nbformat
+
+    from mpirad.jupyter.notebook import fold_code_inputs
+
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            first, _, rest = cell.source.partition("\n")
+            original = cell.metadata.get("mpirad", {}).get("heading", first[2:].strip())
+            cell.metadata["mpirad"] = {"heading": original}
+            cell.source = "# " + page_heading(original, parameters) + ("\n" + rest if rest else "")
+            break
+    nb.cells = [c for c in nb.cells if "mpirad-parameters" not in c.metadata.get("tags", [])]
+    last, defaults = None, None
+    for index, cell in enumerate(nb.cells):
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and {"parameters", "injected-parameters"} & set(tags):
+            _add_tag(cell, "remove-cell")
+            last = index
+            if defaults is None and "parameters" in tags:
+                defaults = cell
+    if last is not None and defaults is not None:
+        table = nbformat.v4.new_markdown_cell(parameters_markdown(defaults, parameters))
+        table.metadata["tags"] = ["mpirad-parameters"]
+        if "id" in table:
+            table["id"] = "mpirad-parameters"  # the same page from the same run, byte for byte
+        nb.cells.insert(last + 1, table)
+    _drop_log_lines(nb)
+    return fold_code_inputs(nb)
+
+
+def _drop_log_lines(nb) -> None:
+    """Remove mpirad's log lines (``[mpirad] ...``) from the stream outputs of ``nb``: a run
+    executed before :func:`mpirad.provenance.log` kept them out of notebooks has them."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                lines = output.get("text", "").splitlines(keepends=True)
+                text = "".join(line for line in lines if not line.startswith("[mpirad] "))
+                if not text:
+                    continue
+                output["text"] = text
+            kept.append(output)
+        cell["outputs"] = kept
+
+
+def publish_file(path: str | Path, parameters: dict[str, Any]) -> bool:
+    """:func:`publish_notebook` on the executed notebook at ``path``, written back (atomically)
+    only when that changes it; returns whether it did. Also applied to an earlier run read
+    back, so pages executed before this step existed read the same."""
+    import nbformat
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    before = nbformat.writes(nb)
+    after = nbformat.writes(publish_notebook(nb, parameters))
+    if after == before:
+        return False
+    scratch = path.with_name(path.name + ".publish")
+    scratch.write_text(after, encoding="utf-8")
+    os.replace(scratch, path)
+    return True

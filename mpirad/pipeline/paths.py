@@ -31,6 +31,15 @@ from mpirad.manifest import project_root
 DATASET_FOLDERS = ("runs", "features", "stats", "rois")
 
 
+def shown_path(path: str | Path) -> str:
+    """``path`` as a page or message shows it: relative to the project root when inside
+    it (``build/features/...``), so no page names the machine that built it; else as given."""
+    try:
+        return Path(path).resolve().relative_to(project_root().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def build_dir() -> Path:
     """``<project>/build``: every generated file (never committed; ``make clean`` deletes it)."""
     return project_root() / "build"

@@ -57,21 +57,34 @@ def environment_table() -> pd.DataFrame:
 
 
 def seeds_table(datasets: list[str]) -> pd.DataFrame:
-    """Generator options (seed, profile, size) of each synthetic dataset in the manifest."""
+    """Generator options of each dataset in the manifest: seed, cohort profile and number
+    of patients (the profile's size when the manifest gives none) of a synthetic dataset,
+    empty cells for data that was not generated."""
+    from mpirad.phantom.profiles import get_profile
+
     rows = []
     for name in datasets:
         ds = get_dataset(name)
         options = ds.entry.synthetic
-        rows.append(
-            {
-                "dataset": name,
-                "provenance": ds.provenance,
-                "seed": options.seed if options else None,
-                "profile": options.profile if options else None,
-                "patients": (options.patients if options else None) or "profile default",
-                "checksum recorded": bool(ds.entry.checksum),
-            }
-        )
+        row = {
+            "dataset": name,
+            "provenance": ds.provenance,
+            "seed": "",
+            "cohort profile": "",
+            "patients": "",
+            "checksum recorded": "yes" if ds.entry.checksum else "no",
+        }
+        if options:
+            sizes = get_profile(options.profile)
+            default = sizes.a_patients if ds.entry.study == "a" else sizes.b_patients
+            row.update(
+                {
+                    "seed": str(options.seed),
+                    "cohort profile": options.profile,
+                    "patients": str(options.patients or default),
+                }
+            )
+        rows.append(row)
     return pd.DataFrame(rows).set_index("dataset")
 
 
@@ -91,11 +104,19 @@ def record_timing(step: str, seconds: float, **details: object) -> None:
 
 
 def timings_table() -> pd.DataFrame:
-    """The recorded step times as a table (empty when nothing was recorded)."""
+    """The recorded step times (``build/timings.json``): one row per step with its
+    settings (profile, engine...) as text, seconds and minutes, and a last row adding
+    them up; an empty table when nothing was recorded."""
+    columns = ["settings", "seconds", "minutes"]
     path = timings_path()
     if not path.exists():
-        return pd.DataFrame(columns=["seconds"]).rename_axis("step")
-    timings = json.loads(path.read_text())
-    table = pd.DataFrame.from_dict(timings, orient="index").rename_axis("step")
+        return pd.DataFrame(columns=columns).rename_axis("step")
+    rows = []
+    for step, entry in sorted(json.loads(path.read_text()).items()):
+        details = {k: v for k, v in entry.items() if k != "seconds" and v not in (None, "")}
+        settings = ", ".join(f"{k} {v}" for k, v in sorted(details.items()))
+        rows.append({"step": step, "settings": settings, "seconds": float(entry["seconds"])})
+    table = pd.DataFrame(rows, columns=["step", "settings", "seconds"]).set_index("step")
+    table.loc["all recorded steps"] = {"settings": "", "seconds": table["seconds"].sum()}
     table["minutes"] = (table["seconds"] / 60).round(2)
-    return table
+    return table[columns]

@@ -43,6 +43,7 @@ from mpirad.pipeline.report import record_timing
 from mpirad.provenance import (
     StepRecord,
     dataset_fingerprint,
+    log,
     plan,
     read_record,
     require_dataset,
@@ -57,7 +58,7 @@ def _timed(step: str, **details: object):
     yield
     seconds = time.perf_counter() - start
     record_timing(step, seconds, **details)
-    print(f"[mpirad] {step}: {seconds:.1f} s", flush=True)
+    log(f"{step}: {seconds:.1f} s")
 
 
 def study_a_job(
@@ -198,7 +199,7 @@ def cohort_features(
     if path:
         path = refuse_other_dataset(path, ds.name, parameter="features_path")
         record = require_dataset(path, ds, what="feature table")
-        print(f"[mpirad] study B features: read from {path}", flush=True)
+        log(f"study B features: read from {path}")
         return _read_table(Path(path)), record
     target = _own_path(out, ds, "--out", default=default_features_path(ds.name))
     if extract_options.get("allow_failures") is None:
@@ -228,11 +229,10 @@ def _recorded_allow_failures(target: Path) -> bool:
     record = read_record(target)
     allowed = bool(record is not None and record.settings.get("allow_failures"))
     if allowed:
-        print(
-            f"[mpirad] study B features: failed cases left out, as when {target.name} was "
+        log(
+            f"study B features: failed cases left out, as when {target.name} was "
             "made (--allow-failures); they are counted in the chapters and listed in "
-            f"{target.parent / 'failures.csv'}",
-            flush=True,
+            f"{target.parent / 'failures.csv'}"
         )
     return allowed
 
@@ -411,7 +411,7 @@ def build_book_inputs(
     for study in ("a", "b"):
         name = context.dataset(study)
         if not name:
-            print(f"[mpirad] study {study.upper()}: left out of the book", flush=True)
+            log(f"study {study.upper()}: left out of the book")
             continue
         ds = get_dataset(name)
         if ds.study != study:
@@ -442,5 +442,5 @@ def build_book_inputs(
         inputs=inputs,
     )
     folder = write_book_files(context)
-    print(f"[mpirad] book files for {', '.join(context.datasets()) or 'no dataset'}: {folder}")
+    log(f"book files for {', '.join(context.datasets()) or 'no dataset'}: {folder}")
     return context

@@ -331,8 +331,13 @@ def _selection(
     if not selection_path and (saved / "selected.txt").is_file():
         selection_path = saved  # written by FunnelResult.save (the radiomics chapter)
     if selection_path and Path(selection_path).is_dir():
+        from mpirad.pipeline.paths import shown_path
+
         folder = Path(selection_path)
-        selected, source = _read_selection_file(folder / "selected.txt"), f"file ({folder})"
+        selected, source = (
+            _read_selection_file(folder / "selected.txt"),
+            f"file ({shown_path(folder)})",
+        )
         if n_bins is None and (folder / "n_bins.txt").is_file():
             n_bins = int((folder / "n_bins.txt").read_text(encoding="utf-8").strip())
         return selected, source, n_bins

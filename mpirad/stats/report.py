@@ -237,7 +237,9 @@ def table3_pvalues(calibrated: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         Rows (ROI, pool) in the paper's order (pools by their Table 3 labels), columns
-        :data:`TABLE3_PVALUE_COLUMNS`' names.
+        :data:`TABLE3_PVALUE_COLUMNS`' names; a column without any value is left out
+        (the moment-matched p below
+        :data:`~mpirad.stats.permutation.MIN_MOMENT_PERMUTATIONS` permutations).
     """
     table = calibrated.copy()
     order = {roi: k for k, roi in enumerate(TABLE3_ROIS)}
@@ -245,5 +247,5 @@ def table3_pvalues(calibrated: pd.DataFrame) -> pd.DataFrame:
     table["_pool"] = table["pool"].map({p: k for k, p in enumerate(POOL_LABELS)})
     table = table.sort_values(["_roi", "_pool"])
     table["pool"] = table["pool"].map(POOL_LABELS)
-    columns = [c for c in TABLE3_PVALUE_COLUMNS if c in table.columns]
+    columns = [c for c in TABLE3_PVALUE_COLUMNS if c in table.columns and table[c].notna().any()]
     return table.set_index(["roi", "pool"])[columns].rename(columns=TABLE3_PVALUE_COLUMNS)

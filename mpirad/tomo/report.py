@@ -328,42 +328,63 @@ def auc_table(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return auc.rename(columns={"estimate": "AUC"}).set_index(["unit", "split"])
 
 
+#: The five-number summary's columns (as :func:`mpirad.metrics.summarize` names them).
+SUMMARY_COLUMNS = ["min", "P25", "median", "P75", "max"]
+
+
+def _summary_columns(
+    runs: dict[str, pd.DataFrame], metrics: list[str], decimals: int
+) -> pd.DataFrame:
+    """The five-number summaries of ``metrics`` per split as columns: rows (``source``,
+    ``split``, ``metric``) in run and ``metrics`` order; columns :data:`SUMMARY_COLUMNS`
+    (rounded to ``decimals``; empty when undefined), ``n`` (ischemic validation images)
+    and ``empty predictions``."""
+    summary = runs["segmentation_summary"]
+    summary = summary[summary["metric"].isin(metrics)].copy()
+    summary["source"] = summary["unit"].map(UNIT_LABELS)
+    summary["order"] = summary["metric"].map({m: i for i, m in enumerate(metrics)})
+    splits = summary[["source", "split"]].drop_duplicates().reset_index(drop=True)
+    summary["run"] = summary.set_index(["source", "split"]).index.map(
+        {key: i for i, key in enumerate(splits.itertuples(index=False, name=None))}
+    )
+    summary = summary.sort_values(["run", "order"])
+    table = summary.set_index(["source", "split", "metric"])[SUMMARY_COLUMNS].astype(float)
+    table = table.round(decimals)
+    per_image = runs["segmentation_per_image"]
+    grouped = per_image.assign(source=per_image["unit"].map(UNIT_LABELS)).groupby(
+        ["source", "split"], sort=False
+    )
+    counts = pd.DataFrame(
+        {
+            "n": grouped.size(),
+            "empty predictions": grouped["predicted_pixels"].apply(lambda v: int((v == 0).sum())),
+        }
+    )
+    table = table.join(counts, on=["source", "split"])
+    table[["n", "empty predictions"]] = table[["n", "empty predictions"]].astype("Int64")
+    return table
+
+
 def table4_segmentation(runs: dict[str, pd.DataFrame], *, decimals: int = 2) -> pd.DataFrame:
-    """Table 4: min/P25/median/P75/max of IOU, DICE and Hausdorff per split.
+    """Table 4: min/P25/median/P75/max of IOU, DICE and Hausdorff per split, as columns.
 
     Hausdorff distances are in network-input pixels for this run (the paper's are in
     its 512 x 512 crop pixels). Empty predictions have Dice = IoU = 0 and no Hausdorff
     distance; their count is given as ``empty predictions``.
 
     Returns:
-        Rows (``source``, ``split``), columns ``IOU``, ``DICE``, ``Hausdorff``, ``n``
-        (ischemic validation images) and ``empty predictions``.
+        Rows (``source``, ``split``, ``metric``) with metric IOU, DICE, Hausdorff, this
+        run's splits first and then the paper's; columns ``min``, ``P25``, ``median``,
+        ``P75``, ``max``, ``n`` (ischemic validation images) and ``empty predictions``
+        (both empty for the paper, which does not give them).
     """
-    summary = runs["segmentation_summary"].copy()
-    statistics = ["min", "P25", "median", "P75", "max"]
-    summary["cell"] = summary[statistics].apply(
-        lambda row: "n/a" if row.isna().all() else "/".join(f"{v:.{decimals}f}" for v in row),
-        axis=1,
-    )
-    summary["source"] = summary["unit"].map(UNIT_LABELS)
-    ours = summary.pivot(index=["source", "split"], columns="metric", values="cell")
-    ours = ours.reindex(pd.MultiIndex.from_frame(summary[["source", "split"]].drop_duplicates()))
-    ours = ours[["IOU", "DICE", "Hausdorff"]]
-    per_image = runs["segmentation_per_image"]
-    grouped = per_image.assign(source=per_image["unit"].map(UNIT_LABELS)).groupby(
-        ["source", "split"], sort=False
-    )
-    ours["n"] = grouped.size()
-    ours["empty predictions"] = grouped["predicted_pixels"].apply(lambda s: int((s == 0).sum()))
-    paper = PAPER_TABLE4.copy()
-    paper["cell"] = paper[statistics].apply(lambda row: "/".join(f"{v:.2f}" for v in row), axis=1)
-    paper = paper["cell"].unstack("metric")[["IOU", "DICE", "Hausdorff"]]
-    paper.index = pd.MultiIndex.from_product(
-        [[PAPER_LABEL], paper.index], names=["source", "split"]
-    )
-    table = pd.concat([ours, paper])
+    metrics = ["IOU", "DICE", "Hausdorff"]
+    ours = _summary_columns(runs, metrics, decimals)
+    paper = PAPER_TABLE4.reset_index().assign(source=PAPER_LABEL)
+    paper["order"] = paper["metric"].map({m: i for i, m in enumerate(metrics)})
+    paper = paper.sort_values(["split", "order"]).set_index(["source", "split", "metric"])
+    table = pd.concat([ours, paper[SUMMARY_COLUMNS]])
     table[["n", "empty predictions"]] = table[["n", "empty predictions"]].astype("Int64")
-    table.columns.name = None
     return table
 
 
@@ -379,37 +400,25 @@ def hausdorff_table(runs: dict[str, pd.DataFrame], *, decimals: int = 1) -> pd.D
 
     Args:
         runs: from :func:`collect_runs`.
-        decimals: digits of the min/P25/median/P75/max cells.
+        decimals: digits of the summary columns.
 
     Returns:
-        Rows (``source``, ``split``); columns the metrics of
-        :data:`mpirad.tomo.evaluate.HAUSDORFF_METRICS` present in the runs (mm columns
-        only when some split knows the pixel size), cells "min/P25/median/P75/max"
-        ("n/a" when undefined), and ``n`` / ``empty predictions``.
+        Rows (``source``, ``split``, ``metric``) for the metrics of
+        :data:`mpirad.tomo.evaluate.HAUSDORFF_METRICS` present in the runs (mm metrics
+        only when some split knows the pixel size); columns ``min``, ``P25``, ``median``,
+        ``P75``, ``max`` (empty when undefined), ``n`` and ``empty predictions``.
     """
     from mpirad.tomo.evaluate import HAUSDORFF_METRICS
 
     summary = runs["segmentation_summary"]
-    summary = summary[summary["metric"].isin(list(HAUSDORFF_METRICS.values()))].copy()
-    statistics = ["min", "P25", "median", "P75", "max"]
-    summary["cell"] = summary[statistics].apply(
-        lambda row: "n/a" if row.isna().all() else "/".join(f"{v:.{decimals}f}" for v in row),
-        axis=1,
-    )
-    summary["source"] = summary["unit"].map(UNIT_LABELS)
-    table = summary.pivot(index=["source", "split"], columns="metric", values="cell")
-    order = [m for m in HAUSDORFF_METRICS.values() if m in table.columns]
-    known = [m for m in order if "mm" not in m or (table[m] != "n/a").any()]
-    table = table.reindex(pd.MultiIndex.from_frame(summary[["source", "split"]].drop_duplicates()))
-    table = table[known]
-    per_image = runs["segmentation_per_image"]
-    grouped = per_image.assign(source=per_image["unit"].map(UNIT_LABELS)).groupby(
-        ["source", "split"], sort=False
-    )
-    table["n"] = grouped.size()
-    table["empty predictions"] = grouped["predicted_pixels"].apply(lambda s: int((s == 0).sum()))
-    table.columns.name = None
-    return table
+    present = set(summary["metric"])
+    known = [
+        m
+        for m in HAUSDORFF_METRICS.values()
+        if m in present
+        and ("mm" not in m or summary.loc[summary["metric"] == m, "median"].notna().any())
+    ]
+    return _summary_columns(runs, known, decimals)
 
 
 def unit_comparison(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
