@@ -53,14 +53,21 @@ format: $(STAMP)
 # (table of contents, dataset page), then build the HTML with Jupyter Book 1 (warnings
 # are errors; exactly the pages whose inputs changed, or whose last run failed, are
 # executed: mpirad.pipeline.pages), then check every page is current (book-verify).
+# Split runs go two at a time, a torch thread each (mpirad.pipeline.steps.study_a_splits).
+# Its phases and their times are printed last (mpirad.pipeline.phases).
 # ALLOW_FAILURES=1: Study B patients whose extraction fails are left out and counted
 # (mpirad book-inputs --allow-failures).
 book: $(STAMP)
+	@$(PY) -m mpirad.pipeline.phases mark
 	$(VENV)/bin/mpirad book-inputs --profile $(PROFILE) --dataset-a $(DATASET_A) --dataset-b $(DATASET_B) $(if $(filter 1 yes true,$(ALLOW_FAILURES)),--allow-failures)
-	$(VENV)/bin/jupyter-book build . -W --keep-going --toc build/book/_toc.yml
+	@start=$$(date +%s.%N); set -x; \
+	  $(VENV)/bin/jupyter-book build . -W --keep-going --toc build/book/_toc.yml; status=$$?; \
+	  { set +x; } 2>/dev/null; $(PY) -m mpirad.pipeline.phases record "jupyter-book build" $$start; \
+	  exit $$status
 	$(VENV)/bin/mpirad book-verify
 	@# model weights and the generated synthetic cohorts hold no source identifiers; skip them
 	$(VENV)/bin/mpirad guard build _build/html --exclude '*/checkpoints/*' --exclude 'build/data/*' --exclude 'build/bench/*'
+	@$(PY) -m mpirad.pipeline.phases report
 
 book-check: book
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
