@@ -4,8 +4,9 @@ The per-split notebooks under ``build/runs/`` are executed by papermill (``mpira
 book-inputs``) before the book is built; ``_config.yml``'s ``execute.exclude_patterns``
 must keep Jupyter Book (myst-nb) from executing them a second time, whatever their depth
 under ``build/runs/``. A tiny book with the project's own ``execute`` settings: one page
-and two already-executed notebooks under ``build/runs/`` whose code, if run, would write a
-file.
+Jupyter Book executes and two already-executed notebooks under ``build/runs/`` whose
+code, if run, would write a file. The page's kernel starts with CurveZMQ keys
+(:mod:`mpirad.jupyter.kernels`): no "running over TCP without encryption" in the log.
 """
 
 from __future__ import annotations
@@ -51,9 +52,14 @@ def test_jupyter_book_executes_nothing_under_build_runs(tmp_path):
         "title": "tiny",
         "only_build_toc_files": True,
         "execute": {**ours["execute"], "cache": "_build/.jupyter_cache"},
+        "sphinx": {"extra_extensions": ["mpirad.jupyter.kernels"]},
     }
     (project / "_config.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    (project / "intro.md").write_text("# Intro\n\nA tiny book.\n", encoding="utf-8")
+    page = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# Intro"), nbformat.v4.new_code_cell("6 * 7")]
+    )
+    page.metadata["kernelspec"] = _executed_notebook(tmp_path).metadata["kernelspec"]
+    nbformat.write(page, project / "intro.ipynb")
     markers = []
     for i, run in enumerate(RUNS):
         path = project / run
@@ -75,9 +81,12 @@ def test_jupyter_book_executes_nothing_under_build_runs(tmp_path):
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     executed = [line for line in log.splitlines() if "Executed notebook" in line]
-    assert not executed, executed
+    assert len(executed) == 1 and "intro.ipynb" in executed[0], executed
+    assert "without encryption" not in log, log[-3000:]
     assert not any(m.exists() for m in markers), "a build/runs/ notebook was executed"
     assert log.count("Excluded from execution by pattern") == len(RUNS), log[-3000:]
     # the pages are published with papermill's outputs
-    page = (project / "_build/html" / RUNS[0]).with_suffix(".html").read_text(encoding="utf-8")
-    assert "ran" in page
+    run = (project / "_build/html" / RUNS[0]).with_suffix(".html").read_text(encoding="utf-8")
+    assert "ran" in run
+    intro = (project / "_build/html/intro.html").read_text(encoding="utf-8")
+    assert "42" in intro  # the executed page's output
