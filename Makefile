@@ -74,7 +74,9 @@ book-check: book
 	$(PY) -m mpirad.jupyter.bookcheck _build/html build/screenshots
 
 # JupyterLab with the project's settings (.jupyter/: the book's .py files open as jupytext
-# notebooks) and a fresh workspace each time, so
+# notebooks, unmodified: mpirad.jupyter.labcontents; a module under mpirad/, tests/ or
+# benchmarks/ opened as one saves without a header: their jupytext.toml) and a fresh
+# workspace each time, so
 # no tabs (and kernels) of an earlier session come back. --allow-root only as root.
 LAB_ENV := JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}"
 LAB_ARGS := --ServerApp.root_dir=. --LabApp.workspaces_dir=build/lab/workspaces \
@@ -85,9 +87,11 @@ lab: $(STAMP)
 	$(LAB_ENV) $(VENV)/bin/jupyter lab $(LAB_ARGS) $(LAB_OPTS)
 
 # JupyterLab as a reader uses it, in headless Chromium (Selenium, the dev extra): every book
-# notebook opened by double-click renders as a notebook with its parameters cell, the first
-# cells of book/datasets.py run, Ctrl+S leaves git status unchanged. Screenshots in
-# build/screenshots/lab/. About a minute on 2 cores.
+# notebook opened by double-click renders as a notebook with its parameters cell, unmodified;
+# the first cells of book/datasets.py run; Ctrl+S leaves git status unchanged; a chapter and
+# a module (mpirad/heart/polar.py) left open past an autosave (3 s here) are not written and
+# close without a "Save your work?" prompt. Screenshots in build/screenshots/lab/. About a
+# minute and a half on 2 cores.
 lab-check: $(STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)

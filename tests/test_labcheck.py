@@ -117,7 +117,7 @@ def test_a_module_saved_as_a_notebook_comes_back_unchanged(tmp_path):
     modules = []
     for folder in ("mpirad", "tests", "benchmarks"):
         shutil.copytree(REPO / folder, tmp_path / folder,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))  # fmt: skip
         modules += sorted(p.relative_to(tmp_path).as_posix()
                           for p in (tmp_path / folder).rglob("*.py"))  # fmt: skip
     shutil.copy(REPO / "jupytext.toml", tmp_path / "jupytext.toml")
@@ -139,3 +139,28 @@ def test_the_book_folder_keeps_its_notebook_header():
     for folder in ("mpirad", "tests", "benchmarks"):
         config = tomllib.loads((REPO / folder / "jupytext.toml").read_text(encoding="utf-8"))
         assert config == {"notebook_metadata_filter": "-all", "cell_metadata_filter": "-all"}
+
+
+def test_text_notebooks_are_served_with_what_the_lab_would_add():
+    """JupyterLab marks a notebook modified when the kernel's language_info or the property
+    inspector's cell defaults arrive; the project's contents manager serves them already
+    (the browser check, `make lab-check`, opens and closes a chapter and a module)."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    from mpirad.jupyter.labcontents import CELL_DEFAULTS, KERNELSPEC, add_lab_metadata
+
+    config, _ = load_server_config()
+    assert config.ServerApp.contents_manager_class.endswith("labcontents.LabContentsManager")
+    module = {"metadata": {}, "cells": [{"cell_type": "code", "metadata": {}}]}
+    add_lab_metadata(module)
+    assert module["metadata"]["kernelspec"] == KERNELSPEC
+    assert module["metadata"]["language_info"] == dict(IPythonKernel.language_info)
+    assert module["cells"][0]["metadata"] == CELL_DEFAULTS
+    chapter = {
+        "metadata": {"kernelspec": {**KERNELSPEC, "display_name": "mine"}},
+        "cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}}],
+    }
+    add_lab_metadata(chapter)
+    assert chapter["metadata"]["kernelspec"]["display_name"] == "mine"  # its own is kept
+    assert chapter["cells"][0]["metadata"]["tags"] == ["parameters"]
+    assert chapter["cells"][0]["metadata"]["editable"] is True
