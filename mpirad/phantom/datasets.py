@@ -48,7 +48,14 @@ def _recorded(dataset: Dataset) -> dict:
 def ensure_dataset(dataset: Dataset) -> None:
     """Generate ``dataset``'s cohort in its root when absent, from another generator
     version, or written with other options than its manifest entry's."""
+    from mpirad.phantom.cohort import GENERATOR_VERSION
+
     kwargs = _options(dataset)
+    recorded = _recorded(dataset)
+    if recorded.get("version") != GENERATOR_VERSION or recorded.get("study") != dataset.study:
+        # a minute or two: say so at once (progress lines follow where no bar shows)
+        print(f"[mpirad] dataset {dataset.name}: generating its synthetic cohort "
+              "(a minute or two)", flush=True)  # fmt: skip
     ensure_cohort(dataset.study, dataset.root, **kwargs)
     written = _recorded(dataset)
     wanted = {k: v for k, v in kwargs.items() if v is not None}
