@@ -58,22 +58,31 @@ format: $(STAMP)
 # (table of contents, dataset page), then build the HTML with Jupyter Book 1 (warnings
 # are errors; exactly the pages whose inputs changed, or whose last run failed, are
 # executed: mpirad.pipeline.pages), then check every page is current (book-verify).
+# Split runs go two at a time, a torch thread each (mpirad.pipeline.steps.study_a_splits).
+# Its phases and their times are printed last (mpirad.pipeline.phases).
 # ALLOW_FAILURES=1: Study B patients whose extraction fails are left out and counted
 # (mpirad book-inputs --allow-failures).
 book: $(STAMP)
+	@$(PY) -m mpirad.pipeline.phases mark
 	$(VENV)/bin/mpirad book-inputs --profile $(PROFILE) --dataset-a $(DATASET_A) --dataset-b $(DATASET_B) $(if $(filter 1 yes true,$(ALLOW_FAILURES)),--allow-failures)
-	$(VENV)/bin/jupyter-book build . -W --keep-going --toc build/book/_toc.yml
+	@start=$$(date +%s.%N); set -x; \
+	  $(VENV)/bin/jupyter-book build . -W --keep-going --toc build/book/_toc.yml; status=$$?; \
+	  { set +x; } 2>/dev/null; $(PY) -m mpirad.pipeline.phases record "jupyter-book build" $$start; \
+	  exit $$status
 	$(VENV)/bin/mpirad book-verify
 	$(PY) -m mpirad.jupyter.bookcheck --check _build/html
 	@# model weights and the generated synthetic cohorts hold no source identifiers; skip them
 	$(VENV)/bin/mpirad guard build _build/html --exclude '*/checkpoints/*' --exclude 'build/data/*' --exclude 'build/bench/*'
+	@$(PY) -m mpirad.pipeline.phases report
 
 book-check: book
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(PY) -m mpirad.jupyter.bookcheck _build/html build/screenshots
 
 # JupyterLab with the project's settings (.jupyter/: the book's .py files open as jupytext
-# notebooks) and a fresh workspace each time, so
+# notebooks, unmodified: mpirad.jupyter.labcontents; a module under mpirad/, tests/ or
+# benchmarks/ opened as one saves without a header: their jupytext.toml) and a fresh
+# workspace each time, so
 # no tabs (and kernels) of an earlier session come back. --allow-root only as root.
 LAB_ENV := JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}"
 LAB_ARGS := --ServerApp.root_dir=. --LabApp.workspaces_dir=build/lab/workspaces \
@@ -84,9 +93,11 @@ lab: $(STAMP)
 	$(LAB_ENV) $(VENV)/bin/jupyter lab $(LAB_ARGS) $(LAB_OPTS)
 
 # JupyterLab as a reader uses it, in headless Chromium (Selenium, the dev extra): every book
-# notebook opened by double-click renders as a notebook with its parameters cell, the first
-# cells of book/datasets.py run, Ctrl+S leaves git status unchanged. Screenshots in
-# build/screenshots/lab/. About a minute on 2 cores.
+# notebook opened by double-click renders as a notebook with its parameters cell, unmodified;
+# the first cells of book/datasets.py run; Ctrl+S leaves git status unchanged; a chapter and
+# a module (mpirad/heart/polar.py) left open past an autosave (3 s here) are not written and
+# close without a "Save your work?" prompt. Screenshots in build/screenshots/lab/. About a
+# minute and a half on 2 cores.
 lab-check: $(STAMP)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)

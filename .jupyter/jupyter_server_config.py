@@ -32,3 +32,8 @@ def drop_empty_tags(model, path, contents_manager, **kwargs):
 c.ContentsManager.pre_save_hook = drop_empty_tags
 # the server applies this section twice; the second time is not an override
 warnings.filterwarnings("ignore", message=r"Overriding existing pre_save_hook \(drop_empty_tags\)")
+
+# Jupytext's contents manager, serving a text notebook with the metadata JupyterLab adds
+# (the kernel's, the property inspector's): a chapter or a module opens unmodified, so
+# closing it asks nothing and autosave writes nothing (mpirad.jupyter.labcontents)
+c.ServerApp.contents_manager_class = "mpirad.jupyter.labcontents.LabContentsManager"

@@ -110,6 +110,9 @@ app = _Command(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help: typer's Rich help shows every flag as `--flag <bool>` and reads
+    # `[dask]` in an option's help as Rich markup (tests/test_cli_help.py)
+    rich_markup_mode=None,
 )
 
 

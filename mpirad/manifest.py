@@ -366,6 +366,24 @@ class ManifestModel(BaseModel):
     datasets: dict[str, DatasetEntry]
 
 
+#: The generator of each dataset provenance that mpirad makes itself, named as
+#: ``module`` (resolved when first needed, like a packaging entry point): this module
+#: describes data and imports no generator, so that :mod:`mpirad.phantom` (which reads
+#: datasets through :mod:`mpirad.io`) and the manifest form no import circle. The module
+#: has ``ensure_dataset(dataset)`` (make the files when absent or outdated) and
+#: ``pixel_spacing_mm(dataset)``. See :mod:`mpirad.phantom.datasets`.
+GENERATORS: dict[str, str] = {"synthetic": "mpirad.phantom.datasets"}
+
+
+def generator_of(dataset: Dataset):
+    """The generator module of ``dataset``'s provenance (:data:`GENERATORS`), or None for
+    data mpirad does not make (``site``)."""
+    import importlib
+
+    name = GENERATORS.get(dataset.provenance)
+    return importlib.import_module(name) if name else None
+
+
 class Dataset:
     """A resolved dataset: its name, entry and absolute root."""
 
@@ -396,18 +414,12 @@ class Dataset:
     @property
     def pixel_spacing_mm(self) -> float | None:
         """Side of a Study A source pixel in mm: the entry's ``pixel_spacing_mm``, else,
-        for a synthetic Study A cohort, its field of view over its image size, else None.
+        for a generated (synthetic) Study A cohort, what its generator says, else None.
         """
         if self.entry.pixel_spacing_mm is not None or self.study != "a":
             return self.entry.pixel_spacing_mm
-        if self.provenance != "synthetic":
-            return None
-        from mpirad.phantom.profiles import get_profile
-        from mpirad.phantom.study_a import FIELD_OF_VIEW_MM
-
-        options = self.entry.synthetic or SyntheticOptions()
-        size = options.image_size or get_profile(options.profile).a_image_size
-        return FIELD_OF_VIEW_MM / size
+        generator = generator_of(self)
+        return generator.pixel_spacing_mm(self) if generator else None
 
     def ensure(self, *, verify: bool = True) -> Dataset:
         """Make sure the files are there (generating a synthetic dataset if absent).
@@ -422,8 +434,9 @@ class Dataset:
             ManifestError: a site dataset whose root does not exist.
             ChecksumMismatch: files differ from the recorded checksum.
         """
-        if self.provenance == "synthetic":
-            self._ensure_synthetic()
+        generator = generator_of(self)
+        if generator is not None:
+            generator.ensure_dataset(self)
         elif not self.exists:
             raise ManifestError(
                 f"dataset {self.name!r}: root {self.root} does not exist or is empty "
@@ -432,26 +445,6 @@ class Dataset:
         if verify and self.entry.checksum:
             self.verify()
         return self
-
-    def _ensure_synthetic(self) -> None:
-        """Generate the cohort when absent, from another generator version, or other options."""
-        import json
-
-        from mpirad.phantom import ensure_cohort, synthesize
-        from mpirad.phantom.cohort import MARKER
-
-        options = self.entry.synthetic or SyntheticOptions()
-        kwargs = {
-            "seed": options.seed,
-            "patients": options.patients,
-            "image_size": options.image_size,
-            "profile": options.profile,
-        }
-        ensure_cohort(self.study, self.root, **kwargs)
-        written = json.loads((self.root / MARKER).read_text(encoding="utf-8"))
-        wanted = {k: v for k, v in kwargs.items() if v is not None}
-        if any(written.get(k) != v for k, v in wanted.items()):
-            synthesize(self.study, self.root, **kwargs)
 
     def checksum(self) -> str:
         """``sha256:<hex>`` over the dataset's files (see :func:`tree_checksum`)."""

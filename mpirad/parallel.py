@@ -134,8 +134,37 @@ def parallel_map(
     jobs = resolve_n_jobs(n_jobs, n_tasks=len(args), serial_below=serial_below)
     tasks = tqdm(args, desc=desc, disable=None, leave=False)
     if jobs == 1:
-        return [worker(*a) for a in tasks]
-    return list(Parallel(n_jobs=jobs, batch_size=batch_size)(delayed(worker)(*a) for a in tasks))
+        return list(progress_lines((worker(*a) for a in tasks), desc, len(args)))
+    parallel = Parallel(n_jobs=jobs, batch_size=batch_size, return_as="generator")
+    return list(progress_lines(parallel(delayed(worker)(*a) for a in tasks), desc, len(args)))
+
+
+#: Seconds between two progress lines where no progress bar shows (:func:`progress_lines`).
+PROGRESS_EVERY = 10.0
+
+
+def progress_lines(
+    results: Iterable[Any], desc: str, total: int, *, every: float = PROGRESS_EVERY
+) -> Iterator[Any]:
+    """Yield ``results``; where tqdm's bar does not show (a notebook, a log file, or
+    ``TQDM_DISABLE``), print ``[mpirad] <desc>: <done>/<total> (<%>), <s> s`` every
+    ``every`` seconds, so that a long step (generating a synthetic cohort from a notebook)
+    is not silent. Nothing for a step without ``desc`` or shorter than ``every``."""
+    import sys
+    import time
+
+    bar_shown = sys.stderr.isatty() and not os.environ.get("TQDM_DISABLE")
+    start = last = time.monotonic()
+    for done, result in enumerate(results, start=1):
+        yield result
+        now = time.monotonic()
+        if desc and not bar_shown and now - last >= every:
+            last = now
+            print(
+                f"[mpirad] {desc}: {done}/{total} ({100 * done / max(total, 1):.0f}%), "
+                f"{now - start:.0f} s",
+                flush=True,
+            )
 
 
 def resolve_scheduler(scheduler: Any = None) -> Any:

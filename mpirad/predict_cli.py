@@ -18,6 +18,7 @@ predict_app = typer.Typer(
     "`cac` (Study B: CAC from a protocol run's models).",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help, as `mpirad` (mpirad.cli)
 )
 
 

@@ -86,3 +86,81 @@ def test_free_port_is_bindable():
     port = labserver.free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def _lab_round_trip(root: Path, rel: str) -> None:
+    """Open ``rel`` as JupyterLab's "Jupytext Notebook" viewer does (through jupytext's
+    contents manager), add what the lab adds (kernel metadata, cell flags) and save."""
+    import asyncio
+
+    from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+    from jupytext.async_contentsmanager import build_async_jupytext_contents_manager_class
+
+    manager = build_async_jupytext_contents_manager_class(AsyncLargeFileManager)(root_dir=str(root))
+    model = asyncio.run(manager.get(rel, type="notebook"))
+    notebook = model["content"]
+    notebook["metadata"]["kernelspec"] = {
+        "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"
+    }  # fmt: skip
+    notebook["metadata"]["language_info"] = {"name": "python", "version": "3.11.7"}
+    for cell in notebook["cells"]:
+        cell["metadata"].update({"trusted": True, "editable": True, "tags": []})
+    asyncio.run(manager.save({"type": "notebook", "content": notebook}, rel))
+
+
+def test_a_module_saved_as_a_notebook_comes_back_unchanged(tmp_path):
+    """Modules under mpirad/, tests/ and benchmarks/ open as notebooks in JupyterLab (every
+    .py does); saved from there they come back byte-identical: no jupytext header, no cell
+    metadata (their folders' jupytext.toml)."""
+    import shutil
+
+    modules = []
+    for folder in ("mpirad", "tests", "benchmarks"):
+        shutil.copytree(REPO / folder, tmp_path / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))  # fmt: skip
+        modules += sorted(p.relative_to(tmp_path).as_posix()
+                          for p in (tmp_path / folder).rglob("*.py"))  # fmt: skip
+    shutil.copy(REPO / "jupytext.toml", tmp_path / "jupytext.toml")
+    before = {rel: (tmp_path / rel).read_bytes() for rel in modules}
+    for rel in modules:
+        _lab_round_trip(tmp_path, rel)
+    changed = [rel for rel in modules if (tmp_path / rel).read_bytes() != before[rel]]
+    assert not changed, f"saving as a notebook changed {changed[:5]}"
+    assert len(modules) > 100
+
+
+def test_the_book_folder_keeps_its_notebook_header():
+    """The book's chapters are notebooks: their folder's config (the project's) keeps the
+    kernelspec header; the modules' configs are not the book's."""
+    import tomllib
+
+    book = tomllib.loads((REPO / "jupytext.toml").read_text(encoding="utf-8"))
+    assert book["notebook_metadata_filter"] == "kernelspec,-all"
+    for folder in ("mpirad", "tests", "benchmarks"):
+        config = tomllib.loads((REPO / folder / "jupytext.toml").read_text(encoding="utf-8"))
+        assert config == {"notebook_metadata_filter": "-all", "cell_metadata_filter": "-all"}
+
+
+def test_text_notebooks_are_served_with_what_the_lab_would_add():
+    """JupyterLab marks a notebook modified when the kernel's language_info or the property
+    inspector's cell defaults arrive; the project's contents manager serves them already
+    (the browser check, `make lab-check`, opens and closes a chapter and a module)."""
+    from ipykernel.ipkernel import IPythonKernel
+
+    from mpirad.jupyter.labcontents import CELL_DEFAULTS, KERNELSPEC, add_lab_metadata
+
+    config, _ = load_server_config()
+    assert config.ServerApp.contents_manager_class.endswith("labcontents.LabContentsManager")
+    module = {"metadata": {}, "cells": [{"cell_type": "code", "metadata": {}}]}
+    add_lab_metadata(module)
+    assert module["metadata"]["kernelspec"] == KERNELSPEC
+    assert module["metadata"]["language_info"] == dict(IPythonKernel.language_info)
+    assert module["cells"][0]["metadata"] == CELL_DEFAULTS
+    chapter = {
+        "metadata": {"kernelspec": {**KERNELSPEC, "display_name": "mine"}},
+        "cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}}],
+    }
+    add_lab_metadata(chapter)
+    assert chapter["metadata"]["kernelspec"]["display_name"] == "mine"  # its own is kept
+    assert chapter["cells"][0]["metadata"]["tags"] == ["parameters"]
+    assert chapter["cells"][0]["metadata"]["editable"] is True

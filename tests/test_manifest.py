@@ -190,3 +190,38 @@ def test_synthetic_dataset_is_generated_verified_and_regenerated_on_new_options(
     path.write_text(body.replace("patients: 2", "patients: 3"))
     ds = get_dataset("syn", path).ensure()
     assert (ds.root / "A003").is_dir()
+
+
+def test_the_manifest_imports_no_generator():
+    """``mpirad.manifest`` describes data: importing it loads no part of the synthetic
+    generator (``manifest -> phantom -> io -> manifest`` was an import circle); a
+    synthetic dataset reaches its generator by name only when it is made or described."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "import mpirad.manifest as m\n"
+        "before = sorted(k for k in sys.modules if k.startswith('mpirad.phantom'))\n"
+        "ds = m.get_dataset('synthetic-a', m.find_manifest(sys.argv[1]))\n"
+        "spacing = ds.pixel_spacing_mm\n"
+        "after = sorted(k for k in sys.modules if k.startswith('mpirad.phantom'))\n"
+        "print(json.dumps([before, after, spacing]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(REPO)], capture_output=True, text=True, cwd=REPO
+    )
+    assert result.returncode == 0, result.stderr
+    before, after, spacing = json.loads(result.stdout)
+    assert before == [], f"import mpirad.manifest loaded {before}"
+    assert "mpirad.phantom.datasets" in after and spacing == pytest.approx(160 / 128)
+    # not even inside a function: no import statement of the module names the generator
+    import ast
+
+    import mpirad.manifest
+
+    tree = ast.parse(Path(mpirad.manifest.__file__).read_text(encoding="utf-8"))
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [name for name in imported if name.startswith("mpirad.phantom")], imported

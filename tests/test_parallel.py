@@ -50,3 +50,29 @@ def test_bad_environment_value_is_named(monkeypatch, bad):
 def test_zero_is_refused():
     with pytest.raises(ValueError, match="n_jobs must not be 0"):
         resolve_n_jobs(0)
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_a_long_step_prints_progress_lines_where_no_bar_shows(capsys):
+    """Generating a cohort from a notebook showed nothing for 86 s: where tqdm's bar does
+    not show (no terminal, as in a notebook), progress comes as periodic lines."""
+    from mpirad import parallel
+
+    results = list(parallel.progress_lines(iter([1, 2, 3, 4]), "study A patients", 4, every=0.0))
+    assert results == [1, 2, 3, 4]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("[mpirad] study A patients: 1/4 (25%),")
+    assert lines[-1].startswith("[mpirad] study A patients: 4/4 (100%),") and len(lines) == 4
+    # a step without a label, or quicker than the interval, says nothing
+    assert list(parallel.progress_lines(iter([1]), "", 1, every=0.0)) == [1]
+    assert list(parallel.progress_lines(iter([1]), "x", 1, every=60.0)) == [1]
+    assert capsys.readouterr().out == ""
+
+
+def test_parallel_map_keeps_the_order_with_workers():
+    from mpirad.parallel import parallel_map
+
+    assert parallel_map(_square, [(i,) for i in range(7)], n_jobs=2) == [i * i for i in range(7)]

@@ -11,7 +11,11 @@ Chromium driven by Selenium:
 2. runs the first cells of ``book/datasets.py`` (Shift+Enter) and checks they give outputs
    and no errors;
 3. saves each notebook with Ctrl+S and checks the file was written and is byte-identical,
-   and that ``git status --porcelain`` is the same as before.
+   and that ``git status --porcelain`` is the same as before;
+4. leaves files alone (autosave every :data:`AUTOSAVE_SECONDS` s here, not 120): a chapter
+   (:data:`CLOSE_NOTEBOOK`) and a module (:data:`MODULE`) opened by double-click are not
+   marked modified, are not written by an autosave, and close without a "Save your work?"
+   prompt (a module may open as a notebook, as every ``.py`` does, or in the editor).
 
 A screenshot of each notebook goes to the output folder for a person to look at, and one
 of the page when a check fails. The server (and its kernels) is always stopped. Needs
@@ -36,6 +40,12 @@ from mpirad.jupyter.labserver import LabCheckError, LabServer
 
 #: The notebook whose first cells are run.
 RUN_NOTEBOOK = "book/datasets.py"
+#: A chapter opened and closed without an edit (item 4 of the module docstring).
+CLOSE_NOTEBOOK = "book/synthetic_cohort.py"
+#: A module opened by double-click and left open past an autosave.
+MODULE = "mpirad/heart/polar.py"
+#: JupyterLab's autosave interval during the check (its default is 120 s).
+AUTOSAVE_SECONDS = 3
 #: The kernel every book notebook names (``jupyter kernelspec list`` in the environment).
 KERNEL_NAME = "python3"
 
@@ -99,8 +109,10 @@ def book_notebooks(root: Path) -> list[str]:
 
 
 def checkpoint_dirs(root: Path) -> set[Path]:
-    """The ``.ipynb_checkpoints`` folders JupyterLab's saves leave under ``root/book``."""
-    return set((root / "book").rglob(".ipynb_checkpoints"))
+    """The ``.ipynb_checkpoints`` folders JupyterLab leaves where the check opens files
+    (``root/book`` and the folder of :data:`MODULE`)."""
+    folders = (root / "book", (root / MODULE).parent)
+    return {found for folder in folders for found in folder.rglob(".ipynb_checkpoints")}
 
 
 def git_status(root: Path) -> str | None:
@@ -353,6 +365,9 @@ def check_notebook(
             lambda i: i["cells"] and i["renderedCells"] > 0 and i["kernelStatus"] == "idle",
             timeout=120,
         )
+        time.sleep(1.0)  # the kernel's metadata reaches the model just after it starts
+        if (page.current() or {}).get("dirty"):
+            result.problems.append(f"{rel}: opened marked modified, without an edit")
         if info["kernel"] != KERNEL_NAME:
             result.problems.append(f"{rel}: kernel {info['kernel']!r}, expected {KERNEL_NAME!r}")
         tagged = [k for k, c in enumerate(info["cells"]) if "parameters" in c["tags"]]
@@ -436,6 +451,59 @@ def _save_and_compare(
         result.problems.append(f"{rel}: saving from JupyterLab changed the file {diff}")
 
 
+def _dialog(page: LabPage) -> str:
+    """The text of an open JupyterLab dialog ("Save your work?"), or ``""``."""
+    return page.driver.execute_script(
+        "const d = document.querySelector('.jp-Dialog'); return d ? d.innerText : '';"
+    )
+
+
+def check_left_alone(page: LabPage, root: Path, rel: str, out_dir: Path) -> Result:
+    """Open ``rel`` by double-click, wait past an autosave, close it: nothing may mark it
+    modified, write it, or ask to save it."""
+    result = Result(f"{rel} (open, wait, close)")
+    start = time.monotonic()
+    path = root / rel
+    before, mtime = digest(path), path.stat().st_mtime_ns
+    shot = out_dir / (rel.replace("/", "_").removesuffix(".py") + "_left_alone.png")
+    try:
+        page.open_by_double_click(rel)
+        info = page.wait_current(rel, "a tab for it", lambda i: True)
+        if info["notebook"]:
+            info = page.wait_current(
+                rel,
+                "its cells to render and its kernel to start",
+                lambda i: i["cells"] and i["renderedCells"] > 0 and i["kernelStatus"] == "idle",
+                timeout=120,
+            )
+        time.sleep(3 * AUTOSAVE_SECONDS)  # past an autosave (every AUTOSAVE_SECONDS here)
+        info = page.current() or {}
+        result.screenshot = page.screenshot(shot)
+        if info.get("dirty"):
+            result.problems.append(f"{rel}: opened marked modified, without an edit")
+        if digest(path) != before or path.stat().st_mtime_ns != mtime:
+            diff = subprocess.run(
+                ["git", "diff", "--stat", "--", rel], cwd=root, capture_output=True, text=True
+            ).stdout.strip()
+            result.problems.append(f"{rel}: written while open, without an edit {diff}")
+        page.driver.execute_script("window.jupyterapp.commands.execute('application:close')")
+        time.sleep(1.5)
+        prompt = _dialog(page)
+        if prompt:
+            result.problems.append(f"{rel}: closing asked {' '.join(prompt.split())[:80]!r}")
+            page.driver.execute_script(  # answer it without saving
+                "const b = [...document.querySelectorAll('.jp-Dialog button')]"
+                ".find(b => /discard|don.t save/i.test(b.innerText)); if (b) b.click();"
+            )
+        page.server.stop_kernels()
+    except LabCheckError as exc:
+        result.problems.append(str(exc) if str(exc).startswith(rel) else f"{rel}: {exc}")
+    except Exception as exc:  # a browser/driver failure: name the file and go on
+        result.problems.append(f"{rel}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    result.seconds = time.monotonic() - start
+    return result
+
+
 def run_check(
     root: Path, out_dir: Path, *, notebooks: list[str] | None = None, run_cells: int = 5
 ) -> list[Result]:
@@ -448,7 +516,7 @@ def run_check(
     notebooks = sorted(notebooks, key=lambda rel: rel != RUN_NOTEBOOK)
     status_before = git_status(root)
     checkpoints_before = checkpoint_dirs(root)
-    server = LabServer(root, out_dir / "server.log")
+    server = LabServer(root, out_dir / "server.log", autosave_seconds=AUTOSAVE_SECONDS)
     driver = None
     results: list[Result] = []
     try:
@@ -464,6 +532,12 @@ def run_check(
             verdict = "ok" if not result.problems else "FAILED"
             print(f"[lab-check] {rel}: {verdict} ({result.seconds:.1f} s)", flush=True)
             results.append(result)
+        for rel in (CLOSE_NOTEBOOK, MODULE):
+            if (root / rel).is_file():
+                result = check_left_alone(page, root, rel, out_dir)
+                verdict = "ok" if not result.problems else "FAILED"
+                print(f"[lab-check] {result.path}: {verdict} ({result.seconds:.1f} s)", flush=True)
+                results.append(result)
     finally:
         if driver is not None:
             try:

@@ -56,8 +56,14 @@ def lab_command(root: Path, port: int, token: str, workspaces: Path) -> list[str
     return cmd
 
 
-def lab_env(root: Path, settings_dir: Path) -> dict[str, str]:
-    """Environment: the project's Jupyter config first, no user settings of this account."""
+def lab_env(
+    root: Path, settings_dir: Path, *, autosave_seconds: int | None = None
+) -> dict[str, str]:
+    """Environment: the project's Jupyter config first, no user settings of this account.
+
+    ``autosave_seconds``: JupyterLab's autosave interval (its default is 120 s), so that a
+    check can wait past an autosave.
+    """
     env = dict(os.environ)
     config = str(root / ".jupyter")
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
@@ -74,14 +80,28 @@ def lab_env(root: Path, settings_dir: Path) -> dict[str, str]:
     (notification / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}), encoding="utf-8"
     )
+    if autosave_seconds is not None:
+        docmanager = settings_dir / "@jupyterlab" / "docmanager-extension"
+        docmanager.mkdir(parents=True, exist_ok=True)
+        (docmanager / "plugin.jupyterlab-settings").write_text(
+            json.dumps({"autosave": True, "autosaveInterval": autosave_seconds}), encoding="utf-8"
+        )
     return env
 
 
 class LabServer:
     """A JupyterLab server process for the check; ``stop()`` ends it and its kernels."""
 
-    def __init__(self, root: Path, log: Path, *, start_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        log: Path,
+        *,
+        start_timeout: float = 120.0,
+        autosave_seconds: int | None = None,
+    ) -> None:
         self.root = root
+        self.autosave_seconds = autosave_seconds
         self.log = log
         self.start_timeout = start_timeout
         self.port = free_port()
@@ -96,7 +116,7 @@ class LabServer:
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         cmd = lab_command(self.root, self.port, self.token, self.tmp / "workspaces")
-        env = lab_env(self.root, self.tmp / "settings")
+        env = lab_env(self.root, self.tmp / "settings", autosave_seconds=self.autosave_seconds)
         with open(self.log, "w", encoding="utf-8") as log:
             self.proc = subprocess.Popen(
                 cmd,

@@ -302,6 +302,7 @@ def _cache_in_the_book(app, config) -> None:
 
 def setup(app) -> dict[str, Any]:
     """Sphinx extension (``_config.yml``: ``sphinx.extra_extensions``)."""
+    app.setup_extension("mpirad.jupyter.kernels")  # kernels with CurveZMQ keys
     app.connect("config-inited", _cache_in_the_book)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)

@@ -3,7 +3,8 @@
 1. the book's datasets (generated on first use when synthetic, verified against the
    manifest's checksum when one is recorded); a study left out (``none``) needs none;
 2. Study A: ``book/study_a/split_run.py`` per split and split unit, through papermill
-   (executed notebooks in ``build/runs/<dataset>/<profile>/split_run/``); with a Dask
+   (executed notebooks in ``build/runs/<dataset>/<profile>/split_run/``), two runs at a
+   time with a torch thread each on two cores (:func:`study_a_splits`); with a Dask
    scheduler each run is one task on a worker, its results written back here
    (:mod:`mpirad.pipeline.remote`);
 3. Study B: the radiomic feature table of every patient x ROI x bin number
@@ -96,17 +97,40 @@ def study_a_split(
     force: bool = False,
 ) -> StepRecord:
     """Run (or reuse) one Study A split notebook through papermill; return its record."""
+    label, seconds = _run_split(ds, split, unit, profile, profile_overrides, force)
+    if seconds is not None:
+        record_timing(label, seconds, profile=profile)
+    job = study_a_job(ds, split, unit, profile=profile, profile_overrides=profile_overrides)
+    return read_record(job.output)
+
+
+def _run_split(
+    ds: Dataset,
+    split: int,
+    unit: str,
+    profile: str,
+    profile_overrides: dict | None,
+    force: bool,
+    torch_threads: int | None = None,
+) -> tuple[str, float | None]:
+    """One split run, made current: ``(label, seconds)``, ``seconds`` None when reused.
+
+    ``torch_threads``: the threads of the notebook's kernel (``OMP_NUM_THREADS``, which
+    torch reads on import); set when runs share the cores (:func:`study_a_splits`).
+    """
+    import os
+
     from mpirad.jupyter.runner import run_recorded
 
+    if torch_threads is not None:  # this process starts the kernel, which inherits it
+        os.environ["OMP_NUM_THREADS"] = str(torch_threads)
     job = study_a_job(ds, split, unit, profile=profile, profile_overrides=profile_overrides)
     start = time.perf_counter()
     _, computed = run_recorded(
         job.notebook, job.parameters, output=job.output, dataset=ds, profile=profile,
         force=force, label=job.label,
     )  # fmt: skip
-    if computed:
-        record_timing(job.label, time.perf_counter() - start, profile=profile)
-    return read_record(job.output)
+    return job.label, (time.perf_counter() - start) if computed else None
 
 
 def study_a_splits(
@@ -118,23 +142,46 @@ def study_a_splits(
     scheduler: object = None,
     n_jobs: int | None = None,
 ) -> dict[str, StepRecord]:
-    """Every Study A split run of ``ds`` made current: one after another here, or, with a
-    Dask ``scheduler`` (:func:`mpirad.parallel.resolve_scheduler`), the runs not current
-    as one task each (:mod:`mpirad.pipeline.remote`).
+    """Every Study A split run of ``ds`` made current: here on ``n_jobs`` worker processes
+    (:func:`mpirad.parallel.resolve_n_jobs`; default 2), or, with a Dask ``scheduler``
+    (:func:`mpirad.parallel.resolve_scheduler`), the runs not current as one task each
+    (:mod:`mpirad.pipeline.remote`).
+
+    Runs that share the machine's cores each get ``cores // workers`` torch threads: a
+    split's small 64 x 64 convolutions keep about 1.5 of 2 threads busy, so two runs of
+    one thread each finish sooner than one after the other with two (and two runs of two
+    threads each on two cores thrash). Every run has its own seed and output folder; the
+    files they share (the prepared tensors, the drawn splits) are written atomically.
 
     Returns:
         ``study_a/<unit>/split_<k>`` -> the executed notebook's record, in book order.
     """
-    from mpirad.parallel import resolve_scheduler
+    import os
+
+    from mpirad.parallel import parallel_map, resolve_n_jobs, resolve_scheduler
 
     n_splits = (profile_overrides or {}).get("n_splits")
     runs = [(split, unit) for split, unit, _ in split_notebooks(ds.name, profile, n_splits)]
     if resolve_scheduler(scheduler) is None:
-        for split, unit in runs:
-            study_a_split(
-                ds, split, unit, profile=profile, profile_overrides=profile_overrides,
-                force=force,
-            )  # fmt: skip
+
+        def current(run: tuple[int, str]) -> bool:  # silent: the run itself says why
+            job = study_a_job(ds, *run, profile=profile, profile_overrides=profile_overrides)
+            return plan(job.output, job.record, force=force).reuse
+
+        pending = [run for run in runs if not current(run)]
+        for split, unit in runs:  # the current ones say they are reused
+            if (split, unit) not in pending:
+                study_a_split(ds, split, unit, profile=profile,
+                              profile_overrides=profile_overrides)  # fmt: skip
+        workers = resolve_n_jobs(n_jobs, n_tasks=len(pending))
+        threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+        # split 1 of each unit first: each draws its unit's splits, which the others read
+        pending.sort(key=lambda run: (run[0] != 1, runs.index(run)))
+        args = [(ds, split, unit, profile, profile_overrides, force, threads)
+                for split, unit in pending]  # fmt: skip
+        for label, seconds in parallel_map(_run_split, args, n_jobs=workers):
+            if seconds is not None:
+                record_timing(label, seconds, profile=profile)
     else:
         _study_a_on_dask(ds, runs, profile, profile_overrides, force, scheduler, n_jobs)
     return {
