@@ -109,7 +109,10 @@ if have_a:
 # The protocol keeps every repeat's winning model (`models.parquet`: intercept and one
 # coefficient per design column, categorical levels reference-coded). Applied to a
 # patient, the repeats' models give a spread of predicted CAC; the table shows its median,
-# minimum and maximum per ROI and pool, and the Berman category of the median. The
+# minimum and maximum per ROI and pool, and the Berman category of the median. A linear
+# model of the raw score can predict below 0, which no Agatston score is: those are shown
+# as 0 (Berman category 0), `clipped` marks the row and the `_raw` columns keep the raw
+# linear predictions (`book/decisions.md`). The
 # patients shown belong to the cohort the models were trained on (most repeats' models
 # saw them), so the table shows how the tool works, not how well it predicts; for new
 # patients use `mpirad predict cac --model build/stats/synthetic-b/aic --dataset NAME`.
@@ -143,5 +146,6 @@ if cac_models is not None:
     summary = summarise_predictions(predict_repeats(cac_models, few), cac)
     summary["patient"] = summary["patient_id"].map({p: k + 1 for k, p in enumerate(shown)})
     columns = ["patient", "roi", "pool", "n_models", "cac_median", "cac_min", "cac_max",
-               "berman", "cac_true", "berman_true"]  # fmt: skip
+               "berman", "clipped", "cac_median_raw", "cac_min_raw", "cac_max_raw",
+               "cac_true", "berman_true"]  # fmt: skip
     display(summary.loc[summary["roi"] == roi, columns].round(0).reset_index(drop=True))

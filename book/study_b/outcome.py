@@ -381,8 +381,11 @@ else:
 # sets that held this patient, the combined model predicted 1593 on average [639, 2037].
 # Here: the patient with the highest total CAC among those in at least five test sets.
 # A linear model of the raw score is pulled towards the bulk of the cohort (41% zeros), so
-# extreme scores are predicted far too low and small ones can come out negative; the
-# `log1p` outcome is the parameter to try when that matters.
+# extreme scores are predicted far too low and small ones can come out negative. No
+# Agatston score is negative: predictions below 0 are drawn at 0 with a red marker and
+# counted in the legend, and the table gives the clipped and the raw linear predictions
+# (`book/decisions.md`); the `log1p` outcome, which cannot go below 0, is the parameter
+# to try when that matters.
 
 # %%
 case = report.case_study(
@@ -397,8 +400,12 @@ pd.Series(
     {
         "true CAC": case["y_true"].iloc[0],
         "test sets": len(case),
-        "mean prediction": case["y_pred"].mean(),
-        "min / max": f"{case['y_pred'].min():.0f} / {case['y_pred'].max():.0f}",
+        "median prediction (clipped at 0)": f"{case['y_pred_clipped'].median():.0f}",
+        "min / max (clipped at 0)": (
+            f"{case['y_pred_clipped'].min():.0f} / {case['y_pred_clipped'].max():.0f}"
+        ),
+        "raw linear min / max": f"{case['y_pred'].min():.0f} / {case['y_pred'].max():.0f}",
+        "test sets predicting < 0": int(case["clipped"].sum()),
         "paper (CAC 2239)": "332 fits, 1593 [639, 2037]",
     },
     name="myocardium, combined",
