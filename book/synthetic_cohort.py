@@ -19,7 +19,8 @@
 # thins by about 20% towards the apex, and a pose in the image. Study B's LVs are shaped
 # like real ones (calibrated on seven expert masks of real scans, see below): a length
 # 0.9-1.55 times the external diameter and a basal cut tilted 10-45 degrees; Study A's keep
-# a length 1.2-1.6 times the diameter and a flat base. Every myocardial voxel carries an AHA 17-segment label (basal
+# a length 1.2-1.6 times the diameter and a flat base. Every myocardial voxel carries an AHA
+# 17-segment label {cite}`cerqueira2002aha` (basal
 # and mid rings of six 60-degree segments, an apical ring of four 90-degree segments and
 # the apex cap) and, through the segments, a coronary territory (LAD 1, 2, 7, 8, 13, 14, 17;
 # RCA 3, 4, 9, 10, 15; LCX 5, 6, 11, 12, 16).

@@ -19,7 +19,7 @@
 #   two overlays and the model card;
 # - **Study B**: the outcome chapter's protocol run (every repeat's winning model) on a
 #   few patients: predicted CAC with its spread over the repeats' models, as in the paper's
-#   Figure 10, and the Berman category.
+#   Figure 10 {cite}`ashrafinia2021`, and the Berman category {cite}`berman2004cac`.
 #
 # **Not a medical device**: these are research models, see the model card below. How the
 # models were built, and the readings of the papers they follow, are in the

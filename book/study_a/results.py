@@ -10,6 +10,7 @@
 # # Study A: results over the five splits
 #
 # This chapter gathers the five training-validation splits of the D-SPECT ResNet18 study
+# {cite}`study_a` ({cite}`he2016resnet`; outlines drawn with Labelme {cite}`wada_labelme`)
 # and sets them beside the paper's published tables. Each split was run twice: with
 # **patient-level** splits (no patient's images on both sides) and with **image-level**
 # splits (single images drawn at random, as the paper most likely did; slices of one heart
@@ -90,9 +91,9 @@ report.table2_confusion(runs)
 # ## Table 3: evaluation indexes
 #
 # Sensitivity (SE), specificity (SP), likelihood ratios (+LR, -LR), predictive values (PPV,
-# NPV), Youden's index (YI), agreement rate (AR) and Cohen's kappa, with 95% confidence
+# NPV), Youden's index {cite}`youden1950` (YI), agreement rate (AR) and Cohen's kappa {cite}`cohen1960kappa`, with 95% confidence
 # intervals (Wilson for proportions, log method for likelihood ratios), and the AUC with
-# DeLong's interval. *undefined* marks an index whose denominator is zero (e.g. NPV when
+# DeLong's interval {cite}`delong1988auc`. *undefined* marks an index whose denominator is zero (e.g. NPV when
 # no image is called negative). The paper prints no AUCs, only that all exceed 0.95.
 
 # %%
@@ -114,7 +115,7 @@ figure_1 = plots.plot_roc_curves(runs["roc"], runs["classification_metrics"])
 # %% [markdown]
 # ## Table 4: segmentation
 #
-# Minimum/P25/median/P75/maximum of IoU, Dice and Hausdorff distance over the ischemic
+# Minimum/P25/median/P75/maximum of IoU, Dice {cite}`dice1945` and Hausdorff distance over the ischemic
 # validation images of each split. This run's Hausdorff distances are in pixels of the
 # network input (see the profile), the paper's in pixels of its 512 x 512 crops, so only
 # the overlap indexes compare directly. An empty prediction has Dice = IoU = 0 and no

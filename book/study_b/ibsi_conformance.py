@@ -9,12 +9,12 @@
 # %% [markdown]
 # # IBSI conformance of the feature engines
 #
-# Study B computed its features with SERA, software that complies with the image biomarker
-# standardisation initiative (IBSI). mpirad computes the same IBSI features with three
+# Study B computed its features with SERA {cite}`ashrafinia_sera`, software that complies
+# with the image biomarker standardisation initiative (IBSI) {cite}`zwanenburg2020ibsi`. mpirad computes the same IBSI features with three
 # engines behind one interface, `mpirad.radiomics.extract_features`:
 #
-# - **mirp**, the IBSI reference implementation, for all eleven feature families;
-# - **pyradiomics** (the `pyradiomics-bhklab` fork), for the families it has, its feature
+# - **mirp** {cite}`zwanenburg2024mirp`, the IBSI reference implementation, for all eleven feature families;
+# - **pyradiomics** {cite}`vangriethuysen2017pyradiomics` (the `pyradiomics-bhklab` fork), for the families it has, its feature
 #   names mapped to IBSI identifiers where the definitions agree;
 # - **numpy**, mpirad's vectorised implementation of the eight families the study keeps,
 #   written for speed (the cohort chapter explains why) and checked against mirp.
@@ -56,7 +56,7 @@ ct_folder = conformance.ct_phantom_folder(ct_phantom or None)
 # A 5 x 4 x 4 voxel image (2 mm voxels) whose ROI holds 74 voxels with grey levels 1, 3, 4
 # and 6 (2 and 5 are absent). The IBSI computes it without discretisation, which is a
 # fixed bin size of 1, and its intensity-volume histogram on the integer intensities. The
-# reference values are the IBSI's (Zwanenburg et al., Radiology 2020;295:328-338), as the
+# reference values are the IBSI's {cite}`zwanenburg2020ibsi`, as the
 # reference implementation's tests keep them, with their tolerances.
 
 # %%

@@ -9,10 +9,12 @@
 # %% [markdown]
 # # Study B: predicting coronary calcium from perfusion radiomics
 #
-# This chapter reproduces the outcome analysis of Study B (Ashrafinia et al., medRxiv 2021):
-# the CAC distribution (Figure 4), univariate Spearman correlations with
-# Benjamini-Hochberg correction (Figures 6-7), the repeated-split stepwise regression judged
-# with Fisher's method (Table 3, Figures 8-9), the terms that win, and a Figure 10-style
+# This chapter reproduces the outcome analysis of Study B {cite}`ashrafinia2021`:
+# the distribution of the Agatston CAC score {cite}`agatston1990cac` in Berman's
+# categories {cite}`berman2004cac` (Figure 4), univariate Spearman correlations with
+# Benjamini-Hochberg correction {cite}`benjamini1995fdr` (Figures 6-7), the repeated-split
+# stepwise regression judged with Fisher's method {cite}`fisher1932methods` (Table 3,
+# Figures 8-9), the terms that win, and a Figure 10-style
 # case. It runs on the book's Study B dataset (named in the first table); the paper's
 # published values are shown next to ours. On a synthetic cohort the comparison checks the
 # *method*, not the biology: the cohort's planted signal decides how strong each pool can be.

@@ -9,7 +9,8 @@
 # %% [markdown]
 # # Study B: radiomic features and their blind-to-outcome selection
 #
-# Study B (Ashrafinia et al., medRxiv 2021) extracted 487 IBSI radiomic features from seven
+# Study B {cite}`ashrafinia2021` extracted 487 IBSI {cite}`zwanenburg2020ibsi` radiomic
+# features (with SERA {cite}`ashrafinia_sera`) from seven
 # regions of interest (ROIs) of 428 normal stress perfusion SPECT scans, each at eight
 # fixed bin numbers (4 to 512), and reduced them to 56 features at 64 bins *without looking
 # at the outcome* (coronary calcium). This chapter repeats the extraction and the
