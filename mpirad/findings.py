@@ -96,7 +96,12 @@ class BoxHandle:
         from IPython.display import display
 
         self.title = title
-        placeholder = results_box(["(filled in when the chapter has run to its end)"], title)
+        placeholder = results_box(
+            [
+                "Filled in at the end of this page from its numbers; if this line is still here, the page stopped before its results (see below)."
+            ],
+            title,
+        )
         self._handle = display(placeholder, display_id=True)
 
     def update(self, box: Box) -> Box:

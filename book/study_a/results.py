@@ -26,6 +26,11 @@
 # [decisions appendix](../decisions.md) lists what mpirad does by default and the
 # option that gives the other reading.
 
+# %%
+from mpirad.findings import open_box
+
+box = open_box("Results")  # filled at the end of the page from this run's numbers
+
 # %% tags=["parameters"]
 dataset = ""  # empty: the Study A dataset of the book (synthetic-a unless make book sets DATASET_A)
 profile = ""  # empty: the profile of the book (quick unless make book sets PROFILE)
@@ -168,3 +173,19 @@ figure_3 = plots.plot_overlays(first.groupby("unit", sort=False).nth([0, -1]), m
 
 # %%
 report.unit_comparison(runs)
+
+# %% [markdown]
+# ## Compared with the paper
+#
+# This run's headline numbers (the box at the top of the page) against the paper's, and why
+# they differ; the sentences are generated from the tables above and the paper's numbers
+# as `mpirad` keeps them, never typed by hand.
+
+# %%
+from mpirad.findings import paper_box, results_box
+from mpirad.tomo.findings import study_a_comparison, study_a_results
+
+metrics, per_image = runs["classification_metrics"], runs["segmentation_per_image"]
+box.update(results_box(study_a_results(metrics, per_image)))
+synthetic = get_dataset(dataset_name).provenance == "synthetic"
+paper_box(study_a_comparison(metrics, synthetic, settings.name))

@@ -23,6 +23,11 @@
 # [decisions appendix](../decisions.md) lists what mpirad does by default and the
 # option that gives the other reading.
 
+# %%
+from mpirad.findings import open_box
+
+box = open_box("Results")  # filled at the end of the page from this run's numbers
+
 # %% tags=["parameters"]
 dataset = ""  # empty: the Study B dataset of the book (synthetic-b unless make book sets DATASET_B)
 features_path = ""  # "": the dataset's own table, build/features/<dataset>/features.parquet
@@ -455,3 +460,18 @@ sizes = pd.Series(
 )
 display(both.style.format(precision=1))
 sizes.to_frame()
+
+# %% [markdown]
+# ## Compared with the paper
+#
+# This run's headline numbers (the box at the top of the page) against the paper's, and why
+# they differ; the sentences are generated from the tables above and the paper's numbers
+# as `mpirad` keeps them, never typed by hand.
+
+# %%
+from mpirad.findings import paper_box, results_box
+from mpirad.stats.findings import outcome_comparison, outcome_results
+
+calibrated = null.calibrate(result.runs) if B else None
+box.update(results_box(outcome_results(fisher, univariate, B, calibrated)))
+paper_box(outcome_comparison(fisher, univariate, synthetic=ds.provenance == "synthetic"))

@@ -22,6 +22,11 @@
 # [decisions appendix](../decisions.md) lists what mpirad does by default and the
 # option that gives the other reading.
 
+# %%
+from mpirad.findings import open_box
+
+box = open_box("Results")  # filled at the end of the page from this run's numbers
+
 # %% tags=["parameters"]
 dataset = ""  # empty: the Study B dataset of the book (synthetic-b unless make book sets DATASET_B)
 features_path = ""  # "": the dataset's own table, build/features/<dataset>/features.parquet
@@ -173,3 +178,21 @@ fig = plots.plot_per_bin_statistics(result.per_bin_stats)
 pd.Series(
     {"paper": paper_b.PAPER_N_BINS, "this run": result.n_bins}, name="chosen bin number"
 ).to_frame()
+
+# %% [markdown]
+# ## Compared with the paper
+#
+# This run's headline numbers (the box at the top of the page) against the paper's, and why
+# they differ; the sentences are generated from the tables above and the paper's numbers
+# as `mpirad` keeps them, never typed by hand.
+
+# %%
+from mpirad.findings import paper_box, results_box
+from mpirad.radiomics.findings import radiomics_comparison, radiomics_results
+
+box.update(
+    results_box(radiomics_results(result.n_bins, result.selected, result.counts,
+                                  features["patient_id"].nunique()))
+)  # fmt: skip
+synthetic = ds.provenance == "synthetic"
+paper_box(radiomics_comparison(result.n_bins, result.selected, result.per_bin_stats, synthetic))
