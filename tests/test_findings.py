@@ -128,3 +128,23 @@ def test_box_renders_html_and_markdown():
     assert p_value(0.0001) == "p < 0.001" and p_value(0.0312) == "p = 0.031"
     with pytest.raises(KeyError):
         results_box(["a"]).__class__("t", ["a"], "other")._repr_html_()
+
+
+def test_conformance_sentences_follow_the_summary():
+    from mpirad.radiomics.findings import conformance_results
+
+    summary = pd.DataFrame(
+        {
+            "family": ["GLCM", "GLRLM"],
+            "reference": [25, 16],
+            "mirp computed": [25, 16],
+            "mirp match": [25, 16],
+            "numpy computed": [25, 16],
+            "numpy match": [24, 16],
+        }
+    )
+    text = " ".join(conformance_results(summary, None))
+    assert "Digital phantom (41 3D reference values)" in text
+    assert "mirp matches 41 of the 41" in text and "numpy matches 40 of the 41" in text
+    assert "CT phantom is not available" in text
+    assert "not available" in " ".join(conformance_results(None, None))

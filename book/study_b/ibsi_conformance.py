@@ -30,6 +30,11 @@
 # [decisions appendix](../decisions.md) lists what mpirad does by default and the
 # option that gives the other reading.
 
+# %%
+from mpirad.findings import open_box
+
+box = open_box("Results")  # filled at the end of the page from this run's numbers
+
 # %% tags=["parameters"]
 engines = "mirp,pyradiomics,numpy"
 digital_phantom = ""  # folder of the digital phantom (default: MPIRAD_IBSI_DIGITAL_PHANTOM)
@@ -152,3 +157,15 @@ if ct_folder is not None:
         ignore_index=True,
     )
     display(ct_misses if len(ct_misses) else "every computed value matches")
+
+# %% [markdown]
+# ## Compared with the paper
+
+# %%
+from mpirad.findings import paper_box, results_box
+from mpirad.radiomics.findings import conformance_comparison, conformance_results
+
+digital_summary = conformance.conformance_summary(table) if digital_folder is not None else None
+ct_summary = conformance.ct_conformance_summary(ct_table) if ct_folder is not None else None
+box.update(results_box(conformance_results(digital_summary, ct_summary)))
+paper_box(conformance_comparison())

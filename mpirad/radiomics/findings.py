@@ -83,3 +83,54 @@ def radiomics_comparison(
             "number, follow the simulation, not the 428 patients of the paper."
         )
     return sentences
+
+
+def _engine_totals(summary: pd.DataFrame) -> list[str]:
+    engines = [c.removesuffix(" match") for c in summary.columns if c.endswith(" match")]
+    return [
+        f"{engine} matches {int(summary[f'{engine} match'].sum())} of the "
+        f"{int(summary[f'{engine} computed'].sum())} reference values it computes"
+        for engine in engines
+    ]
+
+
+def conformance_results(digital: pd.DataFrame | None, ct: pd.DataFrame | None = None) -> list[str]:
+    """What the IBSI conformance page found.
+
+    Args:
+        digital: :func:`~mpirad.radiomics.conformance.conformance_summary` of the digital
+            phantom (``reference``, ``<engine> computed``, ``<engine> match``), or None when
+            the phantom is not available.
+        ct: :func:`~mpirad.radiomics.conformance.ct_conformance_summary` of the CT phantom
+            (same columns, one row per configuration x family), or None.
+    """
+    if digital is None:
+        sentences = [
+            "The IBSI digital phantom is not available to this build: no feature was checked "
+            "against the IBSI reference values on this page (the test suite does it where "
+            "the phantom is installed)."
+        ]
+    else:
+        sentences = [
+            f"Digital phantom ({int(digital['reference'].sum())} 3D reference values): "
+            + listing(_engine_totals(digital))
+            + "."
+        ]
+    if ct is None:
+        sentences.append("The IBSI CT phantom is not available to this build.")
+    else:
+        sentences.append(
+            f"CT phantom ({int(ct['reference'].sum())} reference values over its "
+            "configurations): " + listing(_engine_totals(ct)) + "."
+        )
+    return sentences
+
+
+def conformance_comparison() -> list[str]:
+    """What the paper says about conformance (there is no number to compare with)."""
+    return [
+        "The paper computed its features with SERA, which it describes as IBSI-compliant, and "
+        "reports no conformance figures of its own: the numbers above are mpirad's "
+        "evidence that its engines compute the same IBSI features, not a comparison with "
+        "the paper's."
+    ]
