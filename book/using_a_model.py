@@ -25,6 +25,11 @@
 # models were built, and the readings of the papers they follow, are in the
 # [decisions appendix](decisions.md).
 
+# %%
+from mpirad.findings import open_box
+
+box = open_box("Results")  # filled at the end of the page from this run's numbers
+
 # %% tags=["parameters"]
 dataset = ""  # empty: the Study A dataset of the book (synthetic-a unless make book sets DATASET_A)
 profile = ""  # empty: the profile of the book (quick unless make book sets PROFILE)
@@ -149,3 +154,19 @@ if cac_models is not None:
                "berman", "clipped", "cac_median_raw", "cac_min_raw", "cac_max_raw",
                "cac_true", "berman_true"]  # fmt: skip
     display(summary.loc[summary["roi"] == roi, columns].round(0).reset_index(drop=True))
+
+# %% [markdown]
+# ## Compared with the paper
+
+# %%
+from mpirad.findings import paper_box, results_box
+from mpirad.stats.findings import cac_prediction_results, using_a_model_comparison
+from mpirad.tomo.findings import heldout_results
+
+sentences = heldout_results(table_a) if have_a else ["Study A: no trained model in this build."]
+if cac_models is not None:
+    sentences += cac_prediction_results(summary.loc[summary["roi"] == roi])
+else:
+    sentences.append("Study B: no protocol run in this build.")
+box.update(results_box(sentences))
+paper_box(using_a_model_comparison())

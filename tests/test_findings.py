@@ -148,3 +148,33 @@ def test_conformance_sentences_follow_the_summary():
     assert "mirp matches 41 of the 41" in text and "numpy matches 40 of the 41" in text
     assert "CT phantom is not available" in text
     assert "not available" in " ".join(conformance_results(None, None))
+
+
+def test_significance_reads_the_runs_critical_value():
+    fisher = pd.DataFrame({"critical": [23.21], "df": [10], "n_repeats": [5]})
+    text = significance_sentence(0, None, fisher)
+    assert "(23.21, 10 degrees of freedom, p < 0.01), which assumes 5 independent" in text
+    assert "(135.81, 100 degrees of freedom" in significance_sentence(0, None)
+
+
+def test_using_a_model_sentences():
+    from mpirad.stats.findings import cac_prediction_results, using_a_model_comparison
+    from mpirad.tomo.findings import heldout_results
+
+    table = pd.DataFrame({"predicted": [True, False, True], "label": [1, 0, 0]})
+    assert heldout_results(table) == [
+        "Study A: 2 of 3 new images called ischemic by the ensemble; 2 of 3 agree with the "
+        "synthetic truth."
+    ]
+    summary = pd.DataFrame(
+        {
+            "patient_id": ["p1", "p1", "p2", "p2"],
+            "clipped": [True, False, False, False],
+            "berman": ["0", "1-10", ">400", ">400"],
+            "berman_true": ["0", "0", ">400", "101-400"],
+        }
+    )
+    text = cac_prediction_results(summary)[0]
+    assert "2 patients x 2 ROI/pool rows; 1 rows had a raw linear prediction below 0" in text
+    assert "right in 2 of 4" in text
+    assert "2239 predicted 1593 [639, 2037] over 332 fits" in using_a_model_comparison()[0]

@@ -12,6 +12,7 @@ import pandas as pd
 
 from mpirad.findings import listing, number
 from mpirad.stats.paper_b import (
+    PAPER_CASE_STUDY,
     PAPER_CRITICAL,
     PAPER_FDR_SURVIVORS,
     PAPER_MAX_ABS_RHO,
@@ -29,16 +30,25 @@ def _named_x(rows: pd.DataFrame, name: str = "roi", value: str = "fisher_x") -> 
     return [f"{r[name]} (X = {number(r[value], 1)})" for _, r in rows.iterrows()]
 
 
-def significance_sentence(permutations: int, calibrated: pd.DataFrame | None) -> str:
+def significance_sentence(
+    permutations: int, calibrated: pd.DataFrame | None, fisher: pd.DataFrame | None = None
+) -> str:
     """Which test "significant" means here and whether it is calibrated.
 
     Args:
         permutations: B, the permutations of CAC run (0: none).
         calibrated: :meth:`PermutationNull.calibrate`'s table (``perm_p``), or None.
+        fisher: the run's :meth:`ProtocolResult.fisher_table` (``critical``, ``df``,
+            ``n_repeats``): the critical value and degrees of freedom of this run; None:
+            the paper's (135.81, 100, 50 test sets).
     """
+    critical, df, n_sets = PAPER_CRITICAL, 100, 50
+    if fisher is not None and not fisher.empty and {"critical", "df", "n_repeats"} <= set(fisher):
+        first = fisher.iloc[0]
+        critical, df, n_sets = float(first["critical"]), int(first["df"]), int(first["n_repeats"])
     text = (
         "*Significant* means the paper's test: Fisher's X above the chi-square critical value "
-        f"({number(PAPER_CRITICAL)}, 100 degrees of freedom, p < 0.01), which assumes 50 "
+        f"({number(critical)}, {df} degrees of freedom, p < 0.01), which assumes {n_sets} "
         "independent test sets; they share patients, and the project's permutation null "
         "finds this chi-square p too small (not calibrated)."
     )
@@ -92,7 +102,7 @@ def outcome_results(
             f"({best['roi']}, {best['feature']}, {best['scale']} scale); {survivors} ROI x "
             "feature x scale tests survive Benjamini-Hochberg at q = 0.05."
         )
-    sentences.append(significance_sentence(permutations, calibrated))
+    sentences.append(significance_sentence(permutations, calibrated, fisher))
     return sentences
 
 
@@ -137,3 +147,38 @@ def outcome_comparison(
             "scanner) and from the readings listed in the decisions appendix."
         )
     return sentences
+
+
+def cac_prediction_results(summary: pd.DataFrame) -> list[str]:
+    """What the protocol's models predicted for a few patients (``mpirad predict cac``).
+
+    Args:
+        summary: :func:`mpirad.stats.predict.summarise_predictions`' table (``patient_id``,
+            ``clipped``, ``berman``, and with the truth ``berman_true``).
+    """
+    if summary.empty:
+        return ["Study B: no patient was predicted."]
+    clipped = int(summary["clipped"].sum())
+    text = (
+        f"Study B: {summary['patient_id'].nunique()} patients x {len(summary) // max(1, summary['patient_id'].nunique())} "
+        f"ROI/pool rows; {clipped} rows had a raw linear prediction below 0, shown as 0 "
+        "(Berman 0) and flagged `clipped`"
+    )
+    if "berman_true" in summary:
+        same = int((summary["berman"] == summary["berman_true"]).sum())
+        text += (
+            f"; the Berman category of the median prediction is right in {same} of {len(summary)}"
+        )
+    return [text + "."]
+
+
+def using_a_model_comparison() -> list[str]:
+    """What the papers offer to compare with an applied model."""
+    case = PAPER_CASE_STUDY
+    return [
+        "Neither paper publishes a trained model or its predictions for new patients. The "
+        f"nearest is Study B's Figure 10: a patient with CAC {case['cac']:.0f} predicted "
+        f"{case['mean_prediction']:.0f} [{case['min_prediction']:.0f}, "
+        f"{case['max_prediction']:.0f}] over {case['n_predictions']:.0f} fits, compared with "
+        "this build's case in the outcome chapter."
+    ]

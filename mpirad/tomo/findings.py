@@ -91,3 +91,20 @@ def study_a_comparison(metrics: pd.DataFrame, synthetic: bool, profile: str) -> 
             "go is set by that simulation, not by patients."
         )
     return sentences
+
+
+def heldout_results(table: pd.DataFrame) -> list[str]:
+    """What the split models said about new patients' images (``mpirad predict tomo``).
+
+    Args:
+        table: :func:`mpirad.tomo.predict.write_predictions`' table (``predicted``, and
+            ``label`` where the truth is known).
+    """
+    if table.empty:
+        return ["Study A: no image was predicted."]
+    called = int(table["predicted"].astype(bool).sum())
+    text = f"Study A: {called} of {len(table)} new images called ischemic by the ensemble"
+    if "label" in table and table["label"].notna().all():
+        agree = int((table["predicted"].astype(int) == table["label"].astype(int)).sum())
+        text += f"; {agree} of {len(table)} agree with the synthetic truth"
+    return [text + "."]
