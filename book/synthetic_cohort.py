@@ -32,6 +32,11 @@
 # [decisions appendix](decisions.md) lists what mpirad does by default and the
 # option that gives the other reading.
 
+# %%
+from mpirad.findings import open_box
+
+box = open_box("Results")  # filled at the end of the page from this run's numbers
+
 # %% tags=["parameters"]
 dataset_a = "synthetic-a"
 dataset_b = "synthetic-b"
@@ -268,3 +273,13 @@ pd.DataFrame(
 # %%
 signal = summaries.planted_signal_table(root_b).set_index("ROI")
 signal.style.format({"rho CV~CAC": "{:.2f}", "p CV~CAC": "{:.1e}", "rho CV~BMI": "{:.2f}"})
+
+# %% [markdown]
+# ## Compared with the paper
+
+# %%
+from mpirad.findings import paper_box, results_box
+from mpirad.stats.findings import cohort_comparison, cohort_results
+
+box.update(results_box(cohort_results(cac["cac_total"], truth, signal)))
+paper_box(cohort_comparison(cac["cac_total"]))

@@ -178,3 +178,18 @@ def test_using_a_model_sentences():
     assert "2 patients x 2 ROI/pool rows; 1 rows had a raw linear prediction below 0" in text
     assert "right in 2 of 4" in text
     assert "2239 predicted 1593 [639, 2037] over 332 fits" in using_a_model_comparison()[0]
+
+
+def test_cohort_sentences_follow_the_cac_and_the_truth():
+    from mpirad.stats.findings import cohort_comparison, cohort_results
+
+    cac = pd.Series([0.0, 0.0, 5.0, 50.0, 500.0])
+    truth = {
+        "measured": {"r2_clinical_on_log1p_cac_total": 0.3},
+        "planted_signal": {"mechanism": "m"},
+    }
+    signal = pd.DataFrame({"rho CV~CAC": [0.1, -0.45]}, index=["LAD17", "RCA17"])
+    text = " ".join(cohort_results(cac, truth, signal))
+    assert "5 patients, 40% with CAC 0, median CAC 5" in text and "R² = 0.30" in text
+    assert "(m)" in text and "rho = -0.45 (RCA17)" in text
+    assert "this cohort 40% / 20% / 20% / 0% / 20% / 0%" in cohort_comparison(cac)[0]
