@@ -175,7 +175,12 @@ def test_using_a_model_sentences():
         }
     )
     text = cac_prediction_results(summary)[0]
-    assert "2 patients x 2 ROI/pool rows; 1 rows had a raw linear prediction below 0" in text
+    assert "2 patients x 2 ROI/pool rows; 1 rows have a raw linear prediction below 0" in text
+    summary["cac_median_raw"] = [-5.0, 3.0, 500.0, 600.0]
+    assert (
+        "1 of them a median below 0 (shown as CAC 0, Berman 0)"
+        in (cac_prediction_results(summary)[0])
+    )
     assert "right in 2 of 4" in text
     assert "2239 predicted 1593 [639, 2037] over 332 fits" in using_a_model_comparison()[0]
 

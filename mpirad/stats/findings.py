@@ -159,11 +159,15 @@ def cac_prediction_results(summary: pd.DataFrame) -> list[str]:
     if summary.empty:
         return ["Study B: no patient was predicted."]
     clipped = int(summary["clipped"].sum())
+    rows_per_patient = len(summary) // max(1, summary["patient_id"].nunique())
     text = (
-        f"Study B: {summary['patient_id'].nunique()} patients x {len(summary) // max(1, summary['patient_id'].nunique())} "
-        f"ROI/pool rows; {clipped} rows had a raw linear prediction below 0, shown as 0 "
-        "(Berman 0) and flagged `clipped`"
+        f"Study B: {summary['patient_id'].nunique()} patients x {rows_per_patient} ROI/pool "
+        f"rows; {clipped} rows have a raw linear prediction below 0 among their repeats "
+        "(shown as 0, flagged `clipped`)"
     )
+    if "cac_median_raw" in summary:
+        negative = int((summary["cac_median_raw"] < 0).sum())
+        text += f", {negative} of them a median below 0 (shown as CAC 0, Berman 0)"
     if "berman_true" in summary:
         same = int((summary["berman"] == summary["berman_true"]).sum())
         text += (
