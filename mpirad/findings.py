@@ -50,9 +50,10 @@ def listing(items: Sequence[str], empty: str = "none") -> str:
 
 
 def _inline_markdown_to_html(text: str) -> str:
-    """Escape ``text`` and render its ``**bold**`` and ```code``` spans."""
+    """Escape ``text`` and render its ``**bold**``, ``*italic*`` and ```code``` spans."""
     escaped = html.escape(text, quote=False)
     escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+    escaped = re.sub(r"(?<![*\w])\*([^*\s][^*]*?)\*(?![*\w])", r"<em>\1</em>", escaped)
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
 
 

@@ -122,6 +122,7 @@ def test_box_renders_html_and_markdown():
     html = box._repr_html_()
     assert 'class="admonition note' in html and "<strong>1.0</strong>" in html
     assert "<code>code</code>" in html and "&lt;b&gt;" in html
+    assert "<em>Significant</em> x 3 * 4" in results_box(["*Significant* x 3 * 4"])._repr_html_()
     assert box._repr_markdown_().startswith("**Results**\n\n- X = **1.0**")
     assert 'class="admonition seealso' in paper_box(["a"])._repr_html_()
     assert listing(["a", "b", "c"]) == "a, b and c" and listing([], "none") == "none"
