@@ -113,6 +113,10 @@ def test_study_a_sentences_follow_the_aucs():
     )
     assert "0.93 (image-level, 1 of 2 splits above)" in comparison
     assert "score 0.10 higher" in comparison
+    from mpirad.tomo.profiles import get_profile
+
+    quick = " ".join(study_a_comparison(metrics, True, get_profile("quick")))
+    assert "resizes 96-pixel crops to 64 x 64 and trains 10 (classifier)" in quick
     other = " ".join(study_a_comparison(_metrics({"patient": [0.97]}), False, "paper"))
     assert "1 of 1 splits above" in other and "quick" not in other
 

@@ -188,4 +188,4 @@ from mpirad.tomo.findings import study_a_comparison, study_a_results
 metrics, per_image = runs["classification_metrics"], runs["segmentation_per_image"]
 box.update(results_box(study_a_results(metrics, per_image)))
 synthetic = get_dataset(dataset_name).provenance == "synthetic"
-paper_box(study_a_comparison(metrics, synthetic, settings.name))
+paper_box(study_a_comparison(metrics, synthetic, settings))

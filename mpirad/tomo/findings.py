@@ -49,13 +49,28 @@ def study_a_results(metrics: pd.DataFrame, per_image: pd.DataFrame) -> list[str]
     return sentences
 
 
-def study_a_comparison(metrics: pd.DataFrame, synthetic: bool, profile: str) -> list[str]:
+def _profile_sentence(profile) -> str:
+    """How a (non-paper) profile's training differs from the paper-sized one."""
+    name = getattr(profile, "name", profile)
+    try:
+        pre, cls, seg = profile.preprocess, profile.classifier, profile.segmenter
+    except AttributeError:
+        return f"The `{name}` profile is smaller than the paper's; the `paper` profile is the one to compare."
+    return (
+        f"The `{name}` profile resizes {pre.crop_size}-pixel crops to {pre.input_size} x "
+        f"{pre.input_size} and trains {cls.epochs} (classifier) and {seg.epochs} (segmenter) "
+        "epochs; the paper's images are 512-pixel crops, and the `paper` profile is the one "
+        "to compare."
+    )
+
+
+def study_a_comparison(metrics: pd.DataFrame, synthetic: bool, profile) -> list[str]:
     """How the run compares with the paper's claim that all AUCs exceed 0.95, and why.
 
     Args:
         metrics: ``classification_metrics``.
         synthetic: whether the dataset is mpirad's synthetic cohort.
-        profile: the book profile (``quick`` or ``paper``).
+        profile: the book profile (a :class:`mpirad.tomo.profiles.StudyAProfile`, or its name).
     """
     auc = _per_unit(metrics, "AUC")
     if auc.empty:
@@ -79,11 +94,9 @@ def study_a_comparison(metrics: pd.DataFrame, synthetic: bool, profile: str) -> 
             "one heart fall on both sides of an image-level split, as they most likely did "
             "in the paper, so part of its AUC may be memory of the patient."
         )
-    if profile == "quick":
-        sentences.append(
-            "The `quick` profile trains on small crops for few epochs on 2 CPU cores; the "
-            "`paper` profile (512-pixel crops, 40/60 epochs) is the one to compare."
-        )
+    name = getattr(profile, "name", profile)
+    if name != "paper":
+        sentences.append(_profile_sentence(profile))
     if synthetic:
         sentences.append(
             "On the synthetic cohort the planted defects include equivocal ones (10-18% "
