@@ -11,7 +11,7 @@
 #
 # Every number in the synthetic chapters was checked on hearts mpirad drew itself. This
 # page puts real ones through the same code: the public PhysioNet *Myocardial Perfusion
-# Scintigraphy Image Database* v1.0.0 (CC-BY-4.0; GE Discovery NM 530c CZT camera, rest
+# Scintigraphy Image Database* v1.0.0 {cite}`physionet_mps` (CC-BY-4.0; GE Discovery NM 530c CZT camera, rest
 # 99mTc-MIBI; volumes of 70 x 70 x 50 voxels of 4 mm, each with an expert mask of the LV
 # wall). The files are not part of mpirad: the page reads them when
 # `MPIRAD_PHYSIONET_MPS` (or the parameter below) names a folder that holds them, and
@@ -23,7 +23,7 @@
 # specks are counted and left out); a long axis that needs no elongated LV (the line the
 # wall's surface normals cross, as a surface of revolution's do); the anterior and septal
 # sense from the volume's patient orientation (its direction cosines); the roll from the
-# right ventricle's counts; and the AHA 17 segments (base to apex in thirds, segment 17
+# right ventricle's counts; and the AHA 17 segments {cite}`cerqueira2002aha` (base to apex in thirds, segment 17
 # the apex cap beyond the cavity).
 # Masks whose image was not found are measured for their shape only.
 

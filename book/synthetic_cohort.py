@@ -19,7 +19,8 @@
 # thins by about 20% towards the apex, and a pose in the image. Study B's LVs are shaped
 # like real ones (calibrated on seven expert masks of real scans, see below): a length
 # 0.9-1.55 times the external diameter and a basal cut tilted 10-45 degrees; Study A's keep
-# a length 1.2-1.6 times the diameter and a flat base. Every myocardial voxel carries an AHA 17-segment label (basal
+# a length 1.2-1.6 times the diameter and a flat base. Every myocardial voxel carries an AHA
+# 17-segment label {cite}`cerqueira2002aha` (basal
 # and mid rings of six 60-degree segments, an apical ring of four 90-degree segments and
 # the apex cap) and, through the segments, a coronary territory (LAD 1, 2, 7, 8, 13, 14, 17;
 # RCA 3, 4, 9, 10, 15; LCX 5, 6, 11, 12, 16).
@@ -30,6 +31,11 @@
 # Where a paper is ambiguous, self-contradictory or silent, the
 # [decisions appendix](decisions.md) lists what mpirad does by default and the
 # option that gives the other reading.
+
+# %%
+from mpirad.findings import open_box
+
+box = open_box("Results")  # filled at the end of the page from this run's numbers
 
 # %% tags=["parameters"]
 dataset_a = "synthetic-a"
@@ -267,3 +273,13 @@ pd.DataFrame(
 # %%
 signal = summaries.planted_signal_table(root_b).set_index("ROI")
 signal.style.format({"rho CV~CAC": "{:.2f}", "p CV~CAC": "{:.1e}", "rho CV~BMI": "{:.2f}"})
+
+# %% [markdown]
+# ## Compared with the paper
+
+# %%
+from mpirad.findings import paper_box, results_box
+from mpirad.stats.findings import cohort_comparison, cohort_results
+
+box.update(results_box(cohort_results(cac["cac_total"], truth, signal)))
+paper_box(cohort_comparison(cac["cac_total"]))

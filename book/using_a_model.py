@@ -19,11 +19,16 @@
 #   two overlays and the model card;
 # - **Study B**: the outcome chapter's protocol run (every repeat's winning model) on a
 #   few patients: predicted CAC with its spread over the repeats' models, as in the paper's
-#   Figure 10, and the Berman category.
+#   Figure 10 {cite}`ashrafinia2021`, and the Berman category {cite}`berman2004cac`.
 #
 # **Not a medical device**: these are research models, see the model card below. How the
 # models were built, and the readings of the papers they follow, are in the
 # [decisions appendix](decisions.md).
+
+# %%
+from mpirad.findings import open_box
+
+box = open_box("Results")  # filled at the end of the page from this run's numbers
 
 # %% tags=["parameters"]
 dataset = ""  # empty: the Study A dataset of the book (synthetic-a unless make book sets DATASET_A)
@@ -109,7 +114,10 @@ if have_a:
 # The protocol keeps every repeat's winning model (`models.parquet`: intercept and one
 # coefficient per design column, categorical levels reference-coded). Applied to a
 # patient, the repeats' models give a spread of predicted CAC; the table shows its median,
-# minimum and maximum per ROI and pool, and the Berman category of the median. The
+# minimum and maximum per ROI and pool, and the Berman category of the median. A linear
+# model of the raw score can predict below 0, which no Agatston score is: those are shown
+# as 0 (Berman category 0), `clipped` marks the row and the `_raw` columns keep the raw
+# linear predictions (`book/decisions.md`). The
 # patients shown belong to the cohort the models were trained on (most repeats' models
 # saw them), so the table shows how the tool works, not how well it predicts; for new
 # patients use `mpirad predict cac --model build/stats/synthetic-b/aic --dataset NAME`.
@@ -143,5 +151,22 @@ if cac_models is not None:
     summary = summarise_predictions(predict_repeats(cac_models, few), cac)
     summary["patient"] = summary["patient_id"].map({p: k + 1 for k, p in enumerate(shown)})
     columns = ["patient", "roi", "pool", "n_models", "cac_median", "cac_min", "cac_max",
-               "berman", "cac_true", "berman_true"]  # fmt: skip
+               "berman", "clipped", "cac_median_raw", "cac_min_raw", "cac_max_raw",
+               "cac_true", "berman_true"]  # fmt: skip
     display(summary.loc[summary["roi"] == roi, columns].round(0).reset_index(drop=True))
+
+# %% [markdown]
+# ## Compared with the paper
+
+# %%
+from mpirad.findings import paper_box, results_box
+from mpirad.stats.findings import cac_prediction_results, using_a_model_comparison
+from mpirad.tomo.findings import heldout_results
+
+sentences = heldout_results(table_a) if have_a else ["Study A: no trained model in this build."]
+if cac_models is not None:
+    sentences += cac_prediction_results(summary.loc[summary["roi"] == roi])
+else:
+    sentences.append("Study B: no protocol run in this build.")
+box.update(results_box(sentences))
+paper_box(using_a_model_comparison())

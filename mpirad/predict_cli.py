@@ -136,6 +136,7 @@ def cac_cmd(
     """Predict CAC per patient, ROI and pool with every repeat's winning model (Study B)."""
     from mpirad.manifest import get_dataset
     from mpirad.pipeline.paths import predict_dir
+    from mpirad.stats.cac import CLIP_NOTE
     from mpirad.stats.predict import (
         dataset_tables,
         load_cac_models,
@@ -162,3 +163,5 @@ def cac_cmd(
         f"{table['pool'].nunique()} pool(s), {long['repeat'].nunique()} repeat model(s) each; "
         f"table {target / 'predictions.csv'}"
     )
+    if table["clipped"].any():
+        typer.echo(f"{int(table['clipped'].sum())} row(s) predicted below 0: {CLIP_NOTE}")

@@ -37,6 +37,7 @@ parts:
   - caption: Appendix
     chapters:
       - file: book/decisions
+      - file: book/bibliography
 """
 #: The outcome chapter's parameters in this small book (its parameters cell, rewritten).
 SMALL_OUTCOME = {

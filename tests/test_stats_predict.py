@@ -82,14 +82,37 @@ def test_summary_spread_and_berman(sim, stored, tmp_path):
         & (long["roi"] == row["roi"])
         & (long["pool"] == row["pool"])
     ]["cac_pred"]
-    assert row["cac_median"] == pytest.approx(mine.median())
-    assert (row["cac_min"], row["cac_max"]) == (mine.min(), mine.max())
+    assert row["cac_median_raw"] == pytest.approx(mine.median())
+    assert (row["cac_min_raw"], row["cac_max_raw"]) == (mine.min(), mine.max())
+    assert row["cac_min"] == max(mine.min(), 0.0)
     assert row["n_models"] == len(mine)
     assert set(table["berman"]) <= {"0", "1-10", "11-100", "101-400", ">400"}
     assert table["cac_true"].notna().all()
     out = write_cac_predictions(table, long, models, tmp_path / "out")
     document = json.loads((out / "predictions.json").read_text())
     assert len(document["rows"]) == len(table) and (out / "predictions.csv").is_file()
+
+
+def test_negative_prediction_is_clipped_flagged_and_kept():
+    """A linear model's negative CAC is shown as 0, category 0, flagged; the raw is kept."""
+    long = pd.DataFrame(
+        {
+            "roi": "myocardium",
+            "pool": "combined",
+            "outcome": "cac_total",
+            "repeat": [0, 1, 2, 0, 1, 2],
+            "patient_id": ["p1"] * 3 + ["p2"] * 3,
+            "cac_pred": [-52.0, -321.0, 40.0, 150.0, 90.0, 500.0],
+        }
+    )
+    table = summarise_predictions(long).set_index("patient_id")
+    neg, pos = table.loc["p1"], table.loc["p2"]
+    assert (neg["cac_median"], neg["cac_min"], neg["cac_max"]) == (0.0, 0.0, 40.0)
+    assert (neg["cac_median_raw"], neg["cac_min_raw"]) == (-52.0, -321.0)
+    assert neg["berman"] == "0" and bool(neg["clipped"])
+    assert (pos["cac_median"], pos["cac_median_raw"], pos["berman"]) == (150.0, 150.0, "101-400")
+    assert not bool(pos["clipped"])
+    assert (table[["cac_median", "cac_min", "cac_max"]] >= 0).all().all()
 
 
 def test_unknown_level_is_not_predicted():

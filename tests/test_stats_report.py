@@ -179,6 +179,27 @@ def test_case_study_picks_highest_true_value(result):
         case_study(result.predictions, roi="RCA17")
 
 
+def test_case_study_clips_negative_predictions_for_display():
+    predictions = pd.DataFrame(
+        {
+            "roi": "myocardium",
+            "pool": "combined",
+            "patient_id": "p1",
+            "repeat": [0, 1, 2],
+            "y_true": 4929.0,
+            "y_pred": [-321.0, 12.0, 800.0],
+        }
+    )
+    case = case_study(predictions, min_predictions=1)
+    assert case["y_pred"].tolist() == [-321.0, 12.0, 800.0]  # the raw prediction kept
+    assert case["y_pred_clipped"].tolist() == [0.0, 12.0, 800.0]
+    assert case["clipped"].tolist() == [True, False, False]
+    fig = plots.plot_case_study(case)
+    assert "median prediction 12 [0, 800]" in fig.axes[0].get_title()
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "raw prediction < 0, shown as 0 (1)" in legend
+
+
 def test_reading_comparison(result):
     fisher = result.fisher_table()
     table = reading_comparison({"aic": fisher, "sse": fisher})

@@ -10,6 +10,7 @@
 # # Study A: results over the five splits
 #
 # This chapter gathers the five training-validation splits of the D-SPECT ResNet18 study
+# {cite}`study_a` ({cite}`he2016resnet`; outlines drawn with Labelme {cite}`wada_labelme`)
 # and sets them beside the paper's published tables. Each split was run twice: with
 # **patient-level** splits (no patient's images on both sides) and with **image-level**
 # splits (single images drawn at random, as the paper most likely did; slices of one heart
@@ -24,6 +25,11 @@
 # Where the paper is ambiguous, self-contradictory or silent, the
 # [decisions appendix](../decisions.md) lists what mpirad does by default and the
 # option that gives the other reading.
+
+# %%
+from mpirad.findings import open_box
+
+box = open_box("Results")  # filled at the end of the page from this run's numbers
 
 # %% tags=["parameters"]
 dataset = ""  # empty: the Study A dataset of the book (synthetic-a unless make book sets DATASET_A)
@@ -90,9 +96,9 @@ report.table2_confusion(runs)
 # ## Table 3: evaluation indexes
 #
 # Sensitivity (SE), specificity (SP), likelihood ratios (+LR, -LR), predictive values (PPV,
-# NPV), Youden's index (YI), agreement rate (AR) and Cohen's kappa, with 95% confidence
+# NPV), Youden's index {cite}`youden1950` (YI), agreement rate (AR) and Cohen's kappa {cite}`cohen1960kappa`, with 95% confidence
 # intervals (Wilson for proportions, log method for likelihood ratios), and the AUC with
-# DeLong's interval. *undefined* marks an index whose denominator is zero (e.g. NPV when
+# DeLong's interval {cite}`delong1988auc`. *undefined* marks an index whose denominator is zero (e.g. NPV when
 # no image is called negative). The paper prints no AUCs, only that all exceed 0.95.
 
 # %%
@@ -114,7 +120,7 @@ figure_1 = plots.plot_roc_curves(runs["roc"], runs["classification_metrics"])
 # %% [markdown]
 # ## Table 4: segmentation
 #
-# Minimum/P25/median/P75/maximum of IoU, Dice and Hausdorff distance over the ischemic
+# Minimum/P25/median/P75/maximum of IoU, Dice {cite}`dice1945` and Hausdorff distance over the ischemic
 # validation images of each split. This run's Hausdorff distances are in pixels of the
 # network input (see the profile), the paper's in pixels of its 512 x 512 crops, so only
 # the overlap indexes compare directly. An empty prediction has Dice = IoU = 0 and no
@@ -167,3 +173,19 @@ figure_3 = plots.plot_overlays(first.groupby("unit", sort=False).nth([0, -1]), m
 
 # %%
 report.unit_comparison(runs)
+
+# %% [markdown]
+# ## Compared with the paper
+#
+# This run's headline numbers (the box at the top of the page) against the paper's, and why
+# they differ; the sentences are generated from the tables above and the paper's numbers
+# as `mpirad` keeps them, never typed by hand.
+
+# %%
+from mpirad.findings import paper_box, results_box
+from mpirad.tomo.findings import study_a_comparison, study_a_results
+
+metrics, per_image = runs["classification_metrics"], runs["segmentation_per_image"]
+box.update(results_box(study_a_results(metrics, per_image)))
+synthetic = get_dataset(dataset_name).provenance == "synthetic"
+paper_box(study_a_comparison(metrics, synthetic, settings))

@@ -9,12 +9,12 @@
 # %% [markdown]
 # # IBSI conformance of the feature engines
 #
-# Study B computed its features with SERA, software that complies with the image biomarker
-# standardisation initiative (IBSI). mpirad computes the same IBSI features with three
+# Study B computed its features with SERA {cite}`ashrafinia_sera`, software that complies
+# with the image biomarker standardisation initiative (IBSI) {cite}`zwanenburg2020ibsi`. mpirad computes the same IBSI features with three
 # engines behind one interface, `mpirad.radiomics.extract_features`:
 #
-# - **mirp**, the IBSI reference implementation, for all eleven feature families;
-# - **pyradiomics** (the `pyradiomics-bhklab` fork), for the families it has, its feature
+# - **mirp** {cite}`zwanenburg2024mirp`, the IBSI reference implementation, for all eleven feature families;
+# - **pyradiomics** {cite}`vangriethuysen2017pyradiomics` (the `pyradiomics-bhklab` fork), for the families it has, its feature
 #   names mapped to IBSI identifiers where the definitions agree;
 # - **numpy**, mpirad's vectorised implementation of the eight families the study keeps,
 #   written for speed (the cohort chapter explains why) and checked against mirp.
@@ -29,6 +29,11 @@
 # Where the paper is ambiguous, self-contradictory or silent, the
 # [decisions appendix](../decisions.md) lists what mpirad does by default and the
 # option that gives the other reading.
+
+# %%
+from mpirad.findings import open_box
+
+box = open_box("Results")  # filled at the end of the page from this run's numbers
 
 # %% tags=["parameters"]
 engines = "mirp,pyradiomics,numpy"
@@ -56,7 +61,7 @@ ct_folder = conformance.ct_phantom_folder(ct_phantom or None)
 # A 5 x 4 x 4 voxel image (2 mm voxels) whose ROI holds 74 voxels with grey levels 1, 3, 4
 # and 6 (2 and 5 are absent). The IBSI computes it without discretisation, which is a
 # fixed bin size of 1, and its intensity-volume histogram on the integer intensities. The
-# reference values are the IBSI's (Zwanenburg et al., Radiology 2020;295:328-338), as the
+# reference values are the IBSI's {cite}`zwanenburg2020ibsi`, as the
 # reference implementation's tests keep them, with their tolerances.
 
 # %%
@@ -152,3 +157,15 @@ if ct_folder is not None:
         ignore_index=True,
     )
     display(ct_misses if len(ct_misses) else "every computed value matches")
+
+# %% [markdown]
+# ## Compared with the paper
+
+# %%
+from mpirad.findings import paper_box, results_box
+from mpirad.radiomics.findings import conformance_comparison, conformance_results
+
+digital_summary = conformance.conformance_summary(table) if digital_folder is not None else None
+ct_summary = conformance.ct_conformance_summary(ct_table) if ct_folder is not None else None
+box.update(results_box(conformance_results(digital_summary, ct_summary)))
+paper_box(conformance_comparison())

@@ -226,6 +226,7 @@ def toc_yaml(context: BookContext) -> str:
         "    chapters:",
         "      - file: book/reproducibility",
         "      - file: book/decisions",
+        "      - file: book/bibliography",
     ]
     return "\n".join(lines) + "\n"
 

@@ -17,6 +17,7 @@ from matplotlib.ticker import MaxNLocator
 
 from mpirad.constants import BERMAN_CATEGORIES, CAC_FIGURE4_PAPER_COUNTS
 from mpirad.figures import finite_values, has_finite, no_data_figure
+from mpirad.stats.cac import clip_cac
 from mpirad.stats.pool import POOL_LABELS
 from mpirad.stats.report import TABLE3_ROIS, figure4_table, table3
 
@@ -250,6 +251,9 @@ def plot_term_frequencies(frequencies: pd.DataFrame, roi: str, top: int = 12) ->
 def plot_case_study(case: pd.DataFrame, outcome_label: str = "CAC score (Agatston)") -> Figure:
     """Figure 10-style case: one patient's predicted CAC across test sets vs the truth.
 
+    Predictions below 0 (a linear model of the raw score) are drawn at 0 with a distinct
+    marker and counted in the legend (:mod:`mpirad.stats.cac`).
+
     Args:
         case: :func:`mpirad.stats.report.case_study` rows.
         outcome_label: y-axis label.
@@ -259,11 +263,20 @@ def plot_case_study(case: pd.DataFrame, outcome_label: str = "CAC score (Agatsto
             "Predictions for one patient", "the patient was in no test set with a winning model"
         )
     truth = float(case["y_true"].iloc[0])
+    raw = case["y_pred"].to_numpy(dtype=float)
+    shown = clip_cac(raw)
+    below = raw < 0
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     ax.set_yscale("symlog", linthresh=10)  # CAC categories are about logarithmic
     ax.plot(
-        case["repeat"], case["y_pred"], "o", color="#55A868", label="prediction (winning model)"
-    )
+        case["repeat"][~below], shown[~below], "o", color="#55A868",
+        label="prediction (winning model)",
+    )  # fmt: skip
+    if below.any():
+        ax.plot(
+            case["repeat"][below], shown[below], "v", color="#C44E52",
+            label=f"raw prediction < 0, shown as 0 ({int(below.sum())})",
+        )  # fmt: skip
     ax.axhline(truth, color="black", lw=1.2, label=f"true value {truth:.0f}")
     for low, _ in BERMAN_CATEGORIES.values():
         if np.isfinite(low) and low > 0:
@@ -277,10 +290,10 @@ def plot_case_study(case: pd.DataFrame, outcome_label: str = "CAC score (Agatsto
                 ha="left",
                 color="dimgrey",
             )
-    mean = case["y_pred"].mean()
     ax.set_title(
-        f"Patient {case['patient_id'].iloc[0]}: {len(case)} test sets, mean prediction {mean:.0f} "
-        f"[{case['y_pred'].min():.0f}, {case['y_pred'].max():.0f}]"
+        f"Patient {case['patient_id'].iloc[0]}: {len(case)} test sets, median prediction "
+        f"{np.nanmedian(shown):.0f} [{np.nanmin(shown):.0f}, {np.nanmax(shown):.0f}] "
+        "(clipped at 0)"
     )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("repeat (test set)")

@@ -6,8 +6,9 @@ winning model, one row per coefficient), ``model_inputs.json`` (the bin number a
 features the protocol read, :func:`write_model_inputs`) and ``model_card.md``. For each
 patient, ROI and pool, every repeat's model predicts the outcome; the outcome transform is
 inverted (``log1p`` -> ``expm1``) to give a CAC score, and the spread over the repeats'
-models is summarised as in the paper's Figure 10 (median, min, max) with the Berman
-category of the median (a negative prediction counts as CAC 0).
+models is summarised as in the paper's Figure 10 (median, min, max), clipped at 0 for
+display with the raw linear predictions kept in ``_raw`` columns and a ``clipped`` flag
+(:mod:`mpirad.stats.cac`), and the Berman category of the clipped median.
 
 Patients come from a Study B dataset (:func:`dataset_tables`: its feature table at the
 protocol's bin number, and its ``clinical.csv``) or from any per-ROI tables
@@ -25,10 +26,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from mpirad.constants import CLINICAL_FEATURES, ROI_NAMES, berman_category
+from mpirad.constants import CLINICAL_FEATURES, ROI_NAMES
 from mpirad.io import atomic_write
 from mpirad.io.atomic import write_json
 from mpirad.modelcard import CARD_NAME
+from mpirad.stats.cac import clip_columns, predicted_berman
 from mpirad.stats.models import MODELS_FILE, MissingFeatureError, apply_model, model_features
 from mpirad.stats.pool import POOLS, index_by_patient
 from mpirad.stats.protocol import ProtocolConfig
@@ -225,10 +227,6 @@ def predict_repeats(models: CacModels, tables: Mapping[str, pd.DataFrame]) -> pd
     return long
 
 
-def _berman(cac: float) -> str:
-    return "" if not np.isfinite(cac) else berman_category(max(float(cac), 0.0))
-
-
 def summarise_predictions(long: pd.DataFrame, cac: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per patient x ROI x pool: the spread of the repeats' CAC predictions (Figure 10).
 
@@ -239,8 +237,11 @@ def summarise_predictions(long: pd.DataFrame, cac: pd.DataFrame | None = None) -
     Returns:
         ``patient_id``, ``roi``, ``pool``, ``outcome``, ``n_models`` (repeats predicting
         the patient), ``n_unpredicted`` (repeats that could not: an unknown level),
-        ``cac_median``, ``cac_min``, ``cac_max``, ``berman`` (of the median; negative
-        predictions count as 0), and with ``cac``: ``cac_true``, ``berman_true``.
+        ``cac_median``, ``cac_min``, ``cac_max`` (Agatston, clipped at 0: a score is
+        never shown negative), each followed by its ``..._raw`` twin (the raw linear
+        prediction, possibly negative), ``berman`` (of the clipped median), ``clipped``
+        (True where a raw median, min or max was below 0), and with ``cac``:
+        ``cac_true``, ``berman_true``.
     """
     keys = ["patient_id", "roi", "pool", "outcome"]
     grouped = long.groupby(keys, sort=False)["cac_pred"]
@@ -248,14 +249,16 @@ def summarise_predictions(long: pd.DataFrame, cac: pd.DataFrame | None = None) -
         n_models="count", cac_median="median", cac_min="min", cac_max="max"
     ).reset_index()
     table.insert(5, "n_unpredicted", grouped.size().to_numpy() - table["n_models"])
-    table["berman"] = table["cac_median"].map(_berman)
+    table = clip_columns(table, ["cac_median", "cac_min", "cac_max"], flag="clipped")
+    table.insert(table.columns.get_loc("cac_max_raw") + 1, "berman", "")
+    table["berman"] = table["cac_median"].map(predicted_berman)
     if cac is not None:
         truth = index_by_patient(cac, "cac.csv")
         table["cac_true"] = [
             truth.at[p, o] if p in truth.index else np.nan
             for p, o in zip(table["patient_id"], table["outcome"], strict=True)
         ]
-        table["berman_true"] = table["cac_true"].map(_berman)
+        table["berman_true"] = table["cac_true"].map(predicted_berman)
     roi_rank = {r: k for k, r in enumerate(_ordered(table["roi"], ROI_NAMES))}
     pool_rank = {p: k for k, p in enumerate(_ordered(table["pool"], POOLS))}
     order = np.lexsort(

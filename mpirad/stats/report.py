@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mpirad.constants import BERMAN_CATEGORIES, CAC_FIGURE4_BINS, CAC_FIGURE4_PAPER_COUNTS
+from mpirad.stats.cac import clip_cac
 from mpirad.stats.design import TERM_SEPARATOR
 from mpirad.stats.paper_b import PAPER_TABLE3_COLUMNS, paper_table3
 from mpirad.stats.pool import POOL_LABELS
@@ -166,7 +167,9 @@ def case_study(
         min_predictions: see ``patient_id``.
 
     Returns:
-        The patient's prediction rows (``repeat``, ``y_true``, ``y_pred``).
+        The patient's prediction rows (``repeat``, ``y_true``, ``y_pred``: the raw
+        linear prediction, possibly negative; ``y_pred_clipped``: clipped at 0 as shown,
+        :func:`mpirad.stats.cac.clip_cac`; ``clipped``: True where ``y_pred`` < 0).
 
     Raises:
         ValueError: no predictions for the ROI/pool, or for the patient.
@@ -183,7 +186,10 @@ def case_study(
     chosen = rows[rows["patient_id"] == patient_id]
     if chosen.empty:
         raise ValueError(f"no predictions for patient {patient_id!r} ({roi}/{pool})")
-    return chosen[["patient_id", "repeat", "y_true", "y_pred"]].reset_index(drop=True)
+    case = chosen[["patient_id", "repeat", "y_true", "y_pred"]].reset_index(drop=True)
+    case["y_pred_clipped"] = clip_cac(case["y_pred"])
+    case["clipped"] = case["y_pred"].to_numpy(dtype=float) < 0
+    return case
 
 
 def reading_comparison(fisher_by_reading: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
