@@ -34,8 +34,10 @@ synthetic_patients = 60  # its patients whose texture and shape give the 1-99 % 
 
 # %%
 import matplotlib.pyplot as plt
+import pandas as pd
 from IPython.display import display
 
+from mpirad.findings import results_box
 from mpirad.heart import real_scans
 from mpirad.jupyter.notebook import setup
 from mpirad.manifest import get_dataset
@@ -43,11 +45,9 @@ from mpirad.phantom import realism
 
 setup()
 folder = real_scans.locate(physionet_mps or None)
-if folder is None:
-    print("Real scans: " + real_scans.PHYSIONET_MPS_HOWTO + ".")
-    analyses = []
-else:
-    analyses = [real_scans.analyse(scan) for scan in real_scans.list_scans(folder)]
+analyses = [] if folder is None else [real_scans.analyse(s) for s in real_scans.list_scans(folder)]
+summary = real_scans.summary_table(analyses) if analyses else pd.DataFrame()
+results_box(real_scans.real_scans_findings(summary))
 
 # %% [markdown]
 # ## The scans and their AHA rings
@@ -59,7 +59,7 @@ else:
 
 # %%
 if analyses:
-    display(real_scans.summary_table(analyses))
+    display(summary)
 
 # %% [markdown]
 # ## Reslices with the 17-segment outlines, and the bullseye of mean counts

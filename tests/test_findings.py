@@ -203,3 +203,35 @@ def test_cohort_sentences_follow_the_cac_and_the_truth():
     assert "5 patients, 40% with CAC 0, median CAC 5" in text and "R² = 0.30" in text
     assert "(m)" in text and "rho = -0.45 (RCA17)" in text
     assert "this cohort 40% / 20% / 20% / 0% / 20% / 0%" in cohort_comparison(cac)[0]
+
+
+def test_real_scans_findings_follow_the_summary():
+    import pandas as pd
+
+    from mpirad.heart.real_scans import PHYSIONET_MPS_HOWTO, real_scans_findings
+
+    summary = pd.DataFrame(
+        {
+            "kind": ["DICOM + mask", "mask only"],
+            "wall voxels": [3026, 4159],
+            "dropped voxels": [0, 686],
+            "basal %": [28.9, 26.5],
+            "mid %": [33.5, 33.9],
+            "apical %": [29.5, 31.1],
+            "apex (17) %": [8.1, 12.6],
+            "note": ["", "the LV long axis is uncertain: ..."],
+        },
+        index=pd.Index(["real 1", "real 2"], name="scan"),
+    )
+    text = " ".join(real_scans_findings(summary))
+    assert "**2 real scans**" in text and "3,026 to 4,159 voxels" in text
+    assert "basal 27.7 %" in text and "8.1 to 12.6 %" in text
+    assert "in real 2 (12.6 %)" in text and "real 2 (686)" in text
+    assert "Long axis uncertain" in text and "real 2" in text
+    summary.loc["real 2", ["apex (17) %", "dropped voxels", "note"]] = [4.0, 0, ""]
+    text = " ".join(real_scans_findings(summary))
+    assert "above 10 %" not in text and "dropped" not in text
+    assert "agree within 15 degrees in every scan" in text
+    assert real_scans_findings(pd.DataFrame()) == [
+        f"No real scans were read in this build: {PHYSIONET_MPS_HOWTO}."
+    ]

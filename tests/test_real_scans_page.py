@@ -46,7 +46,8 @@ def test_page_without_the_data_says_how_to_get_it(project, monkeypatch) -> None:
     monkeypatch.delenv(real_scans.PHYSIONET_MPS_ENV, raising=False)
     out = run_notebook(PAGE, parameters={}, output=project / "executed" / "absent.ipynb")
     text = _text(notebook_outputs(out))
-    assert "Real scans: the PhysioNet" in text and "physionet.org" in text
+    assert "No real scans were read in this build: the PhysioNet" in text  # the results box
+    assert "physionet.org" in text
     assert "real 1" not in text
 
 
@@ -66,6 +67,7 @@ def test_page_with_the_data_shows_every_scan_without_identifiers(project) -> Non
         # no file name (DICOM UID or patientNNN) reaches the page
         stem = scan.mask_path.name[: -len("_mask.nii.gz")]
         assert stem not in out.read_text()
+    assert f"<strong>{len(scans)} real scans</strong>" in text  # the results box
     for heading in ("GLCM correlation", "LV length", "basal %", "real in range"):
         assert heading in text
 

@@ -305,8 +305,57 @@ __all__ = [
     "locate",
     "plot_scan",
     "read_scan",
+    "real_scans_findings",
     "real_segments",
     "shape_rows",
     "summary_table",
     "texture_rows",
 ]
+
+
+def real_scans_findings(summary: pd.DataFrame, *, cap_limit: float = 10.0) -> list[str]:
+    """The Real scans page's "Results" sentences, from :func:`summary_table`'s rows.
+
+    Args:
+        summary: :func:`summary_table` (one row per scan; may be empty).
+        cap_limit: share of the wall (%) above which the apex cap (segment 17) is named as
+            large: the AHA model gives it a few per cent of the wall.
+
+    Returns:
+        Sentences (markdown) stating what this run found; one sentence when no scan was read.
+    """
+    if summary.empty:
+        return [f"No real scans were read in this build: {PHYSIONET_MPS_HOWTO}."]
+    kinds = summary["kind"].value_counts()
+    kinds_text = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+    ring_columns = [c for c in summary.columns if c.endswith(" %") and not c.startswith("apex")]
+    cap = summary["apex (17) %"]
+    sentences = [
+        f"**{len(summary)} real scans** segmented by `mpirad rois`'s steps ({kinds_text}); "
+        f"their LV walls hold {summary['wall voxels'].min():,} to "
+        f"{summary['wall voxels'].max():,} voxels.",
+        "Ring shares of the wall (median over scans): "
+        + ", ".join(f"{c.removesuffix(' %')} {summary[c].median():.1f} %" for c in ring_columns)
+        + f"; the apex cap (segment 17) {cap.min():.1f} to {cap.max():.1f} %.",
+    ]
+    large = cap[cap > cap_limit]
+    if len(large):
+        sentences.append(
+            f"Apex cap above {cap_limit:.0f} % of the wall in {', '.join(large.index)} "
+            f"({', '.join(f'{v:.1f} %' for v in large)}): the drawn cavity closes early there."
+        )
+    dropped = summary[summary["dropped voxels"] > 0]
+    if len(dropped):
+        sentences.append(
+            "Voxels outside the mask's largest piece were dropped in "
+            + ", ".join(f"{s} ({n:,})" for s, n in dropped["dropped voxels"].items())
+            + "."
+        )
+    uncertain = summary[summary["note"].str.contains("long axis is uncertain", na=False)]
+    sentences.append(
+        f"Long axis uncertain (its two estimates differ by more than 15 degrees) in "
+        f"{', '.join(uncertain.index)}: check its reslices below."
+        if len(uncertain)
+        else "The two long-axis estimates agree within 15 degrees in every scan."
+    )
+    return sentences
