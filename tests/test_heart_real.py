@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from real_data import physionet_mps_dir
 
 from mpirad.heart import derive_rois
 from mpirad.heart.reorient import (
@@ -34,7 +35,6 @@ from mpirad.heart.validation import (
 from mpirad.heart.views import ring_shares
 from mpirad.io.volumes import read_volume
 from mpirad.phantom import geometry
-from tests.real_data import physionet_mps_dir
 
 #: Short names of the five real patients with masks (no identifier reaches a test id).
 REAL = ("dicom-1", "dicom-2", "idsc-1", "idsc-2", "idsc-3")

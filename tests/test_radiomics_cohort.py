@@ -300,6 +300,6 @@ def test_a_table_made_allowing_failures_is_read_back_by_the_book(dataset, tmp_pa
     again, again_record = cohort_features(ds, **options)  # as the chapters call it
     assert out.stat().st_mtime_ns == stamp and again_record.digest() == record.digest()
     pd.testing.assert_frame_equal(again, table)
-    assert "failed cases left out, as when features.parquet was made" in capsys.readouterr().out
+    assert "failed cases left out, as when features.parquet was made" in capsys.readouterr().err
     with pytest.raises(CohortExtractionError, match="patient P002, ROI LAD17"):
         cohort_features(ds, allow_failures=False, **options)  # asked for explicitly

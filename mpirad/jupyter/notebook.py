@@ -39,6 +39,32 @@ def _show_data_notes_as_text() -> None:
     warnings.showwarning = show
 
 
+class _NoteHandler(logging.Handler):
+    """mpirad's logged warnings about the data as ``note: ...`` lines (stdout), each once."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if text not in self.seen:
+            self.seen.add(text)
+            prefix = "note" if record.levelno < logging.ERROR else "error"
+            print(f"{prefix}: {text}", flush=True)
+
+
+def _show_data_logs_as_text() -> None:
+    """mpirad's logged warnings (e.g. a Study A image whose outline falls outside the crop)
+    go to the page as ``note:`` lines, as its Python warnings do
+    (:func:`_show_data_notes_as_text`): on stderr they would be removed from the published
+    page with a build warning, which fails the book (``-W``)."""
+    logger = logging.getLogger("mpirad")
+    if not any(isinstance(h, _NoteHandler) for h in logger.handlers):
+        logger.addHandler(_NoteHandler())
+    logger.propagate = False
+
+
 def setup(*, chdir: bool = True, quiet: bool = True) -> Path:
     """Prepare a notebook: project root as working directory, one plotting style.
 
@@ -87,6 +113,7 @@ def setup(*, chdir: bool = True, quiet: bool = True) -> Path:
         os.environ.setdefault("TQDM_DISABLE", "1")
         logging.getLogger("radiomics").setLevel(logging.ERROR)
         _show_data_notes_as_text()
+        _show_data_logs_as_text()
     import pandas as pd
 
     _numbered_styler_ids()

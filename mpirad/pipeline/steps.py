@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mpirad.manifest import Dataset, get_dataset, project_root
+from mpirad.manifest import Dataset, find_manifest, get_dataset, project_root
 from mpirad.pipeline.book import (
     STUDY_A_NOTEBOOK,
     BookContext,
@@ -112,16 +112,30 @@ def _run_split(
     profile_overrides: dict | None,
     force: bool,
     torch_threads: int | None = None,
+    manifest: str | None = None,
 ) -> tuple[str, float | None]:
     """One split run, made current: ``(label, seconds)``, ``seconds`` None when reused.
 
     ``torch_threads``: the threads of the notebook's kernel (``OMP_NUM_THREADS``, which
     torch reads on import); set when runs share the cores (:func:`study_a_splits`).
+    ``manifest``: the caller's manifest (``$MPIRAD_MANIFEST`` here), so that a worker
+    process joblib started earlier, for another project or working directory, writes
+    into the caller's ``build/``.
     """
     import os
 
     from mpirad.jupyter.runner import run_recorded
 
+    if manifest is not None and os.environ.get("MPIRAD_MANIFEST") != manifest:
+        previous = os.environ.get("MPIRAD_MANIFEST")
+        os.environ["MPIRAD_MANIFEST"] = manifest
+        try:
+            return _run_split(ds, split, unit, profile, profile_overrides, force, torch_threads)
+        finally:
+            if previous is None:
+                os.environ.pop("MPIRAD_MANIFEST", None)
+            else:
+                os.environ["MPIRAD_MANIFEST"] = previous
     if torch_threads is not None:  # this process starts the kernel, which inherits it
         os.environ["OMP_NUM_THREADS"] = str(torch_threads)
     job = study_a_job(ds, split, unit, profile=profile, profile_overrides=profile_overrides)
@@ -177,7 +191,8 @@ def study_a_splits(
         threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
         # split 1 of each unit first: each draws its unit's splits, which the others read
         pending.sort(key=lambda run: (run[0] != 1, runs.index(run)))
-        args = [(ds, split, unit, profile, profile_overrides, force, threads)
+        manifest = str(find_manifest())  # worker processes may be older than this project
+        args = [(ds, split, unit, profile, profile_overrides, force, threads, manifest)
                 for split, unit in pending]  # fmt: skip
         for label, seconds in parallel_map(_run_split, args, n_jobs=workers):
             if seconds is not None:
