@@ -444,6 +444,11 @@ def _save_and_compare(
     page.keys("s", modifier=Keys.CONTROL)
     page.wait_current(rel, "Ctrl+S to save it", lambda i: i["dirty"] is False, timeout=30)
     wait_for(f"{rel}: the saved file on disk", lambda: path.stat().st_mtime_ns != mtime, 30)
+    # the server may still be writing when the new mtime shows: give the file a few
+    # seconds to settle before calling it changed (a changed file stays changed)
+    settle = time.monotonic() + 5.0
+    while digest(path) != digest_before and time.monotonic() < settle:
+        time.sleep(0.25)
     if digest(path) != digest_before:
         diff = subprocess.run(
             ["git", "diff", "--stat", "--", rel], cwd=root, capture_output=True, text=True
