@@ -45,7 +45,9 @@ seeds_table([ds.name for ds in book_datasets(dataset_a, dataset_b, ensure=False)
 #
 # Wall-clock times of the steps `make book` ran before building these pages (on the
 # machine that built them; 2 CPU cores in CI). Steps whose outputs already existed were
-# skipped and show the time of the run that made them.
+# skipped and show the time of the run that made them. The last row adds the steps up; the
+# build took less than that, because the Study A split runs go two at a time (`make book`
+# prints its own wall clock beside the sum at the end of its log).
 
 # %%
 timings_table()

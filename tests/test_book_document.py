@@ -142,8 +142,8 @@ def test_timings_table_has_no_missing_cells_and_a_total(tmp_path, monkeypatch) -
     assert not table.isna().any().any()
     assert table.loc["study A split 1 (patient unit)", "settings"] == "profile quick"
     assert table.loc["dataset x", "settings"] == ""
-    assert table.loc["all recorded steps", "seconds"] == pytest.approx(91.5)
-    assert table.loc["all recorded steps", "minutes"] == pytest.approx(1.52)
+    assert table.loc["sum of the steps", "seconds"] == pytest.approx(91.5)
+    assert table.loc["sum of the steps", "minutes"] == pytest.approx(1.52)
 
 
 def test_seeds_table_gives_the_profile_size_not_a_phrase() -> None:
