@@ -34,7 +34,6 @@ synthetic_patients = 60  # its patients whose texture and shape give the 1-99 % 
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import display
 
 from mpirad.findings import results_box
@@ -46,7 +45,7 @@ from mpirad.phantom import realism
 setup()
 folder = real_scans.locate(physionet_mps or None)
 analyses = [] if folder is None else [real_scans.analyse(s) for s in real_scans.list_scans(folder)]
-summary = real_scans.summary_table(analyses) if analyses else pd.DataFrame()
+summary = real_scans.summary_table(analyses)
 results_box(real_scans.real_scans_findings(summary))
 
 # %% [markdown]

@@ -230,7 +230,10 @@ def analyse(scan: RealScan) -> ScanAnalysis:
 
 
 def summary_table(analyses: Sequence[ScanAnalysis]) -> pd.DataFrame:
-    """One row per scan: kind, wall voxels, dropped voxels, ring shares (%), any note."""
+    """One row per scan: kind, wall voxels, dropped voxels, ring shares (%), any note
+    (an empty table for no scan)."""
+    if not analyses:
+        return pd.DataFrame()
     rows = []
     for item in analyses:
         shares = ring_shares(item.segments)

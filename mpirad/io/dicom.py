@@ -131,7 +131,7 @@ def _placement(
     return placement
 
 
-def _top_level_placement(ds: Dataset, source: Path) -> dict[str, tuple]:
+def top_level_placement(ds: Dataset, source: Path) -> dict[str, tuple]:
     """Orientation and position of a file without per-frame positions (NM: in its
     DetectorInformationSequence); empty when it has none."""
     holders = [ds, *(ds.get("DetectorInformationSequence") or [])[:1]]
@@ -144,7 +144,7 @@ def _top_level_placement(ds: Dataset, source: Path) -> dict[str, tuple]:
     return _placement(iop, position, source)
 
 
-def _signed_slice_direction(
+def signed_slice_direction(
     placement: dict[str, tuple], spacing_between_slices: float, source: Path
 ) -> dict[str, tuple]:
     """The placement of an NM multi-frame file whose frames step ``spacing_between_slices``
@@ -297,7 +297,7 @@ def _read_single_frames(folder: Path, datasets: list[tuple[Path, Dataset]]) -> V
                 f"{first_file}: a single slice without SpacingBetweenSlices or SliceThickness"
             )
         order, z_spacing = np.array([0]), abs(float(thickness))
-        placement = _top_level_placement(ds, first_file)
+        placement = top_level_placement(ds, first_file)
     else:
         if orientation is None or any("ImagePositionPatient" not in ds for _, ds in datasets):
             raise DicomSeriesError(
@@ -384,7 +384,7 @@ def _read_multiframe(file: Path, ds: Dataset) -> Volume:
         first = _floats(positions[int(order[0])], 3, "ImagePositionPatient", file)
         placement = _placement(iop, first, file)
     else:
-        placement = _top_level_placement(ds, file)
+        placement = top_level_placement(ds, file)
         spacing_value = ds.get("SpacingBetweenSlices")
         if spacing_value is None and ds.get("SharedFunctionalGroupsSequence"):
             measures = ds.SharedFunctionalGroupsSequence[0].get("PixelMeasuresSequence")
@@ -395,7 +395,7 @@ def _read_multiframe(file: Path, ds: Dataset) -> Volume:
                 "positions, so the slice spacing is unknown"
             )
         z_spacing = abs(float(spacing_value))
-        placement = _signed_slice_direction(placement, float(spacing_value), file)
+        placement = signed_slice_direction(placement, float(spacing_value), file)
         slice_vector = ds.get("SliceVector")
         if slice_vector is not None and len(slice_vector) == frames:
             order = np.argsort(np.asarray(slice_vector, dtype=float), kind="stable")
@@ -414,3 +414,27 @@ def _read_multiframe(file: Path, ds: Dataset) -> Volume:
 
 
 # --------------------------------------------------------------------------- rendering
+
+
+def reference_uids(reference: Volume) -> tuple[str | None, str | None]:
+    """``(FrameOfReferenceUID, SeriesInstanceUID)`` of an image read from DICOM.
+
+    Read from ``reference.source`` (a ``.dcm`` file, or the first file of a DICOM series
+    folder); ``(None, None)`` when the image is not DICOM (NIfTI, NRRD, MATLAB) or has no source.
+    """
+    source = reference.source
+    if source is None:
+        return None, None
+    source = Path(source)
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith("."))
+        source = files[0] if files else source
+    if not source.is_file():
+        return None, None
+    try:
+        with quiet_pydicom():
+            ds = pydicom.dcmread(source, stop_before_pixels=True)
+    except Exception:  # noqa: BLE001 - not DICOM: nothing to compare
+        return None, None
+    found = ds.get("FrameOfReferenceUID"), ds.get("SeriesInstanceUID")
+    return tuple(str(v) if v else None for v in found)  # type: ignore[return-value]

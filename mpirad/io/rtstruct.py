@@ -61,7 +61,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from mpirad.io.dicom import quiet_pydicom
+from mpirad.io.dicom import quiet_pydicom, reference_uids
 from mpirad.io.volume import Volume, VolumeError
 
 __all__ = [
@@ -74,7 +74,6 @@ __all__ = [
     "modality_of",
     "rasterise_contours",
     "read_rtstruct",
-    "reference_uids",
     "rtstruct_structures",
     "write_rtstruct",
 ]
@@ -129,30 +128,6 @@ def modality_of(path: str | os.PathLike[str]) -> str | None:
         return None
     value = ds.get("Modality")
     return str(value) if value else None
-
-
-def reference_uids(reference: Volume) -> tuple[str | None, str | None]:
-    """``(FrameOfReferenceUID, SeriesInstanceUID)`` of an image read from DICOM.
-
-    Read from ``reference.source`` (a ``.dcm`` file, or the first file of a DICOM series
-    folder); ``(None, None)`` when the image is not DICOM (NIfTI, NRRD, MATLAB) or has no source.
-    """
-    source = reference.source
-    if source is None:
-        return None, None
-    source = Path(source)
-    if source.is_dir():
-        files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith("."))
-        source = files[0] if files else source
-    if not source.is_file():
-        return None, None
-    try:
-        with quiet_pydicom():
-            ds = pydicom.dcmread(source, stop_before_pixels=True)
-    except Exception:  # noqa: BLE001 - not DICOM: nothing to compare
-        return None, None
-    found = ds.get("FrameOfReferenceUID"), ds.get("SeriesInstanceUID")
-    return tuple(str(v) if v else None for v in found)  # type: ignore[return-value]
 
 
 def rtstruct_structures(path: str | os.PathLike[str], *, patient: str | None = None) -> list[str]:

@@ -62,7 +62,12 @@ from pydicom.valuerep import DSfloat
 import mpirad
 from mpirad.constants import AHA_SEGMENTS
 from mpirad.io.atomic import atomic_path
-from mpirad.io.dicom import _signed_slice_direction, _top_level_placement, quiet_pydicom
+from mpirad.io.dicom import (
+    quiet_pydicom,
+    reference_uids,
+    signed_slice_direction,
+    top_level_placement,
+)
 from mpirad.io.volume import IDENTITY_DIRECTION, Volume, VolumeError
 
 
@@ -270,11 +275,11 @@ def _nm_frame_positions(ds: Dataset, source: str) -> tuple[np.ndarray, np.ndarra
     ``origin + k * |SpacingBetweenSlices| * direction[:, 2]``.
     """
     frames = int(ds.NumberOfFrames)
-    placement = _top_level_placement(ds, Path(source))
+    placement = top_level_placement(ds, Path(source))
     spacing = ds.get("SpacingBetweenSlices")
     if spacing is None or float(spacing) == 0:
         raise SegError(f"{source}: multi-frame NM file without SpacingBetweenSlices")
-    placement = _signed_slice_direction(placement, float(spacing), Path(source))
+    placement = signed_slice_direction(placement, float(spacing), Path(source))
     direction = np.asarray(placement.get("direction", IDENTITY_DIRECTION), dtype=float)
     origin = np.asarray(placement.get("origin", (0.0, 0.0, 0.0)), dtype=float)
     slice_vector = ds.get("SliceVector")
@@ -556,24 +561,6 @@ def _check_identifiers(path: Path, headers: list[Dataset], own_uids: set[str]) -
 # --------------------------------------------------------------------------- reading
 
 
-def _reference_uids(reference: Volume) -> tuple[str, str] | None:
-    """``(SeriesInstanceUID, FrameOfReferenceUID)`` of a DICOM reference image, else None."""
-    source = reference.source
-    if source is None or not Path(source).exists():
-        return None
-    source = Path(source)
-    files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")) \
-        if source.is_dir() else [source]  # fmt: skip
-    for file in files[:1]:
-        try:
-            with quiet_pydicom():
-                ds = pydicom.dcmread(file, stop_before_pixels=True)
-        except Exception:  # noqa: BLE001 - not DICOM (NIfTI...): no UIDs to compare
-            return None
-        return str(ds.get("SeriesInstanceUID", "")), str(ds.get("FrameOfReferenceUID", ""))
-    return None
-
-
 def _frame_item(seg: Dataset, index: int, sequence: str) -> Dataset | None:
     per_frame = seg.get("PerFrameFunctionalGroupsSequence") or []
     if index < len(per_frame) and sequence in per_frame[index]:
@@ -626,22 +613,20 @@ def read_seg(
             f"{who}{path}: segment(s) {missing} not in the SEG (it holds {sorted(labels.values())})"
         )
     names = ", ".join(repr(label) for label in wanted)
-    uids = _reference_uids(reference)
-    if uids is not None:
-        series, frame_of_reference = uids
-        if str(seg.get("FrameOfReferenceUID", "")) != frame_of_reference:
-            raise SegError(
-                f"{who}{path}: segment(s) {names}: the SEG's Frame of Reference is not the "
-                f"image's ({reference.source}): they do not share a patient coordinate system"
-            )
-        referenced = {
-            str(item.SeriesInstanceUID) for item in seg.get("ReferencedSeriesSequence") or []
-        }
-        if referenced and series not in referenced:
-            raise SegError(
-                f"{who}{path}: segment(s) {names}: the SEG references another series than "
-                f"the image ({reference.source})"
-            )
+    frame_of_reference, series = reference_uids(reference)  # (None, None): not DICOM
+    if frame_of_reference is not None and (
+        str(seg.get("FrameOfReferenceUID", "")) != frame_of_reference
+    ):
+        raise SegError(
+            f"{who}{path}: segment(s) {names}: the SEG's Frame of Reference is not the "
+            f"image's ({reference.source}): they do not share a patient coordinate system"
+        )
+    referenced = {str(item.SeriesInstanceUID) for item in seg.get("ReferencedSeriesSequence") or []}
+    if series is not None and referenced and series not in referenced:
+        raise SegError(
+            f"{who}{path}: segment(s) {names}: the SEG references another series than "
+            f"the image ({reference.source})"
+        )
     return _place_frames(seg, reference, labels, wanted, f"{who}{path}")
 
 
